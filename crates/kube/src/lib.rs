@@ -1,0 +1,1 @@
+//! Kubernetes side of rsp-images: node and pod watchers, the prepuller and leader election.

@@ -1,0 +1,1 @@
+//! Pure model of RSP lab images: tags, collections, filters, the image catalog, references and API types.

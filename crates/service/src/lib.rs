@@ -1,0 +1,1 @@
+//! The rsp-images service: state, refresh loop, HTTP API, pages and metrics.

@@ -1,0 +1,59 @@
+//! Argument parsing and dispatch for the subcommands.
+//!
+//! Every subcommand returns `Result<(), CliError>`; the error kind decides the exit status
+//! (2 for bad usage or configuration, 1 for an operation that failed), and its message is
+//! printed to stderr as one sentence.
+
+mod tags;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "rsp-images", version, about = "Lab images for JupyterLab platforms on Kubernetes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, sort, subset and filter image tags.
+    #[command(subcommand)]
+    Tags(tags::TagsCommand),
+}
+
+/// Why a subcommand failed, which decides the exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad arguments or configuration: exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    /// An operation that was attempted and failed: exit status 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version to stdout with exit 0, usage errors with exit 2.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Tags(command) => tags::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rsp-images: {err}");
+            ExitCode::from(match err {
+                CliError::Usage(_) => 2,
+                CliError::Failed(_) => 1,
+            })
+        }
+    }
+}
