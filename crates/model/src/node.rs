@@ -1,0 +1,305 @@
+//! Kubernetes nodes as the image side sees them: labels, taints, readiness and the images
+//! kubelet reports as cached, plus the rule that decides whether a node is *eligible* for lab
+//! images (and therefore for prepulling and for the "prepulled" status).
+//!
+//! These are plain values so that the same rule serves a live cluster (the watchers convert
+//! `k8s_openapi` nodes into [`NodeInfo`]) and a dry run over a NodeList file.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the image side needs to know about one node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+    /// `spec.unschedulable`: the node is cordoned.
+    pub unschedulable: bool,
+    /// Status of the `Ready` condition; `None` when the node reports no such condition.
+    pub ready: Option<bool>,
+    /// `status.images` entries that have at least one name, in the order kubelet lists them.
+    pub images: Vec<CachedImage>,
+}
+
+/// One entry of a node's `status.images`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CachedImage {
+    pub references: Vec<String>,
+    pub size: Option<u64>,
+}
+
+/// A node taint (`spec.taints[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: String,
+}
+
+/// How a toleration compares its key and value with a taint's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TolerationOperator {
+    #[default]
+    Equal,
+    Exists,
+}
+
+/// A toleration from `lab.tolerations`, in the Kubernetes shape (camelCase keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Toleration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    #[serde(
+        default,
+        alias = "toleration_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub toleration_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// A toleration that can never be what the operator meant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TolerationError {
+    #[error("a toleration with operator Exists must not have a value (remove `value`)")]
+    ExistsWithValue,
+    #[error("a toleration with operator Equal needs both `key` and `value`")]
+    EqualWithoutKeyOrValue,
+}
+
+impl Toleration {
+    /// Checks the same rules Kubernetes applies to a pod's tolerations.
+    pub fn validate(&self) -> Result<(), TolerationError> {
+        match self.operator {
+            TolerationOperator::Exists if self.value.is_some() => {
+                Err(TolerationError::ExistsWithValue)
+            }
+            TolerationOperator::Equal if self.key.is_none() || self.value.is_none() => {
+                Err(TolerationError::EqualWithoutKeyOrValue)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this toleration makes a node with `taint` acceptable for a lab.
+    pub fn tolerates(&self, taint: &Taint) -> bool {
+        if self.effect.as_ref().is_some_and(|effect| *effect != taint.effect) {
+            return false;
+        }
+        // A toleration with a time limit only delays eviction: it never makes a node that
+        // evicts (NoExecute) a home for a lab that should live for days.
+        if self.toleration_seconds.is_some() && taint.effect == "NoExecute" {
+            return false;
+        }
+        match self.operator {
+            TolerationOperator::Exists => self.key.as_ref().is_none_or(|key| *key == taint.key),
+            TolerationOperator::Equal => {
+                self.key.as_deref() == Some(taint.key.as_str())
+                    && taint.value.is_some()
+                    && self.value == taint.value
+            }
+        }
+    }
+}
+
+/// Whether lab images belong on a node, and if not, why (shown to operators).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Eligibility {
+    Eligible,
+    Ineligible(String),
+}
+
+impl Eligibility {
+    pub fn is_eligible(&self) -> bool {
+        matches!(self, Eligibility::Eligible)
+    }
+
+    /// The operator-facing reason, `None` for an eligible node.
+    pub fn comment(&self) -> Option<&str> {
+        match self {
+            Eligibility::Eligible => None,
+            Eligibility::Ineligible(comment) => Some(comment),
+        }
+    }
+}
+
+impl NodeInfo {
+    /// Whether the node's labels satisfy an equality label selector (`lab.nodeSelector`).
+    pub fn matches_selector(&self, selector: &BTreeMap<String, String>) -> bool {
+        selector
+            .iter()
+            .all(|(key, value)| self.labels.get(key) == Some(value))
+    }
+
+    /// Decides eligibility. The original looked only at taints; a cordoned or NotReady node is
+    /// ineligible too, because a prepull pod bound to it would never run (or would pull onto a
+    /// node about to be drained), and counting it would keep every image "not prepulled".
+    pub fn eligibility(&self, tolerations: &[Toleration]) -> Eligibility {
+        if self.unschedulable {
+            return Eligibility::Ineligible("Node is cordoned (spec.unschedulable)".to_owned());
+        }
+        if self.ready == Some(false) {
+            return Eligibility::Ineligible("Node is not ready".to_owned());
+        }
+        let untolerated = self.taints.iter().find(|taint| {
+            taint.effect != "PreferNoSchedule" && !tolerations.iter().any(|t| t.tolerates(taint))
+        });
+        match untolerated {
+            None => Eligibility::Eligible,
+            Some(taint) => Eligibility::Ineligible(match &taint.value {
+                Some(value) => format!(
+                    "Node is tainted ({}, {} = {})",
+                    taint.effect, taint.key, value
+                ),
+                None => format!("Node is tainted ({}, {})", taint.effect, taint.key),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taint(key: &str, value: Option<&str>, effect: &str) -> Taint {
+        Taint {
+            key: key.into(),
+            value: value.map(Into::into),
+            effect: effect.into(),
+        }
+    }
+
+    fn equal(key: &str, value: &str) -> Toleration {
+        Toleration {
+            key: Some(key.into()),
+            value: Some(value.into()),
+            ..Toleration::default()
+        }
+    }
+
+    fn node_with(taints: Vec<Taint>) -> NodeInfo {
+        NodeInfo {
+            name: "node1".into(),
+            taints,
+            ..NodeInfo::default()
+        }
+    }
+
+    #[test]
+    fn untainted_ready_node_is_eligible() {
+        assert_eq!(node_with(vec![]).eligibility(&[]), Eligibility::Eligible);
+    }
+
+    #[test]
+    fn first_untolerated_taint_is_named() {
+        let node = node_with(vec![
+            taint("some-taint", Some("some-value"), "NoSchedule"),
+            taint("some-taint", Some("other-value"), "NoSchedule"),
+            taint("bare", None, "NoExecute"),
+        ]);
+        let eligibility = node.eligibility(&[equal("some-taint", "some-value")]);
+        assert_eq!(
+            eligibility.comment(),
+            Some("Node is tainted (NoSchedule, some-taint = other-value)")
+        );
+        let node = node_with(vec![taint("bare", None, "NoExecute")]);
+        assert_eq!(
+            node.eligibility(&[]).comment(),
+            Some("Node is tainted (NoExecute, bare)")
+        );
+    }
+
+    #[test]
+    fn prefer_no_schedule_never_blocks() {
+        let node = node_with(vec![taint("soft", Some("x"), "PreferNoSchedule")]);
+        assert!(node.eligibility(&[]).is_eligible());
+    }
+
+    #[test]
+    fn toleration_matching_rules() {
+        let t = taint("k", Some("v"), "NoSchedule");
+        assert!(equal("k", "v").tolerates(&t));
+        assert!(!equal("k", "w").tolerates(&t));
+        let bare = taint("k", None, "NoSchedule");
+        assert!(!equal("k", "v").tolerates(&bare), "Equal never matches a value-less taint");
+        let exists_any = Toleration {
+            operator: TolerationOperator::Exists,
+            ..Toleration::default()
+        };
+        assert!(exists_any.tolerates(&t) && exists_any.tolerates(&bare));
+        let exists_other = Toleration {
+            operator: TolerationOperator::Exists,
+            key: Some("other".into()),
+            ..Toleration::default()
+        };
+        assert!(!exists_other.tolerates(&t));
+        let wrong_effect = Toleration {
+            effect: Some("NoExecute".into()),
+            ..equal("k", "v")
+        };
+        assert!(!wrong_effect.tolerates(&t));
+        let timed = Toleration {
+            toleration_seconds: Some(60),
+            ..equal("k", "v")
+        };
+        assert!(timed.tolerates(&t));
+        assert!(!timed.tolerates(&taint("k", Some("v"), "NoExecute")));
+    }
+
+    #[test]
+    fn cordoned_and_not_ready_nodes_are_ineligible() {
+        let cordoned = NodeInfo {
+            unschedulable: true,
+            ..node_with(vec![])
+        };
+        assert!(!cordoned.eligibility(&[]).is_eligible());
+        let not_ready = NodeInfo {
+            ready: Some(false),
+            ..node_with(vec![])
+        };
+        assert_eq!(not_ready.eligibility(&[]).comment(), Some("Node is not ready"));
+        let unknown = NodeInfo {
+            ready: None,
+            ..node_with(vec![])
+        };
+        assert!(unknown.eligibility(&[]).is_eligible());
+    }
+
+    #[test]
+    fn toleration_validation() {
+        assert!(equal("k", "v").validate().is_ok());
+        let bad_exists = Toleration {
+            operator: TolerationOperator::Exists,
+            value: Some("v".into()),
+            ..Toleration::default()
+        };
+        assert_eq!(bad_exists.validate(), Err(TolerationError::ExistsWithValue));
+        let bad_equal = Toleration {
+            key: Some("k".into()),
+            ..Toleration::default()
+        };
+        assert_eq!(
+            bad_equal.validate(),
+            Err(TolerationError::EqualWithoutKeyOrValue)
+        );
+    }
+
+    #[test]
+    fn selector_requires_every_label() {
+        let mut node = node_with(vec![]);
+        node.labels.insert("a".into(), "1".into());
+        let mut selector = BTreeMap::new();
+        assert!(node.matches_selector(&selector));
+        selector.insert("a".into(), "1".into());
+        assert!(node.matches_selector(&selector));
+        selector.insert("b".into(), "2".into());
+        assert!(!node.matches_selector(&selector));
+    }
+}
