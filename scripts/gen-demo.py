@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Generates the embedded demo: a registry snapshot and a NodeList.
+
+The snapshot has the shape `rsp-images snapshot` writes (Artifact Registry `dockerImages`):
+a few thousand tags over several years, as a busy lab-image repository has them: releases
+with release candidates, weeklies, dailies, experimentals, T&S cycle builds, architecture
+twins, and the `recommended` / `latest_*` aliases sharing a digest with what they point at.
+The nodes are a handful of lab nodes with realistic cached images, one cordoned, one tainted.
+
+Run from the project root: `python3 scripts/gen-demo.py` (deterministic output).
+"""
+
+import datetime
+import hashlib
+import json
+import random
+
+REGISTRY = "us-central1-docker.pkg.dev"
+REPOSITORY = "rubin-shared-services-71ec/sciplat/sciplat-lab"
+PARENT = "projects/rubin-shared-services-71ec/locations/us-central1/repositories/sciplat"
+NOW = datetime.date(2026, 11, 27)
+rng = random.Random(2077)
+
+
+def digest(name):
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+images = []  # (tags, digest, size, uploaded)
+
+
+def add(tags, when, key=None):
+    d = digest(key or tags[0])
+    images.append((tags, d, rng.randint(3_800_000_000, 5_200_000_000), when))
+    return d
+
+
+# Weeklies from 2021 to now, with amd64/arm64 twins for the last year.
+weeklies = []
+day = datetime.date(2021, 1, 7)
+while day <= NOW:
+    year, week, _ = day.isocalendar()
+    tag = f"w_{year}_{week:02d}"
+    weeklies.append((tag, day))
+    add([tag], day)
+    if (NOW - day).days < 730:
+        add([f"{tag}-amd64"], day)
+        add([f"{tag}-arm64"], day)
+    day += datetime.timedelta(days=7)
+
+# Dailies for the last 18 months.
+dailies = []
+day = NOW - datetime.timedelta(days=1000)
+while day <= NOW:
+    tag = f"d_{day.year}_{day.month:02d}_{day.day:02d}"
+    dailies.append((tag, day))
+    add([tag], day)
+    if (NOW - day).days < 120:
+        add([f"{tag}-amd64"], day)
+        add([f"{tag}-arm64"], day)
+    day += datetime.timedelta(days=1)
+
+# Releases with candidates, some with RSP builds.
+releases = []
+for major in range(22, 30):
+    for minor in (0, 1):
+        for patch in range(0, 3):
+            when = datetime.date(2021 + (major - 22) // 2, 1 + 5 * minor + patch, 10)
+            if when > NOW:
+                continue
+            for rc in (1, 2):
+                add([f"r{major}_{minor}_{patch}_rc{rc}"], when - datetime.timedelta(days=14 - rc))
+            tag = f"r{major}_{minor}_{patch}"
+            releases.append((tag, when))
+            add([tag], when)
+            if major >= 27:
+                add([f"{tag}_rsp{2000 + major * 10 + patch}"], when)
+
+# T&S cycle builds of recent weeklies.
+for cycle in (38, 39, 40):
+    for tag, when in weeklies[-12:]:
+        for build in (1, 2):
+            add([f"{tag}_c00{cycle}.00{build}"], when)
+
+# Experimentals.
+for tag, when in weeklies[-30:]:
+    add([f"exp_{tag}_nosudo"], when)
+    add([f"exp_{tag}_ticket_dm_{rng.randint(40000, 49999)}"], when)
+
+# Aliases: extra tags on existing digests.
+def alias(alias_tags, target):
+    for tags, d, size, when in images:
+        if tags[0] == target:
+            tags.extend(alias_tags)
+            return
+    raise SystemExit(f"no image {target}")
+
+alias(["recommended", "latest_weekly"], weeklies[-2][0])
+alias(["latest_daily"], dailies[-1][0])
+alias(["latest_release", "latest"], releases[-1][0])
+alias(["recommended_c0040"], f"{weeklies[-3][0]}_c0040.002")
+
+# A couple of images of another name in the same Artifact Registry repository.
+for i in range(3):
+    images.append(([f"{i}.1.0"], digest(f"other{i}"), 120_000_000, NOW))
+
+snapshot = {"dockerImages": []}
+for tags, d, size, when in images:
+    name = "sciplat-lab" if not tags[0][0].isdigit() else "sciplat-jupyterhub"
+    stamp = f"{when.isoformat()}T06:00:00Z"
+    snapshot["dockerImages"].append({
+        "name": f"{PARENT}/dockerImages/{name}@{d}",
+        "uri": f"{REGISTRY}/rubin-shared-services-71ec/sciplat/{name}@{d}",
+        "tags": tags,
+        "imageSizeBytes": str(size),
+        "uploadTime": stamp,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "buildTime": stamp,
+        "updateTime": stamp,
+    })
+
+by_tag = {t: (d, size) for tags, d, size, _ in images for t in tags}
+
+
+def cached(tags):
+    out = []
+    for t in tags:
+        d, size = by_tag[t]
+        out.append({"names": [f"{REGISTRY}/{REPOSITORY}@{d}", f"{REGISTRY}/{REPOSITORY}:{t}"],
+                    "sizeBytes": size})
+    out.append({"names": ["registry.k8s.io/pause@sha256:" + "0" * 64, "registry.k8s.io/pause:3.10"],
+                "sizeBytes": 320_000})
+    return sorted(out, key=lambda i: -i["sizeBytes"])
+
+
+def node(name, tags, labels=None, taints=None, unschedulable=False, ready=True):
+    spec = {}
+    if taints:
+        spec["taints"] = taints
+    if unschedulable:
+        spec["unschedulable"] = True
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
+        "spec": spec,
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "images": cached(tags),
+        },
+    }
+
+
+recent = [weeklies[-2][0], weeklies[-3][0], releases[-1][0]]
+nodes = {
+    "apiVersion": "v1", "kind": "NodeList", "metadata": {},
+    "items": [
+        node("rsp-node-1", recent + [dailies[-1][0], dailies[-2][0]]),
+        node("rsp-node-2", recent + [dailies[-2][0]]),
+        node("rsp-node-3", [weeklies[-2][0], releases[-1][0]]),
+        node("rsp-node-4", []),
+        node("rsp-node-5", recent, unschedulable=True),
+        node("rsp-node-6", recent, taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]),
+    ],
+}
+
+with open("examples/demo-snapshot.json", "w") as fh:
+    json.dump(snapshot, fh, indent=1)
+    fh.write("\n")
+with open("examples/demo-nodes.json", "w") as fh:
+    json.dump(nodes, fh, indent=1)
+    fh.write("\n")
+print(f"{sum(len(t) for t, *_ in images)} tags in {len(images)} images, {len(nodes['items'])} nodes")
