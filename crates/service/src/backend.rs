@@ -1,0 +1,153 @@
+//! The boundary between the HTTP layer and the rest of the service.
+//!
+//! Routes, pages and metrics only *read* what the refresh loop and the prepuller maintain; they
+//! see it through [`Backend`], so the HTTP layer can be read (and tested) without knowing how
+//! registries or Kubernetes are reached. The service's real state implements it in `state`.
+
+use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use std::future::Future;
+use std::time::SystemTime;
+
+/// How the spawner chose an image (behaviour §9.6), after the form's rules were applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSelection {
+    /// `image_list`: a reference from the menu's radio buttons.
+    List(String),
+    /// `image_dropdown`: a reference from the dropdown.
+    Dropdown(String),
+    /// `image_class`: a class of image.
+    Class(ImageClass),
+    /// `image_tag`: a bare tag (bots).
+    Tag(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageClass {
+    Recommended,
+    LatestRelease,
+    LatestWeekly,
+    LatestDaily,
+}
+
+/// The answer to "which image is this?" (`POST …/images/resolve`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResolvedImage {
+    pub reference: String,
+    pub reference_with_digest: String,
+    pub tag: String,
+    pub name: String,
+    pub digest: String,
+}
+
+/// Why an image could not be found or resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The reference or tag names no image we know (`unknown_image`).
+    #[error("{0}")]
+    UnknownImage(String),
+    /// The reference is not one we can use (`invalid_docker_reference`).
+    #[error("{0}")]
+    InvalidReference(String),
+    /// Answering needed the registry, and it failed (`registry_error`).
+    #[error("{0}")]
+    Registry(String),
+}
+
+/// The state of one image on one node, for the status page and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellState {
+    /// The node reports the image (or a prepull of it succeeded).
+    Cached,
+    /// A prepull pod is pulling it.
+    Pulling { since: SystemTime },
+    /// The last prepull failed and the pair waits before the next try.
+    BackingOff {
+        reason: String,
+        failed_at: SystemTime,
+        until: SystemTime,
+    },
+    /// Not on the node yet, nothing under way (waiting for a slot).
+    Missing,
+}
+
+/// One row of the status page: a prepull image against every node of `StatusView::nodes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    pub tag: String,
+    pub name: String,
+    pub reference: String,
+    pub digest: String,
+    pub size: Option<u64>,
+    /// One cell per node, in the order of `StatusView::nodes`.
+    pub cells: Vec<CellState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeView {
+    pub name: String,
+    pub eligible: bool,
+    pub comment: Option<String>,
+}
+
+/// How the last refreshes went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshView {
+    /// What is tracked, e.g. `us-central1-docker.pkg.dev/project/repo/image (google)`.
+    pub source: String,
+    pub last_success: Option<SystemTime>,
+    /// The error of the last refresh, if it failed; the last good listing is still served.
+    pub last_error: Option<(String, SystemTime)>,
+}
+
+/// Everything the status page shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusView {
+    pub refresh: RefreshView,
+    pub nodes: Vec<NodeView>,
+    pub images: Vec<ImageRow>,
+    /// Whether this replica is the one that prepulls.
+    pub leader: bool,
+    /// Whether prepull pods are really created (false for a static cluster: plan only).
+    pub prepulling: bool,
+}
+
+/// Counters and gauges for `/metrics`, read at scrape time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    pub refresh_success_total: u64,
+    pub refresh_failure_total: u64,
+    /// Durations of every refresh so far, in seconds, for a histogram.
+    pub refresh_durations: Vec<f64>,
+    pub images_seen: u64,
+    pub tags_seen: u64,
+    pub prepull_pods_in_flight: u64,
+    /// Durations of successful prepulls, in seconds, for a histogram.
+    pub prepull_durations: Vec<f64>,
+    /// Failed prepulls by reason (`timeout`, `pull_error`, `api_error`, …).
+    pub prepull_failures: Vec<(String, u64)>,
+    /// (node, image) pairs that should be cached on an eligible node and are not.
+    pub missing_pairs: u64,
+}
+
+/// What the HTTP layer reads. Implementations answer from memory except `resolve`, which may
+/// ask the registry (a Docker source looks up digests of tags outside the prepull set).
+pub trait Backend: Send + Sync + 'static {
+    /// Body of `GET /spawner/v1/images`; empty lists before the first refresh.
+    fn spawner_images(&self) -> SpawnerImages;
+    /// Body of `GET /spawner/v1/prepulls`.
+    fn prepulls(&self) -> PrepullerStatus;
+    /// Body of `GET /spawner/v1/menu` and data of the lab form.
+    fn menu(&self) -> MenuImages;
+    /// `GET /spawner/v1/images/{tag}`.
+    fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError>;
+    /// `POST /spawner/v1/images/resolve`.
+    fn resolve(
+        &self,
+        selection: ImageSelection,
+    ) -> impl Future<Output = Result<ResolvedImage, LookupError>> + Send;
+    /// The status page.
+    fn status(&self) -> StatusView;
+    /// `GET /readyz`: true once one refresh has succeeded.
+    fn ready(&self) -> bool;
+    fn metrics(&self) -> MetricsSnapshot;
+}
