@@ -1,1 +1,2 @@
 //! Test-only fakes shared by tests and benchmarks: Artifact Registry, a Kubernetes API with a simulated kubelet, a real docker-registry harness.
+pub mod kube;

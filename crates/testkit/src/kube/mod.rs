@@ -1,0 +1,356 @@
+//! A fake Kubernetes API server on 127.0.0.1 with a simulated kubelet, for testing the
+//! Kubernetes side of rsp-images through real kube-rs clients over real HTTP.
+//!
+//! It serves core/v1 nodes and pods and coordination.k8s.io/v1 leases with the semantics
+//! kube-rs and kube-runtime rely on: one global `resourceVersion`, list paging, watches with
+//! bookmarks and 410 on compacted history, optimistic concurrency, `Status` errors. Tests
+//! steer it through [`FakeCluster`]: nodes, per-image pull behaviours, injected faults, and
+//! counters of what the client did.
+//!
+//! Modules: `api` (HTTP routing and verbs), `store` (versioned objects, history), `watch`
+//! (event streams), `cluster` (pod/node rules, counters), `kubelet` (pod lifecycle and node
+//! images), `selector`, `patch`, `faults`, `status`, `discovery`, `builder`, `kind`.
+
+mod api;
+mod builder;
+mod cluster;
+mod discovery;
+mod faults;
+mod kind;
+mod kubelet;
+mod patch;
+mod selector;
+mod status;
+mod store;
+mod watch;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use builder::{node, NodeSpecBuilder};
+pub use cluster::{DEFAULT_MAX_IMAGES, PREPULL_LABEL};
+pub use faults::{ClusterStats, PodEvent, PodEventKind};
+pub use kind::Kind;
+pub use kubelet::{image_names, PullBehaviour};
+pub use status::ApiError;
+
+use cluster::Inner;
+
+/// Stops the server when the last clone of the cluster goes away.
+struct ServerTask(tokio::task::JoinHandle<()>);
+
+impl Drop for ServerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A running fake cluster; clones share it.
+#[derive(Clone)]
+pub struct FakeCluster {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    _server: Arc<ServerTask>,
+}
+
+fn from_value<T: DeserializeOwned>(v: &Value) -> Option<T> {
+    serde_json::from_value(v.clone())
+        .inspect_err(|e| tracing::warn!("fake cluster: stored object does not parse: {e}"))
+        .ok()
+}
+
+fn to_value<T: serde::Serialize>(obj: &T) -> Value {
+    serde_json::to_value(obj).unwrap_or_default()
+}
+
+impl FakeCluster {
+    /// Binds 127.0.0.1 on a free port and serves in a task of the current runtime.
+    ///
+    /// # Panics
+    /// When called outside a tokio runtime or when no local port can be bound.
+    pub async fn start() -> FakeCluster {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake cluster: bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("fake cluster: local address");
+        let inner = Inner::new(tokio::runtime::Handle::current());
+        let app = axum::Router::new()
+            .fallback(api::handle)
+            .with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("fake cluster: server stopped: {e}");
+            }
+        });
+        FakeCluster {
+            inner,
+            addr,
+            _server: Arc::new(ServerTask(task)),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kube client for the fake, default namespace `default`, with kube's default retry
+    /// policy (429/503/504 are retried up to 3 times), as a production client has.
+    pub fn client(&self) -> ::kube::Client {
+        let uri = self.url().parse().expect("fake cluster: url parses");
+        let mut config = ::kube::Config::new(uri);
+        config.default_namespace = "default".into();
+        ::kube::Client::try_from(config).expect("fake cluster: kube client builds")
+    }
+
+    /// Adds a node (or replaces one of the same name); a watch event follows.
+    pub fn add_node(&self, node: impl Into<Node>) {
+        self.inner.put_node(to_value(&node.into()));
+    }
+
+    /// Removes a node; pods bound to it are deleted, as the pod garbage collector does.
+    pub fn remove_node(&self, name: &str) {
+        self.inner.remove_node(name);
+    }
+
+    /// Edits a node; a changed `status.images` replaces what the kubelet holds.
+    pub fn update_node(&self, name: &str, f: impl FnOnce(&mut Node)) {
+        self.inner.update_node(name, |v| {
+            if let Some(mut node) = from_value::<Node>(v) {
+                f(&mut node);
+                let rv = v["metadata"]["resourceVersion"].clone();
+                *v = to_value(&node);
+                v["metadata"]["resourceVersion"] = rv;
+            }
+        });
+    }
+
+    /// Cordons or uncordons a node (`spec.unschedulable`).
+    pub fn cordon(&self, name: &str, on: bool) {
+        self.update_node(name, |n| {
+            n.spec.get_or_insert_with(Default::default).unschedulable = on.then_some(true);
+        });
+    }
+
+    /// Sets the node's Ready condition to True or False (adding it if missing).
+    pub fn set_ready(&self, name: &str, ready: bool) {
+        self.update_node(name, |n| {
+            let status = n.status.get_or_insert_with(Default::default);
+            let conds = status.conditions.get_or_insert_with(Vec::new);
+            conds.retain(|c| c.type_ != "Ready");
+            conds.push(k8s_openapi::api::core::v1::NodeCondition {
+                type_: "Ready".into(),
+                status: if ready { "True" } else { "False" }.into(),
+                ..Default::default()
+            });
+        });
+    }
+
+    /// Sets (or with `None` removes) a label on a node.
+    pub fn label_node(&self, name: &str, key: &str, value: Option<&str>) {
+        self.update_node(name, |n| {
+            let labels = n.metadata.labels.get_or_insert_with(Default::default);
+            match value {
+                Some(v) => labels.insert(key.into(), v.into()),
+                None => labels.remove(key),
+            };
+        });
+    }
+
+    /// Adds a taint to a node (an empty `value` means none).
+    pub fn taint_node(&self, name: &str, key: &str, value: &str, effect: &str) {
+        self.update_node(name, |n| {
+            let spec = n.spec.get_or_insert_with(Default::default);
+            spec.taints
+                .get_or_insert_with(Vec::new)
+                .push(k8s_openapi::api::core::v1::Taint {
+                    key: key.into(),
+                    value: (!value.is_empty()).then(|| value.into()),
+                    effect: effect.into(),
+                    time_added: None,
+                });
+        });
+    }
+
+    /// Removes every taint with `key` from a node.
+    pub fn untaint_node(&self, name: &str, key: &str) {
+        self.update_node(name, |n| {
+            if let Some(taints) = n.spec.as_mut().and_then(|s| s.taints.as_mut()) {
+                taints.retain(|t| t.key != key);
+            }
+        });
+    }
+
+    /// How pulls of images whose reference contains `image_contains` behave on every node;
+    /// the longest matching pattern wins, the default is `Succeed(50 ms)`.
+    pub fn set_pull(&self, image_contains: &str, behaviour: PullBehaviour) {
+        let mut st = self.inner.lock();
+        st.pulls.retain(|(p, _)| p != image_contains);
+        st.pulls.push((image_contains.into(), behaviour));
+    }
+
+    /// The `sizeBytes` nodes report for images whose reference contains `image_contains`
+    /// (default: a stable pseudo-random 1–5 GiB).
+    pub fn set_image_size(&self, image_contains: &str, size_bytes: i64) {
+        let mut st = self.inner.lock();
+        st.sizes.retain(|(p, _)| p != image_contains);
+        st.sizes.push((image_contains.into(), size_bytes));
+    }
+
+    /// kubelet's `--node-status-max-images` (default 50) for later status updates.
+    pub fn set_max_images(&self, max: usize) {
+        self.inner.lock().max_images = max;
+    }
+
+    /// How long a bound, unfinished pod takes to disappear after a graceful delete
+    /// (default zero: deletion is immediate). Meanwhile it carries `deletionTimestamp` and
+    /// its name stays taken (a create answers 409).
+    pub fn set_deletion_delay(&self, delay: Duration) {
+        self.inner.lock().deletion_delay = delay;
+    }
+
+    /// How often watches that allow bookmarks get one (default 1 s).
+    pub fn set_bookmark_interval(&self, every: Duration) {
+        self.inner.lock().bookmark_every = every;
+    }
+
+    /// Fails the next `count` requests matching (verb, resource) with `status`; `*` matches
+    /// anything. Verbs: list, watch, get, create, update, patch, delete, deletecollection.
+    /// A watch failed with 410 gets an `ERROR` event in a 200 stream, as the API sends it.
+    pub fn fail_next(&self, verb: &str, resource: &str, count: usize, status: u16) {
+        self.inner
+            .lock()
+            .faults
+            .fail_next(verb, resource, count, status);
+    }
+
+    /// While on, every request answers 503.
+    pub fn set_unavailable(&self, on: bool) {
+        self.inner.lock().faults.set_unavailable(on);
+    }
+
+    /// Closes every open watch stream (clients see a normal end of stream).
+    pub fn drop_watches(&self) {
+        self.inner.lock().store.drop_watches();
+    }
+
+    /// Forgets all watch history: resuming from any version before now answers 410.
+    pub fn compact_history(&self) {
+        self.inner.lock().store.compact();
+    }
+
+    /// Keeps only the last `changes` changes for resuming watches (default 1000).
+    pub fn set_history_limit(&self, changes: usize) {
+        self.inner.lock().store.set_history_limit(changes);
+    }
+
+    /// The current global resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.inner.lock().store.resource_version()
+    }
+
+    fn objects<T: DeserializeOwned>(&self, kind: Kind, ns: Option<&str>) -> Vec<T> {
+        self.inner
+            .lock()
+            .store
+            .iter(kind, ns)
+            .filter_map(from_value)
+            .collect()
+    }
+
+    /// Pods in `namespace`, by name.
+    pub fn pods(&self, namespace: &str) -> Vec<Pod> {
+        self.objects(Kind::Pod, Some(namespace))
+    }
+
+    /// Pods in every namespace.
+    pub fn all_pods(&self) -> Vec<Pod> {
+        self.objects(Kind::Pod, None)
+    }
+
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
+        self.inner
+            .lock()
+            .store
+            .get(Kind::Pod, namespace, name)
+            .and_then(from_value)
+    }
+
+    pub fn nodes(&self) -> Vec<Node> {
+        self.objects(Kind::Node, None)
+    }
+
+    pub fn node(&self, name: &str) -> Option<Node> {
+        self.inner
+            .lock()
+            .store
+            .get(Kind::Node, "", name)
+            .and_then(from_value)
+    }
+
+    pub fn lease(&self, namespace: &str, name: &str) -> Option<Lease> {
+        self.inner
+            .lock()
+            .store
+            .get(Kind::Lease, namespace, name)
+            .and_then(from_value)
+    }
+
+    /// Creates a pod without going through the API (no request is counted), e.g. a pod
+    /// left over by an earlier run. Its namespace defaults to `default`. A pod bound to a
+    /// node is run by the kubelet like any other.
+    ///
+    /// # Panics
+    /// When the pod is invalid or its name is taken: that is a mistake in the test.
+    pub fn create_pod_directly(&self, pod: Pod) -> Pod {
+        let ns = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let created = self
+            .inner
+            .create_pod(&ns, to_value(&pod))
+            .unwrap_or_else(|e| panic!("create_pod_directly: {e}"));
+        from_value(&created).expect("created pod parses")
+    }
+
+    /// Deletes a pod now, bypassing the API and any grace period.
+    pub fn delete_pod_directly(&self, namespace: &str, name: &str) -> bool {
+        self.inner.remove_pod(namespace, name).is_some()
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> ClusterStats {
+        self.inner.stats()
+    }
+
+    /// Every pod creation and removal since start, in order.
+    pub fn pod_events(&self) -> Vec<PodEvent> {
+        self.inner.lock().pod_log.clone()
+    }
+
+    /// Polls `done` every 5 ms until it holds or `timeout` passes; returns whether it held.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&FakeCluster) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if done(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
