@@ -1,2 +1,32 @@
-//! Pure model of RSP lab images: tags, collections, filters, the image catalog, references and API types.
+//! Pure model of RSP lab images: tags, collections, filters, the image catalog, references and
+//! API types. No I/O, no async: everything here is a function of its inputs, so the behaviour of
+//! the original lives (and is tested) in one place.
+//!
+//! Modules:
+//!
+//! - `tag`: parsing a tag string (fast hand-written parser, regex oracle for tests), display
+//!   names, versions and the ordering within one kind.
+//! - `collection`: `TagCollection`, tags grouped by kind and sorted; `latest`, `subset`, cycle
+//!   filtering.
+//! - `filter`: `ImageFilter` / `ImageFilterPolicy` (configuration types) and the filter
+//!   algorithm shared by tag collections and image catalogs.
+//! - `duration`: the human duration syntax of the configuration (`1w2d`, seconds) and its serde
+//!   helpers.
+//! - `catalog`: images (a tag plus registry, digest, size, aliases) and the `ImageCatalog`
+//!   built once per registry listing, with alias resolution by digest, views (subsets) and
+//!   `NodePresence`, which records on which nodes each digest is cached.
+//! - `reference`: Docker references `registry/repository[:tag][@digest]`.
+//! - `api`: the serde types of the HTTP API and menus.
+//! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
+
+pub mod api;
+pub mod catalog;
+pub mod collection;
+pub mod duration;
+pub mod filter;
 pub mod node;
+pub mod reference;
+mod select;
+pub mod tag;
+
+pub use tag::{Tag, TagKind, Version};

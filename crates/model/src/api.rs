@@ -1,0 +1,139 @@
+//! Serde types of the HTTP API and menus (behaviour.md §9.1–§9.4), field names and orders
+//! exactly as the original's JSON.
+//!
+//! Null handling differs by route, as in the original: `/spawner/v1/images` omits nulls
+//! (`SpawnerImages`, `PrepulledImage`), `/spawner/v1/prepulls` keeps them (`PrepullerStatus`).
+//! The prepull errors that rsp-images adds (decisions.md §4) are extra fields present only
+//! when there is an error, so error-free bodies are exactly the original's.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One entry of the spawner menu or dropdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuImage {
+    /// `registry/repository:tag@digest` (without `@digest` when unknown).
+    pub reference: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// The images offered by the spawner form: radio-button `menu` and `dropdown`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuImages {
+    pub menu: Vec<MenuImage>,
+    pub dropdown: Vec<MenuImage>,
+}
+
+/// An image as `/spawner/v1/images` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepulledImage {
+    /// `registry/repository:tag`, without digest.
+    pub reference: String,
+    pub tag: String,
+    /// Display name.
+    pub name: String,
+    /// Absent for Docker tags whose digest was never fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The other tags of the same digest plus the alias target, sorted.
+    pub aliases: Vec<String>,
+    /// Cached on every eligible node.
+    pub prepulled: bool,
+}
+
+/// The body of `GET {prefix}/spawner/v1/images`; absent entries are omitted, not null.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnerImages {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommended: Option<PrepulledImage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_weekly: Option<PrepulledImage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_daily: Option<PrepulledImage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_release: Option<PrepulledImage>,
+    pub all: Vec<PrepulledImage>,
+}
+
+/// A prepull image and the nodes it is, or is not yet, cached on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeImage {
+    /// `registry/repository:tag`, without digest.
+    pub reference: String,
+    pub tag: String,
+    pub name: String,
+    pub digest: Option<String>,
+    pub size: Option<u64>,
+    /// Nodes that cache the image (eligible or not), sorted.
+    pub nodes: Vec<String>,
+    /// Eligible nodes that do not cache it yet, sorted.
+    pub missing: Vec<String>,
+    /// The last prepull error per node, for nodes whose last prepull of this image failed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, String>,
+}
+
+/// Prepull images split by whether every eligible node caches them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepullerImages {
+    pub prepulled: Vec<NodeImage>,
+    pub pending: Vec<NodeImage>,
+}
+
+/// A node as `/spawner/v1/prepulls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub eligible: bool,
+    /// Why the node is not eligible.
+    pub comment: Option<String>,
+    /// References (without digest) of the prepull images cached on the node.
+    pub cached: Vec<String>,
+    /// The last prepull error per image reference, for images whose last prepull failed here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, String>,
+}
+
+/// The body of `GET {prefix}/spawner/v1/prepulls`; nulls are kept.
+///
+/// `config` is the `PrepullerOptions` object (`source`, `refresh_interval`, `prepull_timeout`,
+/// `recommended_tag`, `num_releases`, `num_weeklies`, `num_dailies`, `cycle`, `pin`,
+/// `alias_tags`), produced by the configuration crate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrepullerStatus {
+    pub config: serde_json::Value,
+    pub images: PrepullerImages,
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One problem in an error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Where the problem is, e.g. `["body", "options", "image_list"]`; may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loc: Vec<String>,
+    pub msg: String,
+    /// Machine-readable kind, e.g. `unknown_image`, `invalid_docker_reference`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// An error response: `{"detail": [{"loc": […], "msg": "…", "type": "…"}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub detail: Vec<ErrorDetail>,
+}
+
+impl ErrorBody {
+    /// A body with one problem.
+    pub fn new(loc: Vec<String>, msg: impl Into<String>, kind: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            detail: vec![ErrorDetail {
+                loc,
+                msg: msg.into(),
+                kind: kind.into(),
+            }],
+        }
+    }
+}

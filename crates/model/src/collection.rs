@@ -1,0 +1,126 @@
+//! A collection of tags grouped by kind and sorted (behaviour.md §2.3).
+//!
+//! Tags are stored once, in input order; per-kind index lists give the collection order
+//! (kinds in display order, each descending by a stable sort) and a name index gives lookups
+//! (the last tag of a name wins, as in the original). Subsets are new collections.
+
+use crate::filter::ImageFilterPolicy;
+pub use crate::select::SubsetSpec;
+use crate::select::{self, KindLists};
+use crate::tag::{Tag, TagKind};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, Default)]
+pub struct TagCollection {
+    tags: Vec<Tag>,
+    by_kind: KindLists,
+    by_name: HashMap<String, u32>,
+}
+
+impl TagCollection {
+    /// A collection of these tags (duplicates of a name are all listed; lookups find the last).
+    pub fn new(tags: Vec<Tag>) -> TagCollection {
+        // Indices are u32; more than 4 billion tags cannot come from a registry listing.
+        let tags: Vec<Tag> = tags.into_iter().take(u32::MAX as usize).collect();
+        let by_kind = select::group_sorted(&tags, 0..tags.len() as u32);
+        let by_name = tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.tag().to_string(), i as u32))
+            .collect();
+        TagCollection {
+            tags,
+            by_kind,
+            by_name,
+        }
+    }
+
+    /// Parses names (with the alias constructor for those in `aliases`) and keeps those of
+    /// `cycle` when one is given, which drops every tag without a cycle.
+    pub fn from_tag_names<I, S>(
+        names: I,
+        aliases: &HashSet<String>,
+        cycle: Option<u32>,
+    ) -> TagCollection
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let tags = names
+            .into_iter()
+            .map(|name| {
+                let name = name.as_ref();
+                if aliases.contains(name) {
+                    Tag::alias(name)
+                } else {
+                    Tag::parse(name)
+                }
+            })
+            .filter(|tag| cycle.is_none() || tag.cycle() == cycle)
+            .collect();
+        TagCollection::new(tags)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+
+    /// Every tag in collection order, without arch-specific ones if asked.
+    pub fn all_tags(&self, hide_arch_specific: bool) -> impl Iterator<Item = &Tag> + '_ {
+        select::in_order(&self.tags, &self.by_kind, hide_arch_specific)
+            .map(|i| &self.tags[i as usize])
+    }
+
+    /// The greatest tag of a kind, arch-specific ones included.
+    pub fn latest(&self, kind: TagKind) -> Option<&Tag> {
+        self.by_kind[kind.index()]
+            .first()
+            .map(|&i| &self.tags[i as usize])
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Tag> {
+        self.by_name.get(name).map(|&i| &self.tags[i as usize])
+    }
+
+    /// The newest releases, weeklies and dailies plus the included tags, each once.
+    pub fn subset(&self, spec: &SubsetSpec) -> TagCollection {
+        let members = select::subset(&self.tags, &self.by_kind, spec, |name| {
+            self.by_name.get(name).copied()
+        });
+        TagCollection::new(
+            members
+                .into_iter()
+                .map(|i| self.tags[i as usize].clone())
+                .collect(),
+        )
+    }
+
+    /// Tags accepted by the policy (or rejected, with `invert`) in collection order.
+    pub fn filter(
+        &self,
+        policy: &ImageFilterPolicy,
+        now: DateTime<Utc>,
+        invert: bool,
+        remove_arch_specific: bool,
+    ) -> Vec<&Tag> {
+        select::filter(
+            &self.tags,
+            &self.by_kind,
+            policy,
+            now,
+            invert,
+            remove_arch_specific,
+        )
+        .into_iter()
+        .map(|i| &self.tags[i as usize])
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
