@@ -1,0 +1,336 @@
+//! Answering a registry's 401 challenge: Basic or Bearer (behaviour.md §6.2, decisions.md §5
+//! fixes 3 and 12, and the `authRealms` addition of decisions.md §3).
+//!
+//! Bearer tokens are cached per scope until `expires_in` (default 60 s) minus a small margin,
+//! and the Basic header once the registry asked for it. The token endpoint gets only
+//! `service` and `scope` (not `realm`, which the original echoed back), with Basic
+//! credentials when there are some and anonymously otherwise, and may answer with `token` or
+//! `access_token`. A realm is used only when its host is the registry API's host or listed in
+//! `auth_realms`, and only over https unless the API itself is plain http: anything else is
+//! refused before a single byte is sent there, so credentials cannot leak to another host.
+//! Concurrent requests that all get a 401 share one token fetch (the refresh lock).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, ACCEPT, WWW_AUTHENTICATE};
+use serde::Deserialize;
+use url::Url;
+
+use super::challenge::{self, Challenge};
+use super::credentials::DockerCredential;
+use crate::error::RegistryError;
+use crate::http::{authority, exchange};
+use crate::retry::RetryPolicy;
+
+/// Lifetime of a token whose response has no `expires_in` (the distribution spec's default).
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Authentication state for one registry API.
+pub(crate) struct Authenticator {
+    pub credential: Option<DockerCredential>,
+    pub registry: String,
+    pub api: Url,
+    pub host: String,
+    pub allowed_realms: Vec<String>,
+    pub retry: RetryPolicy,
+    cache: Mutex<Cache>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// `Some` once the registry asked for Basic authentication.
+    basic: Option<String>,
+    bearer: HashMap<String, Cached>,
+}
+
+struct Cached {
+    header: String,
+    expires: Instant,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("registry", &self.registry)
+            .field("credential", &self.credential)
+            .field("allowed_realms", &self.allowed_realms)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    token: Option<String>,
+    access_token: Option<String>,
+    expires_in: Option<u64>,
+}
+
+impl Authenticator {
+    pub fn new(
+        credential: Option<DockerCredential>,
+        registry: String,
+        api: Url,
+        host: String,
+        allowed_realms: Vec<String>,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            credential,
+            registry,
+            api,
+            host,
+            allowed_realms,
+            retry,
+            cache: Mutex::new(Cache::default()),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // A panic while holding this lock cannot leave the cache inconsistent (plain inserts
+        // and removals), so a poisoned lock is simply taken over.
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The `Authorization` value to send for `scope`, if one is known and fresh.
+    pub fn header(&self, scope: &str) -> Option<String> {
+        let mut cache = self.cache();
+        if let Some(cached) = cache.bearer.get(scope) {
+            if cached.expires > Instant::now() {
+                return Some(cached.header.clone());
+            }
+            cache.bearer.remove(scope);
+        }
+        cache.basic.clone()
+    }
+
+    /// Drops `sent` after the registry rejected it (decisions.md §5 fix 3).
+    pub fn forget(&self, scope: &str, sent: &str) {
+        let mut cache = self.cache();
+        if cache.bearer.get(scope).is_some_and(|c| c.header == sent) {
+            cache.bearer.remove(scope);
+        }
+        if cache.basic.as_deref() == Some(sent) {
+            cache.basic = None;
+        }
+    }
+
+    /// Answers the challenge in `headers` of a 401 so that [`Self::header`] has a value for
+    /// `scope`. `sent` is what the rejected request carried.
+    pub async fn authenticate(
+        &self,
+        http: &reqwest::Client,
+        scope: &str,
+        headers: &HeaderMap,
+        sent: Option<&str>,
+        operation: &str,
+    ) -> Result<(), RegistryError> {
+        let _refreshing = self.refresh.lock().await;
+        // Another request may have authenticated while this one waited for the lock.
+        if let Some(current) = self.header(scope) {
+            if Some(current.as_str()) != sent {
+                return Ok(());
+            }
+        }
+        let challenge = self.pick_challenge(headers, operation)?;
+        match challenge.scheme.as_str() {
+            "basic" => {
+                let credential = self.require_credential(operation)?;
+                self.cache().basic = Some(basic_header(credential));
+                Ok(())
+            }
+            _ => self.fetch_token(http, scope, &challenge, operation).await,
+        }
+    }
+
+    fn require_credential(&self, operation: &str) -> Result<&DockerCredential, RegistryError> {
+        self.credential
+            .as_ref()
+            .ok_or_else(|| RegistryError::CredentialsRequired {
+                host: self.host.clone(),
+                operation: operation.to_owned(),
+                registry: self.registry.clone(),
+            })
+    }
+
+    fn challenge_error(&self, operation: &str, detail: String) -> RegistryError {
+        RegistryError::Challenge {
+            host: self.host.clone(),
+            operation: operation.to_owned(),
+            detail,
+        }
+    }
+
+    /// Bearer if offered, else Basic.
+    fn pick_challenge(
+        &self,
+        headers: &HeaderMap,
+        operation: &str,
+    ) -> Result<Challenge, RegistryError> {
+        let mut offered = Vec::new();
+        for value in headers.get_all(WWW_AUTHENTICATE) {
+            let text = value.to_str().map_err(|_| {
+                self.challenge_error(
+                    operation,
+                    "the WWW-Authenticate header is not text".to_owned(),
+                )
+            })?;
+            let parsed = challenge::parse(text).map_err(|e| {
+                self.challenge_error(operation, format!("cannot parse WWW-Authenticate: {e}"))
+            })?;
+            offered.extend(parsed);
+        }
+        if offered.is_empty() {
+            return Err(self.challenge_error(
+                operation,
+                "the 401 response has no WWW-Authenticate challenge".to_owned(),
+            ));
+        }
+        for wanted in ["bearer", "basic"] {
+            if let Some(found) = offered.iter().position(|c| c.scheme == wanted) {
+                return Ok(offered.swap_remove(found));
+            }
+        }
+        let schemes: Vec<&str> = offered.iter().map(|c| c.scheme.as_str()).collect();
+        Err(self.challenge_error(
+            operation,
+            format!(
+                "unsupported authentication scheme {}; only Basic and Bearer are supported",
+                schemes.join(", ")
+            ),
+        ))
+    }
+
+    /// Whether a token realm may be contacted (and receive credentials).
+    fn check_realm(&self, realm: &Url, operation: &str) -> Result<(), RegistryError> {
+        let port = realm.port_or_known_default();
+        let host = realm.host_str().unwrap_or("").to_ascii_lowercase();
+        let api_host = self.api.host_str().unwrap_or("").to_ascii_lowercase();
+        let same_as_api = host == api_host && port == self.api.port_or_known_default();
+        let listed = self.allowed_realms.iter().any(|entry| {
+            let entry = entry.trim().to_ascii_lowercase();
+            match entry.rsplit_once(':') {
+                Some((h, p)) if p.parse::<u16>().ok().is_some() => {
+                    h == host && p.parse::<u16>().ok() == port
+                }
+                _ => entry == host,
+            }
+        });
+        let secure_enough =
+            realm.scheme() == "https" || (realm.scheme() == "http" && self.api.scheme() == "http");
+        if (same_as_api || listed) && secure_enough {
+            return Ok(());
+        }
+        let allowed = if self.allowed_realms.is_empty() {
+            authority(&self.api)
+        } else {
+            format!(
+                "{}, {}",
+                authority(&self.api),
+                self.allowed_realms.join(", ")
+            )
+        };
+        Err(RegistryError::RealmNotAllowed {
+            host: self.host.clone(),
+            operation: operation.to_owned(),
+            realm: format!("{}://{}", realm.scheme(), authority(realm)),
+            allowed: if secure_enough {
+                allowed
+            } else {
+                format!("{allowed}; plain http only when the API URL is http")
+            },
+        })
+    }
+
+    async fn fetch_token(
+        &self,
+        http: &reqwest::Client,
+        scope: &str,
+        challenge: &Challenge,
+        operation: &str,
+    ) -> Result<(), RegistryError> {
+        let realm = challenge.param("realm").ok_or_else(|| {
+            self.challenge_error(operation, "the Bearer challenge has no realm".to_owned())
+        })?;
+        let mut url = Url::parse(realm).map_err(|e| {
+            self.challenge_error(
+                operation,
+                format!("the Bearer realm {realm:?} is not a URL: {e}"),
+            )
+        })?;
+        self.check_realm(&url, operation)?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(service) = challenge.param("service") {
+                query.append_pair("service", service);
+            }
+            query.append_pair("scope", challenge.param("scope").unwrap_or(scope));
+        }
+        let token_operation = format!(
+            "{operation}: fetching a bearer token from {}",
+            authority(&url)
+        );
+        let reply = self
+            .retry
+            .run(|| {
+                let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
+                if let Some(credential) = &self.credential {
+                    request =
+                        request.basic_auth(credential.username(), Some(credential.password()));
+                }
+                exchange(request, &self.host, &token_operation)
+            })
+            .await?;
+        if reply.status == reqwest::StatusCode::UNAUTHORIZED {
+            self.require_credential(&token_operation)?;
+            return Err(RegistryError::Unauthorized {
+                host: self.host.clone(),
+                operation: token_operation,
+                status: 401,
+            });
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&reply.body).map_err(|e| {
+            RegistryError::parse(
+                &self.host,
+                &token_operation,
+                format!("not a token response: {e}"),
+            )
+        })?;
+        let token = parsed
+            .token
+            .filter(|t| !t.is_empty())
+            .or(parsed.access_token.filter(|t| !t.is_empty()))
+            .ok_or_else(|| {
+                let detail = "the token response has neither \"token\" nor \"access_token\"";
+                RegistryError::parse(&self.host, &token_operation, detail.to_owned())
+            })?;
+        let lifetime = parsed
+            .expires_in
+            .filter(|&s| s > 0)
+            .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        let margin = (lifetime / 10).min(Duration::from_secs(10));
+        self.cache().bearer.insert(
+            scope.to_owned(),
+            Cached {
+                header: format!("Bearer {token}"),
+                expires: Instant::now() + lifetime - margin,
+            },
+        );
+        Ok(())
+    }
+}
+
+fn basic_header(credential: &DockerCredential) -> String {
+    use base64::Engine;
+    let pair = format!("{}:{}", credential.username(), credential.password());
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}

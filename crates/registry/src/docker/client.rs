@@ -1,0 +1,313 @@
+//! The Docker Registry v2 client proper: requests with authentication and retries, tag
+//! listing across pages, manifest digests one at a time or with bounded concurrency.
+//!
+//! Every request goes through [`DockerRegistryClient::send`]: transient failures are retried
+//! by the [`RetryPolicy`]; a 401 is answered once by authenticating (after dropping a cached
+//! token that the registry rejected), and a second 401 fails the operation.
+
+use std::collections::HashSet;
+
+use futures::{StreamExt, TryStreamExt};
+use reqwest::header::{ACCEPT, LINK};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use url::Url;
+
+use super::auth::Authenticator;
+use super::{link, DockerClientConfig, MANIFEST_MEDIA_TYPES};
+use crate::error::RegistryError;
+use crate::http::{
+    api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
+};
+use crate::retry::RetryPolicy;
+
+/// A client for one Docker registry; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct DockerRegistryClient {
+    http: reqwest::Client,
+    api: Url,
+    /// How errors name the registry.
+    host: String,
+    auth: Authenticator,
+    retry: RetryPolicy,
+    digest_concurrency: usize,
+    tag_page_size: u32,
+    list_deadline: std::time::Duration,
+}
+
+#[derive(Deserialize)]
+struct TagList {
+    // `"tags": null` (an empty repository on some registries) means no tags.
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+impl DockerRegistryClient {
+    pub fn new(config: DockerClientConfig) -> Result<Self, RegistryError> {
+        check_api_url(&config.api_url, "images.source.apiUrl")?;
+        if config.registry.trim().is_empty() {
+            return Err(RegistryError::Config(
+                "the registry host is empty".to_owned(),
+            ));
+        }
+        let api_authority = authority(&config.api_url);
+        let host = if api_authority.eq_ignore_ascii_case(&config.registry) {
+            config.registry.clone()
+        } else {
+            format!("{} (API {})", config.registry, api_authority)
+        };
+        let credential = config
+            .credentials
+            .as_ref()
+            .and_then(|c| c.lookup(&config.registry))
+            .cloned();
+        let auth = Authenticator::new(
+            credential,
+            config.registry.clone(),
+            config.api_url.clone(),
+            host.clone(),
+            config.auth_realms.clone(),
+            config.retry.clone(),
+        );
+        Ok(Self {
+            http: build_client(config.timeout)?,
+            api: config.api_url,
+            host,
+            auth,
+            retry: config.retry,
+            digest_concurrency: config.digest_concurrency.max(1),
+            tag_page_size: config.tag_page_size.max(1),
+            list_deadline: config.list_deadline,
+        })
+    }
+
+    /// Every tag of `repository`, in the registry's order, each once.
+    pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
+        let operation = format!("listing the tags of {repository}");
+        let first = self.repository_url(repository, &["tags", "list"], &operation)?;
+        let listing = self.list_pages(repository, first, &operation);
+        within(self.list_deadline, &self.host, &operation, listing).await
+    }
+
+    async fn list_pages(
+        &self,
+        repository: &str,
+        mut url: Url,
+        operation: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        url.query_pairs_mut()
+            .append_pair("n", &self.tag_page_size.to_string());
+        let scope = pull_scope(repository);
+        let mut fetched: HashSet<Url> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut tags = Vec::new();
+        loop {
+            fetched.insert(url.clone());
+            let reply = self
+                .send(&scope, operation, Method::GET, &url, "application/json")
+                .await?;
+            let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
+                RegistryError::parse(&self.host, operation, format!("not a tag list: {e}"))
+            })?;
+            for tag in page.tags.unwrap_or_default() {
+                if seen.insert(tag.clone()) {
+                    tags.push(tag);
+                }
+            }
+            let links = reply
+                .headers
+                .get_all(LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            let Some(target) = link::next_target(links) else {
+                return Ok(tags);
+            };
+            let next = link::next_page(&self.api, &url, &target)
+                .map_err(|detail| self.paging(operation, detail))?;
+            if fetched.contains(&next) {
+                return Err(self.paging(
+                    operation,
+                    format!("the registry sent the tag page {next} twice; its paging is broken"),
+                ));
+            }
+            url = next;
+        }
+    }
+
+    /// The digest of `repository:tag` from a manifest HEAD (`Docker-Content-Digest`).
+    pub async fn manifest_digest(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<String, RegistryError> {
+        let operation = format!("reading the digest of {repository}:{tag}");
+        let url = self.repository_url(repository, &["manifests", tag], &operation)?;
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let reply = self
+            .send(
+                &pull_scope(repository),
+                &operation,
+                Method::HEAD,
+                &url,
+                &accept,
+            )
+            .await?;
+        reply
+            .headers
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|d| is_digest(d))
+            .map(str::to_owned)
+            .ok_or(RegistryError::MissingDigest {
+                host: self.host.clone(),
+                operation,
+            })
+    }
+
+    /// `(tag, digest)` for every tag, in the order given, with at most `digest_concurrency`
+    /// HEADs at once; the first failure fails the whole call.
+    pub async fn manifest_digests(
+        &self,
+        repository: &str,
+        tags: &[String],
+    ) -> Result<Vec<(String, String)>, RegistryError> {
+        futures::stream::iter(tags)
+            .map(|tag| async move {
+                let digest = self.manifest_digest(repository, tag).await?;
+                Ok::<_, RegistryError>((tag.clone(), digest))
+            })
+            .buffered(self.digest_concurrency)
+            .try_collect()
+            .await
+    }
+
+    /// One request with retries and at most one authentication; see the module docs.
+    async fn send(
+        &self,
+        scope: &str,
+        operation: &str,
+        method: Method,
+        url: &Url,
+        accept: &str,
+    ) -> Result<Reply, RegistryError> {
+        let mut authenticated = false;
+        loop {
+            let sent = self.auth.header(scope);
+            let reply = self
+                .retry
+                .run(|| {
+                    exchange(
+                        self.request(method.clone(), url, accept, sent.as_deref()),
+                        &self.host,
+                        operation,
+                    )
+                })
+                .await?;
+            if reply.status != StatusCode::UNAUTHORIZED {
+                return Ok(reply);
+            }
+            if let Some(rejected) = &sent {
+                self.auth.forget(scope, rejected);
+            }
+            if authenticated {
+                return Err(RegistryError::Unauthorized {
+                    host: self.host.clone(),
+                    operation: operation.to_owned(),
+                    status: 401,
+                });
+            }
+            self.auth
+                .authenticate(
+                    &self.http,
+                    scope,
+                    &reply.headers,
+                    sent.as_deref(),
+                    operation,
+                )
+                .await?;
+            authenticated = true;
+        }
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        url: &Url,
+        accept: &str,
+        auth: Option<&str>,
+    ) -> RequestBuilder {
+        let request = self
+            .http
+            .request(method, url.clone())
+            .header(ACCEPT, accept);
+        authorize(request, auth)
+    }
+
+    /// `{api}/v2/{repository}/{rest…}` with every segment percent-encoded.
+    fn repository_url(
+        &self,
+        repository: &str,
+        rest: &[&str],
+        operation: &str,
+    ) -> Result<Url, RegistryError> {
+        let segments: Vec<&str> = repository.split('/').collect();
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || *s == "." || *s == "..")
+            || rest.iter().any(|s| s.is_empty())
+        {
+            return Err(RegistryError::Config(format!(
+                "{operation}: {repository:?} is not a valid repository name or the tag is empty"
+            )));
+        }
+        api_path(
+            &self.api,
+            ["v2"]
+                .into_iter()
+                .chain(segments)
+                .chain(rest.iter().copied()),
+        )
+    }
+
+    fn paging(&self, operation: &str, detail: String) -> RegistryError {
+        RegistryError::Paging {
+            host: self.host.clone(),
+            operation: operation.to_owned(),
+            detail,
+        }
+    }
+}
+
+fn pull_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull")
+}
+
+/// `algorithm:hex`, e.g. `sha256:…`.
+fn is_digest(value: &str) -> bool {
+    value.split_once(':').is_some_and(|(algorithm, hex)| {
+        !algorithm.is_empty()
+            && algorithm
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c))
+            && !hex.is_empty()
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '=' || c == '_' || c == '-')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_digest;
+
+    #[test]
+    fn digests_are_recognised() {
+        assert!(is_digest("sha256:5678"));
+        assert!(is_digest("sha512:abcdef0123"));
+        assert!(!is_digest("sha256:"));
+        assert!(!is_digest("5678"));
+        assert!(!is_digest(":abc"));
+        assert!(!is_digest("sha256:ab cd"));
+    }
+}

@@ -1,0 +1,181 @@
+//! Listing the Docker images of an Artifact Registry repository, page by page.
+//!
+//! Each page is `GET {api}/v1/{parent}/dockerImages?pageSize=…&pageToken=…&fields=…`; the
+//! `fields` mask asks only for what is used, which keeps 1000-image pages small. An error on
+//! any page fails the whole listing (the refresh loop keeps serving the last good one). A
+//! 401 asks the token provider for a fresh token once; transient failures are retried by
+//! the [`RetryPolicy`]; a page token seen twice is a loop and an error, and the whole listing
+//! runs under `list_deadline` so an endless chain of new tokens fails too. Unlike the
+//! original, an empty repository costs one call, not two.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use reqwest::header::ACCEPT;
+use reqwest::StatusCode;
+use url::Url;
+
+use super::auth::{GarTokenProvider, GoogleTokens};
+use super::wire::ListPage;
+use super::{GarAuth, GarClientConfig, GarImage, GarImageRef};
+use crate::error::RegistryError;
+use crate::http::{
+    api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
+};
+use crate::retry::RetryPolicy;
+
+/// Partial-response mask: only the fields the listing uses.
+const FIELDS: &str = "dockerImages(name,uri,tags,imageSizeBytes),nextPageToken";
+
+/// An Artifact Registry client; cheap to share behind an `Arc`.
+pub struct GarClient {
+    http: reqwest::Client,
+    api: Url,
+    host: String,
+    tokens: Option<Arc<dyn GarTokenProvider>>,
+    retry: RetryPolicy,
+    page_size: u32,
+    list_deadline: std::time::Duration,
+}
+
+impl std::fmt::Debug for GarClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GarClient")
+            .field("api", &self.api.as_str())
+            .field("authenticated", &self.tokens.is_some())
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GarClient {
+    /// Builds the client. Credentials are looked up on the first listing, not here.
+    pub fn new(config: GarClientConfig) -> Result<Self, RegistryError> {
+        check_api_url(&config.api_url, "images.source.apiUrl")?;
+        let host = authority(&config.api_url);
+        let tokens: Option<Arc<dyn GarTokenProvider>> = match config.auth {
+            GarAuth::Google => Some(Arc::new(GoogleTokens::new(host.clone()))),
+            GarAuth::None => None,
+            GarAuth::Provider(provider) => Some(provider),
+        };
+        Ok(Self {
+            http: build_client(config.timeout)?,
+            api: config.api_url,
+            host,
+            tokens,
+            retry: config.retry,
+            page_size: config.page_size.clamp(1, 1000),
+            list_deadline: config.list_deadline,
+        })
+    }
+
+    /// Every image of `what.image` in `what`'s repository, in API order; other images of
+    /// the repository are skipped.
+    pub async fn list_images(&self, what: &GarImageRef) -> Result<Vec<GarImage>, RegistryError> {
+        let operation = format!(
+            "listing the images of {}-docker.pkg.dev/{}/{}/{}",
+            what.location, what.project_id, what.repository, what.image
+        );
+        let listing = self.list_pages(what, &operation);
+        within(self.list_deadline, &self.host, &operation, listing).await
+    }
+
+    async fn list_pages(
+        &self,
+        what: &GarImageRef,
+        operation: &str,
+    ) -> Result<Vec<GarImage>, RegistryError> {
+        let base = self.list_url(what, operation)?;
+        let mut images = Vec::new();
+        let mut tokens_seen: HashSet<String> = HashSet::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut url = base.clone();
+            {
+                let mut query = url.query_pairs_mut();
+                query.append_pair("pageSize", &self.page_size.to_string());
+                if let Some(token) = &page_token {
+                    query.append_pair("pageToken", token);
+                }
+                query.append_pair("fields", FIELDS);
+            }
+            let reply = self.get(&url, operation).await?;
+            let page: ListPage = serde_json::from_slice(&reply.body).map_err(|e| {
+                let detail = format!("not a dockerImages list page: {e}");
+                RegistryError::parse(&self.host, operation, detail)
+            })?;
+            images.extend(
+                page.docker_images
+                    .into_iter()
+                    .filter_map(|entry| entry.for_image(what)),
+            );
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                None => return Ok(images),
+                Some(token) if !tokens_seen.insert(token.clone()) => {
+                    return Err(RegistryError::Paging {
+                        host: self.host.clone(),
+                        operation: operation.to_owned(),
+                        detail: "the API returned the same nextPageToken twice; its paging loops"
+                            .to_owned(),
+                    })
+                }
+                Some(token) => page_token = Some(token),
+            }
+        }
+    }
+
+    /// One GET with retries; a 401 gets one fresh token and one more try.
+    async fn get(&self, url: &Url, operation: &str) -> Result<Reply, RegistryError> {
+        let mut refresh = false;
+        loop {
+            let bearer = match &self.tokens {
+                Some(provider) => Some(format!("Bearer {}", provider.token(refresh).await?)),
+                None => None,
+            };
+            let reply = self
+                .retry
+                .run(|| {
+                    let request = self
+                        .http
+                        .get(url.clone())
+                        .header(ACCEPT, "application/json");
+                    exchange(authorize(request, bearer.as_deref()), &self.host, operation)
+                })
+                .await?;
+            if reply.status != StatusCode::UNAUTHORIZED {
+                return Ok(reply);
+            }
+            if refresh || self.tokens.is_none() {
+                return Err(RegistryError::Unauthorized {
+                    host: self.host.clone(),
+                    operation: operation.to_owned(),
+                    status: 401,
+                });
+            }
+            refresh = true;
+        }
+    }
+
+    /// `{api}/v1/projects/{p}/locations/{l}/repositories/{r}/dockerImages`.
+    fn list_url(&self, what: &GarImageRef, operation: &str) -> Result<Url, RegistryError> {
+        let parts = [&what.project_id, &what.location, &what.repository];
+        if parts.iter().any(|p| p.is_empty() || p.contains('/')) || what.image.is_empty() {
+            return Err(RegistryError::Config(format!(
+                "{operation}: projectId, location, repository and image must be non-empty, and only image may contain '/'"
+            )));
+        }
+        api_path(
+            &self.api,
+            [
+                "v1",
+                "projects",
+                what.project_id.as_str(),
+                "locations",
+                what.location.as_str(),
+                "repositories",
+                what.repository.as_str(),
+                "dockerImages",
+            ],
+        )
+    }
+}
