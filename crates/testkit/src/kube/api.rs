@@ -434,6 +434,14 @@ impl Ctx {
         let Some(mut obj) = current else {
             if kind == PatchKind::Apply {
                 let mut obj = body.clone();
+                if obj["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n != self.name())
+                {
+                    return Err(ApiError::bad_request(
+                        "the name of the object does not match the name on the URL",
+                    ));
+                }
                 obj["metadata"]["name"] = json!(self.name());
                 return self.create(obj);
             }
