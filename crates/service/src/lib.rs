@@ -1,5 +1,13 @@
 //! The rsp-images service: state, refresh loop, HTTP API, pages and metrics.
 //!
 //! - `backend`: the boundary the HTTP layer reads through ([`backend::Backend`]).
+//! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
+//! - `pages`: the server-rendered lab form and status page.
+//! - `metrics`: the Prometheus text exposition of the backend's metrics snapshot.
+//! - `openapi`: the OpenAPI document of the JSON routes.
 
 pub mod backend;
+pub mod http;
+pub mod metrics;
+pub mod openapi;
+pub mod pages;

@@ -1,0 +1,145 @@
+//! The HTTP layer: every route of decisions §4 over a [`Backend`].
+//!
+//! - `spawner`: the JSON routes under `{prefix}/spawner/v1`.
+//! - `resolve`: `POST …/images/resolve`, the spawner form's image selection rules.
+//! - `html`: the lab form and the status page (rendered by `crate::pages`).
+//! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root.
+//! - `error`: the one error body shape all of them answer with.
+//!
+//! Failures a client can cause are answered here as JSON with a 4xx status: unknown routes
+//! and methods by fallbacks, oversized bodies by a body limit, bad paths and bodies by the
+//! handlers. A panic layer turns anything else into a logged JSON 500, as a last resort.
+
+pub mod error;
+mod html;
+mod probes;
+pub mod resolve;
+mod spawner;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::any::Any;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::backend::Backend;
+use error::ApiError;
+
+/// Largest request body accepted; a resolve request is well under 1 KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The path prefix cannot be routed: it must be `/`-separated segments of URL-safe characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("path prefix {0:?} must be empty or /-separated segments of letters, digits and -._~")]
+pub struct InvalidPrefix(pub String);
+
+/// Normalises a configured `pathPrefix`: `""`, `"/"` → `""`; `"nublado/"` → `"/nublado"`.
+/// Only unreserved URL characters are accepted, so the prefix can never be read as a route
+/// pattern (`{x}`, `:x`, `*x`) or need percent-encoding.
+pub fn normalize_prefix(prefix: &str) -> Result<String, InvalidPrefix> {
+    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    let valid = segments.iter().all(|segment| {
+        *segment != "."
+            && *segment != ".."
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+    });
+    if !valid {
+        return Err(InvalidPrefix(prefix.to_owned()));
+    }
+    Ok(segments.iter().map(|s| format!("/{s}")).collect())
+}
+
+/// All routes of the service for `backend`, the API and pages under `path_prefix`.
+pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, InvalidPrefix> {
+    let prefix = normalize_prefix(path_prefix)?;
+    let api = format!("{prefix}/spawner/v1");
+    let document = crate::openapi::document(&prefix)
+        .to_json()
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "OpenAPI document does not serialise");
+            "{}".to_owned()
+        });
+    let page_prefix: Arc<str> = Arc::from(prefix.as_str());
+    let status = get(move |state: State<Arc<B>>| html::status(state, page_prefix.clone()));
+
+    let mut router = Router::new()
+        .route(&format!("{api}/images"), get(spawner::images::<B>))
+        .route(&format!("{api}/prepulls"), get(spawner::prepulls::<B>))
+        .route(&format!("{api}/menu"), get(spawner::menu::<B>))
+        .route(
+            &format!("{api}/images/{{tag}}"),
+            get(spawner::image_for_tag::<B>),
+        )
+        // The static segment wins over `{tag}`, so a tag named `resolve` is answered here.
+        .route(
+            &format!("{api}/images/resolve"),
+            axum::routing::post(resolve::resolve::<B>).get(spawner::image_named_resolve::<B>),
+        )
+        .route(
+            &format!("{api}/lab-form/{{username}}"),
+            get(html::lab_form::<B>),
+        )
+        .route(&format!("{prefix}/"), status.clone());
+    if !prefix.is_empty() {
+        router = router.route(&prefix, status);
+    }
+    Ok(router
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz::<B>))
+        .route("/metrics", get(probes::metrics::<B>))
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(probes::json_text(document.clone()))),
+        )
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(backend))
+}
+
+/// The last resort: a handler panicked. Logged, answered in the error shape, never expected.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &[],
+        "Internal error",
+        "internal_error",
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_normalised_or_refused() {
+        assert_eq!(normalize_prefix("").unwrap(), "");
+        assert_eq!(normalize_prefix("/").unwrap(), "");
+        assert_eq!(normalize_prefix("/nublado").unwrap(), "/nublado");
+        assert_eq!(normalize_prefix("nublado/").unwrap(), "/nublado");
+        assert_eq!(normalize_prefix("/a//b/").unwrap(), "/a/b");
+        for bad in ["/{x}", "/:x", "/*x", "/a b", "/..", "/é"] {
+            assert!(normalize_prefix(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Routes for machines rather than people: liveness, readiness, metrics and the OpenAPI
+//! document. They live at the root, not under the path prefix, where probes and scrapers
+//! expect them.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::sync::Arc;
+
+use super::error::ApiError;
+use crate::backend::Backend;
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// 503 until the first refresh succeeded, so no traffic reaches a replica with an empty menu.
+pub async fn readyz<B: Backend>(State(backend): State<Arc<B>>) -> Response {
+    if backend.ready() {
+        Json(json!({"status": "ok"})).into_response()
+    } else {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &[],
+            "No refresh of the image list has succeeded yet",
+            "not_ready",
+        )
+        .into_response()
+    }
+}
+
+pub async fn metrics<B: Backend>(State(backend): State<Arc<B>>) -> Response {
+    let text = crate::metrics::render(&backend.metrics());
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// A pre-serialised JSON document (the OpenAPI description, built once at startup).
+pub fn json_text(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}

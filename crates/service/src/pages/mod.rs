@@ -1,0 +1,73 @@
+//! Server-rendered HTML: the image part of the spawner form and the status page.
+//!
+//! Templates are plain Jinja files embedded at compile time and rendered by `minijinja` with
+//! HTML autoescaping (every template name ends in `.html`), so image names and error messages
+//! from a registry can never inject markup. No build step, no external fonts or scripts: the
+//! only script is the form's three-line `selectDropdown`, the CSS is inlined.
+
+mod status;
+mod time;
+
+use minijinja::{context, Environment};
+use rsp_model::api::MenuImages;
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use crate::backend::StatusView;
+
+const LAB_FORM: &str = "lab_form.html";
+const STATUS: &str = "status.html";
+const CSS: &str = include_str!("style.css");
+
+/// Rendering failed: a template bug, never a property of the data (tests render every shape).
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {template} failed: {source}")]
+pub struct RenderError {
+    template: &'static str,
+    #[source]
+    source: minijinja::Error,
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // Both are constants of this crate: a syntax error fails the first render in tests.
+        for (name, source) in [
+            (LAB_FORM, include_str!("templates/lab_form.html")),
+            (STATUS, include_str!("templates/status.html")),
+        ] {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "template does not parse");
+            }
+        }
+        env
+    })
+}
+
+fn render(template: &'static str, ctx: minijinja::Value) -> Result<String, RenderError> {
+    environment()
+        .get_template(template)
+        .and_then(|t| t.render(ctx))
+        .map_err(|source| RenderError { template, source })
+}
+
+/// The image part of the spawner form (behaviour §9.5): one radio per menu entry (the first
+/// checked), the dropdown sentinel radio (checked only when the menu is empty) and the select.
+pub fn lab_form(menu: &MenuImages) -> Result<String, RenderError> {
+    render(
+        LAB_FORM,
+        context! { menu => menu.menu, dropdown => menu.dropdown },
+    )
+}
+
+/// The status page; `prefix` is the normalised path prefix for links, `now` the clock used
+/// for ages ("3m ago").
+pub fn status_page(
+    view: &StatusView,
+    prefix: &str,
+    now: SystemTime,
+) -> Result<String, RenderError> {
+    let page = status::StatusPage::new(view, prefix, now);
+    render(STATUS, minijinja::Value::from_serialize(&page))
+}

@@ -1,0 +1,202 @@
+//! The status page's view model: [`StatusView`] with every time and state already turned into
+//! the words and CSS classes the template shows, so the template holds no logic beyond loops.
+
+use serde::Serialize;
+use std::time::SystemTime;
+
+use super::time::{relative, span, timestamp};
+use crate::backend::{CellState, ImageRow, NodeView, RefreshView, StatusView};
+
+#[derive(Serialize)]
+pub struct StatusPage<'a> {
+    now: String,
+    prefix: &'a str,
+    css: &'static str,
+    refresh: Refresh<'a>,
+    nodes: Vec<Node<'a>>,
+    images: Vec<Image<'a>>,
+    leader: bool,
+    prepulling: bool,
+}
+
+#[derive(Serialize)]
+struct Node<'a> {
+    name: &'a str,
+    eligible: bool,
+    comment: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Refresh<'a> {
+    source: &'a str,
+    last_success: Option<When>,
+    last_error: Option<Failure<'a>>,
+}
+
+#[derive(Serialize)]
+struct When {
+    time: String,
+    age: String,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    message: &'a str,
+    age: String,
+}
+
+#[derive(Serialize)]
+struct Image<'a> {
+    name: &'a str,
+    tag: &'a str,
+    digest: &'a str,
+    digest_short: &'a str,
+    size: Option<String>,
+    cells: Vec<Cell>,
+}
+
+#[derive(Serialize)]
+struct Cell {
+    class: &'static str,
+    label: &'static str,
+    detail: String,
+    title: String,
+}
+
+impl<'a> StatusPage<'a> {
+    pub fn new(view: &'a StatusView, prefix: &'a str, now: SystemTime) -> Self {
+        Self {
+            now: timestamp(now),
+            prefix,
+            css: super::CSS,
+            refresh: Refresh::new(&view.refresh, now),
+            nodes: view.nodes.iter().map(Node::new).collect(),
+            images: view.images.iter().map(|row| Image::new(row, now)).collect(),
+            leader: view.leader,
+            prepulling: view.prepulling,
+        }
+    }
+}
+
+impl<'a> Node<'a> {
+    fn new(node: &'a NodeView) -> Self {
+        Self {
+            name: &node.name,
+            eligible: node.eligible,
+            comment: node.comment.as_deref(),
+        }
+    }
+}
+
+impl<'a> Refresh<'a> {
+    fn new(view: &'a RefreshView, now: SystemTime) -> Self {
+        Self {
+            source: &view.source,
+            last_success: view.last_success.map(|t| When {
+                time: timestamp(t),
+                age: relative(t, now),
+            }),
+            last_error: view.last_error.as_ref().map(|(message, at)| Failure {
+                message,
+                age: relative(*at, now),
+            }),
+        }
+    }
+}
+
+impl<'a> Image<'a> {
+    fn new(row: &'a ImageRow, now: SystemTime) -> Self {
+        Self {
+            name: &row.name,
+            tag: &row.tag,
+            digest: &row.digest,
+            digest_short: short_digest(&row.digest),
+            size: row.size.map(human_size),
+            cells: row.cells.iter().map(|c| Cell::new(c, now)).collect(),
+        }
+    }
+}
+
+impl Cell {
+    fn new(state: &CellState, now: SystemTime) -> Self {
+        match state {
+            CellState::Cached => Self {
+                class: "cached",
+                label: "cached",
+                detail: String::new(),
+                title: "The node has this image".to_owned(),
+            },
+            CellState::Pulling { since } => Self {
+                class: "pulling",
+                label: "pulling",
+                detail: format!("for {}", age(*since, now)),
+                title: format!("A prepull pod started {}", timestamp(*since)),
+            },
+            CellState::BackingOff {
+                reason,
+                failed_at,
+                until,
+            } => Self {
+                class: "backoff",
+                label: "backing off",
+                detail: format!("retry {}", relative(*until, now)),
+                title: format!(
+                    "Failed {}: {reason}; next try at {}",
+                    relative(*failed_at, now),
+                    timestamp(*until)
+                ),
+            },
+            CellState::Missing => Self {
+                class: "missing",
+                label: "missing",
+                detail: String::new(),
+                title: "Not on the node; waiting for a prepull slot".to_owned(),
+            },
+        }
+    }
+}
+
+/// Elapsed time since `since`, `0s` if the clocks disagree.
+fn age(since: SystemTime, now: SystemTime) -> String {
+    span(now.duration_since(since).unwrap_or_default())
+}
+
+/// `sha256:0123456789ab` — enough to tell digests apart at a glance; the title has all of it.
+fn short_digest(digest: &str) -> &str {
+    let end = digest
+        .char_indices()
+        .nth(19)
+        .map_or(digest.len(), |(i, _)| i);
+    &digest[..end]
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_digests_are_short() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+        assert_eq!(
+            short_digest("sha256:0123456789abcdef0123"),
+            "sha256:0123456789ab"
+        );
+        assert_eq!(short_digest("sha256:é"), "sha256:é");
+    }
+}
