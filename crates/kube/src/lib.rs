@@ -1,1 +1,39 @@
-//! Kubernetes side of rsp-images: node and pod watchers, the prepuller and leader election.
+//! Kubernetes side of rsp-images: the only crate that talks to the Kubernetes API.
+//!
+//! Modules:
+//!
+//! - `config`: plain settings (namespace, caps, timeouts, pod template, lease) that the
+//!   service fills from the YAML configuration.
+//! - `nodes`: `Node` → `NodeInfo`, and a node watcher (kube-runtime watcher + reflector)
+//!   publishing snapshots in listing order.
+//! - `pod`: the prepull pod, its name rule and its exact shape (pure).
+//! - `prepuller`: the reconcile loop that creates, watches and deletes prepull pods, with its
+//!   pure state machine in `prepuller::reconcile` and its status and events.
+//! - `leader`: leader election with a `coordination.k8s.io/v1` Lease.
+//! - `backoff`: exponential backoff with jitter shared by watchers and failing pulls.
+//! - `error`: errors of Kubernetes calls.
+//!
+//! The prepull plan itself (which node needs which image) is pure and lives in
+//! `rsp_model::plan`, so the `plan` command shares it without a cluster.
+
+pub mod backoff;
+pub mod config;
+pub mod error;
+pub mod leader;
+pub mod nodes;
+pub mod pod;
+pub mod prepuller;
+
+pub use config::{Backoff, LeaderConfig, OwnerPod, PodTemplate, PrepullerConfig};
+pub use error::KubeError;
+pub use leader::LeaderElection;
+pub use nodes::{node_info, node_infos, NodeSnapshot, NodeWatcher};
+pub use pod::{pod_name, prepull_pod};
+pub use prepuller::{
+    FailureReason, PrepullEvent, PrepullOutcome, PrepullerHandle, PrepullerStatus, PullStatus,
+    WantedImages,
+};
+pub use rsp_model::plan::{PrepullImage, PrepullPlan, PulledSet};
+
+/// Upper bound of one Kubernetes API call (the original's `KUBERNETES_REQUEST_TIMEOUT`).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -1,0 +1,165 @@
+//! Plain settings of the Kubernetes side, filled in by the service from the YAML configuration.
+//!
+//! They are deliberately not the configuration types themselves: the service maps
+//! `lab.nodeSelector`, `lab.tolerations`, `lab.pullSecret`, `images.prepullTimeout` and the
+//! `prepuller` section onto these, and tests build them directly with short timings.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rsp_model::node::Toleration;
+
+/// Where the service-account token mount tells a pod its own namespace.
+pub const SERVICE_ACCOUNT_NAMESPACE: &str =
+    "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// The controller pod that owns prepull pods, so that deleting it deletes them too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerPod {
+    pub name: String,
+    pub uid: String,
+}
+
+impl OwnerPod {
+    /// Reads `name` and `uid` from a downward-API directory (`metadataPath`, default
+    /// `/etc/podinfo`). `None` when either file is missing or empty: the service then runs
+    /// outside a pod (or without the downward API) and prepull pods have no owner.
+    pub fn from_metadata_dir(dir: &Path) -> Option<OwnerPod> {
+        let name = read_trimmed(&dir.join("name"))?;
+        let uid = read_trimmed(&dir.join("uid"))?;
+        Some(OwnerPod { name, uid })
+    }
+}
+
+/// The namespace for prepull pods when the configuration names none: `{metadataPath}/namespace`,
+/// then the service-account mount, then `default`.
+pub fn default_namespace(metadata_dir: &Path) -> String {
+    read_trimmed(&metadata_dir.join("namespace"))
+        .or_else(|| read_trimmed(Path::new(SERVICE_ACCOUNT_NAMESPACE)))
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// What every prepull pod carries, independent of node and image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodTemplate {
+    /// Namespace the pods are created in.
+    pub namespace: String,
+    /// `lab.pullSecret`: name of the image pull secret, if any.
+    pub pull_secret: Option<String>,
+    /// `lab.tolerations`, copied onto every pod.
+    pub tolerations: Vec<Toleration>,
+    /// The controller pod, when running in one.
+    pub owner: Option<OwnerPod>,
+}
+
+/// Exponential backoff with jitter for one failing (node, image) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Wait after the first failure.
+    pub initial: Duration,
+    /// Upper bound of the wait, however many failures.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(30),
+            max: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// Settings of the prepuller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrepullerConfig {
+    pub pod: PodTemplate,
+    /// `lab.nodeSelector`: only nodes with all these labels are watched.
+    pub node_selector: BTreeMap<String, String>,
+    /// Cluster-wide cap on prepull pods that exist at once (`prepuller.maxInFlight`).
+    pub max_in_flight: usize,
+    /// `images.prepullTimeout`: how long one pod may take from creation to a pulled image.
+    pub prepull_timeout: Duration,
+    /// How long a pull may stay in `ErrImagePull` / `ImagePullBackOff` before it counts as
+    /// failed; kubelet retries by itself, so a short blip must not fail the pull.
+    pub pull_error_grace: Duration,
+    pub backoff: Backoff,
+    /// On shutdown, how long to spend deleting the pods still in flight.
+    pub shutdown_timeout: Duration,
+}
+
+impl PrepullerConfig {
+    /// Defaults of the contract (decisions.md §3, behaviour.md §10) for a namespace.
+    pub fn new(namespace: impl Into<String>) -> Self {
+        PrepullerConfig {
+            pod: PodTemplate {
+                namespace: namespace.into(),
+                ..PodTemplate::default()
+            },
+            node_selector: BTreeMap::new(),
+            max_in_flight: 10,
+            prepull_timeout: Duration::from_secs(600),
+            pull_error_grace: Duration::from_secs(60),
+            backoff: Backoff::default(),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Settings of leader election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderConfig {
+    /// Namespace of the Lease (normally the prepull namespace).
+    pub namespace: String,
+    /// Name of the Lease object.
+    pub lease_name: String,
+    /// This replica's identity in `holderIdentity` (the pod name, made unique).
+    pub identity: String,
+    /// How long a lease stays valid without renewal; a dead leader is replaced after this.
+    pub lease_duration: Duration,
+    /// How often the holder renews (and others check).
+    pub renew_interval: Duration,
+}
+
+impl LeaderConfig {
+    pub fn new(namespace: impl Into<String>, identity: impl Into<String>) -> Self {
+        LeaderConfig {
+            namespace: namespace.into(),
+            lease_name: "rsp-images-prepuller".to_owned(),
+            identity: identity.into(),
+            lease_duration: Duration::from_secs(15),
+            renew_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_and_namespace_come_from_the_metadata_dir() {
+        let dir = std::env::temp_dir().join(format!("rsp-kube-meta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(OwnerPod::from_metadata_dir(&dir), None);
+        std::fs::write(dir.join("name"), "nublado-controller\n").unwrap();
+        std::fs::write(dir.join("uid"), "12720beb-ecae-452e-982e-2f0a0a2fbaf1").unwrap();
+        std::fs::write(dir.join("namespace"), "nublado\n").unwrap();
+        assert_eq!(
+            OwnerPod::from_metadata_dir(&dir),
+            Some(OwnerPod {
+                name: "nublado-controller".into(),
+                uid: "12720beb-ecae-452e-982e-2f0a0a2fbaf1".into(),
+            })
+        );
+        assert_eq!(default_namespace(&dir), "nublado");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,223 @@
+//! Nodes: the conversion from Kubernetes `Node` objects to the model's [`NodeInfo`], and a
+//! watcher that publishes the selected nodes as a snapshot after every change.
+//!
+//! The watcher is kube-runtime's (list, then watch from the list's resourceVersion, relist on
+//! 410 Gone) feeding a reflector store; errors are logged and retried with backoff, so the
+//! snapshot stream never ends while the process lives. Snapshots are sorted by name, which is
+//! the API server's listing order (etcd key order), so that the plan is the same whether nodes
+//! came from a watch or from a NodeList file.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client};
+use rsp_model::node::{CachedImage, NodeInfo, Taint};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::backoff::WatchBackoff;
+
+/// The selected nodes at one moment, in listing order.
+pub type NodeSnapshot = Arc<Vec<NodeInfo>>;
+
+/// What the image side needs from a `Node`. Taints with an empty value count as having none
+/// (the API does not distinguish the two), image entries without names are skipped
+/// (behaviour.md §7.2) and a node without a `Ready` condition has `ready: None`.
+pub fn node_info(node: &Node) -> NodeInfo {
+    let spec = node.spec.as_ref();
+    let status = node.status.as_ref();
+    let taints = spec
+        .and_then(|spec| spec.taints.as_ref())
+        .map(|taints| {
+            taints
+                .iter()
+                .map(|taint| Taint {
+                    key: taint.key.clone(),
+                    value: taint.value.clone().filter(|value| !value.is_empty()),
+                    effect: taint.effect.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let ready = status
+        .and_then(|status| status.conditions.as_ref())
+        .and_then(|conditions| conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|condition| condition.status == "True");
+    let images = status
+        .and_then(|status| status.images.as_ref())
+        .map(|images| {
+            images
+                .iter()
+                .filter_map(|image| {
+                    let names = image.names.as_ref().filter(|names| !names.is_empty())?;
+                    Some(CachedImage {
+                        references: names.clone(),
+                        size: image.size_bytes.and_then(|size| u64::try_from(size).ok()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    NodeInfo {
+        name: node.metadata.name.clone().unwrap_or_default(),
+        labels: node.metadata.labels.clone().unwrap_or_default(),
+        taints,
+        unschedulable: spec.and_then(|spec| spec.unschedulable).unwrap_or(false),
+        ready,
+        images,
+    }
+}
+
+/// Converts a NodeList (as `kubectl get nodes -o json` prints it) for a dry run, keeping the
+/// file's order.
+pub fn node_infos(nodes: &[Node]) -> Vec<NodeInfo> {
+    nodes.iter().map(node_info).collect()
+}
+
+/// The `lab.nodeSelector` map as a label selector string, `k1=v1,k2=v2` in key order.
+pub fn label_selector(selector: &BTreeMap<String, String>) -> String {
+    selector
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A running node watcher. Dropping it stops the watch.
+pub struct NodeWatcher {
+    snapshots: watch::Receiver<Option<NodeSnapshot>>,
+    store: Store<Node>,
+    task: JoinHandle<()>,
+}
+
+impl NodeWatcher {
+    /// Starts watching the nodes that carry every label of `selector`. The first snapshot is
+    /// published once the initial list is complete; until then [`NodeWatcher::subscribe`]
+    /// yields `None`.
+    pub fn start(client: Client, selector: &BTreeMap<String, String>) -> NodeWatcher {
+        let api: Api<Node> = Api::all(client);
+        let mut config = watcher::Config::default();
+        if !selector.is_empty() {
+            config = config.labels(&label_selector(selector));
+        }
+        let (reader, writer) = reflector::store();
+        let (sender, snapshots) = watch::channel(None);
+        let events = watcher(api, config)
+            .backoff(WatchBackoff::default())
+            .reflect(writer);
+        let store = reader.clone();
+        let task = tokio::spawn(async move {
+            let mut events = std::pin::pin!(events);
+            let mut synced = false;
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(watcher::Event::InitDone) => synced = true,
+                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {}
+                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+                    Err(error) => {
+                        tracing::warn!(%error, "Node watch failed, retrying with backoff");
+                        continue;
+                    }
+                }
+                if synced {
+                    sender.send_replace(Some(snapshot(&reader)));
+                }
+            }
+        });
+        NodeWatcher {
+            snapshots,
+            store,
+            task,
+        }
+    }
+
+    /// A receiver of snapshots: `None` until the first complete list, then every change.
+    pub fn subscribe(&self) -> watch::Receiver<Option<NodeSnapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The reflector store behind the snapshots (full `Node` objects).
+    pub fn store(&self) -> &Store<Node> {
+        &self.store
+    }
+}
+
+impl Drop for NodeWatcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn snapshot(store: &Store<Node>) -> NodeSnapshot {
+    let mut nodes: Vec<NodeInfo> = store.state().iter().map(|node| node_info(node)).collect();
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    Arc::new(nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversion_reads_labels_taints_readiness_and_named_images() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "node1", "labels": {"a": "1"}},
+            "spec": {
+                "unschedulable": true,
+                "taints": [
+                    {"key": "k", "value": "v", "effect": "NoSchedule"},
+                    {"key": "bare", "value": "", "effect": "NoExecute"}
+                ]
+            },
+            "status": {
+                "conditions": [
+                    {"type": "MemoryPressure", "status": "False"},
+                    {"type": "Ready", "status": "Unknown"}
+                ],
+                "images": [
+                    {"names": ["r/a@sha256:1", "r/a:t"], "sizeBytes": 69105},
+                    {"names": [], "sizeBytes": 5},
+                    {"sizeBytes": 6}
+                ]
+            }
+        }))
+        .unwrap();
+        let info = node_info(&node);
+        assert_eq!(info.name, "node1");
+        assert_eq!(info.labels.get("a").map(String::as_str), Some("1"));
+        assert!(info.unschedulable);
+        assert_eq!(info.ready, Some(false));
+        assert_eq!(info.taints[0].value.as_deref(), Some("v"));
+        assert_eq!(info.taints[1].value, None);
+        assert_eq!(
+            info.images,
+            [CachedImage {
+                references: vec!["r/a@sha256:1".into(), "r/a:t".into()],
+                size: Some(69105),
+            }]
+        );
+    }
+
+    #[test]
+    fn bare_node_is_ready_unknown_and_empty() {
+        let node: Node =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "n"}})).unwrap();
+        let info = node_info(&node);
+        assert_eq!(info.ready, None);
+        assert!(info.images.is_empty() && info.taints.is_empty() && !info.unschedulable);
+    }
+
+    #[test]
+    fn selector_string_is_in_key_order() {
+        let selector = BTreeMap::from([
+            ("status".to_string(), "online".to_string()),
+            ("nublado".to_string(), "eligible".to_string()),
+        ]);
+        assert_eq!(label_selector(&selector), "nublado=eligible,status=online");
+        assert_eq!(label_selector(&BTreeMap::new()), "");
+    }
+}

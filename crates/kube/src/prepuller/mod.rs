@@ -1,0 +1,301 @@
+//! The prepuller: puts the images the policy chose onto every eligible node, quickly and
+//! without overloading the cluster, and leaves no pod behind.
+//!
+//! It is a reconcile loop: node snapshots, the wanted images, a watcher of prepull pods (a
+//! reflector store) and timers wake it; the pure [`reconcile::Reconciler`] decides; API calls
+//! run as tasks whose results wake the loop again. It prepulls only while `active` is true
+//! (this replica holds the lease); losing the lease stops it at once and leaves its pods to
+//! the next leader, which adopts or deletes them. [`PrepullerHandle::shutdown`] deletes the
+//! pods in flight within a bounded time.
+
+mod observe;
+mod ops;
+pub mod reconcile;
+mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client};
+use rsp_model::plan::{PrepullImage, PulledSet};
+use tokio::sync::{broadcast, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+pub use observe::{progress, Progress};
+pub use status::{FailureReason, PrepullEvent, PrepullOutcome, PrepullerStatus, PullStatus};
+
+use crate::backoff::WatchBackoff;
+use crate::config::PrepullerConfig;
+use crate::nodes::NodeSnapshot;
+use crate::pod::PREPULLER_SELECTOR;
+use reconcile::{PodView, Reconciler};
+
+/// The wanted images, in priority order; `None` until the first registry refresh.
+pub type WantedImages = Option<Arc<Vec<PrepullImage>>>;
+
+/// Least time between two published statuses (many pulls finishing together publish once).
+const STATUS_INTERVAL: Duration = Duration::from_millis(100);
+/// Least pause between two passes woken by timers, a guard against busy loops.
+const MIN_PAUSE: Duration = Duration::from_millis(5);
+/// Events kept for slow subscribers; older ones are dropped for them (metrics only).
+const EVENT_BUFFER: usize = 4096;
+
+/// A running prepuller.
+pub struct PrepullerHandle {
+    status: watch::Receiver<Arc<PrepullerStatus>>,
+    events: broadcast::Sender<PrepullEvent>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl PrepullerHandle {
+    /// Starts prepulling. `nodes` comes from a [`crate::nodes::NodeWatcher`], `images` from
+    /// the refresh loop, `active` from [`crate::leader::LeaderElection`] (or a channel that
+    /// stays `true` when election is off).
+    pub fn start(
+        client: Client,
+        config: PrepullerConfig,
+        nodes: watch::Receiver<Option<NodeSnapshot>>,
+        images: watch::Receiver<WantedImages>,
+        active: watch::Receiver<bool>,
+    ) -> PrepullerHandle {
+        let (status_tx, status) = watch::channel(Arc::new(PrepullerStatus::default()));
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (stop, stop_rx) = watch::channel(false);
+        let runner = Runner {
+            api: Api::namespaced(client, &config.pod.namespace),
+            config,
+            nodes,
+            images,
+            active,
+            stop: stop_rx,
+            status: status_tx,
+            events: events.clone(),
+            pulled: Arc::new(PulledSet::default()),
+        };
+        PrepullerHandle {
+            status,
+            events,
+            stop,
+            task: Some(tokio::spawn(runner.run())),
+        }
+    }
+
+    /// Status snapshots, published after every change (at most every 100 ms).
+    pub fn status(&self) -> watch::Receiver<Arc<PrepullerStatus>> {
+        self.status.clone()
+    }
+
+    /// Finished pulls from now on.
+    pub fn events(&self) -> broadcast::Receiver<PrepullEvent> {
+        self.events.subscribe()
+    }
+
+    /// Stops creating pods, deletes the ones in flight (within the configured shutdown
+    /// timeout) and waits for the loop to end.
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        if let Some(task) = self.task.take() {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "Prepuller task ended abnormally");
+            }
+        }
+    }
+}
+
+impl Drop for PrepullerHandle {
+    /// Dropping without [`PrepullerHandle::shutdown`] stops the loop where it is; pods in
+    /// flight are then left to the next run, which adopts or deletes them.
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+struct Runner {
+    api: Api<Pod>,
+    config: PrepullerConfig,
+    nodes: watch::Receiver<Option<NodeSnapshot>>,
+    images: watch::Receiver<WantedImages>,
+    active: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+    status: watch::Sender<Arc<PrepullerStatus>>,
+    events: broadcast::Sender<PrepullEvent>,
+    /// Successful pulls, kept across leadership changes.
+    pulled: Arc<PulledSet>,
+}
+
+/// How a session of prepulling ended.
+enum SessionEnd {
+    Stopped,
+    LostLeadership,
+}
+
+impl Runner {
+    async fn run(mut self) {
+        let mut active_open = true;
+        loop {
+            if *self.stop.borrow() {
+                return;
+            }
+            if *self.active.borrow_and_update() {
+                match self.session().await {
+                    SessionEnd::Stopped => return,
+                    SessionEnd::LostLeadership => {
+                        tracing::info!("Lost leadership: stopped prepulling");
+                        self.publish_inactive();
+                        continue;
+                    }
+                }
+            }
+            self.publish_inactive();
+            tokio::select! {
+                _ = self.stop.changed() => return,
+                changed = self.active.changed(), if active_open => {
+                    active_open = changed.is_ok();
+                }
+                // Nobody can make us active any more: wait for the stop.
+                () = std::future::pending(), if !active_open => {}
+            }
+        }
+    }
+
+    fn publish_inactive(&self) {
+        let mut status = PrepullerStatus::clone(&self.status.borrow());
+        status.active = false;
+        status.in_flight = 0;
+        status.pulls.clear();
+        status.pulled = self.pulled.clone();
+        self.status.send_replace(Arc::new(status));
+    }
+
+    /// Prepulls until stopped or no longer active.
+    async fn session(&mut self) -> SessionEnd {
+        let namespace = self.config.pod.namespace.clone();
+        let (reader, writer) = reflector::store();
+        let pod_events = watcher(
+            self.api.clone(),
+            watcher::Config::default().labels(PREPULLER_SELECTOR),
+        )
+        .backoff(WatchBackoff::default())
+        .reflect(writer);
+        let mut pod_events = std::pin::pin!(pod_events);
+        let pods = StoreView {
+            store: reader,
+            namespace: namespace.clone(),
+        };
+        let mut reconciler = Reconciler::new(self.config.clone(), self.pulled.clone());
+        reconciler.set_nodes(self.nodes.borrow_and_update().clone());
+        reconciler.set_images(self.images.borrow_and_update().clone());
+        let mut ops: JoinSet<reconcile::OpDone> = JoinSet::new();
+        let (mut nodes_open, mut images_open, mut active_open) = (true, true, true);
+        let mut stopping_until: Option<Instant> = None;
+        let mut last_publish: Option<Instant> = None;
+        let mut publish_pending = true;
+        tracing::info!("Prepuller active");
+        loop {
+            let now = Instant::now();
+            let publish_at =
+                publish_pending.then(|| last_publish.map_or(now, |last| last + STATUS_INTERVAL));
+            let wake = [reconciler.next_wakeup(now), publish_at, stopping_until]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|wake| wake.max(now + MIN_PAUSE));
+            tokio::select! {
+                changed = self.stop.changed(), if stopping_until.is_none() => {
+                    if changed.is_err() || *self.stop.borrow() {
+                        tracing::info!("Prepuller stopping: deleting pods in flight");
+                        reconciler.stop();
+                        stopping_until = Some(Instant::now() + self.config.shutdown_timeout);
+                    }
+                }
+                changed = self.active.changed(), if active_open => match changed {
+                    Err(_) => active_open = false,
+                    Ok(()) if !*self.active.borrow() => {
+                        self.pulled = reconciler.pulled();
+                        return SessionEnd::LostLeadership;
+                    }
+                    Ok(()) => {}
+                },
+                changed = self.nodes.changed(), if nodes_open => match changed {
+                    Err(_) => nodes_open = false,
+                    Ok(()) => reconciler.set_nodes(self.nodes.borrow_and_update().clone()),
+                },
+                changed = self.images.changed(), if images_open => match changed {
+                    Err(_) => images_open = false,
+                    Ok(()) => reconciler.set_images(self.images.borrow_and_update().clone()),
+                },
+                event = pod_events.next() => match event {
+                    Some(Ok(watcher::Event::InitDone)) => reconciler.pods_synced(),
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "Prepull pod watch failed, retrying with backoff");
+                    }
+                    None => tracing::error!("Prepull pod watch ended unexpectedly"),
+                },
+                Some(done) = ops.join_next(), if !ops.is_empty() => match done {
+                    Ok(done) => reconciler.op_done(done, Instant::now(), chrono::Utc::now()),
+                    Err(error) => tracing::error!(%error, "Prepull API call task failed"),
+                },
+                () = sleep_until(wake) => {}
+            }
+            let now = Instant::now();
+            for action in reconciler.reconcile(now, chrono::Utc::now(), &pods) {
+                ops.spawn(ops::execute(self.api.clone(), namespace.clone(), action));
+            }
+            for event in reconciler.take_events() {
+                // No subscriber is fine: events only feed logs and metrics.
+                let _ = self.events.send(event);
+            }
+            publish_pending |= reconciler.has_status_changes();
+            if publish_pending && last_publish.is_none_or(|last| now >= last + STATUS_INTERVAL) {
+                if let Some(status) = reconciler.take_status() {
+                    self.status.send_replace(Arc::new(status));
+                }
+                self.pulled = reconciler.pulled();
+                last_publish = Some(now);
+                publish_pending = false;
+            }
+            if let Some(until) = stopping_until {
+                if reconciler.is_idle() || now >= until {
+                    if !reconciler.is_idle() {
+                        tracing::warn!("Prepuller stopped with pods still being deleted");
+                    }
+                    self.pulled = reconciler.pulled();
+                    return SessionEnd::Stopped;
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(wake) => tokio::time::sleep_until(wake).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The pod watcher's reflector store, seen by name.
+struct StoreView {
+    store: Store<Pod>,
+    namespace: String,
+}
+
+impl PodView for StoreView {
+    fn get(&self, name: &str) -> Option<Arc<Pod>> {
+        self.store
+            .get(&ObjectRef::new(name).within(&self.namespace))
+    }
+
+    fn all(&self) -> Vec<Arc<Pod>> {
+        self.store.state()
+    }
+}

@@ -1,0 +1,791 @@
+//! The prepuller's state machine, without I/O: it takes what the watchers saw and what API
+//! calls returned, and answers with the pods to create or delete next.
+//!
+//! Keeping it synchronous and clock-injected makes every rule testable without a cluster:
+//!
+//! - one *slot* per node (one image at a time per node), each slot being a pod we create, run
+//!   or delete; slots plus foreign prepull pods never exceed `max_in_flight`;
+//! - a slot ends in success (image on the node), failure (timeout, pull errors past a grace
+//!   period, a failed pod, a refused create), or cancellation (node left or became
+//!   ineligible, image no longer wanted); in every case its pod is deleted and the slot is
+//!   freed only once the pod is gone (decisions.md §5 fix 8);
+//! - failures back off per (node, digest) with jitter; the node moves on to its next image;
+//! - candidates are ordered by image priority, then node listing order, so that every node
+//!   gets its most important image before any node gets its second, and a node that joins
+//!   is served at the next free slot;
+//! - on start, prepull pods left by a previous run are adopted when they do wanted work, and
+//!   deleted otherwise.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::Pod;
+use rsp_model::plan::{self, NodePulls, PrepullImage, PulledSet};
+use tokio::time::Instant;
+
+use super::observe::{progress, Progress};
+use super::status::{FailureReason, PrepullEvent, PrepullOutcome, PrepullerStatus, PullStatus};
+use crate::backoff;
+use crate::config::PrepullerConfig;
+use crate::nodes::NodeSnapshot;
+use crate::pod::{pod_name, prepull_pod};
+
+/// Delay before a delete that has not visibly taken effect is sent again.
+const DELETE_RECHECK: Duration = Duration::from_secs(10);
+/// How long a pod may be missing before it counts as deleted by someone else: long enough for
+/// a node removal to reach us through the node watch, so that it is not reported as a failure.
+const VANISH_GRACE: Duration = Duration::from_millis(500);
+
+/// An API call the runner should make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Create {
+        node: String,
+        name: String,
+        pod: Box<Pod>,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+/// The result of an [`Action`], fed back to the reconciler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpDone {
+    /// `Ok` carries the new pod's uid.
+    Created {
+        node: String,
+        name: String,
+        result: Result<Option<String>, String>,
+    },
+    /// `Ok` also when the pod was already gone.
+    Deleted {
+        name: String,
+        result: Result<(), String>,
+    },
+}
+
+/// The prepull pods the pod watcher currently sees.
+pub trait PodView {
+    fn get(&self, name: &str) -> Option<Arc<Pod>>;
+    fn all(&self) -> Vec<Arc<Pod>>;
+}
+
+#[derive(Debug)]
+enum SlotState {
+    Creating {
+        cancel: bool,
+    },
+    Running {
+        /// The pod's uid, so that a stale pod of the same name is never taken for ours.
+        uid: Option<String>,
+        seen: bool,
+        pull_error_since: Option<Instant>,
+        missing_since: Option<Instant>,
+    },
+    Deleting {
+        confirmed: bool,
+        resend_at: Instant,
+    },
+}
+
+#[derive(Debug)]
+struct Slot {
+    name: String,
+    image: PrepullImage,
+    started: Instant,
+    started_at: DateTime<Utc>,
+    state: SlotState,
+}
+
+#[derive(Debug, Default)]
+struct PairState {
+    failures: u32,
+    retry_at: Option<Instant>,
+    retry_at_wall: Option<DateTime<Utc>>,
+    last_error: Option<(FailureReason, String, DateTime<Utc>)>,
+}
+
+/// A prepull pod that is not ours to keep, being deleted.
+#[derive(Debug)]
+struct Orphan {
+    node: String,
+    resend_at: Instant,
+}
+
+/// See the module comment.
+pub struct Reconciler {
+    config: PrepullerConfig,
+    nodes: Option<NodeSnapshot>,
+    images: Option<Arc<Vec<PrepullImage>>>,
+    pods_synced: bool,
+    started: bool,
+    stopping: bool,
+    plan_dirty: bool,
+    plan: Vec<NodePulls>,
+    /// Eligible node names, and wanted digests with their priority.
+    eligible: HashSet<String>,
+    rank: HashMap<String, usize>,
+    slots: BTreeMap<String, Slot>,
+    orphans: BTreeMap<String, Orphan>,
+    /// Failure state by node, then digest (nested so that lookups need no allocation).
+    pairs: HashMap<String, HashMap<String, PairState>>,
+    pulled: Arc<PulledSet>,
+    outbox: Vec<Action>,
+    events: Vec<PrepullEvent>,
+    status: PrepullerStatus,
+    status_dirty: bool,
+}
+
+impl Reconciler {
+    /// A reconciler that remembers `pulled` from earlier sessions.
+    pub fn new(config: PrepullerConfig, pulled: Arc<PulledSet>) -> Self {
+        Reconciler {
+            config,
+            nodes: None,
+            images: None,
+            pods_synced: false,
+            started: false,
+            stopping: false,
+            plan_dirty: true,
+            plan: Vec::new(),
+            eligible: HashSet::new(),
+            rank: HashMap::new(),
+            slots: BTreeMap::new(),
+            orphans: BTreeMap::new(),
+            pairs: HashMap::new(),
+            status: PrepullerStatus {
+                active: true,
+                pulled: pulled.clone(),
+                ..PrepullerStatus::default()
+            },
+            pulled,
+            outbox: Vec::new(),
+            events: Vec::new(),
+            status_dirty: true,
+        }
+    }
+
+    pub fn set_nodes(&mut self, nodes: Option<NodeSnapshot>) {
+        self.nodes = nodes;
+        self.plan_dirty = true;
+    }
+
+    pub fn set_images(&mut self, images: Option<Arc<Vec<PrepullImage>>>) {
+        self.images = images;
+        self.plan_dirty = true;
+    }
+
+    /// The pod watcher finished its first list.
+    pub fn pods_synced(&mut self) {
+        self.pods_synced = true;
+    }
+
+    /// Stop creating pods and delete ours.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for node in names {
+            self.cancel(&node, Instant::now());
+        }
+    }
+
+    /// Nothing of ours exists any more.
+    pub fn is_idle(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Whether [`Reconciler::take_status`] would return something.
+    pub fn has_status_changes(&self) -> bool {
+        self.status_dirty
+    }
+
+    pub fn pulled(&self) -> Arc<PulledSet> {
+        self.pulled.clone()
+    }
+
+    /// Finished pulls since the last call.
+    pub fn take_events(&mut self) -> Vec<PrepullEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The status if it changed since the last call.
+    pub fn take_status(&mut self) -> Option<PrepullerStatus> {
+        if !self.status_dirty {
+            return None;
+        }
+        self.status_dirty = false;
+        let mut pulls = BTreeMap::new();
+        let failing = self
+            .pairs
+            .iter()
+            .flat_map(|(node, pairs)| pairs.iter().map(move |(digest, pair)| (node, digest, pair)));
+        for (node, digest, pair) in failing {
+            let Some(image) = self.wanted_image(digest) else {
+                continue;
+            };
+            let (reason, message, at) = match &pair.last_error {
+                Some((reason, message, at)) => (Some(*reason), Some(message.clone()), Some(*at)),
+                None => (None, None, None),
+            };
+            pulls.insert(
+                (node.clone(), digest.clone()),
+                PullStatus {
+                    node: node.clone(),
+                    image,
+                    pulling_since: None,
+                    pod: None,
+                    failures: pair.failures,
+                    last_error: message,
+                    last_error_reason: reason,
+                    last_error_at: at,
+                    backing_off_until: pair.retry_at_wall,
+                },
+            );
+        }
+        for (node, slot) in &self.slots {
+            if matches!(slot.state, SlotState::Deleting { .. }) {
+                continue;
+            }
+            let key = (node.clone(), slot.image.digest.clone());
+            let entry = pulls.entry(key).or_insert_with(|| PullStatus {
+                node: node.clone(),
+                image: slot.image.clone(),
+                pulling_since: None,
+                pod: None,
+                failures: 0,
+                last_error: None,
+                last_error_reason: None,
+                last_error_at: None,
+                backing_off_until: None,
+            });
+            entry.pulling_since = Some(slot.started_at);
+            entry.pod = Some(slot.name.clone());
+        }
+        self.status.in_flight = self.slots.len();
+        self.status.pulls = pulls;
+        self.status.pulled = self.pulled.clone();
+        Some(self.status.clone())
+    }
+
+    fn wanted_image(&self, digest: &str) -> Option<PrepullImage> {
+        self.images
+            .as_ref()?
+            .iter()
+            .find(|image| image.digest == digest)
+            .cloned()
+    }
+
+    /// Records the result of an API call.
+    pub fn op_done(&mut self, done: OpDone, now: Instant, wall: DateTime<Utc>) {
+        self.status_dirty = true;
+        match done {
+            OpDone::Created { node, name, result } => {
+                let Some(slot) = self.slots.get_mut(&node).filter(|slot| slot.name == name) else {
+                    return;
+                };
+                let SlotState::Creating { cancel } = slot.state else {
+                    return;
+                };
+                match result {
+                    Ok(uid) => {
+                        self.status.pods_created_total += 1;
+                        slot.state = SlotState::Running {
+                            uid,
+                            seen: false,
+                            pull_error_since: None,
+                            missing_since: None,
+                        };
+                        if cancel || self.stopping {
+                            self.cancel(&node, now);
+                        }
+                    }
+                    Err(_) if cancel || self.stopping => {
+                        self.slots.remove(&node);
+                    }
+                    Err(message) => {
+                        self.fail(&node, FailureReason::CreateFailed, message, now, wall);
+                        self.slots.remove(&node);
+                    }
+                }
+            }
+            OpDone::Deleted { name, result } => {
+                if let Err(message) = &result {
+                    tracing::warn!(pod = %name, error = %message, "Failed to delete prepull pod; will retry");
+                    return;
+                }
+                for slot in self.slots.values_mut() {
+                    if slot.name == name {
+                        if let SlotState::Deleting { confirmed, .. } = &mut slot.state {
+                            *confirmed = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decides what to do now; returns the API calls to make.
+    pub fn reconcile(
+        &mut self,
+        now: Instant,
+        wall: DateTime<Utc>,
+        pods: &dyn PodView,
+    ) -> Vec<Action> {
+        if self.pods_synced && self.nodes.is_some() && self.images.is_some() {
+            if self.plan_dirty {
+                self.replan(now);
+            }
+            if !self.started {
+                self.adopt(now, wall, pods);
+                self.started = true;
+            }
+            let nodes: Vec<String> = self.slots.keys().cloned().collect();
+            for node in nodes {
+                self.check_slot(&node, now, wall, pods);
+            }
+            self.sweep_orphans(now, pods);
+            if !self.stopping {
+                self.start_pulls(now, wall);
+            }
+        }
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// When `reconcile` should run again even if nothing happens.
+    pub fn next_wakeup(&self, now: Instant) -> Option<Instant> {
+        let timeout = self.config.prepull_timeout;
+        let grace = self.config.pull_error_grace;
+        let slots = self.slots.values().filter_map(|slot| match &slot.state {
+            SlotState::Creating { cancel } => (!cancel).then_some(slot.started + timeout),
+            SlotState::Running {
+                pull_error_since,
+                missing_since,
+                ..
+            } => [
+                Some(slot.started + timeout),
+                pull_error_since.map(|since| since + grace),
+                missing_since.map(|since| since + VANISH_GRACE),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
+            SlotState::Deleting { resend_at, .. } => Some(*resend_at),
+        });
+        let orphans = self.orphans.values().map(|orphan| orphan.resend_at);
+        // A retry time already passed waits for a free slot, which wakes us anyway.
+        let retries = self
+            .pairs
+            .values()
+            .flat_map(HashMap::values)
+            .filter_map(|pair| pair.retry_at)
+            .filter(|retry_at| *retry_at > now);
+        slots.chain(orphans).chain(retries).min()
+    }
+
+    fn replan(&mut self, now: Instant) {
+        self.plan_dirty = false;
+        self.status_dirty = true;
+        let (Some(nodes), Some(images)) = (&self.nodes, &self.images) else {
+            return;
+        };
+        let selector = &self.config.node_selector;
+        let tolerations = &self.config.pod.tolerations;
+        self.plan = plan::plan(images, nodes, selector, tolerations, &self.pulled).nodes;
+        self.eligible = nodes
+            .iter()
+            .filter(|node| node.matches_selector(selector))
+            .filter(|node| node.eligibility(tolerations).is_eligible())
+            .map(|node| node.name.clone())
+            .collect();
+        self.rank = HashMap::new();
+        for (index, image) in images.iter().enumerate() {
+            self.rank.entry(image.digest.clone()).or_insert(index);
+        }
+        let present: HashSet<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
+        let departed: Vec<String> = self
+            .pulled
+            .nodes()
+            .filter(|node| !present.contains(node))
+            .map(str::to_owned)
+            .collect();
+        if !departed.is_empty() {
+            let pulled = Arc::make_mut(&mut self.pulled);
+            for node in &departed {
+                pulled.remove_node(node);
+            }
+        }
+        let eligible = &self.eligible;
+        let rank = &self.rank;
+        self.pairs.retain(|node, pairs| {
+            pairs.retain(|digest, _| rank.contains_key(digest));
+            eligible.contains(node) && !pairs.is_empty()
+        });
+        let unwanted: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(node, slot)| {
+                !eligible.contains(*node) || !rank.contains_key(&slot.image.digest)
+            })
+            .map(|(node, _)| node.clone())
+            .collect();
+        for node in unwanted {
+            tracing::info!(%node, "Dropping prepull work for a node or image no longer wanted");
+            self.cancel(&node, now);
+        }
+    }
+
+    /// Takes over prepull pods from an earlier run that do wanted work; deletes the others.
+    fn adopt(&mut self, now: Instant, wall: DateTime<Utc>, pods: &dyn PodView) {
+        let mut all = pods.all();
+        all.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        for pod in all {
+            let Some(name) = pod.metadata.name.clone() else {
+                continue;
+            };
+            let node = pod_node(&pod);
+            let image = pod_image(&pod);
+            let wanted =
+                self.plan
+                    .iter()
+                    .find(|pulls| pulls.node == node)
+                    .and_then(|pulls| {
+                        pulls.images.iter().find(|candidate| {
+                            Some(candidate.reference_with_digest.as_str()) == image
+                        })
+                    });
+            let adoptable = pod.metadata.deletion_timestamp.is_none()
+                && !self.slots.contains_key(&node)
+                && self.slots.len() < self.config.max_in_flight;
+            match wanted {
+                Some(image) if adoptable => {
+                    tracing::info!(pod = %name, %node, "Adopting prepull pod from an earlier run");
+                    let slot = Slot {
+                        name,
+                        image: image.clone(),
+                        started: now,
+                        started_at: wall,
+                        state: SlotState::Running {
+                            uid: pod.metadata.uid.clone(),
+                            seen: true,
+                            pull_error_since: None,
+                            missing_since: None,
+                        },
+                    };
+                    self.slots.insert(node, slot);
+                }
+                _ => {
+                    tracing::info!(pod = %name, %node, "Deleting leftover prepull pod");
+                    self.orphans.insert(
+                        name.clone(),
+                        Orphan {
+                            node,
+                            resend_at: now + DELETE_RECHECK,
+                        },
+                    );
+                    self.outbox.push(Action::Delete { name });
+                }
+            }
+        }
+    }
+
+    fn check_slot(&mut self, node: &str, now: Instant, wall: DateTime<Utc>, pods: &dyn PodView) {
+        let timeout = self.config.prepull_timeout;
+        let grace = self.config.pull_error_grace;
+        let node_present = self.eligible.contains(node);
+        let Some(slot) = self.slots.get_mut(node) else {
+            return;
+        };
+        let pod = pods.get(&slot.name);
+        let verdict = match &mut slot.state {
+            // A create that timed out was already reported; its result ends the slot.
+            SlotState::Creating { cancel: true } => return,
+            SlotState::Creating { cancel: false } => None,
+            SlotState::Deleting {
+                confirmed,
+                resend_at,
+            } => {
+                if *confirmed && pod.is_none() {
+                    self.slots.remove(node);
+                    self.status_dirty = true;
+                } else if now >= *resend_at {
+                    *resend_at = now + DELETE_RECHECK;
+                    *confirmed = false;
+                    self.outbox.push(Action::Delete {
+                        name: slot.name.clone(),
+                    });
+                }
+                return;
+            }
+            SlotState::Running {
+                uid,
+                seen,
+                pull_error_since,
+                missing_since,
+            } => match pod.filter(|pod| uid.is_none() || pod.metadata.uid == *uid) {
+                Some(pod) => {
+                    *seen = true;
+                    *missing_since = None;
+                    match progress(&pod) {
+                        Progress::Pulled => Some(Ok(())),
+                        Progress::Failed(reason, message) => Some(Err((reason, message))),
+                        Progress::PullError(message) => {
+                            let since = *pull_error_since.get_or_insert(now);
+                            (now >= since + grace).then(|| {
+                                let message = format!(
+                                    "image pull kept failing for {}s: {message}",
+                                    grace.as_secs()
+                                );
+                                Err((FailureReason::PullError, message))
+                            })
+                        }
+                        Progress::Waiting => {
+                            *pull_error_since = None;
+                            None
+                        }
+                    }
+                }
+                None if *seen => {
+                    let since = *missing_since.get_or_insert(now);
+                    if !node_present {
+                        // The node left; `replan` cancels the slot without an error.
+                        None
+                    } else if now >= since + VANISH_GRACE {
+                        let message = format!("pod {} was deleted before it finished", slot.name);
+                        Some(Err((FailureReason::PodDeleted, message)))
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            },
+        };
+        let verdict = verdict.or_else(|| {
+            (now >= slot.started + timeout).then(|| {
+                let message = format!("image not pulled within {}s", timeout.as_secs());
+                Err((FailureReason::Timeout, message))
+            })
+        });
+        match verdict {
+            None => {}
+            Some(Ok(())) => {
+                self.succeed(node, now, wall);
+                self.cancel(node, now);
+            }
+            Some(Err((reason, message))) => {
+                self.fail(node, reason, message, now, wall);
+                self.cancel(node, now);
+            }
+        }
+    }
+
+    fn succeed(&mut self, node: &str, now: Instant, wall: DateTime<Utc>) {
+        let Some(slot) = self.slots.get(node) else {
+            return;
+        };
+        let image = slot.image.clone();
+        let duration = now.saturating_duration_since(slot.started);
+        tracing::info!(%node, image = %image.reference_with_digest, seconds = duration.as_secs_f64(), "Prepulled image");
+        Arc::make_mut(&mut self.pulled).insert(node, &image.digest);
+        if let Some(pairs) = self.pairs.get_mut(node) {
+            pairs.remove(&image.digest);
+        }
+        if let Some(pulls) = self.plan.iter_mut().find(|pulls| pulls.node == node) {
+            pulls
+                .images
+                .retain(|candidate| candidate.digest != image.digest);
+        }
+        self.status.succeeded_total += 1;
+        self.events.push(PrepullEvent {
+            node: node.to_owned(),
+            image,
+            pod: slot.name.clone(),
+            at: wall,
+            duration,
+            outcome: PrepullOutcome::Succeeded,
+        });
+    }
+
+    fn fail(
+        &mut self,
+        node: &str,
+        reason: FailureReason,
+        message: String,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) {
+        let Some(slot) = self.slots.get(node) else {
+            return;
+        };
+        let pair = self
+            .pairs
+            .entry(node.to_owned())
+            .or_default()
+            .entry(slot.image.digest.clone())
+            .or_default();
+        pair.failures += 1;
+        let wait = backoff::delay(
+            self.config.backoff.initial,
+            self.config.backoff.max,
+            pair.failures,
+        );
+        let retry_at_wall =
+            wall + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+        pair.retry_at = Some(now + wait);
+        pair.retry_at_wall = Some(retry_at_wall);
+        pair.last_error = Some((reason, message.clone(), wall));
+        tracing::warn!(
+            %node,
+            image = %slot.image.reference_with_digest,
+            %reason,
+            error = %message,
+            retry_in_seconds = wait.as_secs_f64(),
+            "Failed to prepull image"
+        );
+        *self.status.failed_total.entry(reason).or_default() += 1;
+        self.events.push(PrepullEvent {
+            node: node.to_owned(),
+            image: slot.image.clone(),
+            pod: slot.name.clone(),
+            at: wall,
+            duration: now.saturating_duration_since(slot.started),
+            outcome: PrepullOutcome::Failed {
+                reason,
+                message,
+                retry_at: retry_at_wall,
+            },
+        });
+    }
+
+    /// Ends a slot: deletes its pod (or marks a create in flight for deletion).
+    fn cancel(&mut self, node: &str, now: Instant) {
+        let Some(slot) = self.slots.get_mut(node) else {
+            return;
+        };
+        self.status_dirty = true;
+        match &mut slot.state {
+            SlotState::Creating { cancel } => *cancel = true,
+            SlotState::Running { .. } => {
+                slot.state = SlotState::Deleting {
+                    confirmed: false,
+                    resend_at: now + DELETE_RECHECK,
+                };
+                self.outbox.push(Action::Delete {
+                    name: slot.name.clone(),
+                });
+            }
+            SlotState::Deleting { .. } => {}
+        }
+    }
+
+    /// Deletes prepull pods that are not ours; forgets them once gone.
+    fn sweep_orphans(&mut self, now: Instant, pods: &dyn PodView) {
+        let ours: HashSet<&str> = self.slots.values().map(|slot| slot.name.as_str()).collect();
+        for pod in pods.all() {
+            let Some(name) = pod.metadata.name.as_deref() else {
+                continue;
+            };
+            if ours.contains(name) || self.orphans.contains_key(name) {
+                continue;
+            }
+            tracing::info!(pod = %name, "Deleting prepull pod this prepuller does not track");
+            self.orphans.insert(
+                name.to_owned(),
+                Orphan {
+                    node: pod_node(&pod),
+                    resend_at: now + DELETE_RECHECK,
+                },
+            );
+            self.outbox.push(Action::Delete {
+                name: name.to_owned(),
+            });
+        }
+        let outbox = &mut self.outbox;
+        self.orphans.retain(|name, orphan| {
+            if pods.get(name).is_none() {
+                return false;
+            }
+            if now >= orphan.resend_at {
+                orphan.resend_at = now + DELETE_RECHECK;
+                outbox.push(Action::Delete { name: name.clone() });
+            }
+            true
+        });
+    }
+
+    fn start_pulls(&mut self, now: Instant, wall: DateTime<Utc>) {
+        let in_use = self.slots.len() + self.orphans.len();
+        let free = self.config.max_in_flight.saturating_sub(in_use);
+        if free == 0 {
+            return;
+        }
+        let busy: HashSet<&str> = self
+            .slots
+            .keys()
+            .map(String::as_str)
+            .chain(self.orphans.values().map(|orphan| orphan.node.as_str()))
+            .collect();
+        let mut candidates: Vec<(usize, usize, &PrepullImage)> = Vec::new();
+        for (index, pulls) in self.plan.iter().enumerate() {
+            if busy.contains(pulls.node.as_str()) {
+                continue;
+            }
+            let next = pulls.images.iter().find(|image| {
+                !self.pulled.contains(&pulls.node, &image.digest)
+                    && self
+                        .pairs
+                        .get(&pulls.node)
+                        .and_then(|pairs| pairs.get(&image.digest))
+                        .and_then(|pair| pair.retry_at)
+                        .is_none_or(|retry_at| now >= retry_at)
+            });
+            if let Some(image) = next {
+                let rank = self.rank.get(&image.digest).copied().unwrap_or(usize::MAX);
+                candidates.push((rank, index, image));
+            }
+        }
+        candidates.sort_by_key(|(rank, index, _)| (*rank, *index));
+        let chosen: Vec<(String, PrepullImage)> = candidates
+            .into_iter()
+            .take(free)
+            .map(|(_, index, image)| (self.plan[index].node.clone(), image.clone()))
+            .collect();
+        for (node, image) in chosen {
+            let name = pod_name(&image, &node);
+            let pod = prepull_pod(&self.config.pod, &image, &node);
+            tracing::debug!(pod = %name, %node, "Creating prepull pod");
+            self.slots.insert(
+                node.clone(),
+                Slot {
+                    name: name.clone(),
+                    image,
+                    started: now,
+                    started_at: wall,
+                    state: SlotState::Creating { cancel: false },
+                },
+            );
+            self.outbox.push(Action::Create {
+                node,
+                name,
+                pod: Box::new(pod),
+            });
+            self.status_dirty = true;
+        }
+    }
+}
+
+fn pod_node(pod: &Pod) -> String {
+    pod.spec
+        .as_ref()
+        .and_then(|spec| spec.node_name.clone())
+        .unwrap_or_default()
+}
+
+fn pod_image(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref()?.containers.first()?.image.as_deref()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+//! The reconciler's rules, driven by hand: a map stands in for the pod watcher, the test plays
+//! the API server by answering actions, and the clock is passed explicitly.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use k8s_openapi::api::core::v1::Pod;
+use rsp_model::node::NodeInfo;
+use rsp_model::plan::{PrepullImage, PulledSet};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{Action, OpDone, PodView, Reconciler};
+use crate::config::{Backoff, PrepullerConfig};
+use crate::prepuller::status::{FailureReason, PrepullOutcome};
+
+#[derive(Default)]
+struct Pods(Mutex<BTreeMap<String, Arc<Pod>>>);
+
+impl PodView for Pods {
+    fn get(&self, name: &str) -> Option<Arc<Pod>> {
+        self.0.lock().unwrap().get(name).cloned()
+    }
+    fn all(&self) -> Vec<Arc<Pod>> {
+        self.0.lock().unwrap().values().cloned().collect()
+    }
+}
+
+impl Pods {
+    fn put(&self, pod: Pod) {
+        let name = pod.metadata.name.clone().unwrap();
+        self.0.lock().unwrap().insert(name, Arc::new(pod));
+    }
+    fn remove(&self, name: &str) {
+        self.0.lock().unwrap().remove(name);
+    }
+    fn set_status(&self, name: &str, status: serde_json::Value) {
+        let mut pod = Pod::clone(&self.get(name).unwrap());
+        pod.status = Some(serde_json::from_value(status).unwrap());
+        self.put(pod);
+    }
+}
+
+fn image(tag: &str, digest: &str) -> PrepullImage {
+    PrepullImage {
+        tag: tag.into(),
+        reference_with_digest: format!("r/a:{tag}@{digest}"),
+        digest: digest.into(),
+    }
+}
+
+fn nodes(names: &[&str]) -> Option<Arc<Vec<NodeInfo>>> {
+    Some(Arc::new(
+        names
+            .iter()
+            .map(|name| NodeInfo {
+                name: (*name).into(),
+                ..NodeInfo::default()
+            })
+            .collect(),
+    ))
+}
+
+fn config(max_in_flight: usize) -> PrepullerConfig {
+    let mut config = PrepullerConfig::new("ns");
+    config.max_in_flight = max_in_flight;
+    config.prepull_timeout = Duration::from_secs(60);
+    config.pull_error_grace = Duration::from_secs(5);
+    config.backoff = Backoff {
+        initial: Duration::from_secs(10),
+        max: Duration::from_secs(100),
+    };
+    config
+}
+
+/// A reconciler that has synced, with the given nodes and images.
+fn started(max: usize, node_names: &[&str], images: Vec<PrepullImage>) -> Reconciler {
+    let mut r = Reconciler::new(config(max), Arc::new(PulledSet::default()));
+    r.set_nodes(nodes(node_names));
+    r.set_images(Some(Arc::new(images)));
+    r.pods_synced();
+    r
+}
+
+/// Plays the API server: creations succeed and put the pod in the view, deletions remove it.
+fn apply(r: &mut Reconciler, pods: &Pods, actions: Vec<Action>, now: Instant) -> Vec<String> {
+    let mut created = Vec::new();
+    for action in actions {
+        match action {
+            Action::Create { node, name, pod } => {
+                let mut pod = *pod;
+                pod.metadata.uid = Some(format!("uid-{name}"));
+                pods.put(pod);
+                r.op_done(
+                    OpDone::Created {
+                        node,
+                        name: name.clone(),
+                        result: Ok(Some(format!("uid-{name}"))),
+                    },
+                    now,
+                    Utc::now(),
+                );
+                created.push(name);
+            }
+            Action::Delete { name } => {
+                pods.remove(&name);
+                r.op_done(
+                    OpDone::Deleted {
+                        name,
+                        result: Ok(()),
+                    },
+                    now,
+                    Utc::now(),
+                );
+            }
+        }
+    }
+    created
+}
+
+/// Reconciles until nothing more happens; returns the pods created.
+fn settle(r: &mut Reconciler, pods: &Pods, now: Instant) -> Vec<String> {
+    let mut created = Vec::new();
+    loop {
+        let actions = r.reconcile(now, Utc::now(), pods);
+        if actions.is_empty() {
+            return created;
+        }
+        created.extend(apply(r, pods, actions, now));
+    }
+}
+
+fn pulled() -> serde_json::Value {
+    json!({"phase": "Succeeded", "containerStatuses": [{"name": "prepull", "image": "i",
+        "imageID": "r/a@sha256:x", "ready": false, "restartCount": 0}]})
+}
+
+#[test]
+fn one_image_per_node_in_priority_order() {
+    let images = vec![
+        image("w_2077_43", "sha256:a"),
+        image("w_2077_42", "sha256:b"),
+    ];
+    let mut r = started(10, &["node1", "node2"], images);
+    let pods = Pods::default();
+    let now = Instant::now();
+    let first = settle(&mut r, &pods, now);
+    assert_eq!(
+        first,
+        ["prepull-w-2077-43-node1", "prepull-w-2077-43-node2"]
+    );
+    pods.set_status("prepull-w-2077-43-node1", pulled());
+    let second = settle(&mut r, &pods, now);
+    assert_eq!(second, ["prepull-w-2077-42-node1"]);
+    let events = r.take_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, PrepullOutcome::Succeeded);
+    assert!(r.pulled().contains("node1", "sha256:a"));
+}
+
+#[test]
+fn the_cap_holds_and_new_nodes_go_first() {
+    let images = vec![image("a", "sha256:a"), image("b", "sha256:b")];
+    let mut r = started(2, &["n1", "n2", "n3"], images);
+    let pods = Pods::default();
+    let now = Instant::now();
+    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n1", "prepull-a-n2"]);
+    pods.set_status("prepull-a-n1", pulled());
+    // n3 still needs its first image, which outranks n1's second.
+    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n3"]);
+    assert_eq!(pods.all().len(), 2);
+}
+
+#[test]
+fn failures_back_off_while_the_node_moves_on() {
+    let images = vec![image("bad", "sha256:bad"), image("good", "sha256:good")];
+    let mut r = started(10, &["n1"], images);
+    let pods = Pods::default();
+    let now = Instant::now();
+    assert_eq!(settle(&mut r, &pods, now), ["prepull-bad-n1"]);
+    let backoff = json!({"phase": "Pending", "containerStatuses": [{"name": "prepull",
+        "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ImagePullBackOff"}}}]});
+    pods.set_status("prepull-bad-n1", backoff);
+    assert!(
+        settle(&mut r, &pods, now).is_empty(),
+        "within the grace period"
+    );
+    let later = now + Duration::from_secs(6);
+    assert_eq!(settle(&mut r, &pods, later), ["prepull-good-n1"]);
+    let events = r.take_events();
+    assert!(matches!(
+        &events[0].outcome,
+        PrepullOutcome::Failed {
+            reason: FailureReason::PullError,
+            ..
+        }
+    ));
+    let status = r.take_status().unwrap();
+    let bad = status.pull("n1", "sha256:bad").unwrap();
+    assert_eq!(bad.failures, 1);
+    assert!(bad.backing_off_until.is_some() && bad.pulling_since.is_none());
+    assert!(status
+        .pull("n1", "sha256:good")
+        .unwrap()
+        .pulling_since
+        .is_some());
+    // After the good image, the bad one waits for its backoff (5–10 s), then is retried.
+    pods.set_status("prepull-good-n1", pulled());
+    assert!(settle(&mut r, &pods, later).is_empty());
+    let wake = r.next_wakeup(later).unwrap();
+    assert!(wake > later && wake <= later + Duration::from_secs(10));
+    assert_eq!(settle(&mut r, &pods, wake), ["prepull-bad-n1"]);
+}
+
+#[test]
+fn timeouts_delete_the_pod_and_report() {
+    let mut r = started(10, &["n1"], vec![image("slow", "sha256:s")]);
+    let pods = Pods::default();
+    let now = Instant::now();
+    settle(&mut r, &pods, now);
+    assert_eq!(r.next_wakeup(now), Some(now + Duration::from_secs(60)));
+    settle(&mut r, &pods, now + Duration::from_secs(61));
+    assert!(pods.all().is_empty(), "the timed-out pod is deleted");
+    let events = r.take_events();
+    assert!(matches!(
+        &events[0].outcome,
+        PrepullOutcome::Failed {
+            reason: FailureReason::Timeout,
+            ..
+        }
+    ));
+    assert!(
+        !r.pulled().contains("n1", "sha256:s"),
+        "failures are not marked as pulled"
+    );
+}
+
+#[test]
+fn leftovers_are_adopted_or_deleted() {
+    let images = vec![image("a", "sha256:a")];
+    let pods = Pods::default();
+    let template = config(10).pod;
+    let wanted = crate::pod::prepull_pod(&template, &images[0], "n1");
+    let unwanted = crate::pod::prepull_pod(&template, &image("old", "sha256:old"), "n2");
+    pods.put(wanted);
+    pods.put(unwanted);
+    let mut r = started(10, &["n1", "n2"], images);
+    let now = Instant::now();
+    // n2's leftover is deleted; once it is gone, n2 gets its own pod; n1's is adopted.
+    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n2"]);
+    let names: Vec<_> = pods
+        .all()
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["prepull-a-n1", "prepull-a-n2"]);
+}
+
+#[test]
+fn a_node_that_leaves_drops_its_work_silently() {
+    let mut r = started(10, &["n1", "n2"], vec![image("a", "sha256:a")]);
+    let pods = Pods::default();
+    let now = Instant::now();
+    settle(&mut r, &pods, now);
+    pods.remove("prepull-a-n2");
+    r.set_nodes(nodes(&["n1"]));
+    settle(&mut r, &pods, now + Duration::from_secs(1));
+    assert!(r.take_events().is_empty());
+    let status = r.take_status().unwrap();
+    assert_eq!(status.in_flight, 1);
+    assert!(status.pull("n2", "sha256:a").is_none());
+}
+
+#[test]
+fn create_errors_back_off_and_stop_deletes_everything() {
+    let mut r = started(10, &["n1", "n2"], vec![image("a", "sha256:a")]);
+    let pods = Pods::default();
+    let now = Instant::now();
+    let actions = r.reconcile(now, Utc::now(), &pods);
+    assert_eq!(actions.len(), 2);
+    let mut rest = Vec::new();
+    for action in actions {
+        match action {
+            Action::Create { node, name, .. } if node == "n1" => r.op_done(
+                OpDone::Created {
+                    node,
+                    name,
+                    result: Err("Error creating object (status 400)".into()),
+                },
+                now,
+                Utc::now(),
+            ),
+            other => rest.push(other),
+        }
+    }
+    apply(&mut r, &pods, rest, now);
+    assert!(settle(&mut r, &pods, now).is_empty(), "n1 backs off");
+    assert_eq!(
+        r.take_status().unwrap().failed_total[&FailureReason::CreateFailed],
+        1
+    );
+    r.stop();
+    settle(&mut r, &pods, now);
+    assert!(pods.all().is_empty());
+    assert!(r.is_idle());
+}

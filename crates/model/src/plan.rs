@@ -1,0 +1,318 @@
+//! The prepull plan: which images each eligible node still needs, in the order to pull them.
+//!
+//! This is the pure half of the prepuller (behaviour.md §8.4, decisions.md §5 fix 2 and §6):
+//! given the prepull images in priority order, the nodes as listed, the lab node selector and
+//! tolerations, and the (node, digest) pulls already remembered as successful, it lists per
+//! eligible node the images whose digest the node neither reports nor has been seen to pull.
+//! Kept free of I/O so that the live prepuller, the `plan` command and the status page all
+//! derive the same answer from the same inputs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::node::{CachedImage, NodeInfo, Toleration};
+
+/// One image the policy wants on every eligible node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrepullImage {
+    /// The tag the image is known by (used for the pod name).
+    pub tag: String,
+    /// `registry/repository:tag@digest`, the image a prepull pod runs.
+    pub reference_with_digest: String,
+    /// The content digest, `sha256:…`; what node caches are compared by.
+    pub digest: String,
+}
+
+/// The images one node still needs, most important first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePulls {
+    pub node: String,
+    pub images: Vec<PrepullImage>,
+}
+
+/// Every eligible node that misses at least one image, in node listing order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrepullPlan {
+    pub nodes: Vec<NodePulls>,
+}
+
+impl PrepullPlan {
+    /// All (node, image) pulls of the plan, node by node.
+    pub fn pulls(&self) -> impl Iterator<Item = (&str, &PrepullImage)> {
+        self.nodes.iter().flat_map(|node| {
+            node.images
+                .iter()
+                .map(move |image| (node.node.as_str(), image))
+        })
+    }
+
+    /// Whether nothing is left to pull anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// (node, digest) pulls that succeeded, remembered because kubelet reports at most 50 images
+/// per node (`--node-status-max-images`): without this memory an image pushed out of the
+/// reported list would be pulled again after every refresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PulledSet {
+    by_node: HashMap<String, HashSet<String>>,
+}
+
+impl PulledSet {
+    /// Remembers a successful pull; returns whether it was new.
+    pub fn insert(&mut self, node: &str, digest: &str) -> bool {
+        self.by_node
+            .entry(node.to_owned())
+            .or_default()
+            .insert(digest.to_owned())
+    }
+
+    pub fn contains(&self, node: &str, digest: &str) -> bool {
+        self.by_node
+            .get(node)
+            .is_some_and(|digests| digests.contains(digest))
+    }
+
+    /// Forgets a node (it left the cluster; a node of the same name later starts afresh).
+    pub fn remove_node(&mut self, node: &str) -> bool {
+        self.by_node.remove(node).is_some()
+    }
+
+    /// Names of the nodes with at least one remembered pull.
+    pub fn nodes(&self) -> impl Iterator<Item = &str> {
+        self.by_node.keys().map(String::as_str)
+    }
+
+    /// Digests remembered for one node.
+    pub fn digests(&self, node: &str) -> impl Iterator<Item = &str> {
+        self.by_node
+            .get(node)
+            .into_iter()
+            .flat_map(|digests| digests.iter().map(String::as_str))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_node.values().map(HashSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_node.values().all(HashSet::is_empty)
+    }
+}
+
+/// Computes the plan (see the module comment). Nodes outside `selector` are skipped, so the
+/// same function serves a NodeList file that was not filtered by the API server; ineligible
+/// nodes (untolerated taints, cordoned, NotReady) get nothing, since a pod forced onto them
+/// would either never run or warm a node labs cannot use. Images repeating an earlier digest
+/// are dropped: pulling a digest once brings every tag that shares it.
+pub fn plan(
+    images: &[PrepullImage],
+    nodes: &[NodeInfo],
+    selector: &BTreeMap<String, String>,
+    tolerations: &[Toleration],
+    pulled: &PulledSet,
+) -> PrepullPlan {
+    let mut seen = HashSet::new();
+    let unique: Vec<&PrepullImage> = images
+        .iter()
+        .filter(|image| seen.insert(image.digest.as_str()))
+        .collect();
+    let nodes = nodes
+        .iter()
+        .filter(|node| node.matches_selector(selector))
+        .filter(|node| node.eligibility(tolerations).is_eligible())
+        .filter_map(|node| {
+            let cached: HashSet<&str> = node.images.iter().filter_map(cached_digest).collect();
+            let missing: Vec<PrepullImage> = unique
+                .iter()
+                .filter(|image| {
+                    !cached.contains(image.digest.as_str())
+                        && !pulled.contains(&node.name, &image.digest)
+                })
+                .map(|image| (*image).clone())
+                .collect();
+            (!missing.is_empty()).then(|| NodePulls {
+                node: node.name.clone(),
+                images: missing,
+            })
+        })
+        .collect();
+    PrepullPlan { nodes }
+}
+
+/// The digest of a node cache entry: that of its first name that parses as a Docker
+/// reference with a digest (behaviour.md §7.2).
+// TODO(lead): replace with `CachedImage::digest` once the reference parser lands.
+fn cached_digest(image: &CachedImage) -> Option<&str> {
+    image.references.iter().find_map(|r| reference_digest(r))
+}
+
+/// The digest part of `registry/repository[:tag][@digest]` under the original's regular
+/// expression (behaviour.md §4), without compiling it for every node entry.
+fn reference_digest(reference: &str) -> Option<&str> {
+    let (registry, rest) = reference.split_once('/')?;
+    if registry.is_empty() {
+        return None;
+    }
+    let repository_end = rest.find([':', '@']).unwrap_or(rest.len());
+    if repository_end == 0 {
+        return None;
+    }
+    let mut tail = &rest[repository_end..];
+    if let Some(tagged) = tail.strip_prefix(':') {
+        let tag_end = tagged.find('@').unwrap_or(tagged.len());
+        if tag_end == 0 {
+            return None;
+        }
+        tail = &tagged[tag_end..];
+    }
+    tail.strip_prefix('@').filter(|digest| !digest.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Taint;
+
+    fn image(tag: &str, digest: &str) -> PrepullImage {
+        PrepullImage {
+            tag: tag.into(),
+            reference_with_digest: format!("lighthouse.ceres/library/sketchbook:{tag}@{digest}"),
+            digest: digest.into(),
+        }
+    }
+
+    fn node(name: &str, cached: &[&str]) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            labels: BTreeMap::from([("some-label".into(), "some-value".into())]),
+            images: cached
+                .iter()
+                .map(|digest| CachedImage {
+                    references: vec![format!("lighthouse.ceres/library/sketchbook@{digest}")],
+                    size: Some(1),
+                })
+                .collect(),
+            ..NodeInfo::default()
+        }
+    }
+
+    fn selector() -> BTreeMap<String, String> {
+        BTreeMap::from([("some-label".into(), "some-value".into())])
+    }
+
+    fn tags(plan: &PrepullPlan) -> Vec<(String, Vec<String>)> {
+        plan.nodes
+            .iter()
+            .map(|n| {
+                let tags = n.images.iter().map(|i| i.tag.clone()).collect();
+                (n.node.clone(), tags)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn standard_nodes_miss_only_the_daily_on_node2() {
+        let images = [
+            image("w_2077_43", "sha256:5678"),
+            image("d_2077_10_23", "sha256:1234"),
+        ];
+        let nodes = [
+            node("node1", &["sha256:1234", "sha256:5678"]),
+            node("node2", &["sha256:5678"]),
+        ];
+        let plan = plan(&images, &nodes, &selector(), &[], &PulledSet::default());
+        assert_eq!(tags(&plan), [("node2".into(), vec!["d_2077_10_23".into()])]);
+    }
+
+    #[test]
+    fn order_is_node_listing_then_image_priority() {
+        let images = [
+            image("w_2077_43", "sha256:a"),
+            image("w_2077_42", "sha256:b"),
+        ];
+        let nodes = [node("node2", &[]), node("node1", &[])];
+        let plan = plan(&images, &nodes, &selector(), &[], &PulledSet::default());
+        let want = vec!["w_2077_43".to_string(), "w_2077_42".to_string()];
+        assert_eq!(
+            tags(&plan),
+            [("node2".into(), want.clone()), ("node1".into(), want)]
+        );
+        let pulls: Vec<_> = plan.pulls().map(|(n, i)| (n, i.tag.as_str())).collect();
+        assert_eq!(pulls[1], ("node2", "w_2077_42"));
+    }
+
+    #[test]
+    fn ineligible_and_unselected_nodes_get_nothing() {
+        let images = [image("w_2077_43", "sha256:a")];
+        let mut tainted = node("tainted", &[]);
+        tainted.taints.push(Taint {
+            key: "k".into(),
+            value: Some("v".into()),
+            effect: "NoSchedule".into(),
+        });
+        let cordoned = NodeInfo {
+            unschedulable: true,
+            ..node("cordoned", &[])
+        };
+        let not_ready = NodeInfo {
+            ready: Some(false),
+            ..node("not-ready", &[])
+        };
+        let mut unlabelled = node("unlabelled", &[]);
+        unlabelled.labels.clear();
+        let nodes = [tainted, cordoned, not_ready, unlabelled, node("ok", &[])];
+        let plan = plan(&images, &nodes, &selector(), &[], &PulledSet::default());
+        assert_eq!(tags(&plan), [("ok".into(), vec!["w_2077_43".into()])]);
+    }
+
+    #[test]
+    fn remembered_pulls_count_as_cached() {
+        let images = [
+            image("w_2077_43", "sha256:a"),
+            image("w_2077_42", "sha256:b"),
+        ];
+        let mut pulled = PulledSet::default();
+        assert!(pulled.insert("node1", "sha256:a"));
+        assert!(!pulled.insert("node1", "sha256:a"));
+        let plan = plan(&images, &[node("node1", &[])], &selector(), &[], &pulled);
+        assert_eq!(tags(&plan), [("node1".into(), vec!["w_2077_42".into()])]);
+        assert_eq!(pulled.len(), 1);
+        assert!(pulled.remove_node("node1"));
+        assert!(pulled.is_empty());
+    }
+
+    #[test]
+    fn repeated_digests_are_pulled_once() {
+        let images = [
+            image("recommended", "sha256:a"),
+            image("w_2077_43", "sha256:a"),
+        ];
+        let plan = plan(
+            &images,
+            &[node("node1", &[])],
+            &selector(),
+            &[],
+            &PulledSet::default(),
+        );
+        assert_eq!(tags(&plan), [("node1".into(), vec!["recommended".into()])]);
+    }
+
+    #[test]
+    fn reference_digests_follow_the_original_pattern() {
+        assert_eq!(reference_digest("r/repo@sha256:1"), Some("sha256:1"));
+        assert_eq!(reference_digest("r:5000/a/b:t@sha256:1"), Some("sha256:1"));
+        assert_eq!(reference_digest("r/a/b:t"), None);
+        assert_eq!(reference_digest("sketchbook@sha256:1"), None);
+        assert_eq!(reference_digest("/repo@sha256:1"), None);
+        assert_eq!(reference_digest("r/@sha256:1"), None);
+        assert_eq!(reference_digest("r/a:@sha256:1"), None);
+        assert_eq!(reference_digest("r/a@"), None);
+        let entry = CachedImage {
+            references: vec!["bad".into(), "r/a:t".into(), "r/a@sha256:2".into()],
+            size: None,
+        };
+        assert_eq!(cached_digest(&entry), Some("sha256:2"));
+    }
+}
