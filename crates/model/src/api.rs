@@ -6,8 +6,10 @@
 //! The prepull errors that rsp-images adds (decisions.md §4) are extra fields present only
 //! when there is an error, so error-free bodies are exactly the original's.
 
+use crate::catalog::{Image, NodePresence};
+use crate::tag::Tag;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One entry of the spawner menu or dropdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +18,16 @@ pub struct MenuImage {
     pub reference: String,
     /// Display name.
     pub name: String,
+}
+
+impl MenuImage {
+    /// The entry for an image: reference with digest and display name.
+    pub fn from_image(image: &Image) -> MenuImage {
+        MenuImage {
+            reference: image.reference_with_digest(),
+            name: image.display_name().to_string(),
+        }
+    }
 }
 
 /// The images offered by the spawner form: radio-button `menu` and `dropdown`.
@@ -40,6 +52,43 @@ pub struct PrepulledImage {
     pub aliases: Vec<String>,
     /// Cached on every eligible node.
     pub prepulled: bool,
+}
+
+impl PrepulledImage {
+    /// An image as shown to the spawner: `prepulled` when every eligible node caches its
+    /// digest (true when there are no eligible nodes, as in the original).
+    pub fn from_image(
+        image: &Image,
+        presence: &NodePresence,
+        eligible: &BTreeSet<String>,
+    ) -> PrepulledImage {
+        let mut aliases: Vec<String> = image
+            .aliases()
+            .chain(image.alias_target())
+            .map(str::to_string)
+            .collect();
+        aliases.sort();
+        PrepulledImage {
+            reference: image.reference(),
+            tag: image.name().to_string(),
+            name: image.display_name().to_string(),
+            digest: Some(image.digest().to_string()),
+            aliases,
+            prepulled: presence.is_on_all(image.digest(), eligible),
+        }
+    }
+
+    /// A tag whose digest is not known (Docker tags outside the prepull subset).
+    pub fn without_digest(registry: &str, repository: &str, tag: &Tag) -> PrepulledImage {
+        PrepulledImage {
+            reference: format!("{registry}/{repository}:{}", tag.tag()),
+            tag: tag.tag().to_string(),
+            name: tag.display_name(),
+            digest: None,
+            aliases: Vec::new(),
+            prepulled: false,
+        }
+    }
 }
 
 /// The body of `GET {prefix}/spawner/v1/images`; absent entries are omitted, not null.
@@ -72,6 +121,31 @@ pub struct NodeImage {
     /// The last prepull error per node, for nodes whose last prepull of this image failed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, String>,
+}
+
+impl NodeImage {
+    /// A prepull image with the nodes caching it and the eligible nodes missing it; the size
+    /// is the one nodes report, else the registry's.
+    pub fn from_image(
+        image: &Image,
+        presence: &NodePresence,
+        eligible: &BTreeSet<String>,
+    ) -> NodeImage {
+        let digest = image.digest();
+        NodeImage {
+            reference: image.reference(),
+            tag: image.name().to_string(),
+            name: image.display_name().to_string(),
+            digest: Some(digest.to_string()),
+            size: presence.size(digest).or(image.size()),
+            nodes: presence.nodes(digest).map(str::to_string).collect(),
+            missing: presence
+                .missing(digest, eligible)
+                .map(str::to_string)
+                .collect(),
+            errors: BTreeMap::new(),
+        }
+    }
 }
 
 /// Prepull images split by whether every eligible node caches them.

@@ -18,6 +18,7 @@
 //! - `reference`: Docker references `registry/repository[:tag][@digest]`.
 //! - `api`: the serde types of the HTTP API and menus.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
+//! - `plan`: the prepull plan, which images each eligible node still needs.
 
 pub mod api;
 pub mod catalog;
@@ -25,6 +26,7 @@ pub mod collection;
 pub mod duration;
 pub mod filter;
 pub mod node;
+pub mod plan;
 pub mod reference;
 mod select;
 pub mod tag;

@@ -1,0 +1,304 @@
+//! The image catalog: every image of one registry listing, with aliases resolved once, and
+//! views (subsets) over it (behaviour.md §3 with decisions.md §5 fix 5).
+//!
+//! An `ImageCatalog` is a cheap handle: the images live in shared, immutable data built by
+//! `ImageCatalog::build`; a catalog value is a *view*, an ordered member list over them with
+//! its own per-digest primaries. The full listing is the view of all images; `subset`,
+//! `subtract` and `with_digests` return other views of the same data, so no operation
+//! mutates what another view sees, and alias information computed over the full listing stays
+//! visible through every view. Membership questions ("is this image aliased by an image in
+//! this collection?") are answered against the view's members. Node presence is kept apart,
+//! in `NodePresence`, keyed by digest.
+
+mod image;
+mod presence;
+mod resolve;
+
+pub use image::{Image, ListedImage};
+pub use presence::NodePresence;
+
+use crate::filter::ImageFilterPolicy;
+use crate::select::{self, KindLists, SubsetSpec};
+use crate::tag::TagKind;
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+#[derive(Debug)]
+struct CatalogData {
+    registry: Arc<str>,
+    repository: Arc<str>,
+    images: Vec<Image>,
+    /// Digest group of each image (index into nothing: an identifier).
+    group_of: Vec<u32>,
+    by_name: HashMap<String, u32>,
+    group_by_digest: HashMap<String, u32>,
+}
+
+/// A view over the images of one listing: members in collection order.
+#[derive(Debug, Clone)]
+pub struct ImageCatalog {
+    data: Arc<CatalogData>,
+    lists: KindLists,
+    members: Members,
+    /// Digest group → the member that stands for the digest (first non-alias, else first).
+    primaries: HashMap<u32, u32>,
+}
+
+impl ImageCatalog {
+    /// Builds the catalog of a listing: drops images of other cycles when `cycle` is given,
+    /// then resolves aliases by digest (see `resolve`).
+    pub fn build(
+        registry: &str,
+        repository: &str,
+        listed: Vec<ListedImage>,
+        cycle: Option<u32>,
+    ) -> ImageCatalog {
+        let registry: Arc<str> = registry.into();
+        let repository: Arc<str> = repository.into();
+        let mut images: Vec<Image> = listed
+            .into_iter()
+            .filter(|l| cycle.is_none() || l.tag.cycle() == cycle)
+            .take(u32::MAX as usize)
+            .map(|l| Image::new(l, Arc::clone(&registry), Arc::clone(&repository)))
+            .collect();
+        let count = images.len() as u32;
+
+        // Groups list their members in collection order as parsed, which decides primaries.
+        let parsed_order = select::group_sorted(&images, 0..count);
+        let mut group_by_digest: HashMap<String, u32> = HashMap::with_capacity(images.len());
+        let mut group_of = vec![0u32; images.len()];
+        let mut groups: Vec<Vec<u32>> = Vec::new();
+        for &i in parsed_order.iter().flatten() {
+            let digest = &images[i as usize].digest;
+            let group = match group_by_digest.get(digest) {
+                Some(&g) => g,
+                None => {
+                    let g = groups.len() as u32;
+                    group_by_digest.insert(digest.clone(), g);
+                    groups.push(Vec::new());
+                    g
+                }
+            };
+            groups[group as usize].push(i);
+            group_of[i as usize] = group;
+        }
+        resolve::resolve(&mut images, &groups);
+
+        let by_name = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| (image.name().to_string(), i as u32))
+            .collect();
+        let data = Arc::new(CatalogData {
+            registry,
+            repository,
+            images,
+            group_of,
+            by_name,
+            group_by_digest,
+        });
+        // Resolution turned unknown tags into aliases, which moves them: sort again.
+        ImageCatalog::view(data, 0..count)
+    }
+
+    fn view(data: Arc<CatalogData>, members: impl IntoIterator<Item = u32>) -> ImageCatalog {
+        let lists = select::group_sorted(&data.images, members);
+        let mut set = Members::new(data.images.len());
+        let mut primaries = HashMap::new();
+        for &i in lists.iter().flatten() {
+            set.insert(i);
+            let group = data.group_of[i as usize];
+            let alias = data.images[i as usize].is_possible_alias();
+            // The first member of a digest stands for it until a non-alias one comes.
+            let keep = primaries
+                .get(&group)
+                .is_some_and(|&p| alias || !data.images[p as usize].is_possible_alias());
+            if !keep {
+                primaries.insert(group, i);
+            }
+        }
+        ImageCatalog {
+            data,
+            lists,
+            members: set,
+            primaries,
+        }
+    }
+
+    pub fn registry(&self) -> &str {
+        &self.data.registry
+    }
+
+    pub fn repository(&self) -> &str {
+        &self.data.repository
+    }
+
+    pub fn len(&self) -> usize {
+        self.lists.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn image(&self, i: u32) -> &Image {
+        &self.data.images[i as usize]
+    }
+
+    fn index_of(&self, name: &str) -> Option<u32> {
+        self.data
+            .by_name
+            .get(name)
+            .copied()
+            .filter(|&i| self.members.contains(i))
+    }
+
+    /// Every member in collection order (kinds in display order, each descending), with the
+    /// original's three optional hidings:
+    /// - `hide_aliased`: non-alias images that a member alias resolves to;
+    /// - `hide_arch_specific`: images with an architecture (their own or inherited);
+    /// - `hide_resolved_aliases`: aliases whose target is a member.
+    pub fn all_images(
+        &self,
+        hide_aliased: bool,
+        hide_arch_specific: bool,
+        hide_resolved_aliases: bool,
+    ) -> Vec<&Image> {
+        select::in_order(&self.data.images, &self.lists, hide_arch_specific)
+            .map(|i| self.image(i))
+            .filter(|image| !(hide_aliased && self.is_aliased(image)))
+            .filter(|image| {
+                !(hide_resolved_aliases
+                    && image
+                        .alias_target()
+                        .is_some_and(|t| self.index_of(t).is_some()))
+            })
+            .collect()
+    }
+
+    /// Whether a member alias resolves to this (non-alias) image.
+    fn is_aliased(&self, image: &Image) -> bool {
+        image.kind() != TagKind::Alias
+            && image.aliases().any(|name| {
+                self.index_of(name)
+                    .map(|i| self.image(i))
+                    .is_some_and(|other| {
+                        other.kind() == TagKind::Alias && other.alias_target() == Some(image.name())
+                    })
+            })
+    }
+
+    /// The member with this tag.
+    pub fn get(&self, name: &str) -> Option<&Image> {
+        self.index_of(name).map(|i| self.image(i))
+    }
+
+    /// The member that stands for a digest: its first non-alias tag, else its first tag.
+    pub fn image_for_digest(&self, digest: &str) -> Option<&Image> {
+        let group = self.data.group_by_digest.get(digest)?;
+        self.primaries.get(group).map(|&i| self.image(i))
+    }
+
+    /// All members with this digest, in collection order.
+    pub fn images_with_digest<'a>(
+        &'a self,
+        digest: &'a str,
+    ) -> impl Iterator<Item = &'a Image> + 'a {
+        let group = self.data.group_by_digest.get(digest).copied();
+        self.lists
+            .iter()
+            .flatten()
+            .filter(move |&&i| Some(self.data.group_of[i as usize]) == group)
+            .map(|&i| self.image(i))
+    }
+
+    /// The greatest member of a kind, arch-specific ones included.
+    pub fn latest(&self, kind: TagKind) -> Option<&Image> {
+        self.lists[kind.index()].first().map(|&i| self.image(i))
+    }
+
+    /// The newest releases, weeklies and dailies plus the included tags, each once, as a view.
+    pub fn subset(&self, spec: &SubsetSpec) -> ImageCatalog {
+        let members = select::subset(&self.data.images, &self.lists, spec, |name| {
+            self.index_of(name)
+        });
+        ImageCatalog::view(Arc::clone(&self.data), members)
+    }
+
+    /// One image per digest (the primary) for the digests of this view that `other` does not
+    /// show among its images (arch-specific ones hidden, as the original does).
+    pub fn subtract(&self, other: &ImageCatalog) -> ImageCatalog {
+        let present: HashSet<&str> = other
+            .all_images(false, true, false)
+            .into_iter()
+            .map(Image::digest)
+            .collect();
+        let members: Vec<u32> = self
+            .primaries
+            .values()
+            .copied()
+            .filter(|&i| !present.contains(self.image(i).digest()))
+            .collect();
+        ImageCatalog::view(Arc::clone(&self.data), members)
+    }
+
+    /// The primaries of the given digests that this view knows (e.g. the images cached on one
+    /// node), as a view.
+    pub fn with_digests<'a>(&self, digests: impl IntoIterator<Item = &'a str>) -> ImageCatalog {
+        let mut members: Vec<u32> = digests
+            .into_iter()
+            .filter_map(|d| self.data.group_by_digest.get(d))
+            .filter_map(|g| self.primaries.get(g).copied())
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        ImageCatalog::view(Arc::clone(&self.data), members)
+    }
+
+    /// Members accepted by the policy (or rejected, with `invert`) in collection order.
+    pub fn filter(
+        &self,
+        policy: &ImageFilterPolicy,
+        now: DateTime<Utc>,
+        invert: bool,
+        remove_arch_specific: bool,
+    ) -> Vec<&Image> {
+        select::filter(
+            &self.data.images,
+            &self.lists,
+            policy,
+            now,
+            invert,
+            remove_arch_specific,
+        )
+        .into_iter()
+        .map(|i| self.image(i))
+        .collect()
+    }
+}
+
+/// A fixed-size bit set of member indices.
+#[derive(Debug, Clone)]
+struct Members(Vec<u64>);
+
+impl Members {
+    fn new(capacity: usize) -> Members {
+        Members(vec![0; capacity.div_ceil(64)])
+    }
+
+    fn insert(&mut self, i: u32) {
+        if let Some(word) = self.0.get_mut(i as usize / 64) {
+            *word |= 1 << (i % 64);
+        }
+    }
+
+    fn contains(&self, i: u32) -> bool {
+        self.0
+            .get(i as usize / 64)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests;
