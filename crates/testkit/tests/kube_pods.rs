@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kube::core::ObjectMeta;
-use rsp_testkit::kube::{node, FakeCluster, PodEventKind, PullBehaviour};
+use rsp_testkit::kube::{self as kube_fake, node, FakeCluster, PodEventKind, PullBehaviour};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -19,31 +18,10 @@ fn image(tag: &str, n: u32) -> String {
 }
 
 fn prepull_pod(name: &str, node: &str, image: &str) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            labels: Some(
-                [(
-                    "nublado.lsst.io/category".to_string(),
-                    "prepuller".to_string(),
-                )]
-                .into(),
-            ),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "prepull".into(),
-                image: Some(image.into()),
-                command: Some(vec!["/bin/true".into()]),
-                ..Default::default()
-            }],
-            node_name: Some(node.into()),
-            restart_policy: Some("Never".into()),
-            ..Default::default()
-        }),
-        status: None,
-    }
+    kube_fake::pod(name, image)
+        .node(node)
+        .label("nublado.lsst.io/category", "prepuller")
+        .build()
 }
 
 fn phase(pod: &Pod) -> &str {

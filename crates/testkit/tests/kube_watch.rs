@@ -5,29 +5,14 @@
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
-use kube::core::ObjectMeta;
 use kube::runtime::watcher::{self, Event};
 use kube::ResourceExt;
-use rsp_testkit::kube::FakeCluster;
+use rsp_testkit::kube::{self as kube_fake, FakeCluster};
 
 fn pod(name: &str) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "c".into(),
-                image: Some("reg.io/img:1".into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-        status: None,
-    }
+    kube_fake::pod(name, "reg.io/img:1").build()
 }
 
 type Item = Result<Event<Pod>, watcher::Error>;
@@ -60,13 +45,19 @@ fn error_code(item: Item) -> Option<u16> {
     }
 }
 
-#[tokio::test]
-async fn watcher_relists_after_an_injected_410() {
+/// A cluster with pod p1 and a watcher on pods that has finished its initial list.
+async fn watching_one_pod() -> (FakeCluster, impl Stream<Item = Item> + Unpin) {
     let cluster = FakeCluster::start().await;
     cluster.create_pod_directly(pod("p1"));
     let api: Api<Pod> = Api::default_namespaced(cluster.client());
     let mut s = watcher::watcher(api, watcher::Config::default()).boxed();
     assert_eq!(init(&mut s).await, ["p1"]);
+    (cluster, s)
+}
+
+#[tokio::test]
+async fn watcher_relists_after_an_injected_410() {
+    let (cluster, mut s) = watching_one_pod().await;
 
     cluster.fail_next("watch", "pods", 1, 410);
     cluster.drop_watches();
@@ -77,11 +68,7 @@ async fn watcher_relists_after_an_injected_410() {
 
 #[tokio::test]
 async fn watcher_relists_when_its_version_was_compacted() {
-    let cluster = FakeCluster::start().await;
-    cluster.create_pod_directly(pod("p1"));
-    let api: Api<Pod> = Api::default_namespaced(cluster.client());
-    let mut s = watcher::watcher(api, watcher::Config::default()).boxed();
-    assert_eq!(init(&mut s).await, ["p1"]);
+    let (cluster, mut s) = watching_one_pod().await;
 
     // Keep the watcher away while history moves on and is compacted.
     cluster.fail_next("watch", "pods", 1, 500);
@@ -194,9 +181,7 @@ async fn fail_next_and_unavailable() {
     assert_eq!(cluster.stats().requests("get", "pods"), 3);
 
     // Without kube's retry layer every request sees the 503.
-    let mut config = kube::Config::new(cluster.url().parse().unwrap());
-    config.default_retry = false;
-    let plain: Api<Pod> = Api::default_namespaced(kube::Client::try_from(config).unwrap());
+    let plain: Api<Pod> = Api::default_namespaced(cluster.client_without_retry());
     cluster.set_unavailable(true);
     assert_eq!(
         code(plain.list(&ListParams::default()).await.unwrap_err()),

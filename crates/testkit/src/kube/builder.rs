@@ -1,12 +1,13 @@
-//! `node("name").label(..).taint(..).image(..)`: concise nodes for tests.
+//! `node("name").label(..).taint(..).image(..)` and `pod("name", "image").node(..)`:
+//! concise nodes and pods for tests.
 //!
-//! It builds a typed `k8s_openapi` Node, so tests read like the objects the prepuller sees;
-//! a node is Ready and schedulable unless told otherwise.
+//! They build typed `k8s_openapi` objects, so tests read like the objects the prepuller
+//! sees; a node is Ready and schedulable unless told otherwise.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ContainerImage, Node, NodeCondition, NodeSpec, NodeStatus, Taint,
+    Container, ContainerImage, Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodSpec, Taint,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -118,6 +119,76 @@ impl NodeSpecBuilder {
 
 impl From<NodeSpecBuilder> for Node {
     fn from(b: NodeSpecBuilder) -> Node {
+        b.build()
+    }
+}
+
+/// A pod under construction; see [`pod`].
+#[derive(Clone, Debug, Default)]
+pub struct PodBuilder {
+    meta: ObjectMeta,
+    image: String,
+    node: Option<String>,
+}
+
+/// Starts a pod called `name` (empty: use [`PodBuilder::generate_name`]) with one container
+/// `c` running `image`, unbound, in the default namespace.
+pub fn pod(name: &str, image: &str) -> PodBuilder {
+    PodBuilder {
+        meta: ObjectMeta {
+            name: (!name.is_empty()).then(|| name.to_string()),
+            ..Default::default()
+        },
+        image: image.to_string(),
+        node: None,
+    }
+}
+
+impl PodBuilder {
+    pub fn namespace(mut self, ns: &str) -> Self {
+        self.meta.namespace = Some(ns.to_string());
+        self
+    }
+
+    pub fn generate_name(mut self, prefix: &str) -> Self {
+        self.meta.generate_name = Some(prefix.to_string());
+        self
+    }
+
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.meta
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Binds the pod to a node (`spec.nodeName`), so the simulated kubelet runs it.
+    pub fn node(mut self, node: &str) -> Self {
+        self.node = Some(node.to_string());
+        self
+    }
+
+    pub fn build(self) -> Pod {
+        Pod {
+            metadata: self.meta,
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "c".into(),
+                    image: Some(self.image),
+                    ..Default::default()
+                }],
+                node_name: self.node,
+                restart_policy: Some("Never".into()),
+                ..Default::default()
+            }),
+            status: None,
+        }
+    }
+}
+
+impl From<PodBuilder> for Pod {
+    fn from(b: PodBuilder) -> Pod {
         b.build()
     }
 }

@@ -33,7 +33,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use builder::{node, NodeSpecBuilder};
+pub use builder::{node, pod, NodeSpecBuilder, PodBuilder};
 pub use cluster::{DEFAULT_MAX_IMAGES, PREPULL_LABEL};
 pub use faults::{ClusterStats, PodEvent, PodEventKind};
 pub use kind::Kind;
@@ -42,12 +42,14 @@ pub use status::ApiError;
 
 use cluster::Inner;
 
-/// Stops the server when the last clone of the cluster goes away.
-struct ServerTask(tokio::task::JoinHandle<()>);
+/// Stops the server when the last clone of the cluster goes away, closing open watches
+/// too: their connections outlive the accept loop and would otherwise stream forever.
+struct ServerTask(tokio::task::JoinHandle<()>, Arc<Inner>);
 
 impl Drop for ServerTask {
     fn drop(&mut self) {
         self.0.abort();
+        self.1.lock().store.drop_watches();
     }
 }
 
@@ -89,9 +91,9 @@ impl FakeCluster {
             }
         });
         FakeCluster {
+            _server: Arc::new(ServerTask(task, inner.clone())),
             inner,
             addr,
-            _server: Arc::new(ServerTask(task)),
         }
     }
 
@@ -101,11 +103,24 @@ impl FakeCluster {
     }
 
     /// A kube client for the fake, default namespace `default`, with kube's default retry
-    /// policy (429/503/504 are retried up to 3 times), as a production client has.
+    /// layer as a production client has: it retries 429/503/504 up to 15 times with
+    /// exponential backoff from 5 ms (minutes in total), so injected 503s and short
+    /// `set_unavailable` periods are invisible to it.
     pub fn client(&self) -> ::kube::Client {
+        self.build_client(true)
+    }
+
+    /// Like [`FakeCluster::client`] but without the retry layer: every injected failure
+    /// reaches the caller at once.
+    pub fn client_without_retry(&self) -> ::kube::Client {
+        self.build_client(false)
+    }
+
+    fn build_client(&self, retry: bool) -> ::kube::Client {
         let uri = self.url().parse().expect("fake cluster: url parses");
         let mut config = ::kube::Config::new(uri);
         config.default_namespace = "default".into();
+        config.default_retry = retry;
         ::kube::Client::try_from(config).expect("fake cluster: kube client builds")
     }
 
@@ -119,7 +134,8 @@ impl FakeCluster {
         self.inner.remove_node(name);
     }
 
-    /// Edits a node; a changed `status.images` replaces what the kubelet holds.
+    /// Edits a node; a changed `status.images` replaces what the kubelet holds. `f` runs
+    /// under the cluster's lock, so it must not call back into the cluster.
     pub fn update_node(&self, name: &str, f: impl FnOnce(&mut Node)) {
         self.inner.update_node(name, |v| {
             if let Some(mut node) = from_value::<Node>(v) {
@@ -188,7 +204,8 @@ impl FakeCluster {
     }
 
     /// How pulls of images whose reference contains `image_contains` behave on every node;
-    /// the longest matching pattern wins, the default is `Succeed(50 ms)`.
+    /// the longest matching pattern wins, the default is `Succeed(50 ms)`. The pattern may
+    /// be a digest; the empty pattern sets the default for every image.
     pub fn set_pull(&self, image_contains: &str, behaviour: PullBehaviour) {
         let mut st = self.inner.lock();
         st.pulls.retain(|(p, _)| p != image_contains);
@@ -308,7 +325,8 @@ impl FakeCluster {
     ///
     /// # Panics
     /// When the pod is invalid or its name is taken: that is a mistake in the test.
-    pub fn create_pod_directly(&self, pod: Pod) -> Pod {
+    pub fn create_pod_directly(&self, pod: impl Into<Pod>) -> Pod {
+        let pod = pod.into();
         let ns = pod
             .metadata
             .namespace
