@@ -1,1 +1,165 @@
+//! Tag collections against the vectors of behaviour.md §2.3 (re-expressed), with fix 6.
 
+use super::*;
+
+/// Expected collection order of the vector, every tag included.
+const ORDERED: [&str; 20] = [
+    "r21_0_1",
+    "r20_0_1_c0027.001",
+    "w_2077_46",
+    "w_2077_46-amd64",
+    "w_2077_45",
+    "w_2077_44",
+    "w_2077_43",
+    "w_2077_42",
+    "w_2077_40_c0027.001",
+    "w_2077_40_c0026.001",
+    "w_2077_40_c0026.001-amd64",
+    "d_2077_10_21",
+    "d_2077_10_20",
+    "r22_0_1_rc1-arm64",
+    "r22_0_0_rc1",
+    "exp_w_2021_22",
+    "recommended_c0027",
+    "recommended",
+    "latest_c0027-arm64",
+    "latest-arm64",
+];
+
+/// The vector's tags in a fixed scrambled order.
+fn scrambled() -> Vec<&'static str> {
+    (0..ORDERED.len())
+        .map(|i| ORDERED[(i * 7 + 3) % ORDERED.len()])
+        .collect()
+}
+
+fn collect(aliases: &[&str], cycle: Option<u32>) -> TagCollection {
+    let aliases: HashSet<String> = aliases.iter().map(|a| a.to_string()).collect();
+    TagCollection::from_tag_names(scrambled(), &aliases, cycle)
+}
+
+fn names<'a>(tags: impl Iterator<Item = &'a Tag>) -> Vec<&'a str> {
+    tags.map(Tag::tag).collect()
+}
+
+#[test]
+fn tags_sort_by_kind_then_descending() {
+    let c = collect(&[], None);
+    assert_eq!(names(c.all_tags(false)), ORDERED);
+    let without_arch: Vec<&str> = ORDERED.into_iter().filter(|t| !t.contains('-')).collect();
+    assert_eq!(names(c.all_tags(true)), without_arch);
+}
+
+#[test]
+fn a_cycle_keeps_only_tags_of_that_cycle() {
+    let c = collect(&[], Some(27));
+    assert_eq!(
+        names(c.all_tags(false)),
+        [
+            "r20_0_1_c0027.001",
+            "w_2077_40_c0027.001",
+            "recommended_c0027",
+            "latest_c0027-arm64"
+        ]
+    );
+    assert_eq!(
+        names(c.all_tags(true)),
+        [
+            "r20_0_1_c0027.001",
+            "w_2077_40_c0027.001",
+            "recommended_c0027"
+        ]
+    );
+}
+
+#[test]
+fn aliases_come_first() {
+    let c = collect(&["recommended", "recommended_c0027"], None);
+    assert_eq!(
+        names(c.all_tags(true))[..2],
+        ["recommended_c0027", "recommended"]
+    );
+    assert_eq!(c.get("recommended").unwrap().kind(), TagKind::Alias);
+    assert_eq!(c.latest(TagKind::Alias).unwrap().tag(), "recommended_c0027");
+}
+
+#[test]
+fn latest_includes_arch_specific_tags() {
+    let c = TagCollection::from_tag_names(["w_2077_45", "w_2077_46-amd64"], &HashSet::new(), None);
+    assert_eq!(c.latest(TagKind::Weekly).unwrap().tag(), "w_2077_46-amd64");
+    assert!(c.latest(TagKind::Release).is_none());
+    assert_eq!(c.len(), 2);
+}
+
+#[test]
+fn subset_counts_newest_per_kind_and_adds_included_tags_once() {
+    let c = collect(&["recommended", "recommended_c0027"], None);
+    let spec = SubsetSpec {
+        releases: 1,
+        weeklies: 3,
+        dailies: 1,
+        include: vec![],
+        remove_arch_specific: false,
+    };
+    assert_eq!(
+        names(c.subset(&spec).all_tags(false)),
+        [
+            "r21_0_1",
+            "w_2077_46",
+            "w_2077_46-amd64",
+            "w_2077_45",
+            "d_2077_10_21"
+        ]
+    );
+    let spec = SubsetSpec {
+        include: vec!["recommended".into(), "nope".into()],
+        remove_arch_specific: true,
+        ..spec
+    };
+    assert_eq!(
+        names(c.subset(&spec).all_tags(false)),
+        [
+            "recommended",
+            "r21_0_1",
+            "w_2077_46",
+            "w_2077_45",
+            "w_2077_44",
+            "d_2077_10_21"
+        ]
+    );
+    // Fix 6: a tag both counted and included appears once.
+    let twice = vec!["w_2077_46".into(), "w_2077_46".into()];
+    let spec = SubsetSpec {
+        weeklies: 2,
+        include: twice,
+        remove_arch_specific: true,
+        ..SubsetSpec::default()
+    };
+    assert_eq!(
+        names(c.subset(&spec).all_tags(false)),
+        ["w_2077_46", "w_2077_45"]
+    );
+    // A count of zero selects none; candidates are never counted.
+    assert!(c.subset(&SubsetSpec::default()).is_empty());
+}
+
+#[test]
+fn equal_tags_keep_their_input_order() {
+    let none = HashSet::new();
+    let c = TagCollection::from_tag_names(["w_2077_46", "w_2077_046", "w_2077_47"], &none, None);
+    assert_eq!(
+        names(c.all_tags(true)),
+        ["w_2077_47", "w_2077_46", "w_2077_046"]
+    );
+    let c = TagCollection::from_tag_names(["w_2077_046", "w_2077_46"], &none, None);
+    assert_eq!(names(c.all_tags(true)), ["w_2077_046", "w_2077_46"]);
+}
+
+#[test]
+fn lookups_find_the_last_tag_of_a_name_and_duplicates_stay_listed() {
+    let aliases: HashSet<String> = ["latest".to_string()].into();
+    let c = TagCollection::from_tag_names(["latest", "latest"], &aliases, None);
+    assert_eq!(c.all_tags(true).count(), 2);
+    assert_eq!(c.get("latest").unwrap().kind(), TagKind::Alias);
+    assert!(c.get("other").is_none());
+}

@@ -1,1 +1,443 @@
+//! Tag parsing, display names, the alias constructor and ordering, against the vectors of
+//! behaviour.md §1–§2 (re-expressed here) and against the regex oracle on generated input.
 
+use super::*;
+use proptest::prelude::*;
+
+/// The fields a vector checks: kind, display name, version, base, (cycle, cycle build, build),
+/// architecture, extra, date.
+type Expected<'a> = (
+    TagKind,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    (Option<u32>, Option<u32>, Option<u32>),
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+fn check(tag: &Tag, want: Expected<'_>) {
+    let (kind, display, version, base, numbers, arch, extra, date) = want;
+    assert_eq!(tag.kind(), kind, "{}", tag.tag());
+    assert_eq!(tag.display_name(), display, "{}", tag.tag());
+    assert_eq!(
+        tag.version().map(|v| v.to_string()).as_deref(),
+        version,
+        "{}",
+        tag.tag()
+    );
+    assert_eq!(tag.base(), base, "{}", tag.tag());
+    assert_eq!(
+        (tag.cycle(), tag.cycle_build(), tag.build()),
+        numbers,
+        "{}",
+        tag.tag()
+    );
+    assert_eq!(tag.architecture(), arch, "{}", tag.tag());
+    assert_eq!(tag.extra(), extra, "{}", tag.tag());
+    let got_date = tag.date().map(|d| d.format("%Y-%m-%d").to_string());
+    assert_eq!(got_date.as_deref(), date, "{}", tag.tag());
+}
+
+const NONE3: (Option<u32>, Option<u32>, Option<u32>) = (None, None, None);
+
+#[test]
+fn each_kind_parses_with_its_fields() {
+    use TagKind::*;
+    let cases: Vec<(&str, Expected<'_>)> = vec![
+        ("r21_0_1", (Release, "Release r21.0.1", Some("21.0.1"), None, NONE3, None, None, None)),
+        ("r22_0_0_rc1", (Candidate, "Release Candidate r22.0.0-rc1", Some("22.0.0-rc1"), None, NONE3, None, None, None)),
+        ("r170", (Release, "Release r17.0.0", Some("17.0.0"), None, NONE3, None, None, None)),
+        ("r00_1_2", (Release, "Release r0.1.2", Some("0.1.2"), None, NONE3, None, None, None)),
+        ("w_2021_22", (Weekly, "Weekly 2021_22", Some("2021.22.0"), None, NONE3, None, None, Some("2021-06-03"))),
+        ("w_2021_5", (Weekly, "Weekly 2021_5", Some("2021.5.0"), None, NONE3, None, None, Some("2021-02-04"))),
+        ("w_2025_07", (Weekly, "Weekly 2025_07", Some("2025.7.0"), None, NONE3, None, None, Some("2025-02-13"))),
+        ("w_2020_53", (Weekly, "Weekly 2020_53", Some("2020.53.0"), None, NONE3, None, None, Some("2020-12-31"))),
+        ("d_2021_05_27", (Daily, "Daily 2021_05_27", Some("2021.5.27"), None, NONE3, None, None, Some("2021-05-27"))),
+        ("d_2077_1_2", (Daily, "Daily 2077_1_2", Some("2077.1.2"), None, NONE3, None, None, Some("2077-01-02"))),
+        (
+            "r21_0_1_c0020.001_rsp19_20210513-amd64",
+            (
+                Release,
+                "Release r21.0.1 (SAL Cycle 0020, Build 001) (RSP Build 19) [20210513] [amd64]",
+                Some("21.0.1"),
+                None,
+                (Some(20), Some(1), Some(19)),
+                Some("amd64"),
+                Some("20210513"),
+                None,
+            ),
+        ),
+        (
+            "r21_0_1_rsp5_c0031.004",
+            (Release, "Release r21.0.1 (RSP Build 5) [c0031.004]", Some("21.0.1"), None, (None, None, Some(5)), None, Some("c0031.004"), None),
+        ),
+        ("w_2021_22_c0020", (Weekly, "Weekly 2021_22 [c0020]", Some("2021.22.0"), None, NONE3, None, Some("c0020"), Some("2021-06-03"))),
+        ("w_2021_22_rsp", (Weekly, "Weekly 2021_22 [rsp]", Some("2021.22.0"), None, NONE3, None, Some("rsp"), Some("2021-06-03"))),
+        (
+            "r22_0_1_rc1_rc2",
+            (Candidate, "Release Candidate r22.0.1-rc1 [rc2]", Some("22.0.1-rc1"), None, NONE3, None, Some("rc2"), None),
+        ),
+        ("r22_0_0_rc1_", (Release, "Release r22.0.0 [rc1_]", Some("22.0.0"), None, NONE3, None, Some("rc1_"), None)),
+        ("r21_0_1_foo-bar-baz", (Release, "Release r21.0.1 [foo-bar] [baz]", Some("21.0.1"), None, NONE3, Some("baz"), Some("foo-bar"), None)),
+        ("r21_0_1_-amd64", (Release, "Release r21.0.1 [-amd64]", Some("21.0.1"), None, NONE3, None, Some("-amd64"), None)),
+        ("latest", (Unknown, "latest", None, Some("latest"), NONE3, None, None, None)),
+        ("recommended_c0027", (Unknown, "recommended (SAL Cycle 0027)", None, Some("recommended"), (Some(27), None, None), None, None, None)),
+        ("latest_c0027-amd64", (Unknown, "latest (SAL Cycle 0027) [amd64]", None, Some("latest"), (Some(27), None, None), Some("amd64"), None, None)),
+        ("recommended_c0027_rsp3", (Unknown, "recommended_c0027_rsp3", None, Some("recommended_c0027_rsp3"), NONE3, None, None, None)),
+        ("foo-bar-baz", (Unknown, "foo-bar [baz]", None, Some("foo-bar"), NONE3, Some("baz"), None, None)),
+        ("foo-", (Unknown, "foo-", None, Some("foo-"), NONE3, None, None, None)),
+        ("-amd64", (Unknown, " [amd64]", None, Some(""), NONE3, Some("amd64"), None, None)),
+        ("w_2021_22-arm64-amd64", (Unknown, "w_2021_22-arm64 [amd64]", None, Some("w_2021_22-arm64"), NONE3, Some("amd64"), None, None)),
+        ("w_2021_22-AMD64", (Unknown, "w_2021_22-AMD64", None, Some("w_2021_22-AMD64"), NONE3, None, None, None)),
+        ("r1700", (Unknown, "r1700", None, Some("r1700"), NONE3, None, None, None)),
+        ("exp_", (Unknown, "exp_", None, Some("exp_"), NONE3, None, None, None)),
+        ("exp_random", (Experimental, "Experimental random", None, Some("random"), NONE3, None, None, None)),
+        (
+            "exp_random_c0027-amd64",
+            (Experimental, "Experimental random (SAL Cycle 0027) [amd64]", None, Some("random"), (Some(27), None, None), Some("amd64"), None, None),
+        ),
+        ("exp_exp_w_2021_22", (Experimental, "Experimental Experimental Weekly 2021_22", Some("2021.22.0"), None, NONE3, None, None, Some("2021-06-03"))),
+        ("exp_w_2021_54", (Experimental, "Experimental w_2021_54", None, Some("w_2021_54"), NONE3, None, None, None)),
+        (
+            "exp_w_2021_22_c0020.001_rsp19_foo-amd64",
+            (
+                Experimental,
+                "Experimental Weekly 2021_22 (SAL Cycle 0020, Build 001) (RSP Build 19) [foo] [amd64]",
+                Some("2021.22.0"),
+                None,
+                (Some(20), Some(1), Some(19)),
+                Some("amd64"),
+                Some("foo"),
+                Some("2021-06-03"),
+            ),
+        ),
+    ];
+    for (input, want) in cases {
+        check(&Tag::parse(input), want);
+    }
+}
+
+#[test]
+fn empty_is_latest_and_semantic_follows_the_inner_tag() {
+    assert_eq!(Tag::parse("").tag(), "latest");
+    assert_eq!(Tag::parse("").kind(), TagKind::Unknown);
+    assert!(Tag::parse("exp_r21_0_1").semantic());
+    assert!(Tag::parse("r22_0_0_rc1").semantic());
+    assert!(!Tag::parse("exp_w_2021_22").semantic());
+    assert!(!Tag::parse("latest").semantic());
+}
+
+#[test]
+fn impossible_dates_and_weeks_fall_through_to_unknown() {
+    for tag in [
+        "w_2021_54",
+        "w_2021_53",
+        "w_2021_00",
+        "d_2021_02_30",
+        "d_2021_13_01",
+        "d_0000_01_01",
+        "w_10000_01",
+    ] {
+        let parsed = Tag::parse(tag);
+        assert_eq!(
+            (parsed.kind(), parsed.base(), parsed.display_name()),
+            (TagKind::Unknown, Some(tag), tag.to_string())
+        );
+    }
+}
+
+#[test]
+fn numbers_too_large_for_the_fields_fall_through() {
+    let huge = "r99999999999999999999999_0_0";
+    assert_eq!(Tag::parse(huge).kind(), TagKind::Unknown);
+    let cycle = "r21_0_1_c99999999999.1";
+    assert_eq!(Tag::parse(cycle).kind(), TagKind::Unknown);
+    assert_eq!(
+        Tag::parse("latest_c99999999999").base(),
+        Some("latest_c99999999999")
+    );
+}
+
+#[test]
+fn a_newline_anywhere_leaves_the_tag_verbatim() {
+    for tag in ["w_2021_22\n", "latest\n-amd64", "\n", "exp_\nx"] {
+        let parsed = Tag::parse(tag);
+        assert_eq!(
+            (parsed.kind(), parsed.base(), parsed.display_name()),
+            (TagKind::Unknown, None, tag.to_string())
+        );
+    }
+}
+
+#[test]
+fn alias_constructor_title_cases_the_base() {
+    let cases = [
+        (
+            "recommended",
+            "Recommended",
+            Some("recommended"),
+            None,
+            None,
+        ),
+        (
+            "latest_weekly_c0046",
+            "Latest Weekly (SAL Cycle 0046)",
+            Some("latest_weekly"),
+            Some(46),
+            None,
+        ),
+        (
+            "latest-amd64",
+            "Latest [amd64]",
+            Some("latest"),
+            None,
+            Some("amd64"),
+        ),
+        (
+            "latest_c0046-arm64",
+            "Latest (SAL Cycle 0046) [arm64]",
+            Some("latest"),
+            Some(46),
+            Some("arm64"),
+        ),
+        (
+            "foo_bar-amd64",
+            "Foo Bar [amd64]",
+            Some("foo_bar"),
+            None,
+            Some("amd64"),
+        ),
+        ("a-b-c", "A-B [c]", Some("a-b"), None, Some("c")),
+        (
+            "Mixed_CASE_tag",
+            "Mixed Case Tag",
+            Some("Mixed_CASE_tag"),
+            None,
+            None,
+        ),
+        ("rec_c12x", "Rec C12X", Some("rec_c12x"), None, None),
+        ("it's_2x", "It'S 2X", Some("it's_2x"), None, None),
+        ("w_2021_22", "W 2021 22", Some("w_2021_22"), None, None),
+        ("a\nb_c", "A\nB C", Some("a\nb_c"), None, None),
+    ];
+    for (input, display, base, cycle, arch) in cases {
+        let tag = Tag::alias(input);
+        assert_eq!(tag.kind(), TagKind::Alias);
+        assert_eq!(
+            (
+                tag.display_name().as_str(),
+                tag.base(),
+                tag.cycle(),
+                tag.architecture()
+            ),
+            (display, base, cycle, arch)
+        );
+        assert_eq!(
+            (tag.version(), tag.date(), tag.build(), tag.extra()),
+            (None, None, None, None)
+        );
+    }
+}
+
+#[test]
+fn title_case_follows_python() {
+    assert_eq!(title_case("hello wORLD"), "Hello World");
+    assert_eq!(title_case("x1y 2z"), "X1Y 2Z");
+    assert_eq!(title_case("élan vital"), "Élan Vital");
+    assert_eq!(title_case("ǆemal"), "ǅemal");
+    assert_eq!(title_case(""), "");
+}
+
+fn ascending(chain: &[&str]) {
+    for pair in chain.windows(2) {
+        let (a, b) = (Tag::parse(pair[0]), Tag::parse(pair[1]));
+        assert_eq!(
+            a.cmp_same_kind(&b),
+            Ordering::Less,
+            "{} < {}",
+            pair[0],
+            pair[1]
+        );
+        assert_eq!(
+            b.cmp_same_kind(&a),
+            Ordering::Greater,
+            "{} > {}",
+            pair[1],
+            pair[0]
+        );
+    }
+}
+
+#[test]
+fn tags_of_one_kind_order_by_version_then_suffixes() {
+    ascending(&[
+        "r21_0_1",
+        "r21_0_1_rsp29",
+        "r21_0_1_rsp103",
+        "r21_0_1_rsp103_extra",
+        "r21_0_1_rsp103_foo-amd64",
+        "r21_0_1_rsp103_foo-arm64",
+        "r21_0_1_rsp103_foo",
+        "r21_0_1_c0031.004",
+        "r21_0_1_c0031.004_rsp103",
+        "r21_0_1_c0032.004_rsp102",
+        "r21_0_1_c0032.004_rsp103",
+        "r21_0_1_c0032.005_rsp101",
+    ]);
+    ascending(&[
+        "d_2023_02_09",
+        "d_2023_02_10_c0030.004",
+        "d_2023_02_10_c0031.004",
+        "d_2023_02_10_c0031.005",
+    ]);
+    ascending(&["exp_20230209", "exp_random"]);
+    ascending(&["r22_0_0_rc10", "r22_0_0_rc2"]);
+    ascending(&[
+        "exp_r21_0_1",
+        "exp_r22_0_1",
+        "exp_w_2021_22",
+        "exp_w_2021_23_rsp3",
+        "exp_20230209",
+    ]);
+    assert_eq!(
+        Tag::parse("w_2077_46").cmp_same_kind(&Tag::parse("w_2077_046")),
+        Ordering::Equal
+    );
+}
+
+#[test]
+fn a_prerelease_sorts_below_its_release_and_semver_cutoffs_compare_alike() {
+    let rc = Tag::parse("r28_0_0_rc1");
+    let v = rc.version().unwrap();
+    assert!(v
+        .cmp_semver(&semver::Version::parse("28.0.0").unwrap())
+        .is_lt());
+    assert!(v
+        .cmp_semver(&semver::Version::parse("28.0.0-rc1").unwrap())
+        .is_eq());
+    assert!(v
+        .cmp_semver(&semver::Version::parse("28.0.0-alpha.1").unwrap())
+        .is_gt());
+    assert!(v
+        .cmp_semver(&semver::Version::parse("27.9.9").unwrap())
+        .is_gt());
+    let release = Tag::parse("r28_0_0");
+    assert!(v < release.version().unwrap());
+}
+
+#[test]
+fn json_shape_matches_the_cli_contract() {
+    let json = serde_json::to_value(Tag::parse("w_2021_22_rsp19-arm64")).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "tag": "w_2021_22_rsp19-arm64", "image_type": "Weekly",
+            "display_name": "Weekly 2021_22 (RSP Build 19) [arm64]",
+            "version": {"major": 2021, "minor": 22, "patch": 0, "prerelease": null},
+            "semantic": false, "base": null, "cycle": null, "cycle_build": null, "build": 19,
+            "architecture": "arm64", "extra": null, "date": "2021-06-03T00:00:00Z"
+        })
+    );
+    // Field order is part of the contract.
+    assert_eq!(
+        serde_json::to_string(&Tag::parse("x")).unwrap(),
+        r#"{"tag":"x","image_type":"Unknown","display_name":"x","version":null,"semantic":false,"base":"x","cycle":null,"cycle_build":null,"build":null,"architecture":null,"extra":null,"date":null}"#
+    );
+}
+
+/// Strings built from the pieces the patterns care about, so that generated input reaches
+/// every branch (valid tags, near misses, overflow, non-ASCII digits, newlines).
+fn tag_like() -> impl Strategy<Value = String> {
+    let piece = prop::sample::select(vec![
+        "r",
+        "w_",
+        "d_",
+        "exp_",
+        "_",
+        "-",
+        "c",
+        "rc",
+        "rsp",
+        ".",
+        "0",
+        "1",
+        "2",
+        "00",
+        "07",
+        "13",
+        "22",
+        "30",
+        "53",
+        "54",
+        "2020",
+        "2021",
+        "9999",
+        "99999999999",
+        "99999999999999999999999",
+        "amd64",
+        "arm64",
+        "AMD64",
+        "latest",
+        "recommended",
+        "x",
+        "\n",
+        "é",
+        "٣",
+        " ",
+    ]);
+    prop::collection::vec(piece, 0..10).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn fast_parser_agrees_with_the_regex_table(text in tag_like()) {
+        let (fast, slow) = (Tag::parse(&text), oracle::parse(&text));
+        prop_assert!(oracle::same(&fast, &slow), "{:?}\nfast {:?}\nslow {:?}", text, fast, slow);
+        let (fast, slow) = (Tag::alias(&text), oracle::alias(&text));
+        prop_assert!(oracle::same(&fast, &slow), "alias {:?}\nfast {:?}\nslow {:?}", text, fast, slow);
+    }
+
+    #[test]
+    fn any_string_parses_without_panicking_and_as_the_oracle(text in any::<String>()) {
+        let fast = Tag::parse(&text);
+        let _ = (fast.display_name(), serde_json::to_string(&fast));
+        prop_assert!(oracle::same(&fast, &oracle::parse(&text)), "{:?}", text);
+        let _ = Tag::alias(&text).display_name();
+    }
+
+    #[test]
+    fn long_strings_parse(prefix in tag_like(), repeat in 1usize..2000, suffix in tag_like()) {
+        let text = format!("{prefix}{}{suffix}", "exp_r1_2_3_c1.2".repeat(repeat));
+        let fast = Tag::parse(&text);
+        prop_assert!(oracle::same(&fast, &oracle::parse(&text)));
+    }
+
+    #[test]
+    fn ordering_within_a_kind_is_a_total_order(a in tag_like(), b in tag_like(), c in tag_like()) {
+        let tags = [Tag::parse(&a), Tag::parse(&b), Tag::parse(&c)];
+        for x in &tags {
+            prop_assert_eq!(x.cmp_same_kind(x), Ordering::Equal);
+            for y in &tags {
+                prop_assert_eq!(x.cmp_same_kind(y), y.cmp_same_kind(x).reverse());
+                for z in &tags {
+                    if x.cmp_same_kind(y).is_le() && y.cmp_same_kind(z).is_le() {
+                        prop_assert!(x.cmp_same_kind(z).is_le());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn very_deep_experimental_nesting_does_not_overflow_the_stack() {
+    let text = "exp_".repeat(200_000) + "w_2021_22";
+    let tag = Tag::parse(&text);
+    assert_eq!(tag.kind(), TagKind::Experimental);
+    assert_eq!(tag.date(), Tag::parse("w_2021_22").date());
+    assert!(tag.display_name().starts_with("Experimental Experimental "));
+}
