@@ -7,7 +7,7 @@
 //! steer it through [`FakeCluster`]: nodes, per-image pull behaviours, injected faults, and
 //! counters of what the client did.
 //!
-//! Modules: `api` (HTTP routing and verbs), `store` (versioned objects, history), `watch`
+//! Modules: `api` (HTTP routing, faults), `verbs` (what each verb does), `store` (versioned objects, history), `watch`
 //! (event streams), `cluster` (pod/node rules, counters), `kubelet` (pod lifecycle and node
 //! images), `selector`, `patch`, `faults`, `status`, `discovery`, `builder`, `kind`.
 
@@ -22,6 +22,7 @@ mod patch;
 mod selector;
 mod status;
 mod store;
+mod verbs;
 mod watch;
 
 use std::net::SocketAddr;
