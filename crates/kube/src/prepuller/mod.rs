@@ -49,6 +49,9 @@ const EVENT_BUFFER: usize = 4096;
 pub struct PrepullerHandle {
     status: watch::Receiver<Arc<PrepullerStatus>>,
     events: broadcast::Sender<PrepullEvent>,
+    /// Subscribed before the loop starts, handed out by the first `events()` call so that
+    /// its caller misses nothing.
+    first_events: std::sync::Mutex<Option<broadcast::Receiver<PrepullEvent>>>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -65,7 +68,7 @@ impl PrepullerHandle {
         active: watch::Receiver<bool>,
     ) -> PrepullerHandle {
         let (status_tx, status) = watch::channel(Arc::new(PrepullerStatus::default()));
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (events, first_events) = broadcast::channel(EVENT_BUFFER);
         let (stop, stop_rx) = watch::channel(false);
         let runner = Runner {
             api: Api::namespaced(client, &config.pod.namespace),
@@ -81,6 +84,7 @@ impl PrepullerHandle {
         PrepullerHandle {
             status,
             events,
+            first_events: std::sync::Mutex::new(Some(first_events)),
             stop,
             task: Some(tokio::spawn(runner.run())),
         }
@@ -91,9 +95,14 @@ impl PrepullerHandle {
         self.status.clone()
     }
 
-    /// Finished pulls from now on.
+    /// Finished pulls: the first call gets every event since start, later calls those from
+    /// now on. A receiver more than 4096 events behind loses the oldest (`Lagged`).
     pub fn events(&self) -> broadcast::Receiver<PrepullEvent> {
-        self.events.subscribe()
+        let first = match self.first_events.lock() {
+            Ok(mut first) => first.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        first.unwrap_or_else(|| self.events.subscribe())
     }
 
     /// Stops creating pods, deletes the ones in flight (within the configured shutdown

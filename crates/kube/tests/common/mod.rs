@@ -1,0 +1,207 @@
+//! Shared harness for the tests against the fake cluster: the standard configuration of the
+//! original's tests (selector, tolerations, pull secret, owner), short timings, a prepuller
+//! wired to a node watcher, and the end-of-test check that no prepull pod is left behind.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use rsp_kube::config::{Backoff, OwnerPod, PrepullerConfig};
+use rsp_kube::{NodeWatcher, PrepullEvent, PrepullImage, PrepullerHandle, PrepullerStatus};
+use rsp_model::node::{Toleration, TolerationOperator};
+use rsp_testkit::kube::{node, FakeCluster, NodeSpecBuilder};
+use tokio::sync::{broadcast, watch};
+
+pub const NAMESPACE: &str = "nublado";
+pub const REGISTRY: &str = "lighthouse.ceres/library/sketchbook";
+pub const OWNER_UID: &str = "12720beb-ecae-452e-982e-2f0a0a2fbaf1";
+
+/// A prepull image of the standard Docker repository.
+pub fn image(tag: &str, digest: &str) -> PrepullImage {
+    PrepullImage {
+        tag: tag.into(),
+        reference_with_digest: format!("{REGISTRY}:{tag}@{digest}"),
+        digest: digest.into(),
+    }
+}
+
+/// `lab.tolerations` of the standard configuration.
+pub fn standard_tolerations() -> Vec<Toleration> {
+    vec![
+        Toleration {
+            effect: Some("NoSchedule".into()),
+            key: Some("some-toleration".into()),
+            operator: TolerationOperator::Equal,
+            toleration_seconds: Some(60),
+            value: Some("some-value".into()),
+        },
+        Toleration {
+            key: Some("other-toleration".into()),
+            operator: TolerationOperator::Exists,
+            ..Toleration::default()
+        },
+    ]
+}
+
+/// The standard configuration with timings short enough for tests.
+pub fn fast_config() -> PrepullerConfig {
+    let mut config = PrepullerConfig::new(NAMESPACE);
+    config.pod.pull_secret = Some("pull-secret".into());
+    config.pod.tolerations = standard_tolerations();
+    config.pod.owner = Some(OwnerPod {
+        name: "nublado-controller".into(),
+        uid: OWNER_UID.into(),
+    });
+    config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
+    config.prepull_timeout = Duration::from_secs(10);
+    config.pull_error_grace = Duration::from_millis(200);
+    config.backoff = Backoff {
+        initial: Duration::from_millis(300),
+        max: Duration::from_secs(2),
+    };
+    config.shutdown_timeout = Duration::from_secs(5);
+    config
+}
+
+/// A node carrying the standard selector label.
+pub fn lab_node(name: &str) -> NodeSpecBuilder {
+    node(name).label("some-label", "some-value")
+}
+
+/// The node reference kubelet reports for a digest of the standard repository.
+pub fn cached(digest: &str) -> String {
+    format!("{REGISTRY}@{digest}")
+}
+
+/// A prepuller with its node watcher and input channels.
+pub struct Harness {
+    pub cluster: FakeCluster,
+    pub nodes: NodeWatcher,
+    pub images: watch::Sender<Option<Arc<Vec<PrepullImage>>>>,
+    pub active: watch::Sender<bool>,
+    pub prepuller: Option<PrepullerHandle>,
+    pub events: broadcast::Receiver<PrepullEvent>,
+    pub status: watch::Receiver<Arc<PrepullerStatus>>,
+}
+
+impl Harness {
+    /// Starts a prepuller (active) on `cluster` wanting `images`.
+    pub fn start(
+        cluster: &FakeCluster,
+        config: PrepullerConfig,
+        images: Vec<PrepullImage>,
+    ) -> Self {
+        let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
+        let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
+        let (active, active_rx) = watch::channel(true);
+        let prepuller = PrepullerHandle::start(
+            cluster.client(),
+            config,
+            nodes.subscribe(),
+            images_rx,
+            active_rx,
+        );
+        Harness {
+            cluster: cluster.clone(),
+            events: prepuller.events(),
+            status: prepuller.status(),
+            nodes,
+            images: images_tx,
+            active,
+            prepuller: Some(prepuller),
+        }
+    }
+
+    /// Waits for the next event matching `want`, up to `timeout`.
+    pub async fn event(
+        &mut self,
+        timeout: Duration,
+        mut want: impl FnMut(&PrepullEvent) -> bool,
+    ) -> Option<PrepullEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Ok(event)) if want(&event) => return Some(event),
+                Ok(Ok(_)) => continue,
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Every event received so far without waiting.
+    pub fn drain_events(&mut self) -> Vec<PrepullEvent> {
+        let mut events = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            events.push(event);
+        }
+        events
+    }
+
+    /// Waits until the prepuller's status satisfies `done`.
+    pub async fn wait_status(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&PrepullerStatus) -> bool,
+    ) -> bool {
+        let result = tokio::time::timeout(timeout, self.status.wait_for(|s| done(s))).await;
+        matches!(result, Ok(Ok(_)))
+    }
+
+    /// Waits until every (node, digest) in `pairs` was pulled successfully.
+    pub async fn wait_pulled(&mut self, timeout: Duration, pairs: &[(&str, &str)]) -> bool {
+        self.wait_status(timeout, |status| {
+            pairs
+                .iter()
+                .all(|(node, digest)| status.pulled.contains(node, digest))
+        })
+        .await
+    }
+
+    /// Stops the prepuller gracefully and checks that no prepull pod is left.
+    pub async fn finish(mut self) {
+        if let Some(prepuller) = self.prepuller.take() {
+            prepuller.shutdown().await;
+        }
+        assert_no_prepull_pods(&self.cluster).await;
+    }
+}
+
+/// Prepull pods in the test namespace now.
+pub fn prepull_pods(cluster: &FakeCluster) -> Vec<Pod> {
+    cluster
+        .pods(NAMESPACE)
+        .into_iter()
+        .filter(|pod| {
+            pod.metadata
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get("nublado.lsst.io/category"))
+                .is_some_and(|value| value == "prepuller")
+        })
+        .collect()
+}
+
+/// Fails the test if a prepull pod remains (allowing a moment for deletions to land).
+pub async fn assert_no_prepull_pods(cluster: &FakeCluster) {
+    let gone = cluster
+        .wait_until(Duration::from_secs(2), |c| prepull_pods(c).is_empty())
+        .await;
+    let left: Vec<_> = prepull_pods(cluster)
+        .into_iter()
+        .filter_map(|pod| pod.metadata.name)
+        .collect();
+    assert!(gone, "prepull pods left behind: {left:?}");
+}
+
+/// Names of the prepull pods created so far, in creation order.
+pub fn created_pods(cluster: &FakeCluster) -> Vec<String> {
+    cluster
+        .pod_events()
+        .into_iter()
+        .filter(|event| event.kind == rsp_testkit::kube::PodEventKind::Created)
+        .map(|event| event.name)
+        .collect()
+}
