@@ -1,1 +1,211 @@
-//! Configuration file of rsp-images: a Nublado controller config plus rsp-images additions.
+//! The configuration of rsp-images.
+//!
+//! The file is a Nublado lab-controller configuration (so an existing one loads unchanged) plus
+//! a few optional rsp-images sections. The rules, from the project contract:
+//!
+//! - the sections rsp-images reads (`images`, `dropdownMenu`, `lab.nodeSelector`,
+//!   `lab.tolerations`, `lab.pullSecret`, `pathPrefix`, `metadataPath`, and its own `cluster`,
+//!   `prepuller`, `server`) are strict: an unknown key is an error naming its full path;
+//! - every other top-level section and every other `lab` key belongs to the controller and is
+//!   ignored, reported once as a [`Warning`] that names them all.
+//!
+//! Keys are camelCase; snake_case is accepted too, as the original accepted both. Parsing is
+//! pure (text in, value out) so that the binary decides where files come from.
+
+mod error;
+mod images;
+mod service;
+
+pub use error::ConfigError;
+pub use images::{
+    default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
+    SnapshotSourceConfig, SourceConfig,
+};
+pub use service::{ClusterConfig, LabConfig, PrepullerConfig, ServerConfig};
+
+use rsp_model::filter::ImageFilterPolicy;
+use serde::de::DeserializeOwned;
+use serde_yaml::{Mapping, Value};
+use std::path::PathBuf;
+
+/// The whole configuration, after defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub images: ImagesConfig,
+    pub dropdown_menu: ImageFilterPolicy,
+    pub lab: LabConfig,
+    pub path_prefix: String,
+    pub metadata_path: PathBuf,
+    pub cluster: ClusterConfig,
+    pub prepuller: PrepullerConfig,
+    pub server: ServerConfig,
+}
+
+/// Something in the file that rsp-images does not use; worth one log line, not a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning(pub String);
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `lab` keys that the lab controller uses and rsp-images does not.
+const LAB_KEYS_READ: [&str; 3] = ["nodeSelector", "tolerations", "pullSecret"];
+
+impl Config {
+    /// Parses configuration text (YAML, of which JSON is a subset).
+    pub fn from_yaml(text: &str) -> Result<(Config, Vec<Warning>), ConfigError> {
+        let root: Value = serde_yaml::from_str(text).map_err(ConfigError::syntax)?;
+        let mut root = match root {
+            Value::Mapping(map) => map,
+            Value::Null => Mapping::new(),
+            _ => return Err(ConfigError::NotAMapping),
+        };
+        let mut ignored = Vec::new();
+        let images = take(&mut root, "images", &["images"])?.ok_or(ConfigError::Missing {
+            path: "images".into(),
+        })?;
+        let dropdown_menu = take(&mut root, "dropdownMenu", &["dropdown_menu"])?;
+        let lab = match take_raw(&mut root, "lab", &[]) {
+            Some(Value::Mapping(lab)) => lab_section(lab, &mut ignored)?,
+            Some(Value::Null) | None => LabConfig::default(),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    path: "lab".into(),
+                    message: "expected a mapping".into(),
+                })
+            }
+        };
+        let path_prefix: Option<String> = take(&mut root, "pathPrefix", &["path_prefix"])?;
+        let metadata_path: Option<PathBuf> = take(&mut root, "metadataPath", &["metadata_path"])?;
+        let cluster = take(&mut root, "cluster", &[])?.unwrap_or_default();
+        let prepuller = take(&mut root, "prepuller", &[])?.unwrap_or_default();
+        let server = take(&mut root, "server", &[])?.unwrap_or_default();
+        ignored.extend(root.keys().map(key_name));
+
+        let config = Config {
+            images,
+            dropdown_menu: dropdown_menu.unwrap_or_default(),
+            lab,
+            path_prefix: normalise_prefix(path_prefix.as_deref().unwrap_or("/nublado")),
+            metadata_path: metadata_path.unwrap_or_else(|| PathBuf::from("/etc/podinfo")),
+            cluster,
+            prepuller,
+            server,
+        };
+        config.validate()?;
+        let warnings = if ignored.is_empty() {
+            Vec::new()
+        } else {
+            vec![Warning(format!(
+                "ignoring configuration that rsp-images does not use: {}",
+                ignored.join(", ")
+            ))]
+        };
+        Ok((config, warnings))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (index, toleration) in self.lab.tolerations.iter().enumerate() {
+            toleration
+                .validate()
+                .map_err(|error| ConfigError::Invalid {
+                    path: format!("lab.tolerations[{index}]"),
+                    message: error.to_string(),
+                })?;
+        }
+        self.images.validate()?;
+        self.prepuller.validate()
+    }
+}
+
+/// The URL prefix without a trailing slash, always starting with one (`/` becomes empty).
+fn normalise_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.starts_with('/') {
+        trimmed.to_owned()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+fn lab_section(mut lab: Mapping, ignored: &mut Vec<String>) -> Result<LabConfig, ConfigError> {
+    let mut read = Mapping::new();
+    for key in LAB_KEYS_READ {
+        let snake = camel_to_snake(key);
+        if let Some(value) = take_raw(&mut lab, key, &[snake.as_str()]) {
+            read.insert(Value::String(key.to_owned()), value);
+        }
+    }
+    ignored.extend(lab.keys().map(|key| format!("lab.{}", key_name(key))));
+    deserialize(Value::Mapping(read), "lab")
+}
+
+/// Removes a section (under its camelCase name or one of its aliases) and deserializes it,
+/// reporting errors with the full key path.
+fn take<T: DeserializeOwned>(
+    root: &mut Mapping,
+    key: &str,
+    aliases: &[&str],
+) -> Result<Option<T>, ConfigError> {
+    match take_raw(root, key, aliases) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => deserialize(value, key).map(Some),
+    }
+}
+
+fn take_raw(root: &mut Mapping, key: &str, aliases: &[&str]) -> Option<Value> {
+    std::iter::once(key)
+        .chain(aliases.iter().copied())
+        .find_map(|name| root.remove(name))
+}
+
+fn deserialize<T: DeserializeOwned>(value: Value, section: &str) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let inner = error.path().to_string();
+        let mut path = if inner == "." || inner.is_empty() {
+            section.to_owned()
+        } else {
+            format!("{section}.{inner}")
+        };
+        let message = error.into_inner().to_string();
+        // Inside an internally tagged enum serde reports an unknown key at its parent; name
+        // the key itself.
+        if let Some(key) = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            if !path.ends_with(&format!(".{key}")) {
+                path = format!("{path}.{key}");
+            }
+        }
+        ConfigError::Invalid { path, message }
+    })
+}
+
+fn key_name(key: &Value) -> String {
+    match key {
+        Value::String(name) => name.clone(),
+        other => serde_yaml::to_string(other)
+            .map(|text| text.trim().to_owned())
+            .unwrap_or_else(|_| "?".to_owned()),
+    }
+}
+
+fn camel_to_snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -16,6 +16,7 @@ pub mod error;
 pub mod gar;
 mod http;
 pub mod retry;
+pub mod source;
 
 pub use docker::{DockerClientConfig, DockerCredential, DockerCredentials, DockerRegistryClient};
 pub use error::RegistryError;

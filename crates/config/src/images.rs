@@ -1,0 +1,231 @@
+//! The `images` section: where images come from and which of them to prepull.
+//!
+//! Field names and defaults are the original's (behaviour §10.1); `apiUrl`, `auth`,
+//! `authRealms` and the `snapshot` source type are rsp-images additions (decisions §3).
+
+use crate::ConfigError;
+use rsp_model::duration;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the controller's image pull credentials live unless the config says otherwise.
+pub fn default_credentials_path() -> PathBuf {
+    PathBuf::from("/etc/secrets/.dockerconfigjson")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImagesConfig {
+    pub source: SourceConfig,
+    #[serde(
+        default = "default_refresh_interval",
+        alias = "refresh_interval",
+        deserialize_with = "duration::serde::deserialize"
+    )]
+    pub refresh_interval: Duration,
+    #[serde(
+        default = "default_prepull_timeout",
+        alias = "prepull_timeout",
+        deserialize_with = "duration::serde::deserialize"
+    )]
+    pub prepull_timeout: Duration,
+    #[serde(default = "default_recommended_tag", alias = "recommended_tag")]
+    pub recommended_tag: String,
+    #[serde(default = "one", alias = "num_releases")]
+    pub num_releases: usize,
+    #[serde(default = "two", alias = "num_weeklies")]
+    pub num_weeklies: usize,
+    #[serde(default = "three", alias = "num_dailies")]
+    pub num_dailies: usize,
+    #[serde(default)]
+    pub cycle: Option<u32>,
+    #[serde(default)]
+    pub pin: Vec<String>,
+    #[serde(default, alias = "alias_tags")]
+    pub alias_tags: Vec<String>,
+    /// `None` means the default path, where a missing file means anonymous access; a path
+    /// written in the config must exist (fix 3).
+    #[serde(default, alias = "docker_credentials_path")]
+    pub docker_credentials_path: Option<PathBuf>,
+}
+
+fn default_refresh_interval() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_prepull_timeout() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_recommended_tag() -> String {
+    "recommended".to_owned()
+}
+fn one() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+fn three() -> usize {
+    3
+}
+
+/// The registry that holds the lab images.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SourceConfig {
+    Docker(DockerSourceConfig),
+    Google(GoogleSourceConfig),
+    Snapshot(SnapshotSourceConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DockerSourceConfig {
+    #[serde(default = "default_docker_registry")]
+    pub registry: String,
+    pub repository: String,
+    /// `scheme://host[:port]` of the registry API; default `https://{registry}`.
+    #[serde(default, alias = "api_url")]
+    pub api_url: Option<String>,
+    /// Hosts a bearer-token realm may point to; default: the registry host only.
+    #[serde(default, alias = "auth_realms")]
+    pub auth_realms: Vec<String>,
+}
+
+fn default_docker_registry() -> String {
+    "docker.io".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GoogleSourceConfig {
+    pub location: String,
+    #[serde(alias = "project_id")]
+    pub project_id: String,
+    pub repository: String,
+    pub image: String,
+    /// Base URL of the Artifact Registry API; default `https://artifactregistry.googleapis.com`.
+    #[serde(default, alias = "api_url")]
+    pub api_url: Option<String>,
+    #[serde(default)]
+    pub auth: GoogleAuthMode,
+}
+
+impl GoogleSourceConfig {
+    /// The registry host that image references use.
+    pub fn registry(&self) -> String {
+        format!("{}-docker.pkg.dev", self.location)
+    }
+
+    /// The Docker repository path that image references use.
+    pub fn docker_repository(&self) -> String {
+        format!("{}/{}/{}", self.project_id, self.repository, self.image)
+    }
+}
+
+/// How rsp-images authenticates to Artifact Registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GoogleAuthMode {
+    /// Application Default Credentials, including the GKE metadata server.
+    #[default]
+    Google,
+    None,
+}
+
+/// A listing saved by `rsp-images snapshot`, served without any registry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapshotSourceConfig {
+    pub path: PathBuf,
+    pub registry: String,
+    pub repository: String,
+}
+
+impl SourceConfig {
+    /// Registry host and repository path as they appear in image references.
+    pub fn registry_and_repository(&self) -> (String, String) {
+        match self {
+            SourceConfig::Docker(docker) => (docker.registry.clone(), docker.repository.clone()),
+            SourceConfig::Google(google) => (google.registry(), google.docker_repository()),
+            SourceConfig::Snapshot(snapshot) => {
+                (snapshot.registry.clone(), snapshot.repository.clone())
+            }
+        }
+    }
+}
+
+impl ImagesConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let api_url = match &self.source {
+            SourceConfig::Docker(docker) => docker.api_url.as_deref(),
+            SourceConfig::Google(google) => google.api_url.as_deref(),
+            SourceConfig::Snapshot(_) => None,
+        };
+        if let Some(url) = api_url {
+            check_api_url(url)?;
+        }
+        if self.refresh_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                path: "images.refreshInterval".into(),
+                message: "must be longer than zero".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The `config` object of `/spawner/v1/prepulls`, in the original's snake_case shape;
+    /// credentials paths and rsp-images additions are left out on purpose.
+    pub fn prepuller_options(&self) -> serde_json::Value {
+        let source = match &self.source {
+            SourceConfig::Docker(docker) => json!({
+                "type": "docker",
+                "registry": docker.registry,
+                "repository": docker.repository,
+            }),
+            SourceConfig::Google(google) => json!({
+                "type": "google",
+                "location": google.location,
+                "project_id": google.project_id,
+                "repository": google.repository,
+                "image": google.image,
+            }),
+            SourceConfig::Snapshot(snapshot) => json!({
+                "type": "snapshot",
+                "registry": snapshot.registry,
+                "repository": snapshot.repository,
+            }),
+        };
+        json!({
+            "source": source,
+            "refresh_interval": self.refresh_interval.as_secs_f64(),
+            "prepull_timeout": self.prepull_timeout.as_secs_f64(),
+            "recommended_tag": self.recommended_tag,
+            "num_releases": self.num_releases,
+            "num_weeklies": self.num_weeklies,
+            "num_dailies": self.num_dailies,
+            "cycle": self.cycle,
+            "pin": self.pin,
+            "alias_tags": self.alias_tags,
+        })
+    }
+}
+
+/// `apiUrl` must be a bare `scheme://host[:port]`: paths are the client's business, and any
+/// other scheme would silently send credentials somewhere unexpected.
+fn check_api_url(url: &str) -> Result<(), ConfigError> {
+    let invalid = |message: &str| ConfigError::Invalid {
+        path: "images.source.apiUrl".into(),
+        message: format!("{message} (got {url:?}; write it as https://host[:port])"),
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with https:// or http://"))?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(invalid("must be scheme://host[:port] with no path"));
+    }
+    Ok(())
+}

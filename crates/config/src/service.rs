@@ -1,0 +1,99 @@
+//! The sections about where rsp-images runs: the `lab` keys it shares with the lab
+//! controller, and its own `cluster`, `prepuller` and `server` sections (decisions §3).
+
+use crate::ConfigError;
+use rsp_model::node::Toleration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The `lab` keys that decide where lab images belong.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabConfig {
+    /// Equality label selector for the nodes labs (and so prepulls) may run on.
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+    /// Secret name for `imagePullSecrets` of prepull pods.
+    #[serde(default)]
+    pub pull_secret: Option<String>,
+}
+
+/// Where nodes come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ClusterConfig {
+    /// The cluster the service runs in (or the kubeconfig's), watched live.
+    #[default]
+    Kubernetes,
+    /// A NodeList file; prepulls are only planned (dry run).
+    Static {
+        #[serde(rename = "nodesFile", alias = "nodes_file")]
+        nodes_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrepullerConfig {
+    /// Namespace of prepull pods; default: the service's own (service-account files), else
+    /// `default`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Cluster-wide cap on prepull pods that exist at once.
+    #[serde(default = "default_max_in_flight", alias = "max_in_flight")]
+    pub max_in_flight: usize,
+    /// Use a Lease so that only one of several replicas prepulls.
+    #[serde(default = "default_true", alias = "leader_election")]
+    pub leader_election: bool,
+}
+
+impl Default for PrepullerConfig {
+    fn default() -> Self {
+        PrepullerConfig {
+            namespace: None,
+            max_in_flight: default_max_in_flight(),
+            leader_election: true,
+        }
+    }
+}
+
+impl PrepullerConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_in_flight == 0 {
+            return Err(ConfigError::Invalid {
+                path: "prepuller.maxInFlight".into(),
+                message: "must be at least 1, or nothing would ever be prepulled".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn default_max_in_flight() -> usize {
+    10
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}

@@ -1,0 +1,121 @@
+use super::*;
+
+const MINIMAL: &str = "images:\n  source:\n    type: docker\n    repository: library/sketchbook\n";
+
+fn parse(text: &str) -> Result<(Config, Vec<Warning>), ConfigError> {
+    Config::from_yaml(text)
+}
+
+#[test]
+fn defaults_follow_the_original() {
+    let (config, warnings) = parse(MINIMAL).unwrap();
+    assert!(warnings.is_empty());
+    let images = &config.images;
+    assert_eq!(images.refresh_interval.as_secs(), 300);
+    assert_eq!(images.prepull_timeout.as_secs(), 600);
+    assert_eq!(images.recommended_tag, "recommended");
+    assert_eq!(
+        (images.num_releases, images.num_weeklies, images.num_dailies),
+        (1, 2, 3)
+    );
+    assert_eq!(images.cycle, None);
+    assert_eq!(config.path_prefix, "/nublado");
+    assert_eq!(config.server.listen, "127.0.0.1:8080");
+    assert_eq!(config.prepuller.max_in_flight, 10);
+    assert!(config.prepuller.leader_election);
+    assert!(matches!(config.cluster, ClusterConfig::Kubernetes));
+    match &images.source {
+        SourceConfig::Docker(docker) => assert_eq!(docker.registry, "docker.io"),
+        other => panic!("wrong source {other:?}"),
+    }
+}
+
+#[test]
+fn controller_sections_are_ignored_with_one_warning() {
+    let text = format!(
+        "logLevel: DEBUG\nfsadmin:\n  image: x\nlab:\n  sizes: []\n  namespacePrefix: u\n  \
+         pullSecret: pull-secret\n  nodeSelector:\n    a: b\n{MINIMAL}"
+    );
+    let (config, warnings) = parse(&text).unwrap();
+    assert_eq!(warnings.len(), 1);
+    let warning = &warnings[0].0;
+    for name in ["logLevel", "fsadmin", "lab.sizes", "lab.namespacePrefix"] {
+        assert!(warning.contains(name), "{warning} should name {name}");
+    }
+    assert_eq!(config.lab.pull_secret.as_deref(), Some("pull-secret"));
+    assert_eq!(
+        config.lab.node_selector.get("a").map(String::as_str),
+        Some("b")
+    );
+}
+
+#[test]
+fn unknown_keys_in_read_sections_name_their_path() {
+    let text = "images:\n  source:\n    type: docker\n    repository: r\n    registy: x\n";
+    let error = parse(text).unwrap_err();
+    assert_eq!(error.path(), Some("images.source.registy"), "{error}");
+    let text = format!("{MINIMAL}  numWeekly: 3\n");
+    assert_eq!(parse(&text).unwrap_err().path(), Some("images.numWeekly"));
+    let text = format!("{MINIMAL}prepuller:\n  maxInflight: 3\n");
+    assert_eq!(
+        parse(&text).unwrap_err().path(),
+        Some("prepuller.maxInflight")
+    );
+    let text = format!("{MINIMAL}lab:\n  tolerations:\n    - key: a\n      valeu: b\n");
+    let error = parse(&text).unwrap_err();
+    assert!(
+        error.path().unwrap().starts_with("lab.tolerations"),
+        "{error}"
+    );
+}
+
+#[test]
+fn snake_case_keys_are_accepted() {
+    let text = "images:\n  source:\n    type: google\n    location: us-central1\n    \
+                project_id: p\n    repository: r\n    image: i\n  num_weeklies: 5\n  \
+                refresh_interval: 10m\n";
+    let (config, _) = parse(text).unwrap();
+    assert_eq!(config.images.num_weeklies, 5);
+    assert_eq!(config.images.refresh_interval.as_secs(), 600);
+    let (registry, repository) = config.images.source.registry_and_repository();
+    assert_eq!(registry, "us-central1-docker.pkg.dev");
+    assert_eq!(repository, "p/r/i");
+}
+
+#[test]
+fn wrong_values_are_errors_with_paths() {
+    let text = format!("{MINIMAL}  numReleases: -1\n");
+    assert_eq!(parse(&text).unwrap_err().path(), Some("images.numReleases"));
+    let text = format!("{MINIMAL}lab:\n  tolerations:\n    - operator: Exists\n      value: v\n");
+    assert_eq!(parse(&text).unwrap_err().path(), Some("lab.tolerations[0]"));
+    let text = "images:\n  source:\n    type: docker\n    repository: r\n    apiUrl: ftp://x\n";
+    assert_eq!(
+        parse(text).unwrap_err().path(),
+        Some("images.source.apiUrl")
+    );
+    assert!(matches!(parse("- a\n"), Err(ConfigError::NotAMapping)));
+    assert!(matches!(
+        parse("lab: {}\n"),
+        Err(ConfigError::Missing { .. })
+    ));
+    assert!(matches!(parse("images: [\n"), Err(ConfigError::Syntax(_))));
+}
+
+#[test]
+fn prepuller_options_have_the_original_shape() {
+    let (config, _) = parse(MINIMAL).unwrap();
+    let options = config.images.prepuller_options();
+    assert_eq!(options["refresh_interval"], serde_json::json!(300.0));
+    assert_eq!(options["source"]["type"], "docker");
+    assert_eq!(options["cycle"], serde_json::Value::Null);
+    assert!(options.get("docker_credentials_path").is_none());
+}
+
+#[test]
+fn static_cluster_and_prefix() {
+    let text =
+        format!("{MINIMAL}cluster:\n  type: static\n  nodesFile: nodes.json\npathPrefix: /x/\n");
+    let (config, _) = parse(&text).unwrap();
+    assert!(matches!(config.cluster, ClusterConfig::Static { .. }));
+    assert_eq!(config.path_prefix, "/x");
+}

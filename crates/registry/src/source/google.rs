@@ -1,0 +1,85 @@
+//! The Artifact Registry source: one paged `dockerImages.list` gives every tag with its digest
+//! and size, so the listing is complete and aliases are found by shared digests alone
+//! (`aliasTags` does not apply, as in the original).
+
+use super::{ImageSource, Listing};
+use crate::gar::{GarAuth, GarClient, GarClientConfig, GarImage, GarImageRef};
+use crate::RegistryError;
+use rsp_config::{GoogleAuthMode, GoogleSourceConfig, ImagesConfig};
+use rsp_model::catalog::ListedImage;
+use rsp_model::Tag;
+use url::Url;
+
+pub struct GoogleSource {
+    client: GarClient,
+    image: GarImageRef,
+    registry: String,
+    repository: String,
+}
+
+impl GoogleSource {
+    pub async fn new(config: &GoogleSourceConfig) -> Result<GoogleSource, RegistryError> {
+        let mut client_config = GarClientConfig::default();
+        if let Some(api_url) = &config.api_url {
+            client_config.api_url = Url::parse(api_url).map_err(|error| {
+                RegistryError::Config(format!("images.source.apiUrl {api_url:?}: {error}"))
+            })?;
+        }
+        client_config.auth = match config.auth {
+            GoogleAuthMode::Google => GarAuth::Google,
+            GoogleAuthMode::None => GarAuth::None,
+        };
+        Ok(GoogleSource {
+            client: GarClient::new(client_config)?,
+            image: GarImageRef {
+                location: config.location.clone(),
+                project_id: config.project_id.clone(),
+                repository: config.repository.clone(),
+                image: config.image.clone(),
+            },
+            registry: config.registry(),
+            repository: config.docker_repository(),
+        })
+    }
+
+    /// The raw listing, as `rsp-images snapshot` saves it.
+    pub async fn list(&self) -> Result<Vec<GarImage>, RegistryError> {
+        self.client.list_images(&self.image).await
+    }
+}
+
+/// One catalog entry per tag, in API order (untagged images give none). Tags are parsed,
+/// never taken as aliases: an alias is an unknown tag that shares a digest.
+pub(super) fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
+    images
+        .into_iter()
+        .flat_map(|image| {
+            let GarImage { tags, digest, size } = image;
+            tags.into_iter().map(move |tag| ListedImage {
+                tag: Tag::parse(&tag),
+                digest: digest.clone(),
+                size,
+            })
+        })
+        .collect()
+}
+
+impl ImageSource for GoogleSource {
+    async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
+        let images = listed_images(self.list().await?);
+        Ok(Listing::complete(
+            &self.registry,
+            &self.repository,
+            images,
+            options,
+        ))
+    }
+
+    async fn fetch_digest(&self, _tag: &str) -> Result<Option<String>, RegistryError> {
+        Ok(None)
+    }
+
+    fn registry_and_repository(&self) -> (&str, &str) {
+        (&self.registry, &self.repository)
+    }
+}

@@ -1,0 +1,156 @@
+//! "Which image is this?": resolving a reference or a bare tag against a listing
+//! (behaviour §5.1, §5.3 with decisions §5 fixes 4 and 11).
+//!
+//! Two departures from the original, both fixes: a digest given with a tag must be the
+//! registry's digest for that tag (a stale or forged digest is refused, and
+//! `recommended@sha256:…` resolves as `recommended`, not as whichever tag is primary for the
+//! digest); and an unparsable reference is an `InvalidReference` error, never a crash.
+
+use super::{ImageSource, Listing};
+use crate::RegistryError;
+use rsp_model::catalog::Image;
+use rsp_model::reference::DockerReference;
+use rsp_model::TagKind;
+
+/// An image as the spawner needs it to start a lab.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResolvedImage {
+    pub reference: String,
+    pub reference_with_digest: String,
+    pub tag: String,
+    pub name: String,
+    pub digest: String,
+}
+
+impl From<&Image> for ResolvedImage {
+    fn from(image: &Image) -> ResolvedImage {
+        ResolvedImage {
+            reference: image.reference(),
+            reference_with_digest: image.reference_with_digest(),
+            tag: image.name().to_owned(),
+            name: image.display_name().to_owned(),
+            digest: image.digest().to_owned(),
+        }
+    }
+}
+
+/// Why an image could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// No such image (`unknown_image`, HTTP 400 in the spawner API).
+    #[error("{0}")]
+    UnknownImage(String),
+    /// A reference that cannot be used (`invalid_docker_reference`, HTTP 422).
+    #[error("{0}")]
+    InvalidReference(String),
+    /// Answering needed the registry, and it failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// The image a tag names: from the listing, or for a Docker tag outside the prepull set, with
+/// the digest the registry gives now (not cached: tags move).
+pub async fn image_for_tag_name<S: ImageSource>(
+    source: &S,
+    listing: &Listing,
+    tag: &str,
+) -> Result<ResolvedImage, LookupError> {
+    if let Some(image) = listing.catalog.get(tag) {
+        return Ok(image.into());
+    }
+    let not_found = || LookupError::UnknownImage(format!("Docker tag \"{tag}\" not found"));
+    let known = listing
+        .tags
+        .as_ref()
+        .and_then(|tags| tags.get(tag))
+        .ok_or_else(not_found)?;
+    let digest = source.fetch_digest(tag).await?.ok_or_else(not_found)?;
+    let (registry, repository) = source.registry_and_repository();
+    let reference = format!("{registry}/{repository}:{tag}");
+    Ok(ResolvedImage {
+        reference_with_digest: format!("{reference}@{digest}"),
+        reference,
+        tag: tag.to_owned(),
+        name: known.display_name(),
+        digest,
+    })
+}
+
+/// The image a user-chosen reference names.
+pub async fn image_for_reference<S: ImageSource>(
+    source: &S,
+    listing: &Listing,
+    text: &str,
+) -> Result<ResolvedImage, LookupError> {
+    let reference = DockerReference::parse(text)
+        .map_err(|error| LookupError::InvalidReference(error.to_string()))?;
+    let not_found = || LookupError::UnknownImage(format!("Docker reference \"{text}\" not found"));
+    let no_tag =
+        || LookupError::InvalidReference(format!("Docker reference \"{text}\" has no tag"));
+    let (registry, repository) = source.registry_and_repository();
+    let ours = reference.registry == registry && reference.repository == repository;
+    match (&reference.tag, &reference.digest) {
+        // The original checks for a tag before the registry for complete listings.
+        (None, None) if listing.tags.is_none() || ours => Err(no_tag()),
+        _ if !ours => Err(not_found()),
+        (None, None) => Err(no_tag()),
+        (None, Some(digest)) => listing
+            .catalog
+            .image_for_digest(digest)
+            .map(ResolvedImage::from)
+            .ok_or_else(not_found),
+        (Some(tag), digest) => {
+            let image = match image_for_tag_name(source, listing, tag).await {
+                Err(LookupError::UnknownImage(_)) => return Err(not_found()),
+                other => other?,
+            };
+            match digest {
+                Some(digest) if *digest != image.digest => Err(LookupError::UnknownImage(format!(
+                    "Docker reference \"{text}\" does not match the registry: tag \"{tag}\" has \
+                     digest {}",
+                    image.digest
+                ))),
+                _ => Ok(image),
+            }
+        }
+    }
+}
+
+/// The image classes a bot may ask for (`image_class`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageClass {
+    Recommended,
+    LatestRelease,
+    LatestWeekly,
+    LatestDaily,
+}
+
+impl ImageClass {
+    /// The class as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageClass::Recommended => "recommended",
+            ImageClass::LatestRelease => "latest-release",
+            ImageClass::LatestWeekly => "latest-weekly",
+            ImageClass::LatestDaily => "latest-daily",
+        }
+    }
+}
+
+/// Only prepull images can be chosen by class (behaviour §8.7).
+pub fn image_for_class(
+    listing: &Listing,
+    class: ImageClass,
+    recommended_tag: &str,
+) -> Result<ResolvedImage, LookupError> {
+    let prepull = &listing.to_prepull;
+    let image = match class {
+        ImageClass::Recommended => prepull.get(recommended_tag),
+        ImageClass::LatestRelease => prepull.latest(TagKind::Release),
+        ImageClass::LatestWeekly => prepull.latest(TagKind::Weekly),
+        ImageClass::LatestDaily => prepull.latest(TagKind::Daily),
+    };
+    image
+        .map(ResolvedImage::from)
+        .ok_or_else(|| LookupError::UnknownImage(format!("No {} image found", class.as_str())))
+}

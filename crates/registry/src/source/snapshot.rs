@@ -1,0 +1,124 @@
+//! Snapshots: a registry listing saved to a file by `rsp-images snapshot`, and the source that
+//! serves one without any registry (the embedded demo, air-gapped tests).
+//!
+//! The file has the shape of an Artifact Registry `dockerImages.list` response, so a real
+//! listing can be saved with `curl` as well, and one format serves both registry kinds. An
+//! entry belongs to the configured image when its `uri` is `{registry}/{repository}@{digest}`.
+
+use super::google::listed_images;
+use super::{ImageSource, Listing};
+use crate::gar::GarImage;
+use crate::RegistryError;
+use rsp_config::{ImagesConfig, SnapshotSourceConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The file: `{"dockerImages": [...]}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SnapshotFile {
+    #[serde(default)]
+    docker_images: Vec<SnapshotImage>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SnapshotImage {
+    #[serde(default)]
+    name: String,
+    uri: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    /// int64 as a string, as the REST API encodes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    image_size_bytes: Option<String>,
+}
+
+/// Serialises a listing of `registry/repository` as a snapshot file.
+pub fn write_snapshot(registry: &str, repository: &str, images: &[GarImage]) -> String {
+    let file = SnapshotFile {
+        docker_images: images
+            .iter()
+            .map(|image| SnapshotImage {
+                name: format!("{repository}@{}", image.digest),
+                uri: format!("{registry}/{repository}@{}", image.digest),
+                tags: image.tags.clone(),
+                image_size_bytes: image.size.map(|size| size.to_string()),
+            })
+            .collect(),
+    };
+    // Serialising plain strings and vectors cannot fail.
+    serde_json::to_string_pretty(&file).unwrap_or_default()
+}
+
+pub struct SnapshotSource {
+    path: PathBuf,
+    registry: String,
+    repository: String,
+}
+
+impl SnapshotSource {
+    /// A relative `path` is taken from the configuration file's directory.
+    pub fn new(config: &SnapshotSourceConfig, config_dir: &Path) -> SnapshotSource {
+        SnapshotSource {
+            path: config_dir.join(&config.path),
+            registry: config.registry.clone(),
+            repository: config.repository.clone(),
+        }
+    }
+
+    fn read(&self) -> Result<Vec<GarImage>, RegistryError> {
+        let snapshot_error = |detail: String| {
+            RegistryError::Config(format!(
+                "snapshot {}: {detail} (write one with `rsp-images snapshot`)",
+                self.path.display()
+            ))
+        };
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|error| snapshot_error(format!("cannot read it: {error}")))?;
+        let file: SnapshotFile = serde_json::from_str(&text)
+            .map_err(|error| snapshot_error(format!("not a dockerImages listing: {error}")))?;
+        let prefix = format!("{}/{}@", self.registry, self.repository);
+        Ok(file
+            .docker_images
+            .into_iter()
+            .filter_map(|image| {
+                let digest = image.uri.strip_prefix(&prefix)?.to_owned();
+                Some(GarImage {
+                    tags: image.tags,
+                    digest,
+                    size: image.image_size_bytes.and_then(|size| size.parse().ok()),
+                })
+            })
+            .collect())
+    }
+}
+
+impl ImageSource for SnapshotSource {
+    async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
+        let images = listed_images(self.read()?);
+        Ok(Listing::complete(
+            &self.registry,
+            &self.repository,
+            images,
+            options,
+        ))
+    }
+
+    async fn fetch_digest(&self, _tag: &str) -> Result<Option<String>, RegistryError> {
+        Ok(None)
+    }
+
+    fn registry_and_repository(&self) -> (&str, &str) {
+        (&self.registry, &self.repository)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}/{} (snapshot {})",
+            self.registry,
+            self.repository,
+            self.path.display()
+        )
+    }
+}
