@@ -6,6 +6,7 @@
 //! token that the registry rejected), and a second 401 fails the operation.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{ACCEPT, LINK};
@@ -21,9 +22,14 @@ use crate::http::{
 };
 use crate::retry::RetryPolicy;
 
-/// A client for one Docker registry; cheap to share behind an `Arc`.
-#[derive(Debug)]
+/// A client for one Docker registry; clones share one connection pool and token cache.
+#[derive(Debug, Clone)]
 pub struct DockerRegistryClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     http: reqwest::Client,
     api: Url,
     /// How errors name the registry.
@@ -69,7 +75,7 @@ impl DockerRegistryClient {
             config.auth_realms.clone(),
             config.retry.clone(),
         );
-        Ok(Self {
+        let inner = Inner {
             http: build_client(config.timeout)?,
             api: config.api_url,
             host,
@@ -78,6 +84,9 @@ impl DockerRegistryClient {
             digest_concurrency: config.digest_concurrency.max(1),
             tag_page_size: config.tag_page_size.max(1),
             list_deadline: config.list_deadline,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
         })
     }
 
@@ -86,7 +95,8 @@ impl DockerRegistryClient {
         let operation = format!("listing the tags of {repository}");
         let first = self.repository_url(repository, &["tags", "list"], &operation)?;
         let listing = self.list_pages(repository, first, &operation);
-        within(self.list_deadline, &self.host, &operation, listing).await
+        let inner = &self.inner;
+        within(inner.list_deadline, &inner.host, &operation, listing).await
     }
 
     async fn list_pages(
@@ -96,7 +106,7 @@ impl DockerRegistryClient {
         operation: &str,
     ) -> Result<Vec<String>, RegistryError> {
         url.query_pairs_mut()
-            .append_pair("n", &self.tag_page_size.to_string());
+            .append_pair("n", &self.inner.tag_page_size.to_string());
         let scope = pull_scope(repository);
         let mut fetched: HashSet<Url> = HashSet::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -107,7 +117,7 @@ impl DockerRegistryClient {
                 .send(&scope, operation, Method::GET, &url, "application/json")
                 .await?;
             let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
-                RegistryError::parse(&self.host, operation, format!("not a tag list: {e}"))
+                RegistryError::parse(&self.inner.host, operation, format!("not a tag list: {e}"))
             })?;
             for tag in page.tags.unwrap_or_default() {
                 if seen.insert(tag.clone()) {
@@ -122,7 +132,7 @@ impl DockerRegistryClient {
             let Some(target) = link::next_target(links) else {
                 return Ok(tags);
             };
-            let next = link::next_page(&self.api, &url, &target)
+            let next = link::next_page(&self.inner.api, &url, &target)
                 .map_err(|detail| self.paging(operation, detail))?;
             if fetched.contains(&next) {
                 return Err(self.paging(
@@ -160,7 +170,7 @@ impl DockerRegistryClient {
             .filter(|d| is_digest(d))
             .map(str::to_owned)
             .ok_or(RegistryError::MissingDigest {
-                host: self.host.clone(),
+                host: self.inner.host.clone(),
                 operation,
             })
     }
@@ -179,7 +189,7 @@ impl DockerRegistryClient {
                 let digest = self.manifest_digest(repository, &tag).await?;
                 Ok::<_, RegistryError>((tag, digest))
             })
-            .buffered(self.digest_concurrency)
+            .buffered(self.inner.digest_concurrency)
             .try_collect()
             .await
     }
@@ -195,13 +205,14 @@ impl DockerRegistryClient {
     ) -> Result<Reply, RegistryError> {
         let mut authenticated = false;
         loop {
-            let sent = self.auth.header(scope);
+            let sent = self.inner.auth.header(scope);
             let reply = self
+                .inner
                 .retry
                 .run(|| {
                     exchange(
                         self.request(method.clone(), url, accept, sent.as_deref()),
-                        &self.host,
+                        &self.inner.host,
                         operation,
                     )
                 })
@@ -210,18 +221,19 @@ impl DockerRegistryClient {
                 return Ok(reply);
             }
             if let Some(rejected) = &sent {
-                self.auth.forget(scope, rejected);
+                self.inner.auth.forget(scope, rejected);
             }
             if authenticated {
                 return Err(RegistryError::Unauthorized {
-                    host: self.host.clone(),
+                    host: self.inner.host.clone(),
                     operation: operation.to_owned(),
                     status: 401,
                 });
             }
-            self.auth
+            self.inner
+                .auth
                 .authenticate(
-                    &self.http,
+                    &self.inner.http,
                     scope,
                     &reply.headers,
                     sent.as_deref(),
@@ -240,6 +252,7 @@ impl DockerRegistryClient {
         auth: Option<&str>,
     ) -> RequestBuilder {
         let request = self
+            .inner
             .http
             .request(method, url.clone())
             .header(ACCEPT, accept);
@@ -264,7 +277,7 @@ impl DockerRegistryClient {
             )));
         }
         api_path(
-            &self.api,
+            &self.inner.api,
             ["v2"]
                 .into_iter()
                 .chain(segments)
@@ -274,7 +287,7 @@ impl DockerRegistryClient {
 
     fn paging(&self, operation: &str, detail: String) -> RegistryError {
         RegistryError::Paging {
-            host: self.host.clone(),
+            host: self.inner.host.clone(),
             operation: operation.to_owned(),
             detail,
         }
@@ -305,7 +318,7 @@ mod tests {
 
     /// The image sources call these from `Send` contexts with generic lifetimes (trait
     /// methods returning `impl Future + Send`); this only has to compile.
-    #[allow(dead_code)]
+    #[allow(dead_code, clippy::manual_async_fn)]
     fn futures_are_send<'a>(
         client: &'a DockerRegistryClient,
         repository: &'a str,

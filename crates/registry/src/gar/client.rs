@@ -27,8 +27,13 @@ use crate::retry::RetryPolicy;
 /// Partial-response mask: only the fields the listing uses.
 const FIELDS: &str = "dockerImages(name,uri,tags,imageSizeBytes),nextPageToken";
 
-/// An Artifact Registry client; cheap to share behind an `Arc`.
+/// An Artifact Registry client; clones share one connection pool and token provider.
+#[derive(Clone)]
 pub struct GarClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
     api: Url,
     host: String,
@@ -41,9 +46,9 @@ pub struct GarClient {
 impl std::fmt::Debug for GarClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GarClient")
-            .field("api", &self.api.as_str())
-            .field("authenticated", &self.tokens.is_some())
-            .field("page_size", &self.page_size)
+            .field("api", &self.inner.api.as_str())
+            .field("authenticated", &self.inner.tokens.is_some())
+            .field("page_size", &self.inner.page_size)
             .finish_non_exhaustive()
     }
 }
@@ -58,7 +63,7 @@ impl GarClient {
             GarAuth::None => None,
             GarAuth::Provider(provider) => Some(provider),
         };
-        Ok(Self {
+        let inner = Inner {
             http: build_client(config.timeout)?,
             api: config.api_url,
             host,
@@ -66,6 +71,9 @@ impl GarClient {
             retry: config.retry,
             page_size: config.page_size.clamp(1, 1000),
             list_deadline: config.list_deadline,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
         })
     }
 
@@ -77,7 +85,8 @@ impl GarClient {
             what.location, what.project_id, what.repository, what.image
         );
         let listing = self.list_pages(what, &operation);
-        within(self.list_deadline, &self.host, &operation, listing).await
+        let inner = &self.inner;
+        within(inner.list_deadline, &inner.host, &operation, listing).await
     }
 
     async fn list_pages(
@@ -93,7 +102,7 @@ impl GarClient {
             let mut url = base.clone();
             {
                 let mut query = url.query_pairs_mut();
-                query.append_pair("pageSize", &self.page_size.to_string());
+                query.append_pair("pageSize", &self.inner.page_size.to_string());
                 if let Some(token) = &page_token {
                     query.append_pair("pageToken", token);
                 }
@@ -102,7 +111,7 @@ impl GarClient {
             let reply = self.get(&url, operation).await?;
             let page: ListPage = serde_json::from_slice(&reply.body).map_err(|e| {
                 let detail = format!("not a dockerImages list page: {e}");
-                RegistryError::parse(&self.host, operation, detail)
+                RegistryError::parse(&self.inner.host, operation, detail)
             })?;
             images.extend(
                 page.docker_images
@@ -113,7 +122,7 @@ impl GarClient {
                 None => return Ok(images),
                 Some(token) if !tokens_seen.insert(token.clone()) => {
                     return Err(RegistryError::Paging {
-                        host: self.host.clone(),
+                        host: self.inner.host.clone(),
                         operation: operation.to_owned(),
                         detail: "the API returned the same nextPageToken twice; its paging loops"
                             .to_owned(),
@@ -128,26 +137,32 @@ impl GarClient {
     async fn get(&self, url: &Url, operation: &str) -> Result<Reply, RegistryError> {
         let mut refresh = false;
         loop {
-            let bearer = match &self.tokens {
+            let bearer = match &self.inner.tokens {
                 Some(provider) => Some(format!("Bearer {}", provider.token(refresh).await?)),
                 None => None,
             };
             let reply = self
+                .inner
                 .retry
                 .run(|| {
                     let request = self
+                        .inner
                         .http
                         .get(url.clone())
                         .header(ACCEPT, "application/json");
-                    exchange(authorize(request, bearer.as_deref()), &self.host, operation)
+                    exchange(
+                        authorize(request, bearer.as_deref()),
+                        &self.inner.host,
+                        operation,
+                    )
                 })
                 .await?;
             if reply.status != StatusCode::UNAUTHORIZED {
                 return Ok(reply);
             }
-            if refresh || self.tokens.is_none() {
+            if refresh || self.inner.tokens.is_none() {
                 return Err(RegistryError::Unauthorized {
-                    host: self.host.clone(),
+                    host: self.inner.host.clone(),
                     operation: operation.to_owned(),
                     status: 401,
                 });
@@ -165,7 +180,7 @@ impl GarClient {
             )));
         }
         api_path(
-            &self.api,
+            &self.inner.api,
             [
                 "v1",
                 "projects",
