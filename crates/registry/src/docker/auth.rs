@@ -334,3 +334,92 @@ fn basic_header(credential: &DockerCredential) -> String {
         base64::engine::general_purpose::STANDARD.encode(pair)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authenticator(api: &str, allowed: &[&str]) -> Authenticator {
+        let api = Url::parse(api).unwrap();
+        Authenticator::new(
+            None,
+            authority(&api),
+            api.clone(),
+            authority(&api),
+            allowed.iter().map(|s| (*s).to_owned()).collect(),
+            RetryPolicy::none(),
+        )
+    }
+
+    fn allowed(auth: &Authenticator, realm: &str) -> bool {
+        auth.check_realm(&Url::parse(realm).unwrap(), "op").is_ok()
+    }
+
+    #[test]
+    fn the_registry_host_is_the_default_realm() {
+        let auth = authenticator("https://registry.example.com", &[]);
+        assert!(allowed(&auth, "https://registry.example.com/token"));
+        assert!(allowed(
+            &auth,
+            "https://REGISTRY.example.com:443/v2/token?x=1"
+        ));
+        assert!(!allowed(&auth, "https://registry.example.com:8443/token"));
+        assert!(!allowed(&auth, "https://auth.example.com/token"));
+        assert!(!allowed(&auth, "https://example.com/token"));
+    }
+
+    #[test]
+    fn listed_hosts_with_or_without_port() {
+        let auth = authenticator(
+            "https://registry.example.com",
+            &["auth.example.com", "tokens.example.com:8443"],
+        );
+        assert!(allowed(&auth, "https://auth.example.com/token"));
+        assert!(allowed(&auth, "https://auth.example.com:9000/token"));
+        assert!(allowed(&auth, "https://tokens.example.com:8443/token"));
+        assert!(!allowed(&auth, "https://tokens.example.com/token"));
+        assert!(!allowed(&auth, "https://evil.auth.example.com/token"));
+    }
+
+    #[test]
+    fn plain_http_realms_only_for_a_plain_http_api() {
+        let secure = authenticator("https://registry.example.com", &["auth.example.com"]);
+        assert!(!allowed(&secure, "http://registry.example.com:443/token"));
+        assert!(!allowed(&secure, "http://auth.example.com/token"));
+        let error = secure
+            .check_realm(&Url::parse("http://auth.example.com/token").unwrap(), "op")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("plain http"), "{error}");
+        let plain = authenticator("http://127.0.0.1:5000", &[]);
+        assert!(allowed(&plain, "http://127.0.0.1:5000/token"));
+        assert!(!allowed(&plain, "http://127.0.0.1:5001/token"));
+        assert!(!allowed(&plain, "ftp://127.0.0.1:5000/token"));
+    }
+
+    #[test]
+    fn cached_tokens_expire_and_rejected_ones_are_forgotten() {
+        let auth = authenticator("https://registry.example.com", &[]);
+        let now = Instant::now();
+        auth.cache().bearer.insert(
+            "s".into(),
+            Cached {
+                header: "Bearer a".into(),
+                expires: now + Duration::from_secs(60),
+            },
+        );
+        auth.cache().bearer.insert(
+            "old".into(),
+            Cached {
+                header: "Bearer b".into(),
+                expires: now,
+            },
+        );
+        assert_eq!(auth.header("s").as_deref(), Some("Bearer a"));
+        assert_eq!(auth.header("old"), None);
+        auth.forget("s", "Bearer other");
+        assert_eq!(auth.header("s").as_deref(), Some("Bearer a"));
+        auth.forget("s", "Bearer a");
+        assert_eq!(auth.header("s"), None);
+    }
+}
