@@ -9,7 +9,9 @@ async fn a_missing_binary_names_the_package_to_install() {
     std::env::set_var("DOCKER_REGISTRY_BIN", "/nonexistent/docker-registry");
     let error = DockerRegistry::start(RegistryAuth::None).await.unwrap_err();
     assert!(
-        error.to_string().contains("apt-get install -y docker-registry"),
+        error
+            .to_string()
+            .contains("apt-get install -y docker-registry"),
         "{error}"
     );
 }
