@@ -1,4 +1,4 @@
 //! Test-only fakes shared by tests and benchmarks: Artifact Registry, a Kubernetes API with a simulated kubelet, a real docker-registry harness.
-pub mod kube;
 pub mod gar;
+pub mod kube;
 pub mod registry;
