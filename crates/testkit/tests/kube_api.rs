@@ -86,6 +86,7 @@ async fn malformed_requests_get_status_errors() {
         "watch=1&resourceVersion=abc",
         "labelSelector=a%20in%20b",
         "watch=1&timeoutSeconds=-1",
+        "watch=1&timeoutSeconds=99999999999999999999",
     ] {
         assert_eq!(
             raw(&c, "GET", &format!("{PODS}?{query}"), JSON, "").await.0,
@@ -105,6 +106,10 @@ async fn malformed_requests_get_status_errors() {
             "{path}"
         );
     }
+    // Huge timeouts are served (capped), not a crash.
+    let huge = format!("{PODS}?watch=1&timeoutSeconds=18446744073709551615");
+    let req = http::Request::get(huge).body(Vec::new()).unwrap();
+    assert!(c.request_events::<Pod>(req).await.is_ok());
     // The server is still fine.
     let pods: Api<Pod> = Api::default_namespaced(c);
     assert_eq!(

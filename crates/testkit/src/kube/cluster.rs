@@ -20,6 +20,7 @@ use super::kind::Kind;
 use super::kubelet::{self, PullBehaviour};
 use super::status::ApiError;
 use super::store::{meta_str, now_rfc3339, Store};
+use super::validate;
 
 /// Label that marks prepull pods (behaviour.md §8.6); counted separately for the
 /// `maxInFlight` cap.
@@ -116,7 +117,7 @@ impl Inner {
     /// Creates a pod as the API server would (validation, defaults, Pending status) and
     /// hands it to its node's kubelet.
     pub fn create_pod(self: &Arc<Self>, ns: &str, mut pod: Value) -> Result<Value, ApiError> {
-        validate_pod(&pod)?;
+        validate::pod(&pod)?;
         pod["status"] = json!({"phase": "Pending"});
         if let Some(m) = pod["metadata"].as_object_mut() {
             m.remove("deletionTimestamp");
@@ -356,26 +357,6 @@ fn visible_images(st: &State, node: &str) -> Value {
     images.sort_by_key(|img| std::cmp::Reverse(img["sizeBytes"].as_i64().unwrap_or(0)));
     images.truncate(st.max_images);
     Value::Array(images)
-}
-
-/// A pod must name itself and have at least one container with a name and an image.
-fn validate_pod(pod: &Value) -> Result<(), ApiError> {
-    let containers = pod["spec"]["containers"].as_array();
-    if containers.is_none_or(Vec::is_empty) {
-        return Err(ApiError::invalid(
-            "Pod is invalid: spec.containers: Required value",
-        ));
-    }
-    for (i, c) in containers.into_iter().flatten().enumerate() {
-        for field in ["name", "image"] {
-            if c[field].as_str().is_none_or(str::is_empty) {
-                return Err(ApiError::invalid(format!(
-                    "Pod is invalid: spec.containers[{i}].{field}: Required value"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The parts of a `DeleteOptions` body the fake honours.

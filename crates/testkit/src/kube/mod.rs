@@ -7,9 +7,10 @@
 //! steer it through [`FakeCluster`]: nodes, per-image pull behaviours, injected faults, and
 //! counters of what the client did.
 //!
-//! Modules: `api` (HTTP routing, faults), `verbs` (what each verb does), `store` (versioned objects, history), `watch`
-//! (event streams), `cluster` (pod/node rules, counters), `kubelet` (pod lifecycle and node
-//! images), `selector`, `patch`, `faults`, `status`, `discovery`, `builder`, `kind`.
+//! Modules: `api` (HTTP routing, faults), `verbs` (what each verb does), `store`
+//! (versioned objects, history), `watch` (event streams), `cluster` (pod/node rules,
+//! counters), `kubelet` (pod lifecycle and node images), `selector`, `patch`, `validate`,
+//! `faults`, `status`, `discovery`, `builder`, `kind`.
 
 mod api;
 mod builder;
@@ -22,6 +23,7 @@ mod patch;
 mod selector;
 mod status;
 mod store;
+mod validate;
 mod verbs;
 mod watch;
 

@@ -21,20 +21,13 @@ use super::patch::{self, PatchKind};
 use super::selector::Selector;
 use super::status::ApiError;
 use super::store::meta_str;
+use super::validate;
 use super::watch::{self, WatchRequest};
 
 /// Server-side watch timeout when the client sends none (the real one is 30–60 minutes).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
-
-/// DNS-1123 subdomain, the rule for the names of nodes, pods and leases.
-fn valid_name(name: &str) -> bool {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    !name.is_empty()
-        && name.len() <= 253
-        && name.chars().all(|c| ok_char(c) || c == '-' || c == '.')
-        && name.starts_with(ok_char)
-        && name.ends_with(ok_char)
-}
+/// Longest watch served; larger `timeoutSeconds` are cut (and could overflow an Instant).
+const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// One request being served.
 pub struct Ctx {
@@ -140,7 +133,9 @@ impl Ctx {
                 kind: self.kind(),
                 namespace: self.target.namespace.clone(),
                 selector: sel,
-                timeout: timeout.map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs),
+                timeout: timeout.map_or(DEFAULT_WATCH_TIMEOUT, |s| {
+                    Duration::from_secs(s).min(MAX_WATCH_TIMEOUT)
+                }),
                 bookmarks: flag("allowWatchBookmarks"),
                 initial_events_end: initial,
                 bookmark_every: st.bookmark_every,
@@ -207,7 +202,7 @@ impl Ctx {
             meta["name"] = json!(format!("{prefix}{suffix}"));
         }
         let name = meta_str(&obj, "name");
-        if !valid_name(&name) {
+        if !validate::name(&name) {
             return Err(ApiError::invalid(format!(
                 "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
             )));
@@ -215,6 +210,7 @@ impl Ctx {
         if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("resourceVersion");
         }
+        validate::typed(self.kind(), &obj)?;
         let created = match self.kind() {
             Kind::Pod => self.inner.create_pod(self.ns(), obj)?,
             Kind::Node => {
@@ -264,6 +260,10 @@ impl Ctx {
         if kind != Kind::Lease {
             obj["status"] = current["status"].clone();
         }
+        if kind == Kind::Pod {
+            validate::pod_update(current, &obj)?;
+        }
+        validate::typed(kind, &obj)?;
         let stored = st.store.replace(kind, self.ns(), obj)?;
         drop(st);
         if kind == Kind::Node {
@@ -282,6 +282,7 @@ impl Ctx {
         let Some(mut obj) = current else {
             if kind == PatchKind::Apply {
                 let mut obj = body.clone();
+                self.check_body(&mut obj)?;
                 if obj["metadata"]["name"]
                     .as_str()
                     .is_some_and(|n| n != self.name())
@@ -372,17 +373,5 @@ impl Ctx {
                 "items": items,
             }),
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        assert!(valid_name("prepull-w-2077-43-node1"));
-        assert!(!valid_name("Prepull"));
-        assert!(!valid_name("-a"));
     }
 }
