@@ -281,3 +281,27 @@ async fn graceful_deletion_keeps_the_name_until_the_pod_is_gone() {
         .expect("name free again");
     assert_eq!(cluster.stats().peak_pods, 1);
 }
+
+#[tokio::test]
+async fn node_status_can_lag_behind_the_pull() {
+    let cluster = FakeCluster::start().await;
+    cluster.add_node(node("n1"));
+    cluster.set_node_status_delay(Duration::from_millis(300));
+    let pods: Api<Pod> = Api::default_namespaced(cluster.client());
+    pods.create(
+        &PostParams::default(),
+        &prepull_pod("p", "n1", &image("lag", 6)),
+    )
+    .await
+    .unwrap();
+    let done = wait_phase(&pods, "p", "Succeeded").await;
+    assert!(!image_id(&done).is_empty());
+    assert!(node_image_names(&cluster.node("n1").unwrap()).is_empty());
+    let shown = cluster
+        .wait_until(WAIT, |c| {
+            c.node("n1")
+                .is_some_and(|n| !node_image_names(&n).is_empty())
+        })
+        .await;
+    assert!(shown, "the node reports the image after the status delay");
+}

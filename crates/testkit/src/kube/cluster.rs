@@ -41,6 +41,9 @@ pub struct State {
     /// Every image each node's kubelet holds; `status.images` shows the largest of them.
     pub node_images: HashMap<String, Vec<Value>>,
     pub max_images: usize,
+    /// How long after a pull the node's `status.images` shows it (kubelet reports node
+    /// status periodically, every 10 s by default).
+    pub node_status_delay: Duration,
     /// How long a bound, running pod takes to go away after a graceful delete.
     pub deletion_delay: Duration,
     pub bookmark_every: Duration,
@@ -75,6 +78,7 @@ impl Inner {
                 sizes: Vec::new(),
                 node_images: HashMap::new(),
                 max_images: DEFAULT_MAX_IMAGES,
+                node_status_delay: Duration::ZERO,
                 deletion_delay: Duration::ZERO,
                 bookmark_every: Duration::from_secs(1),
             }),
@@ -292,11 +296,26 @@ impl Inner {
     }
 
     /// Records that `node` now holds `image` (merging names when the digest is known) and
-    /// republishes the node's `status.images`.
-    pub fn record_image(&self, node: &str, names: Vec<String>, size: i64) {
+    /// republishes the node's `status.images`, after the configured status delay.
+    pub fn record_image(self: &Arc<Self>, node: &str, names: Vec<String>, size: i64) {
+        let delay = self.add_image(node, names, size);
+        if delay.is_zero() {
+            self.publish_images(node);
+        } else {
+            let (inner, node) = (self.clone(), node.to_string());
+            self.runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                inner.publish_images(&node);
+            });
+        }
+    }
+
+    /// Adds to the kubelet's image list; returns the delay before the node reports it.
+    fn add_image(&self, node: &str, names: Vec<String>, size: i64) -> Duration {
         let mut st = self.lock();
+        let delay = st.node_status_delay;
         let Some(list) = st.node_images.get_mut(node) else {
-            return;
+            return delay;
         };
         let digest_name = names.first().cloned().unwrap_or_default();
         match list.iter_mut().find(|img| has_name(img, &digest_name)) {
@@ -311,6 +330,12 @@ impl Inner {
             }
             None => list.push(json!({"names": names, "sizeBytes": size})),
         }
+        delay
+    }
+
+    /// Writes the node's `status.images` from the kubelet's list.
+    fn publish_images(&self, node: &str) {
+        let mut st = self.lock();
         let visible = visible_images(&st, node);
         st.store
             .modify(Kind::Node, "", node, |n| n["status"]["images"] = visible);

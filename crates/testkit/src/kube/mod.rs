@@ -228,6 +228,13 @@ impl FakeCluster {
         self.inner.lock().max_images = max;
     }
 
+    /// How long after a successful pull the node's `status.images` shows the image
+    /// (default zero; kubelet's real status period is 10 s). The pod's `imageID` is set
+    /// at once either way.
+    pub fn set_node_status_delay(&self, delay: Duration) {
+        self.inner.lock().node_status_delay = delay;
+    }
+
     /// How long a bound, unfinished pod takes to disappear after a graceful delete
     /// (default zero: deletion is immediate). Meanwhile it carries `deletionTimestamp` and
     /// its name stays taken (a create answers 409).
