@@ -84,6 +84,17 @@ async fn replace_with_stale_resource_version_conflicts() {
         Some("b")
     );
     assert_eq!(cluster.stats().requests("update", "leases"), 3);
+
+    // An injected 409 on an update reads as a conflict, as a real one does.
+    cluster.fail_next("update", "leases", 1, 409);
+    let mut again = leases.get("rsp-images").await.unwrap();
+    again.spec.as_mut().unwrap().lease_duration_seconds = Some(30);
+    let err = leases.replace("rsp-images", &pp, &again).await.unwrap_err();
+    assert_eq!(code(err), (409, "Conflict".into()));
+    leases
+        .replace("rsp-images", &pp, &again)
+        .await
+        .expect("next update passes");
 }
 
 #[tokio::test]

@@ -120,10 +120,12 @@ pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         return error_response(&ApiError::new(405, "method not allowed"));
     };
     if let Some(code) = inner.count_request(verb, target.kind.plural()) {
-        let err = ApiError::new(
-            code,
-            format!("injected failure of {verb} {}", target.kind.plural()),
-        );
+        let resource = target.kind.plural();
+        let err = match (code, target.name.as_deref()) {
+            // A 409 on anything but a create is an optimistic-concurrency conflict.
+            (409, Some(name)) if verb != "create" => ApiError::conflict(resource, name),
+            _ => ApiError::new(code, format!("injected failure of {verb} {resource}")),
+        };
         // An expired watch is reported inside a 200 stream, as the API server does; kube-rs
         // watchers only relist on that form.
         if verb == "watch" && code == 410 {
