@@ -8,7 +8,7 @@
 mod status;
 mod time;
 
-use minijinja::{context, Environment};
+use minijinja::{context, AutoEscape, Environment};
 use rsp_model::api::MenuImages;
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -32,6 +32,7 @@ fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.set_formatter(markupsafe_formatter);
         // Both are constants of this crate: a syntax error fails the first render in tests.
         for (name, source) in [
             (LAB_FORM, include_str!("templates/lab_form.html")),
@@ -43,6 +44,37 @@ fn environment() -> &'static Environment<'static> {
         }
         env
     })
+}
+
+/// Escapes strings as Jinja2's markupsafe does (`& < > " '`), leaving `/` alone so that image
+/// references appear in the form byte for byte as in the original's; everything else (safe
+/// values, numbers, non-HTML templates) goes through minijinja's own formatter.
+fn markupsafe_formatter(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(text) if !value.is_safe() && state.auto_escape() == AutoEscape::Html => out
+            .write_str(&escape_html(text))
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())),
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&#34;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 fn render(template: &'static str, ctx: minijinja::Value) -> Result<String, RenderError> {
