@@ -4,13 +4,19 @@
 //! (2 for bad usage or configuration, 1 for an operation that failed), and its message is
 //! printed to stderr as one sentence.
 
+mod plan;
+mod setup;
 mod tags;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "rsp-images", version, about = "Lab images for JupyterLab platforms on Kubernetes")]
+#[command(
+    name = "rsp-images",
+    version,
+    about = "Lab images for JupyterLab platforms on Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,6 +27,8 @@ enum Command {
     /// Parse, sort, subset and filter image tags.
     #[command(subcommand)]
     Tags(tags::TagsCommand),
+    /// One refresh against the registry and a NodeList file: what would be served and pulled.
+    Plan(plan::PlanArgs),
 }
 
 /// Why a subcommand failed, which decides the exit status.
@@ -45,6 +53,10 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Tags(command) => tags::run(command),
+        Command::Plan(args) => {
+            setup::init_logging("warn");
+            plan::run(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! These are plain values so that the same rule serves a live cluster (the watchers convert
 //! `k8s_openapi` nodes into [`NodeInfo`]) and a dry run over a NodeList file.
 
+use crate::reference::DockerReference;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -27,6 +28,20 @@ pub struct NodeInfo {
 pub struct CachedImage {
     pub references: Vec<String>,
     pub size: Option<u64>,
+}
+
+impl CachedImage {
+    /// The digest of the first reference that parses as a Docker reference with a digest
+    /// (behaviour §7.2). Registry and repository are not compared: a digest names content
+    /// wherever it was pulled from.
+    pub fn digest(&self) -> Option<&str> {
+        self.references.iter().find_map(|reference| {
+            let parsed = DockerReference::parse(reference).ok()?;
+            let digest = parsed.digest?;
+            // Same text as inside `reference`, borrowed from it rather than the parse.
+            reference.get(reference.len() - digest.len()..)
+        })
+    }
 }
 
 /// A node taint (`spec.taints[]`).
@@ -90,7 +105,11 @@ impl Toleration {
 
     /// Whether this toleration makes a node with `taint` acceptable for a lab.
     pub fn tolerates(&self, taint: &Taint) -> bool {
-        if self.effect.as_ref().is_some_and(|effect| *effect != taint.effect) {
+        if self
+            .effect
+            .as_ref()
+            .is_some_and(|effect| *effect != taint.effect)
+        {
             return false;
         }
         // A toleration with a time limit only delays eviction: it never makes a node that
@@ -228,7 +247,10 @@ mod tests {
         assert!(equal("k", "v").tolerates(&t));
         assert!(!equal("k", "w").tolerates(&t));
         let bare = taint("k", None, "NoSchedule");
-        assert!(!equal("k", "v").tolerates(&bare), "Equal never matches a value-less taint");
+        assert!(
+            !equal("k", "v").tolerates(&bare),
+            "Equal never matches a value-less taint"
+        );
         let exists_any = Toleration {
             operator: TolerationOperator::Exists,
             ..Toleration::default()
@@ -264,12 +286,34 @@ mod tests {
             ready: Some(false),
             ..node_with(vec![])
         };
-        assert_eq!(not_ready.eligibility(&[]).comment(), Some("Node is not ready"));
+        assert_eq!(
+            not_ready.eligibility(&[]).comment(),
+            Some("Node is not ready")
+        );
         let unknown = NodeInfo {
             ready: None,
             ..node_with(vec![])
         };
         assert!(unknown.eligibility(&[]).is_eligible());
+    }
+
+    #[test]
+    fn cached_image_digest_is_the_first_parsable_one() {
+        let image = CachedImage {
+            references: vec![
+                "no-slash@sha256:0".into(),
+                "lighthouse.ceres/library/sketchbook:w_2077_43".into(),
+                "lighthouse.ceres/library/sketchbook@sha256:5678".into(),
+                "other.host/repo@sha256:9999".into(),
+            ],
+            size: Some(1),
+        };
+        assert_eq!(image.digest(), Some("sha256:5678"));
+        let none = CachedImage {
+            references: vec!["registry/repo:tag".into()],
+            size: None,
+        };
+        assert_eq!(none.digest(), None);
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! - `pages`: the server-rendered lab form and status page.
 //! - `metrics`: the Prometheus text exposition of the backend's metrics snapshot.
 //! - `openapi`: the OpenAPI document of the JSON routes.
+//! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
+//!   presence); pure, shared with the `plan` command.
 
 pub mod backend;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod views;

@@ -1,0 +1,259 @@
+//! What the spawner API shows, computed from one [`World`]: the registry listing, the nodes
+//! and where each digest is cached (behaviour §8.4, §9.1–§9.4).
+//!
+//! Everything here is a pure function of a `World`, so the live service, the `plan` command
+//! and the tests compute the same bodies from the same inputs. A `World` is rebuilt whenever
+//! one of its inputs changes (a refresh, a node event, a finished prepull); rebuilding is
+//! cheap because the catalog is shared and only the node presence is recomputed.
+
+use chrono::{DateTime, Utc};
+use rsp_config::Config;
+use rsp_model::api::{
+    MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage, PrepullerImages, PrepullerStatus,
+    SpawnerImages,
+};
+use rsp_model::catalog::{Image, NodePresence};
+use rsp_model::node::{Eligibility, NodeInfo};
+use rsp_model::plan::{plan, PrepullImage, PrepullPlan, PulledSet};
+use rsp_model::TagKind;
+use rsp_registry::source::Listing;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// A node selected by the lab node selector, with its eligibility.
+#[derive(Debug, Clone)]
+pub struct NodeEntry {
+    pub info: NodeInfo,
+    pub eligibility: Eligibility,
+}
+
+/// Everything the views are computed from.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub listing: Arc<Listing>,
+    /// Nodes matching the lab node selector, in listing order.
+    pub nodes: Vec<NodeEntry>,
+    /// Names of the eligible nodes: an image is prepulled when all of them cache it.
+    pub eligible: BTreeSet<String>,
+    pub presence: NodePresence,
+}
+
+impl World {
+    /// Combines a listing with nodes (already filtered by the selector or not: the selector is
+    /// applied here too) and the pulls the prepuller saw succeed.
+    pub fn new(
+        listing: Arc<Listing>,
+        nodes: &[NodeInfo],
+        config: &Config,
+        pulled: &PulledSet,
+    ) -> World {
+        let nodes: Vec<NodeEntry> = nodes
+            .iter()
+            .filter(|node| node.matches_selector(&config.lab.node_selector))
+            .map(|node| NodeEntry {
+                eligibility: node.eligibility(&config.lab.tolerations),
+                info: node.clone(),
+            })
+            .collect();
+        let eligible = nodes
+            .iter()
+            .filter(|node| node.eligibility.is_eligible())
+            .map(|node| node.info.name.clone())
+            .collect();
+        let mut presence = NodePresence::new();
+        for node in &nodes {
+            for image in &node.info.images {
+                let Some(digest) = image.digest() else {
+                    continue;
+                };
+                presence.mark(digest, &node.info.name);
+                if listing.sizes_from_nodes {
+                    // The last node listed wins, as in the original.
+                    presence.set_size(digest, image.size.unwrap_or(0));
+                }
+            }
+            for digest in pulled.digests(&node.info.name) {
+                presence.mark(digest, &node.info.name);
+            }
+        }
+        World {
+            listing,
+            nodes,
+            eligible,
+            presence,
+        }
+    }
+
+    fn prepulled(&self, image: &Image) -> PrepulledImage {
+        PrepulledImage::from_image(image, &self.presence, &self.eligible)
+    }
+}
+
+/// Body of `GET /spawner/v1/images`.
+pub fn spawner_images(world: &World, recommended_tag: &str) -> SpawnerImages {
+    let prepull = &world.listing.to_prepull;
+    let listing = &world.listing;
+    let all = match &listing.tags {
+        // Docker: every tag, with digest where the prepull set resolved it.
+        Some(tags) => {
+            let (registry, repository) = (listing.catalog.registry(), listing.catalog.repository());
+            tags.all_tags(true)
+                .map(|tag| match listing.catalog.get(tag.tag()) {
+                    Some(image) => world.prepulled(image),
+                    None => PrepulledImage::without_digest(registry, repository, tag),
+                })
+                .collect()
+        }
+        None => listing
+            .catalog
+            .all_images(false, true, false)
+            .into_iter()
+            .map(|image| world.prepulled(image))
+            .collect(),
+    };
+    SpawnerImages {
+        recommended: prepull.get(recommended_tag).map(|i| world.prepulled(i)),
+        latest_weekly: prepull.latest(TagKind::Weekly).map(|i| world.prepulled(i)),
+        latest_daily: prepull.latest(TagKind::Daily).map(|i| world.prepulled(i)),
+        latest_release: prepull.latest(TagKind::Release).map(|i| world.prepulled(i)),
+        all,
+    }
+}
+
+fn menu_image(image: &Image) -> MenuImage {
+    MenuImage {
+        reference: image.reference_with_digest(),
+        name: image.display_name().to_owned(),
+    }
+}
+
+/// Body of `GET /spawner/v1/menu`: prepulled images for the radio buttons (the recommended
+/// one first, whether prepulled or not), and the dropdown filtered by `dropdownMenu`.
+pub fn menu(world: &World, config: &Config, now: DateTime<Utc>) -> MenuImages {
+    let recommended_tag = &config.images.recommended_tag;
+    let mut recommended = None;
+    let mut menu = Vec::new();
+    for image in world.listing.to_prepull.all_images(true, true, false) {
+        if image.name() == recommended_tag {
+            recommended = Some(menu_image(image));
+        } else if world.presence.is_on_all(image.digest(), &world.eligible) {
+            menu.push(menu_image(image));
+        }
+    }
+    menu.splice(0..0, recommended);
+    MenuImages {
+        menu,
+        dropdown: dropdown(&world.listing, config, now),
+    }
+}
+
+fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuImage> {
+    let policy = &config.dropdown_menu;
+    match &listing.tags {
+        Some(tags) => tags
+            .filter(policy, now, false, true)
+            .into_iter()
+            .map(|tag| match listing.catalog.get(tag.tag()) {
+                Some(image) => menu_image(image),
+                None => MenuImage {
+                    reference: format!(
+                        "{}/{}:{}",
+                        listing.catalog.registry(),
+                        listing.catalog.repository(),
+                        tag.tag()
+                    ),
+                    name: tag.display_name(),
+                },
+            })
+            .collect(),
+        None => listing
+            .catalog
+            .filter(policy, now, false, true)
+            .into_iter()
+            .map(menu_image)
+            .collect(),
+    }
+}
+
+/// The last prepull error of (node, digest) pairs, shown as extra fields of the status.
+pub type PrepullErrors = HashMap<(String, String), String>;
+
+/// Body of `GET /spawner/v1/prepulls`.
+pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) -> PrepullerStatus {
+    let mut nodes: Vec<NodeStatus> = world
+        .nodes
+        .iter()
+        .map(|node| NodeStatus {
+            name: node.info.name.clone(),
+            eligible: node.eligibility.is_eligible(),
+            comment: node.eligibility.comment().map(str::to_owned),
+            cached: Vec::new(),
+            errors: BTreeMap::new(),
+        })
+        .collect();
+    let index: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| (node.name.clone(), i))
+        .collect();
+    let mut images = PrepullerImages::default();
+    for image in world.listing.to_prepull.all_images(false, true, true) {
+        let mut entry = NodeImage::from_image(image, &world.presence, &world.eligible);
+        for node in world.presence.nodes(image.digest()) {
+            if let Some(&i) = index.get(node) {
+                nodes[i].cached.push(image.reference());
+            }
+        }
+        for node in &nodes {
+            if let Some(error) = errors.get(&(node.name.clone(), image.digest().to_owned())) {
+                entry.errors.insert(node.name.clone(), error.clone());
+            }
+        }
+        if entry.missing.is_empty() {
+            images.prepulled.push(entry);
+        } else {
+            images.pending.push(entry);
+        }
+    }
+    for ((node, digest), error) in errors {
+        if let (Some(&i), Some(image)) = (
+            index.get(node),
+            world.listing.catalog.image_for_digest(digest),
+        ) {
+            nodes[i].errors.insert(image.reference(), error.clone());
+        }
+    }
+    PrepullerStatus {
+        config: config.images.prepuller_options(),
+        images,
+        nodes,
+    }
+}
+
+/// The images to prepull, most important first: one per digest (the digest's primary tag, so
+/// pod names read as the image people know), arch-specific ones left out (behaviour §8.4).
+pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
+    let prepull = &listing.to_prepull;
+    let primaries = prepull.subtract(&prepull.with_digests(std::iter::empty()));
+    primaries
+        .all_images(false, true, false)
+        .into_iter()
+        .map(|image| PrepullImage {
+            tag: image.name().to_owned(),
+            reference_with_digest: image.reference_with_digest(),
+            digest: image.digest().to_owned(),
+        })
+        .collect()
+}
+
+/// The pulls still needed on eligible nodes.
+pub fn prepull_plan(world: &World, config: &Config, pulled: &PulledSet) -> PrepullPlan {
+    let nodes: Vec<NodeInfo> = world.nodes.iter().map(|node| node.info.clone()).collect();
+    plan(
+        &prepull_images(&world.listing),
+        &nodes,
+        &config.lab.node_selector,
+        &config.lab.tolerations,
+        pulled,
+    )
+}

@@ -1,0 +1,130 @@
+//! `rsp-images plan`: one refresh against the configured registry and, instead of a cluster,
+//! the nodes of a NodeList file; prints what the service would serve and the prepull pods it
+//! would create. A dry run for operators, and the black-box view the conformance suite uses.
+
+use super::setup::load_config;
+use super::CliError;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use k8s_openapi::api::core::v1::Node;
+use rsp_config::{ClusterConfig, Config};
+use rsp_model::node::NodeInfo;
+use rsp_model::plan::PulledSet;
+use rsp_registry::source::{AnySource, ImageSource};
+use rsp_service::views::{self, PrepullErrors, World};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// Configuration file (a Nublado controller config works unchanged).
+    #[arg(long)]
+    config: PathBuf,
+    /// NodeList JSON (`kubectl get nodes -o json`); default: the static cluster's file.
+    #[arg(long)]
+    nodes: Option<PathBuf>,
+    /// The time filters are evaluated at (RFC 3339); default: now.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+/// A prepull pod the service would create.
+#[derive(Serialize)]
+struct PlannedPod {
+    name: String,
+    node: String,
+    image: String,
+}
+
+#[derive(Deserialize)]
+struct NodeList {
+    #[serde(default)]
+    items: Vec<Node>,
+}
+
+pub fn run(args: PlanArgs) -> Result<(), CliError> {
+    let config = load_config(&args.config)?;
+    let now = match &args.now {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map_err(|error| CliError::Usage(format!("--now {text:?} is not RFC 3339: {error}")))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let nodes_file = match (&args.nodes, &config.cluster) {
+        (Some(path), _) => path.clone(),
+        (None, ClusterConfig::Static { nodes_file }) => config_dir(&args.config).join(nodes_file),
+        (None, ClusterConfig::Kubernetes) => {
+            return Err(CliError::Usage(
+                "plan needs nodes: give --nodes FILE (kubectl get nodes -o json) or configure \
+                 cluster: {type: static, nodesFile: FILE}"
+                    .into(),
+            ))
+        }
+    };
+    let nodes = read_nodes(&nodes_file)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Failed(format!("cannot start the async runtime: {error}")))?;
+    let listing = runtime.block_on(async {
+        let source = AnySource::from_config(&config.images, &config_dir(&args.config))
+            .await
+            .map_err(|error| CliError::Usage(error.to_string()))?;
+        source
+            .update_images(&config.images)
+            .await
+            .map_err(|error| CliError::Failed(error.to_string()))
+    })?;
+    let output = plan_output(&config, Arc::new(listing), &nodes, now);
+    let text = serde_json::to_string_pretty(&output)
+        .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn plan_output(
+    config: &Config,
+    listing: Arc<rsp_registry::source::Listing>,
+    nodes: &[NodeInfo],
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    let pulled = PulledSet::default();
+    let world = World::new(listing, nodes, config, &pulled);
+    let plan = views::prepull_plan(&world, config, &pulled);
+    let pods: Vec<PlannedPod> = plan
+        .pulls()
+        .map(|(node, image)| PlannedPod {
+            name: rsp_kube::pod_name(image, node),
+            node: node.to_owned(),
+            image: image.reference_with_digest.clone(),
+        })
+        .collect();
+    serde_json::json!({
+        "images": views::spawner_images(&world, &config.images.recommended_tag),
+        "prepulls": views::prepuller_status(&world, config, &PrepullErrors::new()),
+        "menu": views::menu(&world, config, now),
+        "pods": pods,
+    })
+}
+
+/// Relative paths in the configuration are relative to its file.
+pub fn config_dir(config: &Path) -> PathBuf {
+    config.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn read_nodes(path: &Path) -> Result<Vec<NodeInfo>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        CliError::Usage(format!(
+            "cannot read nodes file {}: {error}",
+            path.display()
+        ))
+    })?;
+    let list: NodeList = serde_json::from_str(&text).map_err(|error| {
+        CliError::Usage(format!(
+            "nodes file {} is not a Kubernetes NodeList (kubectl get nodes -o json): {error}",
+            path.display()
+        ))
+    })?;
+    Ok(rsp_kube::node_infos(&list.items))
+}
