@@ -155,9 +155,9 @@ nodes = {
     "apiVersion": "v1", "kind": "NodeList", "metadata": {},
     "items": [
         node("rsp-node-1", recent + [dailies[-1][0], dailies[-2][0]]),
-        node("rsp-node-2", recent + [dailies[-2][0]]),
-        node("rsp-node-3", [weeklies[-2][0], releases[-1][0]]),
-        node("rsp-node-4", []),
+        node("rsp-node-2", recent + [dailies[-1][0], dailies[-2][0]]),
+        node("rsp-node-3", recent + [dailies[-1][0]]),
+        node("rsp-node-4", recent + [dailies[-3][0]]),
         node("rsp-node-5", recent, unschedulable=True),
         node("rsp-node-6", recent, taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]),
     ],

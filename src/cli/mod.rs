@@ -5,6 +5,7 @@
 //! printed to stderr as one sentence.
 
 mod plan;
+mod serve;
 mod setup;
 mod tags;
 
@@ -27,6 +28,8 @@ enum Command {
     /// Parse, sort, subset and filter image tags.
     #[command(subcommand)]
     Tags(tags::TagsCommand),
+    /// Run the service until SIGTERM or SIGINT.
+    Serve(serve::ServeArgs),
     /// One refresh against the registry and a NodeList file: what would be served and pulled.
     Plan(plan::PlanArgs),
 }
@@ -53,6 +56,10 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Tags(command) => tags::run(command),
+        Command::Serve(args) => {
+            setup::init_logging("info");
+            serve::run(args)
+        }
         Command::Plan(args) => {
             setup::init_logging("warn");
             plan::run(args)

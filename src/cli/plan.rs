@@ -6,13 +6,12 @@ use super::setup::load_config;
 use super::CliError;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use k8s_openapi::api::core::v1::Node;
 use rsp_config::{ClusterConfig, Config};
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{AnySource, ImageSource};
 use rsp_service::views::{self, PrepullErrors, World};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,12 +34,6 @@ struct PlannedPod {
     name: String,
     node: String,
     image: String,
-}
-
-#[derive(Deserialize)]
-struct NodeList {
-    #[serde(default)]
-    items: Vec<Node>,
 }
 
 pub fn run(args: PlanArgs) -> Result<(), CliError> {
@@ -114,17 +107,5 @@ pub fn config_dir(config: &Path) -> PathBuf {
 }
 
 fn read_nodes(path: &Path) -> Result<Vec<NodeInfo>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        CliError::Usage(format!(
-            "cannot read nodes file {}: {error}",
-            path.display()
-        ))
-    })?;
-    let list: NodeList = serde_json::from_str(&text).map_err(|error| {
-        CliError::Usage(format!(
-            "nodes file {} is not a Kubernetes NodeList (kubectl get nodes -o json): {error}",
-            path.display()
-        ))
-    })?;
-    Ok(rsp_kube::node_infos(&list.items))
+    rsp_service::run::read_node_list(path).map_err(|error| CliError::Usage(error.to_string()))
 }

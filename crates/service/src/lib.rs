@@ -5,6 +5,9 @@
 //! - `pages`: the server-rendered lab form and status page.
 //! - `metrics`: the Prometheus text exposition of the backend's metrics snapshot.
 //! - `openapi`: the OpenAPI document of the JSON routes.
+//! - `state`: the live state the routes read, rebuilt when an input changes.
+//! - `refresh`: the registry refresh loop and its record (last success, last error).
+//! - `run`: `serve`, which starts every task and stops them cleanly.
 //! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
 //!   presence); pure, shared with the `plan` command.
 
@@ -13,4 +16,7 @@ pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod refresh;
+pub mod run;
+pub mod state;
 pub mod views;

@@ -123,7 +123,7 @@ pub fn spawner_images(world: &World, recommended_tag: &str) -> SpawnerImages {
 fn menu_image(image: &Image) -> MenuImage {
     MenuImage {
         reference: image.reference_with_digest(),
-        name: image.display_name().to_owned(),
+        name: image.display_name().to_string(),
     }
 }
 

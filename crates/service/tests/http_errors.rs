@@ -64,6 +64,10 @@ async fn wrong_methods_are_json_405() {
             (405, "method_not_allowed".to_owned()),
             "{method} {uri}"
         );
+        assert!(
+            reply.headers.contains_key(header::ALLOW),
+            "{method} {uri}: 405 without Allow"
+        );
     }
 }
 

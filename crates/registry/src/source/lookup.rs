@@ -28,7 +28,7 @@ impl From<&Image> for ResolvedImage {
             reference: image.reference(),
             reference_with_digest: image.reference_with_digest(),
             tag: image.name().to_owned(),
-            name: image.display_name().to_owned(),
+            name: image.display_name().to_string(),
             digest: image.digest().to_owned(),
         }
     }

@@ -1,0 +1,269 @@
+//! `serve`: assembles the running service and stops it cleanly.
+//!
+//! The pieces, each a task talking through `watch` channels (latest value wins, nobody waits
+//! for a slow reader):
+//!
+//! ```text
+//! refresh loop ──listing──┐                       ┌──> HTTP (ServiceState)
+//! node watcher ──nodes────┼──> world_task ──world─┤
+//! prepuller ────status────┘                       └
+//! listing ──wanted images──> prepuller (only while this replica holds the lease)
+//! ```
+//!
+//! Startup needs neither the registry nor the cluster: the HTTP server answers at once
+//! (`/readyz` fails until the first refresh succeeds), the watchers retry with backoff.
+//! On shutdown the server drains its requests, the prepuller stops creating pods and deletes
+//! the ones in flight, and `serve` returns.
+
+use crate::http;
+use crate::refresh::{self, RefreshRecord};
+use crate::state::{self, Current, ServiceState};
+use crate::views::{self, World};
+use rsp_config::{ClusterConfig, Config};
+use rsp_kube::prepuller::{PrepullerHandle, PrepullerStatus as PullerStatus};
+use rsp_kube::{LeaderConfig, LeaderElection, NodeWatcher, OwnerPod, PodTemplate};
+use rsp_model::node::NodeInfo;
+use rsp_model::plan::PulledSet;
+use rsp_registry::source::{AnySource, ImageSource, Listing};
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration cannot work (exit status 2).
+    #[error("{0}")]
+    Config(String),
+    /// Something the service needs is not available (exit status 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Where nodes come from and who prepulls, once the cluster side is started.
+struct Cluster {
+    nodes: watch::Receiver<Option<Arc<Vec<NodeInfo>>>>,
+    puller: watch::Receiver<Arc<PullerStatus>>,
+    leader: watch::Receiver<bool>,
+    prepuller: Option<PrepullerHandle>,
+    /// Kept alive for as long as the service runs (they own watch senders and tasks).
+    _keep: Vec<Box<dyn Send + Sync>>,
+}
+
+/// Runs the service until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    config_dir: &Path,
+    listen: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let config = Arc::new(config);
+    let source = Arc::new(
+        AnySource::from_config(&config.images, config_dir)
+            .await
+            .map_err(|error| ServeError::Config(error.to_string()))?,
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| ServeError::Failed(format!("cannot listen on {listen}: {error}")))?;
+    tracing::info!(
+        listen = %listener.local_addr().map_or_else(|_| listen.to_owned(), |a| a.to_string()),
+        source = %source.describe(),
+        "Starting rsp-images"
+    );
+
+    let (registry, repository) = source.registry_and_repository();
+    let (listings_tx, listings) = watch::channel(Arc::new(Listing::empty(registry, repository)));
+    let (stop_tx, stop) = watch::channel(false);
+    let record = Arc::new(Mutex::new(RefreshRecord::default()));
+    let refresher = tokio::spawn(refresh::run(
+        Arc::clone(&source),
+        config.images.clone(),
+        listings_tx,
+        Arc::clone(&record),
+        stop.clone(),
+    ));
+    let ready = readiness(listings.clone());
+    let cluster = start_cluster(&config, config_dir, listings.clone()).await?;
+    let prepulling = cluster.prepuller.is_some();
+
+    let empty = World::new(
+        Arc::clone(&listings.borrow()),
+        &[],
+        &config,
+        &PulledSet::default(),
+    );
+    let (current_tx, current) = watch::channel(Arc::new(Current::new(
+        empty,
+        Arc::new(PullerStatus::default()),
+    )));
+    tokio::spawn(state::world_task(
+        Arc::clone(&config),
+        listings,
+        cluster.nodes.clone(),
+        cluster.puller.clone(),
+        current_tx,
+    ));
+    let backend = Arc::new(ServiceState::new(
+        Arc::clone(&config),
+        source,
+        current,
+        record,
+        ready,
+        cluster.leader.clone(),
+        prepulling,
+    ));
+    let router = http::router(backend, &config.path_prefix)
+        .map_err(|error| ServeError::Config(format!("pathPrefix: {error}")))?;
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|error| ServeError::Failed(format!("HTTP server failed: {error}")));
+
+    tracing::info!("Stopping: no new prepull pods; deleting those in flight");
+    stop_tx.send_replace(true);
+    if let Some(prepuller) = cluster.prepuller {
+        prepuller.shutdown().await;
+    }
+    refresher.abort();
+    served
+}
+
+/// True from the first successful refresh on.
+fn readiness(mut listings: watch::Receiver<Arc<Listing>>) -> watch::Receiver<bool> {
+    let (ready_tx, ready) = watch::channel(false);
+    tokio::spawn(async move {
+        if listings.changed().await.is_ok() {
+            ready_tx.send_replace(true);
+            // Keep the sender (and so the value) alive as long as listings come.
+            while listings.changed().await.is_ok() {}
+        }
+    });
+    ready
+}
+
+async fn start_cluster(
+    config: &Config,
+    config_dir: &Path,
+    listings: watch::Receiver<Arc<Listing>>,
+) -> Result<Cluster, ServeError> {
+    match &config.cluster {
+        ClusterConfig::Static { nodes_file } => {
+            let path = config_dir.join(nodes_file);
+            let nodes = read_node_list(&path)?;
+            let (nodes_tx, nodes) = watch::channel(Some(Arc::new(nodes)));
+            let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
+            let (leader_tx, leader) = watch::channel(false);
+            Ok(Cluster {
+                nodes,
+                puller,
+                leader,
+                prepuller: None,
+                _keep: vec![Box::new(nodes_tx), Box::new(puller_tx), Box::new(leader_tx)],
+            })
+        }
+        ClusterConfig::Kubernetes => start_kubernetes(config, listings).await,
+    }
+}
+
+async fn start_kubernetes(
+    config: &Config,
+    listings: watch::Receiver<Arc<Listing>>,
+) -> Result<Cluster, ServeError> {
+    let client = kube::Client::try_default().await.map_err(|error| {
+        ServeError::Failed(format!(
+            "cannot configure a Kubernetes client (in-cluster service account or KUBECONFIG): \
+             {error}; to run without a cluster, configure cluster: {{type: static, nodesFile: F}}"
+        ))
+    })?;
+    let namespace = config
+        .prepuller
+        .namespace
+        .clone()
+        .unwrap_or_else(|| rsp_kube::config::default_namespace(&config.metadata_path));
+    let owner = OwnerPod::from_metadata_dir(&config.metadata_path);
+    let identity = match &owner {
+        Some(owner) => owner.name.clone(),
+        None => format!("rsp-images-{:08x}", rand::random::<u32>()),
+    };
+    let node_watcher = NodeWatcher::start(client.clone(), &config.lab.node_selector);
+    let nodes = node_watcher.subscribe();
+    let (active, election): (watch::Receiver<bool>, Option<LeaderElection>) =
+        if config.prepuller.leader_election {
+            let election = LeaderElection::start(
+                client.clone(),
+                LeaderConfig::new(namespace.clone(), identity),
+            );
+            (election.subscribe(), Some(election))
+        } else {
+            (watch::channel(true).1, None)
+        };
+    let mut prepuller_config = rsp_kube::PrepullerConfig::new(namespace.clone());
+    prepuller_config.pod = PodTemplate {
+        namespace,
+        pull_secret: config.lab.pull_secret.clone(),
+        tolerations: config.lab.tolerations.clone(),
+        owner,
+    };
+    prepuller_config.node_selector = config.lab.node_selector.clone();
+    prepuller_config.max_in_flight = config.prepuller.max_in_flight;
+    prepuller_config.prepull_timeout = config.images.prepull_timeout;
+    let wanted = wanted_images(listings);
+    let prepuller = PrepullerHandle::start(
+        client,
+        prepuller_config,
+        nodes.clone(),
+        wanted,
+        active.clone(),
+    );
+    let puller = prepuller.status();
+    let mut keep: Vec<Box<dyn Send + Sync>> = vec![Box::new(node_watcher)];
+    if let Some(election) = election {
+        keep.push(Box::new(election));
+    }
+    Ok(Cluster {
+        nodes,
+        puller,
+        leader: active,
+        prepuller: Some(prepuller),
+        _keep: keep,
+    })
+}
+
+/// The images the prepuller should place, republished after every successful refresh
+/// (`None` until then, so nothing is deleted or pulled on an empty listing).
+fn wanted_images(
+    mut listings: watch::Receiver<Arc<Listing>>,
+) -> watch::Receiver<rsp_kube::prepuller::WantedImages> {
+    let (wanted_tx, wanted) = watch::channel(None);
+    tokio::spawn(async move {
+        while listings.changed().await.is_ok() {
+            let images = views::prepull_images(&listings.borrow_and_update());
+            wanted_tx.send_replace(Some(Arc::new(images)));
+        }
+    });
+    wanted
+}
+
+/// Reads a NodeList file (`kubectl get nodes -o json`).
+pub fn read_node_list(path: &Path) -> Result<Vec<NodeInfo>, ServeError> {
+    #[derive(serde::Deserialize)]
+    struct NodeList {
+        #[serde(default)]
+        items: Vec<k8s_openapi::api::core::v1::Node>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ServeError::Config(format!(
+            "cannot read nodes file {}: {error}",
+            path.display()
+        ))
+    })?;
+    let list: NodeList = serde_json::from_str(&text).map_err(|error| {
+        ServeError::Config(format!(
+            "nodes file {} is not a Kubernetes NodeList (kubectl get nodes -o json): {error}",
+            path.display()
+        ))
+    })?;
+    Ok(rsp_kube::node_infos(&list.items))
+}

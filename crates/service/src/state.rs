@@ -1,0 +1,354 @@
+//! The live state behind the HTTP layer: the current [`World`], how refreshes went, and what
+//! the prepuller reports; the [`Backend`] the routes read.
+//!
+//! Writers never block readers: the world is rebuilt off to the side and published through a
+//! `watch` channel whenever the listing, the nodes or the prepuller's successes change (see
+//! `world_task`), and every request reads the latest `Arc<World>`. Bodies derived from a world
+//! are computed once per world and shared (`BodyCache`), so a burst of spawner requests costs
+//! one computation, not one per request.
+
+use crate::backend::{
+    Backend, CellState, ImageClass, ImageRow, ImageSelection, LookupError, MetricsSnapshot,
+    NodeView, RefreshView, ResolvedImage, StatusView,
+};
+use crate::refresh::SharedRecord;
+use crate::views::{self, PrepullErrors, World};
+use chrono::Utc;
+use rsp_config::Config;
+use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use rsp_model::node::NodeInfo;
+use rsp_model::plan::PulledSet;
+use rsp_registry::source::{self, ImageSource, Listing};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+use tokio::sync::watch;
+
+/// Bodies computed from one world, at most once each.
+#[derive(Default)]
+struct BodyCache {
+    images: OnceLock<SpawnerImages>,
+    prepulls: OnceLock<PrepullerStatus>,
+}
+
+/// The world with its cached bodies.
+pub struct Current {
+    pub world: World,
+    pub puller: Arc<PullerStatus>,
+    cache: BodyCache,
+}
+
+impl Current {
+    pub fn new(world: World, puller: Arc<PullerStatus>) -> Current {
+        Current {
+            world,
+            puller,
+            cache: BodyCache::default(),
+        }
+    }
+}
+
+/// The service state shared by all requests.
+pub struct ServiceState<S> {
+    config: Arc<Config>,
+    source: Arc<S>,
+    current: watch::Receiver<Arc<Current>>,
+    refresh: SharedRecord,
+    ready: watch::Receiver<bool>,
+    leader: watch::Receiver<bool>,
+    /// Whether prepull pods are really created (false for a static cluster).
+    prepulling: bool,
+}
+
+impl<S: ImageSource> ServiceState<S> {
+    pub fn new(
+        config: Arc<Config>,
+        source: Arc<S>,
+        current: watch::Receiver<Arc<Current>>,
+        refresh: SharedRecord,
+        ready: watch::Receiver<bool>,
+        leader: watch::Receiver<bool>,
+        prepulling: bool,
+    ) -> ServiceState<S> {
+        ServiceState {
+            config,
+            source,
+            current,
+            refresh,
+            ready,
+            leader,
+            prepulling,
+        }
+    }
+
+    fn current(&self) -> Arc<Current> {
+        Arc::clone(&self.current.borrow())
+    }
+
+    fn listing(&self) -> Arc<Listing> {
+        Arc::clone(&self.current.borrow().world.listing)
+    }
+}
+
+/// Combines the latest inputs into a world whenever one of them changes, until every input
+/// is gone (the service is stopping).
+pub async fn world_task(
+    config: Arc<Config>,
+    mut listings: watch::Receiver<Arc<Listing>>,
+    mut nodes: watch::Receiver<Option<Arc<Vec<NodeInfo>>>>,
+    mut puller: watch::Receiver<Arc<PullerStatus>>,
+    current: watch::Sender<Arc<Current>>,
+) {
+    let mut last_pulled: Option<Arc<PulledSet>> = None;
+    loop {
+        let listing = Arc::clone(&listings.borrow_and_update());
+        let node_list = nodes.borrow_and_update().clone().unwrap_or_default();
+        let status = Arc::clone(&puller.borrow_and_update());
+        // A status change that did not add a pull changes no presence: skip the rebuild,
+        // but keep the status (the status page shows pulls in progress).
+        let pulled_changed = last_pulled
+            .as_ref()
+            .is_none_or(|last| !Arc::ptr_eq(last, &status.pulled));
+        last_pulled = Some(Arc::clone(&status.pulled));
+        let previous = Arc::clone(&current.borrow());
+        let same_inputs = Arc::ptr_eq(&previous.world.listing, &listing)
+            && !pulled_changed
+            && previous.world.nodes.len() == node_list.len()
+            && previous
+                .world
+                .nodes
+                .iter()
+                .zip(node_list.iter())
+                .all(|(entry, node)| entry.info == *node);
+        let next = if same_inputs {
+            Current::new(previous.world.clone(), status)
+        } else {
+            Current::new(
+                World::new(listing, &node_list, &config, &status.pulled),
+                status,
+            )
+        };
+        current.send_replace(Arc::new(next));
+        tokio::select! {
+            changed = listings.changed() => if changed.is_err() { return },
+            changed = nodes.changed() => if changed.is_err() { return },
+            changed = puller.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+fn lookup_error(error: source::LookupError) -> LookupError {
+    match error {
+        source::LookupError::UnknownImage(message) => LookupError::UnknownImage(message),
+        source::LookupError::InvalidReference(message) => LookupError::InvalidReference(message),
+        source::LookupError::Registry(error) => LookupError::Registry(error.to_string()),
+    }
+}
+
+fn class(class: ImageClass) -> source::ImageClass {
+    match class {
+        ImageClass::Recommended => source::ImageClass::Recommended,
+        ImageClass::LatestRelease => source::ImageClass::LatestRelease,
+        ImageClass::LatestWeekly => source::ImageClass::LatestWeekly,
+        ImageClass::LatestDaily => source::ImageClass::LatestDaily,
+    }
+}
+
+fn resolved(image: source::ResolvedImage) -> ResolvedImage {
+    ResolvedImage {
+        reference: image.reference,
+        reference_with_digest: image.reference_with_digest,
+        tag: image.tag,
+        name: image.name,
+        digest: image.digest,
+    }
+}
+
+/// The last prepull error of each (node, digest) pair, for `/prepulls`.
+fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
+    puller
+        .pulls
+        .iter()
+        .filter_map(|(key, pull)| Some((key.clone(), pull.last_error.clone()?)))
+        .collect()
+}
+
+fn system_time(time: chrono::DateTime<Utc>) -> SystemTime {
+    SystemTime::from(time)
+}
+
+impl<S: ImageSource> Backend for ServiceState<S> {
+    fn spawner_images(&self) -> SpawnerImages {
+        let current = self.current();
+        current
+            .cache
+            .images
+            .get_or_init(|| {
+                views::spawner_images(&current.world, &self.config.images.recommended_tag)
+            })
+            .clone()
+    }
+
+    fn prepulls(&self) -> PrepullerStatus {
+        let current = self.current();
+        current
+            .cache
+            .prepulls
+            .get_or_init(|| {
+                views::prepuller_status(
+                    &current.world,
+                    &self.config,
+                    &prepull_errors(&current.puller),
+                )
+            })
+            .clone()
+    }
+
+    fn menu(&self) -> MenuImages {
+        // The dropdown's age filters depend on the clock, so the menu is not cached.
+        views::menu(&self.current().world, &self.config, Utc::now())
+    }
+
+    fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
+        let current = self.current();
+        let world = &current.world;
+        let listing = &world.listing;
+        if let Some(image) = listing.catalog.get(tag) {
+            return Ok(PrepulledImage::from_image(
+                image,
+                &world.presence,
+                &world.eligible,
+            ));
+        }
+        match listing.tags.as_ref().and_then(|tags| tags.get(tag)) {
+            Some(known) => Ok(PrepulledImage::without_digest(
+                listing.catalog.registry(),
+                listing.catalog.repository(),
+                known,
+            )),
+            None => Err(LookupError::UnknownImage(format!(
+                "Docker tag \"{tag}\" not found"
+            ))),
+        }
+    }
+
+    async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
+        let listing = self.listing();
+        let source = self.source.as_ref();
+        let result = match selection {
+            ImageSelection::List(reference) | ImageSelection::Dropdown(reference) => {
+                source::image_for_reference(source, &listing, &reference).await
+            }
+            ImageSelection::Class(which) => {
+                source::image_for_class(&listing, class(which), &self.config.images.recommended_tag)
+            }
+            ImageSelection::Tag(tag) => source::image_for_tag_name(source, &listing, &tag).await,
+        };
+        result.map(resolved).map_err(lookup_error)
+    }
+
+    fn status(&self) -> StatusView {
+        let current = self.current();
+        let world = &current.world;
+        let record = match self.refresh.lock() {
+            Ok(record) => record.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let nodes: Vec<NodeView> = world
+            .nodes
+            .iter()
+            .map(|node| NodeView {
+                name: node.info.name.clone(),
+                eligible: node.eligibility.is_eligible(),
+                comment: node.eligibility.comment().map(str::to_owned),
+            })
+            .collect();
+        let images = views::prepull_images(&world.listing)
+            .into_iter()
+            .map(|wanted| {
+                let image = world.listing.catalog.get(&wanted.tag);
+                let cells = world
+                    .nodes
+                    .iter()
+                    .map(|node| cell(&current, &node.info.name, &wanted.digest))
+                    .collect();
+                ImageRow {
+                    name: image
+                        .map(|i| i.display_name().to_string())
+                        .unwrap_or_default(),
+                    reference: image.map(|i| i.reference()).unwrap_or_default(),
+                    size: world
+                        .presence
+                        .size(&wanted.digest)
+                        .or_else(|| image.and_then(|i| i.size())),
+                    tag: wanted.tag,
+                    digest: wanted.digest,
+                    cells,
+                }
+            })
+            .collect();
+        StatusView {
+            refresh: RefreshView {
+                source: self.source.describe(),
+                last_success: record.last_success,
+                last_error: record.last_error,
+            },
+            nodes,
+            images,
+            leader: *self.leader.borrow(),
+            prepulling: self.prepulling,
+        }
+    }
+
+    fn ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    fn metrics(&self) -> MetricsSnapshot {
+        let current = self.current();
+        let record = match self.refresh.lock() {
+            Ok(record) => record.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let puller = &current.puller;
+        let plan = views::prepull_plan(&current.world, &self.config, &puller.pulled);
+        MetricsSnapshot {
+            refresh_success_total: record.success_total,
+            refresh_failure_total: record.failure_total,
+            refresh_durations: Vec::new(),
+            images_seen: current.world.listing.catalog.len() as u64,
+            tags_seen: current.world.listing.tag_count() as u64,
+            prepull_pods_in_flight: puller.in_flight as u64,
+            prepull_durations: Vec::new(),
+            prepull_failures: puller
+                .failed_total
+                .iter()
+                .map(|(reason, count)| (reason.as_str().to_owned(), *count))
+                .collect(),
+            missing_pairs: plan.pulls().count() as u64,
+        }
+    }
+}
+
+/// The state of one image on one node, as the status page shows it.
+fn cell(current: &Current, node: &str, digest: &str) -> CellState {
+    if current.world.presence.is_on(digest, node) {
+        return CellState::Cached;
+    }
+    let Some(pull) = current.puller.pull(node, digest) else {
+        return CellState::Missing;
+    };
+    if let Some(since) = pull.pulling_since {
+        return CellState::Pulling {
+            since: system_time(since),
+        };
+    }
+    match (&pull.last_error, pull.last_error_at, pull.backing_off_until) {
+        (Some(reason), Some(failed_at), Some(until)) => CellState::BackingOff {
+            reason: reason.clone(),
+            failed_at: system_time(failed_at),
+            until: system_time(until),
+        },
+        _ => CellState::Missing,
+    }
+}
