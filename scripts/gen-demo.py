@@ -73,12 +73,12 @@ for major in range(22, 30):
             tag = f"r{major}_{minor}_{patch}"
             releases.append((tag, when))
             add([tag], when)
-            if major >= 27:
+            if 27 <= major <= 28:
                 add([f"{tag}_rsp{2000 + major * 10 + patch}"], when)
 
 # T&S cycle builds of recent weeklies.
 for cycle in (38, 39, 40):
-    for tag, when in weeklies[-12:]:
+    for tag, when in weeklies[-20:-8]:
         for build in (1, 2):
             add([f"{tag}_c00{cycle}.00{build}"], when)
 
@@ -98,7 +98,7 @@ def alias(alias_tags, target):
 alias(["recommended", "latest_weekly"], weeklies[-2][0])
 alias(["latest_daily"], dailies[-1][0])
 alias(["latest_release", "latest"], releases[-1][0])
-alias(["recommended_c0040"], f"{weeklies[-3][0]}_c0040.002")
+alias(["recommended_c0040"], f"{weeklies[-10][0]}_c0040.002")
 
 # A couple of images of another name in the same Artifact Registry repository.
 for i in range(3):
@@ -150,7 +150,7 @@ def node(name, tags, labels=None, taints=None, unschedulable=False, ready=True):
     }
 
 
-recent = [weeklies[-2][0], weeklies[-3][0], releases[-1][0]]
+recent = [weeklies[-1][0], weeklies[-2][0], weeklies[-3][0], releases[-1][0]]
 nodes = {
     "apiVersion": "v1", "kind": "NodeList", "metadata": {},
     "items": [
