@@ -25,7 +25,7 @@ impl MenuImage {
     pub fn from_image(image: &Image) -> MenuImage {
         MenuImage {
             reference: image.reference_with_digest(),
-            name: image.display_name().to_string(),
+            name: image.display_name().into_owned(),
         }
     }
 }
@@ -71,7 +71,7 @@ impl PrepulledImage {
         PrepulledImage {
             reference: image.reference(),
             tag: image.name().to_string(),
-            name: image.display_name().to_string(),
+            name: image.display_name().into_owned(),
             digest: Some(image.digest().to_string()),
             aliases,
             prepulled: presence.is_on_all(image.digest(), eligible),
@@ -135,7 +135,7 @@ impl NodeImage {
         NodeImage {
             reference: image.reference(),
             tag: image.name().to_string(),
-            name: image.display_name().to_string(),
+            name: image.display_name().into_owned(),
             digest: Some(digest.to_string()),
             size: presence.size(digest).or(image.size()),
             nodes: presence.nodes(digest).map(str::to_string).collect(),

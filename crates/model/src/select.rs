@@ -61,13 +61,21 @@ pub(crate) fn group_sorted<T: Item>(
         lists[items[i as usize].kind().index()].push(i);
     }
     for list in &mut lists {
-        list.sort_by(|&a, &b| {
-            items[b as usize]
-                .sort_key()
-                .cmp(&items[a as usize].sort_key())
-        });
+        sort_descending(items, list);
     }
     lists
+}
+
+/// Stable descending sort of indices by their items' sort keys, each key computed once.
+pub(crate) fn sort_descending<T: Item>(items: &[T], list: &mut [u32]) {
+    if list.len() < 2 {
+        return;
+    }
+    let keys: Vec<SortKey<'_>> = list.iter().map(|&i| items[i as usize].sort_key()).collect();
+    let mut order: Vec<u32> = (0..list.len() as u32).collect();
+    order.sort_by(|&a, &b| keys[b as usize].cmp(&keys[a as usize]));
+    let sorted: Vec<u32> = order.iter().map(|&k| list[k as usize]).collect();
+    list.copy_from_slice(&sorted);
 }
 
 /// Every member in collection order: kinds in display order, each descending.

@@ -4,6 +4,7 @@
 use crate::select::Item;
 use crate::tag::{SortKey, Tag, TagKind, Version};
 use chrono::{DateTime, NaiveDate, Utc};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// One tag of a registry listing, as an image source reports it.
@@ -28,7 +29,8 @@ pub struct Image {
     pub(super) digest: String,
     pub(super) size: Option<u64>,
     pub(super) kind: TagKind,
-    pub(super) display_name: String,
+    /// Set by alias resolution; other images use their tag's display name.
+    pub(super) alias_display_name: Option<String>,
     /// Every tag name of this digest in the catalog, sorted, shared by the whole group.
     pub(super) group_names: Arc<[Box<str>]>,
     pub(super) alias_target: Option<String>,
@@ -45,7 +47,7 @@ impl Image {
             kind: tag.kind(),
             cycle: tag.cycle(),
             date: tag.date_naive(),
-            display_name: String::new(),
+            alias_display_name: None,
             group_names: Arc::from(Vec::new()),
             alias_target: None,
             inherited_architecture: None,
@@ -72,8 +74,13 @@ impl Image {
         self.kind
     }
 
-    pub fn display_name(&self) -> &str {
-        &self.display_name
+    /// The display name: for a resolved alias, one naming its target ("Recommended (Weekly
+    /// 2077_43)"); otherwise the tag's, built on demand.
+    pub fn display_name(&self) -> Cow<'_, str> {
+        match &self.alias_display_name {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(self.tag.display_name()),
+        }
     }
 
     pub fn registry(&self) -> &str {

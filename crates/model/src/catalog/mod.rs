@@ -68,42 +68,71 @@ impl ImageCatalog {
         let parsed_order = select::group_sorted(&images, 0..count);
         let mut group_by_digest: HashMap<String, u32> = HashMap::with_capacity(images.len());
         let mut group_of = vec![0u32; images.len()];
-        let mut groups: Vec<Vec<u32>> = Vec::new();
         for &i in parsed_order.iter().flatten() {
+            let next = group_by_digest.len() as u32;
             let digest = &images[i as usize].digest;
-            let group = match group_by_digest.get(digest) {
+            group_of[i as usize] = match group_by_digest.get(digest) {
                 Some(&g) => g,
                 None => {
-                    let g = groups.len() as u32;
-                    group_by_digest.insert(digest.clone(), g);
-                    groups.push(Vec::new());
-                    g
+                    group_by_digest.insert(digest.clone(), next);
+                    next
                 }
             };
-            groups[group as usize].push(i);
-            group_of[i as usize] = group;
         }
-        resolve::resolve(&mut images, &groups);
+        // Members of each group, flat and in collection order (a counting sort by group).
+        let mut starts = vec![0usize; group_by_digest.len() + 1];
+        for &g in &group_of {
+            starts[g as usize + 1] += 1;
+        }
+        for g in 1..starts.len() {
+            starts[g] += starts[g - 1];
+        }
+        let mut fill = starts.clone();
+        let mut flat = vec![0u32; images.len()];
+        for &i in parsed_order.iter().flatten() {
+            let g = group_of[i as usize] as usize;
+            flat[fill[g]] = i;
+            fill[g] += 1;
+        }
+        let groups = starts.windows(2).map(|w| &flat[w[0]..w[1]]);
+        resolve::resolve(&mut images, groups);
+
+        // Resolution only turns unknown tags into aliases (with their target's cycle and
+        // architecture), so only those two lists are sorted again, from input order so that
+        // equal images keep it.
+        let mut lists = parsed_order;
+        let mut possible = std::mem::take(&mut lists[TagKind::Alias.index()]);
+        possible.append(&mut lists[TagKind::Unknown.index()]);
+        possible.sort_unstable();
+        for i in possible {
+            lists[images[i as usize].kind().index()].push(i);
+        }
+        for kind in [TagKind::Alias, TagKind::Unknown] {
+            select::sort_descending(&images, &mut lists[kind.index()]);
+        }
 
         let by_name = images
             .iter()
             .enumerate()
             .map(|(i, image)| (image.name().to_string(), i as u32))
             .collect();
-        let data = Arc::new(CatalogData {
+        let data = CatalogData {
             registry,
             repository,
             images,
             group_of,
             by_name,
             group_by_digest,
-        });
-        // Resolution turned unknown tags into aliases, which moves them: sort again.
-        ImageCatalog::view(data, 0..count)
+        };
+        ImageCatalog::from_lists(Arc::new(data), lists)
     }
 
     fn view(data: Arc<CatalogData>, members: impl IntoIterator<Item = u32>) -> ImageCatalog {
         let lists = select::group_sorted(&data.images, members);
+        ImageCatalog::from_lists(data, lists)
+    }
+
+    fn from_lists(data: Arc<CatalogData>, lists: KindLists) -> ImageCatalog {
         let mut set = Members::new(data.images.len());
         let mut primaries = HashMap::new();
         for &i in lists.iter().flatten() {

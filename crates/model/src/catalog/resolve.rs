@@ -23,11 +23,8 @@ struct Target {
 }
 
 /// Resolves every group; `groups` lists image indices per digest, in collection order.
-pub(super) fn resolve(images: &mut [Image], groups: &[Vec<u32>]) {
-    for image in images.iter_mut() {
-        image.display_name = image.tag.display_name();
-    }
-    for group in groups.iter().filter(|g| g.len() > 1) {
+pub(super) fn resolve<'a>(images: &mut [Image], groups: impl Iterator<Item = &'a [u32]>) {
+    for group in groups.filter(|g| g.len() > 1) {
         let mut names: Vec<Box<str>> = group
             .iter()
             .map(|&i| Box::from(images[i as usize].name()))
@@ -50,7 +47,7 @@ pub(super) fn resolve(images: &mut [Image], groups: &[Vec<u32>]) {
             cycle: p.cycle,
             architecture: p.architecture().map(Box::from),
             date: p.date,
-            display_name: p.display_name.clone(),
+            display_name: p.display_name().into_owned(),
         };
         for &i in group {
             let image = &mut images[i as usize];
@@ -71,7 +68,7 @@ fn resolve_alias(image: &mut Image, target: &Target) {
     if image.date.is_none() {
         image.date = target.date;
     }
-    image.display_name = alias_display_name(image, &target.display_name);
+    image.alias_display_name = Some(alias_display_name(image, &target.display_name));
 }
 
 /// "{Base} ({target name, parentheses flattened})" plus the alias's architecture, e.g.
