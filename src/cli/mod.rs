@@ -7,6 +7,7 @@
 mod plan;
 mod serve;
 mod setup;
+mod snapshot;
 mod tags;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// One refresh against the registry and a NodeList file: what would be served and pulled.
     Plan(plan::PlanArgs),
+    /// Save the registry's full listing as JSON, for a `snapshot` source.
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 /// Why a subcommand failed, which decides the exit status.
@@ -59,6 +62,10 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => {
             setup::init_logging("info");
             serve::run(args)
+        }
+        Command::Snapshot(args) => {
+            setup::init_logging("warn");
+            snapshot::run(args)
         }
         Command::Plan(args) => {
             setup::init_logging("warn");

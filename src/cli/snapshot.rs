@@ -1,0 +1,82 @@
+//! `rsp-images snapshot`: saves the configured registry's full listing (every tag with its
+//! digest, and sizes where the registry reports them) in the Artifact Registry
+//! `dockerImages` shape, for a `snapshot` source: demos, air-gapped tests, bug reports.
+
+use super::plan::config_dir;
+use super::setup::load_config;
+use super::CliError;
+use clap::Args;
+use rsp_config::SourceConfig;
+use rsp_registry::gar::GarImage;
+use rsp_registry::source::{write_snapshot, AnySource, ImageSource};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct SnapshotArgs {
+    /// Configuration file naming the source to save.
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn run(args: SnapshotArgs) -> Result<(), CliError> {
+    let config = load_config(&args.config)?;
+    if matches!(config.images.source, SourceConfig::Snapshot(_)) {
+        return Err(CliError::Usage(
+            "the configured source is already a snapshot; configure a docker or google source"
+                .into(),
+        ));
+    }
+    let progress = std::io::stderr().is_terminal();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::Failed(format!("cannot start the async runtime: {error}")))?;
+    let started = Instant::now();
+    let (text, count) = runtime.block_on(async {
+        let source = AnySource::from_config(&config.images, &config_dir(&args.config))
+            .await
+            .map_err(|error| CliError::Usage(error.to_string()))?;
+        if progress {
+            eprintln!("rsp-images: listing {} …", source.describe());
+        }
+        let failed = |error: rsp_registry::RegistryError| CliError::Failed(error.to_string());
+        let images = match &source {
+            AnySource::Google(google) => google.list().await.map_err(failed)?,
+            AnySource::Docker(docker) => group_by_digest(docker.list_all().await.map_err(failed)?),
+            AnySource::Snapshot(_) => Vec::new(),
+        };
+        let (registry, repository) = source.registry_and_repository();
+        let count: usize = images.iter().map(|image| image.tags.len()).sum();
+        Ok::<_, CliError>((write_snapshot(registry, repository, &images), count))
+    })?;
+    println!("{text}");
+    if progress {
+        eprintln!(
+            "rsp-images: saved {count} tags in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Docker registries give (tag, digest) pairs; a snapshot lists each digest once with its tags.
+fn group_by_digest(pairs: Vec<(String, String)>) -> Vec<GarImage> {
+    let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (tag, digest) in pairs {
+        by_digest.entry(digest).or_default().push(tag);
+    }
+    by_digest
+        .into_iter()
+        .map(|(digest, mut tags)| {
+            tags.sort();
+            GarImage {
+                tags,
+                digest,
+                size: None,
+            }
+        })
+        .collect()
+}
