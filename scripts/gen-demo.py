@@ -7,8 +7,13 @@ with release candidates, weeklies, dailies, experimentals, T&S cycle builds, arc
 twins, and the `recommended` / `latest_*` aliases sharing a digest with what they point at.
 The nodes are a handful of lab nodes with realistic cached images, one cordoned, one tainted.
 
-Run from the project root: `python3 scripts/gen-demo.py` (deterministic output).
+Run from the project root: `python3 scripts/gen-demo.py` (deterministic output). For load
+tests, `python3 scripts/gen-demo.py --tags 20000 --nodes 500 --out target/load` makes the same
+kind of repository with more history (older dailies with arch twins) and many nodes, each
+caching 50 images.
 """
+
+import argparse
 
 import datetime
 import hashlib
@@ -20,6 +25,12 @@ REPOSITORY = "rubin-shared-services-71ec/sciplat/sciplat-lab"
 PARENT = "projects/rubin-shared-services-71ec/locations/us-central1/repositories/sciplat"
 NOW = datetime.date(2026, 11, 27)
 rng = random.Random(2077)
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--tags", type=int, default=0, help="at least this many tags")
+parser.add_argument("--nodes", type=int, default=0, help="this many nodes (default: the demo's 6)")
+parser.add_argument("--out", default="examples", help="output directory")
+args = parser.parse_args()
 
 
 def digest(name):
@@ -48,14 +59,15 @@ while day <= NOW:
         add([f"{tag}-arm64"], day)
     day += datetime.timedelta(days=7)
 
-# Dailies for the last 18 months.
+# Dailies for the last 1000 days, or further back until there are --tags tags.
 dailies = []
-day = NOW - datetime.timedelta(days=1000)
+days = max(1000, (args.tags - 1600) // 3)
+day = NOW - datetime.timedelta(days=days)
 while day <= NOW:
     tag = f"d_{day.year}_{day.month:02d}_{day.day:02d}"
     dailies.append((tag, day))
     add([tag], day)
-    if (NOW - day).days < 120:
+    if (NOW - day).days < 120 or args.tags:
         add([f"{tag}-amd64"], day)
         add([f"{tag}-arm64"], day)
     day += datetime.timedelta(days=1)
@@ -151,22 +163,29 @@ def node(name, tags, labels=None, taints=None, unschedulable=False, ready=True):
 
 
 recent = [weeklies[-1][0], weeklies[-2][0], weeklies[-3][0], releases[-1][0]]
-nodes = {
-    "apiVersion": "v1", "kind": "NodeList", "metadata": {},
-    "items": [
+demo_nodes = [
         node("rsp-node-1", recent + [dailies[-1][0], dailies[-2][0]]),
         node("rsp-node-2", recent + [dailies[-1][0], dailies[-2][0]]),
         node("rsp-node-3", recent + [dailies[-1][0]]),
         node("rsp-node-4", recent + [dailies[-3][0]]),
         node("rsp-node-5", recent, unschedulable=True),
         node("rsp-node-6", recent, taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]),
-    ],
-}
+]
+if args.nodes:
+    # Busy nodes: the recent images plus older ones, 50 in all (kubelet's reporting cap).
+    older = [tags[0] for tags, *_ in images if tags[0].startswith(("w_", "d_", "r"))]
+    demo_nodes = [
+        node(f"rsp-node-{i + 1}", recent + rng.sample(older, 50 - len(recent) - 1))
+        for i in range(args.nodes)
+    ]
+nodes = {"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": demo_nodes}
 
-with open("examples/demo-snapshot.json", "w") as fh:
+import os
+os.makedirs(args.out, exist_ok=True)
+with open(os.path.join(args.out, "demo-snapshot.json"), "w") as fh:
     json.dump(snapshot, fh, indent=1)
     fh.write("\n")
-with open("examples/demo-nodes.json", "w") as fh:
+with open(os.path.join(args.out, "demo-nodes.json"), "w") as fh:
     json.dump(nodes, fh, indent=1)
     fh.write("\n")
 print(f"{sum(len(t) for t, *_ in images)} tags in {len(images)} images, {len(nodes['items'])} nodes")
