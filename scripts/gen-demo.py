@@ -61,7 +61,7 @@ while day <= NOW:
 
 # Dailies for the last 1000 days, or further back until there are --tags tags.
 dailies = []
-days = max(1000, (args.tags - 1600) // 3)
+days = max(1000, (args.tags - 800) // 3)
 day = NOW - datetime.timedelta(days=days)
 while day <= NOW:
     tag = f"d_{day.year}_{day.month:02d}_{day.day:02d}"
