@@ -117,6 +117,23 @@ async fn resolve_by_each_field() {
     }
     let reply = resolve(&app, json!({"image_class": "latest-daily"})).await;
     assert_eq!(reply.json()["tag"], "d_2077_10_23");
+    // A tag outside the prepull set: its digest is asked from the registry.
+    let reply = resolve(&app, json!({"image_tag": ["latest_weekly"]})).await;
+    assert_eq!(
+        reply.json()["reference_with_digest"],
+        "lighthouse.ceres/library/sketchbook:latest_weekly@sha256:9999"
+    );
+}
+
+#[tokio::test]
+async fn a_registry_failure_is_a_502_not_a_500() {
+    let (_, app) = standard();
+    let reply = resolve(&app, json!({"image_tag": "latest_daily"})).await;
+    assert_eq!(reply.error(), (502, "registry_error".to_owned()));
+    assert_eq!(
+        reply.json()["detail"][0]["loc"],
+        json!(["body", "image_tag"])
+    );
 }
 
 #[tokio::test]

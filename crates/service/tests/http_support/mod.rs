@@ -1,12 +1,14 @@
 //! A test [`Backend`] over the behaviour's Docker "standard" fixture (§9.1, §9.3), computed
-//! with the model (tag parsing, alias constructor, display names, collection order and
-//! `latest`, reference parsing) rather than canned JSON, plus helpers to drive a router.
+//! the way the service computes it: a Docker-shaped `Listing` (tag collection, prepull subset,
+//! `ImageCatalog`) and real `NodeInfo`s combined into a `views::World`, bodies from `views`,
+//! lookups from the registry crate's `image_for_*` over a fake `ImageSource`. Only the
+//! prepuller's activity (pulling, backing off) and the metric counters are made up.
 //!
 //! Listing: `lighthouse.ceres/library/sketchbook` with `recommended` and `w_2077_43`
 //! (`sha256:5678`), `d_2077_10_23` (`sha256:1234`), `latest_weekly` and `latest_daily` (no
-//! digest). Prepull subset: the first three. Nodes: `node1` caches both digests, `node2`
-//! lacks `sha256:1234` (its prepull is backing off), `node4` is pulling it, and `node3` is
-//! ineligible (tainted) and caches nothing.
+//! digest in the listing; the fake registry knows `latest_weekly`). Nodes: `node1` caches
+//! both digests, `node2` lacks `sha256:1234` (its prepull is backing off), `node4` is pulling
+//! it, and `node3` is ineligible (tainted) and caches nothing.
 
 #![allow(dead_code)] // Each test binary uses a different part of the fixture.
 
@@ -14,44 +16,79 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use rsp_model::api::{
-    MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage, PrepullerImages, PrepullerStatus,
-    SpawnerImages,
-};
+use rsp_config::Config;
+use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use rsp_model::catalog::{ImageCatalog, ListedImage};
 use rsp_model::collection::TagCollection;
-use rsp_model::reference::DockerReference;
-use rsp_model::{Tag, TagKind};
+use rsp_model::node::{CachedImage, NodeInfo, Taint};
+use rsp_model::plan::PulledSet;
+use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
+use rsp_registry::RegistryError;
 use rsp_service::backend::{
     Backend, CellState, ImageClass, ImageRow, ImageSelection, LookupError, MetricsSnapshot,
     NodeView, RefreshView, ResolvedImage, StatusView,
 };
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use rsp_service::views::{self, PrepullErrors, World};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tower::ServiceExt as _;
 
-pub const RECOMMENDED: &str = "recommended";
 pub const PREFIX: &str = "/nublado";
+const REGISTRY: &str = "lighthouse.ceres";
+const REPOSITORY: &str = "library/sketchbook";
 
-pub struct Node {
-    pub name: String,
-    pub eligible: bool,
-    pub comment: Option<String>,
+const CONFIG: &str = "
+images:
+  source:
+    type: docker
+    registry: lighthouse.ceres
+    repository: library/sketchbook
+  recommendedTag: recommended
+  numReleases: 1
+  numWeeklies: 2
+  numDailies: 3
+pathPrefix: /nublado
+";
+
+/// The registry as the lookups see it: digests of tags outside the listing's catalog.
+pub struct FakeRegistry {
+    registry: String,
+    repository: String,
+    digests: HashMap<String, String>,
+}
+
+impl ImageSource for FakeRegistry {
+    async fn update_images(
+        &self,
+        _options: &rsp_config::ImagesConfig,
+    ) -> Result<Listing, RegistryError> {
+        Ok(Listing::empty(&self.registry, &self.repository))
+    }
+
+    /// `latest_daily` stands for a tag the registry cannot be asked about right now.
+    async fn fetch_digest(&self, tag: &str) -> Result<Option<String>, RegistryError> {
+        if tag == "latest_daily" {
+            return Err(RegistryError::Transport {
+                host: self.registry.clone(),
+                operation: format!("HEAD manifest {tag}"),
+                detail: "connection refused".to_owned(),
+                timeout: false,
+            });
+        }
+        Ok(self.digests.get(tag).cloned())
+    }
+
+    fn registry_and_repository(&self) -> (&str, &str) {
+        (&self.registry, &self.repository)
+    }
 }
 
 pub struct TestBackend {
-    pub registry: String,
-    pub repository: String,
-    /// Every listed tag, in collection order.
-    pub tags: TagCollection,
-    /// Tag name → digest (absent for Docker tags whose digest was never fetched).
-    pub digests: BTreeMap<String, String>,
-    /// The prepull subset, tag names.
-    pub prepull: Vec<String>,
-    pub nodes: Vec<Node>,
-    /// Digest → nodes that cache it.
-    pub presence: BTreeMap<String, BTreeSet<String>>,
+    pub config: Config,
+    pub world: World,
+    pub registry: FakeRegistry,
     /// (node, digest) → what the prepuller is doing about it.
     pub activity: BTreeMap<(String, String), CellState>,
     pub refresh: RefreshView,
@@ -63,22 +100,105 @@ fn at(secs_ago: u64) -> SystemTime {
     SystemTime::now() - Duration::from_secs(secs_ago)
 }
 
+fn config() -> Config {
+    Config::from_yaml(CONFIG)
+        .expect("the test configuration is valid")
+        .0
+}
+
+/// A Docker-shaped listing, built as the Docker source builds it: every tag in a collection,
+/// the prepull subset resolved to digests in an `ImageCatalog`.
+fn docker_listing(
+    config: &Config,
+    registry: &str,
+    repository: &str,
+    tags: &[(&str, Option<&str>)],
+) -> Listing {
+    let options = &config.images;
+    let aliases: HashSet<String> = [options.recommended_tag.clone()].into();
+    let collection = TagCollection::from_tag_names(tags.iter().map(|(t, _)| *t), &aliases, None);
+    let digests: HashMap<&str, &str> = tags.iter().filter_map(|(t, d)| Some((*t, (*d)?))).collect();
+    let to_prepull = collection.subset(&subset_spec(options));
+    let images = to_prepull
+        .all_tags(true)
+        .filter_map(|tag| {
+            Some(ListedImage {
+                tag: tag.clone(),
+                digest: (*digests.get(tag.tag())?).to_owned(),
+                size: None,
+            })
+        })
+        .collect();
+    let catalog = ImageCatalog::build(registry, repository, images, None);
+    Listing {
+        to_prepull: catalog.clone(),
+        catalog,
+        tags: Some(collection),
+        sizes_from_nodes: true,
+    }
+}
+
+fn node(name: &str, digests: &[&str]) -> NodeInfo {
+    NodeInfo {
+        name: name.to_owned(),
+        images: digests
+            .iter()
+            .map(|digest| CachedImage {
+                references: vec![format!("{REGISTRY}/{REPOSITORY}@{digest}")],
+                size: Some(3 * 1024 * 1024 * 1024),
+            })
+            .collect(),
+        ..NodeInfo::default()
+    }
+}
+
+fn tainted(mut node: NodeInfo, value: &str) -> NodeInfo {
+    node.taints.push(Taint {
+        key: "some-taint".to_owned(),
+        value: Some(value.to_owned()),
+        effect: "NoSchedule".to_owned(),
+    });
+    node
+}
+
 impl TestBackend {
     /// The standard fixture, ready.
     pub fn standard() -> TestBackend {
-        let listing = [
-            ("recommended", Some("sha256:5678")),
-            ("w_2077_43", Some("sha256:5678")),
-            ("d_2077_10_23", Some("sha256:1234")),
-            ("latest_weekly", None),
-            ("latest_daily", None),
+        TestBackend::build(REPOSITORY, "node1", "other-value")
+    }
+
+    /// Markup and quotes everywhere a registry or cluster could put them.
+    pub fn hostile() -> TestBackend {
+        let mut backend = TestBackend::build(
+            "lib/<script>alert(\"x\")</script>&'",
+            "<b>node1</b>",
+            "<img src=x onerror=alert(1)>",
+        );
+        backend.refresh.last_error = Some(("<i>bad</i> & \"worse\"".to_owned(), at(30)));
+        backend
+    }
+
+    fn build(repository: &str, first_node: &str, taint: &str) -> TestBackend {
+        let config = config();
+        let listing = docker_listing(
+            &config,
+            REGISTRY,
+            repository,
+            &[
+                ("recommended", Some("sha256:5678")),
+                ("w_2077_43", Some("sha256:5678")),
+                ("d_2077_10_23", Some("sha256:1234")),
+                ("latest_weekly", None),
+                ("latest_daily", None),
+            ],
+        );
+        let nodes = [
+            node(first_node, &["sha256:5678", "sha256:1234"]),
+            node("node2", &["sha256:5678"]),
+            tainted(node("node3", &[]), taint),
+            node("node4", &["sha256:5678"]),
         ];
-        let node = |name: &str, eligible: bool, comment: Option<&str>| Node {
-            name: name.to_owned(),
-            eligible,
-            comment: comment.map(str::to_owned),
-        };
-        let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+        let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
         let mut activity = BTreeMap::new();
         activity.insert(
             ("node2".to_owned(), "sha256:1234".to_owned()),
@@ -92,85 +212,17 @@ impl TestBackend {
             ("node4".to_owned(), "sha256:1234".to_owned()),
             CellState::Pulling { since: at(42) },
         );
-        TestBackend::new(
-            "lighthouse.ceres",
-            "library/sketchbook",
-            &listing,
-            &["recommended", "w_2077_43", "d_2077_10_23"],
-            vec![
-                node("node1", true, None),
-                node("node2", true, None),
-                node(
-                    "node3",
-                    false,
-                    Some("Node is tainted (NoSchedule, some-taint = other-value)"),
-                ),
-                node("node4", true, None),
-            ],
-            [
-                ("sha256:5678".to_owned(), set(&["node1", "node2", "node4"])),
-                ("sha256:1234".to_owned(), set(&["node1"])),
-            ]
-            .into(),
-            activity,
-        )
-    }
-
-    /// Before the first refresh: nothing listed, no nodes, not ready.
-    pub fn empty() -> TestBackend {
-        let mut backend = TestBackend::new(
-            "",
-            "",
-            &[],
-            &[],
-            Vec::new(),
-            BTreeMap::new(),
-            BTreeMap::new(),
-        );
-        backend.ready = AtomicBool::new(false);
-        backend.refresh = RefreshView {
-            source: "lighthouse.ceres/library/sketchbook (docker)".to_owned(),
-            last_success: None,
-            last_error: Some(("connection refused".to_owned(), at(5))),
-        };
-        backend
-    }
-
-    /// Markup and quotes everywhere a registry or cluster could put them.
-    pub fn hostile() -> TestBackend {
-        let mut backend = TestBackend::standard();
-        backend.repository = "lib/<script>alert(\"x\")</script>&'".to_owned();
-        backend.nodes[0].name = "<b>node1</b>".to_owned();
-        backend.nodes[2].comment = Some("<img src=x onerror=alert(1)>".to_owned());
-        backend.refresh.last_error = Some(("<i>bad</i> & \"worse\"".to_owned(), at(30)));
-        backend
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        registry: &str,
-        repository: &str,
-        listing: &[(&str, Option<&str>)],
-        prepull: &[&str],
-        nodes: Vec<Node>,
-        presence: BTreeMap<String, BTreeSet<String>>,
-        activity: BTreeMap<(String, String), CellState>,
-    ) -> TestBackend {
-        let aliases: HashSet<String> = [RECOMMENDED.to_owned()].into();
         TestBackend {
-            registry: registry.to_owned(),
-            repository: repository.to_owned(),
-            tags: TagCollection::from_tag_names(listing.iter().map(|(t, _)| *t), &aliases, None),
-            digests: listing
-                .iter()
-                .filter_map(|(t, d)| Some(((*t).to_owned(), (*d)?.to_owned())))
-                .collect(),
-            prepull: prepull.iter().map(|t| (*t).to_owned()).collect(),
-            nodes,
-            presence,
+            config,
+            world,
+            registry: FakeRegistry {
+                registry: REGISTRY.to_owned(),
+                repository: repository.to_owned(),
+                digests: [("latest_weekly".to_owned(), "sha256:9999".to_owned())].into(),
+            },
             activity,
             refresh: RefreshView {
-                source: format!("{registry}/{repository} (docker)"),
+                source: format!("{REGISTRY}/{repository} (docker)"),
                 last_success: Some(at(120)),
                 last_error: None,
             },
@@ -179,316 +231,150 @@ impl TestBackend {
         }
     }
 
+    /// Before the first refresh: nothing listed, no nodes, not ready.
+    pub fn empty() -> TestBackend {
+        let mut backend = TestBackend::standard();
+        backend.world = World::new(
+            Arc::new(Listing::empty(REGISTRY, REPOSITORY)),
+            &[],
+            &backend.config,
+            &PulledSet::default(),
+        );
+        backend.activity.clear();
+        backend.ready = AtomicBool::new(false);
+        backend.refresh.last_success = None;
+        backend.refresh.last_error = Some(("connection refused".to_owned(), at(5)));
+        backend
+    }
+
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
-    fn eligible(&self) -> BTreeSet<&str> {
-        self.nodes
+    fn errors(&self) -> PrepullErrors {
+        self.activity
             .iter()
-            .filter(|n| n.eligible)
-            .map(|n| n.name.as_str())
-            .collect()
-    }
-
-    fn cached_on(&self, digest: Option<&String>) -> BTreeSet<&str> {
-        digest
-            .and_then(|d| self.presence.get(d))
-            .map(|nodes| nodes.iter().map(String::as_str).collect())
-            .unwrap_or_default()
-    }
-
-    fn prepulled(&self, tag: &str) -> bool {
-        self.cached_on(self.digests.get(tag))
-            .is_superset(&self.eligible())
-    }
-
-    /// The non-alias tag an alias points to (same digest), as alias resolution decides.
-    fn alias_target(&self, tag: &Tag) -> Option<&Tag> {
-        let digest = self.digests.get(tag.tag())?;
-        (tag.kind() == TagKind::Alias).then_some(())?;
-        self.tags.all_tags(false).find(|other| {
-            other.kind() != TagKind::Alias && self.digests.get(other.tag()) == Some(digest)
-        })
-    }
-
-    fn display_name(&self, tag: &Tag) -> String {
-        match self.alias_target(tag) {
-            Some(target) => format!("{} ({})", tag.display_name(), target.display_name()),
-            None => tag.display_name(),
-        }
-    }
-
-    fn reference(&self, tag: &str) -> String {
-        format!("{}/{}:{tag}", self.registry, self.repository)
-    }
-
-    fn reference_with_digest(&self, tag: &str) -> String {
-        match self.digests.get(tag) {
-            Some(digest) => format!("{}@{digest}", self.reference(tag)),
-            None => self.reference(tag),
-        }
-    }
-
-    fn prepulled_image(&self, tag: &Tag) -> PrepulledImage {
-        let digest = self.digests.get(tag.tag());
-        let aliases = self
-            .tags
-            .all_tags(false)
-            .filter(|o| {
-                o.tag() != tag.tag() && digest.is_some() && self.digests.get(o.tag()) == digest
-            })
-            .map(|o| o.tag().to_owned())
-            .collect::<BTreeSet<_>>();
-        PrepulledImage {
-            reference: self.reference(tag.tag()),
-            tag: tag.tag().to_owned(),
-            name: self.display_name(tag),
-            digest: digest.cloned(),
-            aliases: aliases.into_iter().collect(),
-            prepulled: self.prepulled(tag.tag()),
-        }
-    }
-
-    fn prepull_tags(&self) -> impl Iterator<Item = &Tag> + '_ {
-        self.tags
-            .all_tags(true)
-            .filter(|t| self.prepull.iter().any(|p| p == t.tag()))
-    }
-
-    fn latest(&self, kind: TagKind) -> Option<PrepulledImage> {
-        self.prepull_tags()
-            .find(|t| t.kind() == kind)
-            .map(|t| self.prepulled_image(t))
-    }
-
-    /// Prepull images with aliases whose target is also in the subset hidden (§9.4).
-    fn node_image_tags(&self) -> Vec<&Tag> {
-        self.prepull_tags()
-            .filter(|t| {
-                self.alias_target(t)
-                    .is_none_or(|target| !self.prepull.iter().any(|p| p == target.tag()))
+            .filter_map(|(key, state)| match state {
+                CellState::BackingOff { reason, .. } => Some((key.clone(), reason.clone())),
+                _ => None,
             })
             .collect()
     }
 
-    fn lookup(&self, tag: &str) -> Result<&Tag, LookupError> {
-        self.tags
-            .get(tag)
-            .ok_or_else(|| LookupError::UnknownImage(format!("Docker tag \"{tag}\" not found")))
+    fn cell(&self, node: &str, digest: &str) -> CellState {
+        if self.world.presence.is_on(digest, node) {
+            return CellState::Cached;
+        }
+        self.activity
+            .get(&(node.to_owned(), digest.to_owned()))
+            .cloned()
+            .unwrap_or(CellState::Missing)
     }
+}
 
-    fn resolved(&self, tag: &Tag) -> ResolvedImage {
-        ResolvedImage {
-            reference: self.reference(tag.tag()),
-            reference_with_digest: self.reference_with_digest(tag.tag()),
-            tag: tag.tag().to_owned(),
-            name: self.display_name(tag),
-            digest: self.digests.get(tag.tag()).cloned().unwrap_or_default(),
-        }
-    }
-
-    fn resolve_reference(&self, text: &str) -> Result<ResolvedImage, LookupError> {
-        let reference = DockerReference::parse(text)
-            .map_err(|e| LookupError::InvalidReference(e.to_string()))?;
-        if reference.registry != self.registry || reference.repository != self.repository {
-            return Err(LookupError::UnknownImage(format!(
-                "Docker reference \"{text}\" is not in {}/{}",
-                self.registry, self.repository
-            )));
-        }
-        let Some(tag) = reference.tag.as_deref() else {
-            return Err(LookupError::InvalidReference(format!(
-                "Docker reference \"{text}\" has no tag"
-            )));
-        };
-        let image = self.resolved(self.lookup(tag)?);
-        match reference.digest {
-            Some(digest) if digest != image.digest => Err(LookupError::UnknownImage(format!(
-                "Docker reference \"{text}\" does not match the digest of {tag}"
-            ))),
-            _ => Ok(image),
-        }
+fn lookup_error(error: source::LookupError) -> LookupError {
+    match error {
+        source::LookupError::UnknownImage(m) => LookupError::UnknownImage(m),
+        source::LookupError::InvalidReference(m) => LookupError::InvalidReference(m),
+        source::LookupError::Registry(e) => LookupError::Registry(e.to_string()),
     }
 }
 
 impl Backend for TestBackend {
     fn spawner_images(&self) -> SpawnerImages {
-        SpawnerImages {
-            recommended: self
-                .prepull_tags()
-                .find(|t| t.tag() == RECOMMENDED)
-                .map(|t| self.prepulled_image(t)),
-            latest_weekly: self.latest(TagKind::Weekly),
-            latest_daily: self.latest(TagKind::Daily),
-            latest_release: self.latest(TagKind::Release),
-            all: self
-                .tags
-                .all_tags(true)
-                .map(|t| self.prepulled_image(t))
-                .collect(),
-        }
+        views::spawner_images(&self.world, &self.config.images.recommended_tag)
     }
 
     fn prepulls(&self) -> PrepullerStatus {
-        let eligible = self.eligible();
-        let mut nodes: Vec<NodeStatus> = self
-            .nodes
-            .iter()
-            .map(|n| NodeStatus {
-                name: n.name.clone(),
-                eligible: n.eligible,
-                comment: n.comment.clone(),
-                cached: Vec::new(),
-                errors: BTreeMap::new(),
-            })
-            .collect();
-        let mut images = PrepullerImages::default();
-        for tag in self.node_image_tags() {
-            let digest = self.digests.get(tag.tag());
-            let cached = self.cached_on(digest);
-            for node in nodes
-                .iter_mut()
-                .filter(|n| cached.contains(n.name.as_str()))
-            {
-                node.cached.push(self.reference(tag.tag()));
-            }
-            let mut errors = BTreeMap::new();
-            for ((node, failed), state) in &self.activity {
-                if let (Some(digest), CellState::BackingOff { reason, .. }) = (digest, state) {
-                    if failed == digest {
-                        errors.insert(node.clone(), reason.clone());
-                        if let Some(status) = nodes.iter_mut().find(|n| &n.name == node) {
-                            status
-                                .errors
-                                .insert(self.reference(tag.tag()), reason.clone());
-                        }
-                    }
-                }
-            }
-            let image = NodeImage {
-                reference: self.reference(tag.tag()),
-                tag: tag.tag().to_owned(),
-                name: self.display_name(tag),
-                digest: digest.cloned(),
-                size: Some(65537),
-                nodes: cached.iter().map(|n| (*n).to_owned()).collect(),
-                missing: eligible
-                    .difference(&cached)
-                    .map(|n| (*n).to_owned())
-                    .collect(),
-                errors,
-            };
-            if image.missing.is_empty() {
-                images.prepulled.push(image);
-            } else {
-                images.pending.push(image);
-            }
-        }
-        PrepullerStatus {
-            config: serde_json::json!({
-                "source": {"type": "docker", "registry": self.registry, "repository": self.repository},
-                "refresh_interval": 300.0, "prepull_timeout": 600.0,
-                "recommended_tag": RECOMMENDED, "num_releases": 1, "num_weeklies": 2,
-                "num_dailies": 3, "cycle": null, "pin": [], "alias_tags": [],
-            }),
-            images,
-            nodes,
-        }
+        views::prepuller_status(&self.world, &self.config, &self.errors())
     }
 
     fn menu(&self) -> MenuImages {
-        let entry = |t: &Tag| MenuImage {
-            reference: self.reference_with_digest(t.tag()),
-            name: self.display_name(t),
-        };
-        let aliased: BTreeSet<&str> = self
-            .prepull_tags()
-            .filter_map(|t| self.alias_target(t))
-            .map(Tag::tag)
-            .collect();
-        let mut recommended = None;
-        let mut menu = Vec::new();
-        for tag in self.prepull_tags().filter(|t| !aliased.contains(t.tag())) {
-            if tag.tag() == RECOMMENDED {
-                recommended = Some(entry(tag));
-            } else if self.prepulled(tag.tag()) {
-                menu.push(entry(tag));
-            }
-        }
-        menu.splice(0..0, recommended);
-        MenuImages {
-            menu,
-            dropdown: self.tags.all_tags(true).map(entry).collect(),
-        }
+        views::menu(&self.world, &self.config, chrono::Utc::now())
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
-        self.lookup(tag).map(|t| self.prepulled_image(t))
-    }
-
-    async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
-        match selection {
-            ImageSelection::List(text) | ImageSelection::Dropdown(text) => {
-                self.resolve_reference(&text)
-            }
-            ImageSelection::Tag(tag) => self.lookup(&tag).map(|t| self.resolved(t)),
-            ImageSelection::Class(class) => {
-                let (kind, name) = match class {
-                    ImageClass::Recommended => (TagKind::Alias, "recommended"),
-                    ImageClass::LatestRelease => (TagKind::Release, "latest-release"),
-                    ImageClass::LatestWeekly => (TagKind::Weekly, "latest-weekly"),
-                    ImageClass::LatestDaily => (TagKind::Daily, "latest-daily"),
-                };
-                self.prepull_tags()
-                    .find(|t| {
-                        t.kind() == kind && (kind != TagKind::Alias || t.tag() == RECOMMENDED)
-                    })
-                    .map(|t| self.resolved(t))
-                    .ok_or_else(|| LookupError::UnknownImage(format!("No {name} image found")))
-            }
+        let listing = &self.world.listing;
+        if let Some(image) = listing.catalog.get(tag) {
+            return Ok(PrepulledImage::from_image(
+                image,
+                &self.world.presence,
+                &self.world.eligible,
+            ));
+        }
+        match listing.tags.as_ref().and_then(|tags| tags.get(tag)) {
+            Some(known) => Ok(PrepulledImage::without_digest(
+                listing.catalog.registry(),
+                listing.catalog.repository(),
+                known,
+            )),
+            None => Err(LookupError::UnknownImage(format!(
+                "Docker tag \"{tag}\" not found"
+            ))),
         }
     }
 
+    async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
+        let listing = &self.world.listing;
+        let registry = &self.registry;
+        let result = match selection {
+            ImageSelection::List(text) | ImageSelection::Dropdown(text) => {
+                source::image_for_reference(registry, listing, &text).await
+            }
+            ImageSelection::Tag(tag) => source::image_for_tag_name(registry, listing, &tag).await,
+            ImageSelection::Class(class) => source::image_for_class(
+                listing,
+                match class {
+                    ImageClass::Recommended => source::ImageClass::Recommended,
+                    ImageClass::LatestRelease => source::ImageClass::LatestRelease,
+                    ImageClass::LatestWeekly => source::ImageClass::LatestWeekly,
+                    ImageClass::LatestDaily => source::ImageClass::LatestDaily,
+                },
+                &self.config.images.recommended_tag,
+            ),
+        };
+        result
+            .map(|image| ResolvedImage {
+                reference: image.reference,
+                reference_with_digest: image.reference_with_digest,
+                tag: image.tag,
+                name: image.name,
+                digest: image.digest,
+            })
+            .map_err(lookup_error)
+    }
+
     fn status(&self) -> StatusView {
-        let images = self
-            .node_image_tags()
+        let world = &self.world;
+        let images = views::prepull_images(&world.listing)
             .into_iter()
-            .map(|tag| {
-                let digest = self.digests.get(tag.tag()).cloned().unwrap_or_default();
-                let cached = self.cached_on(Some(&digest));
+            .map(|wanted| {
+                let image = world.listing.catalog.get(&wanted.tag);
                 ImageRow {
-                    tag: tag.tag().to_owned(),
-                    name: self.display_name(tag),
-                    reference: self.reference(tag.tag()),
-                    size: Some(3 * 1024 * 1024 * 1024),
-                    cells: self
+                    name: image
+                        .map(|i| i.display_name().to_string())
+                        .unwrap_or_default(),
+                    reference: image.map(|i| i.reference()).unwrap_or_default(),
+                    size: world.presence.size(&wanted.digest),
+                    cells: world
                         .nodes
                         .iter()
-                        .map(|n| {
-                            if cached.contains(n.name.as_str()) {
-                                CellState::Cached
-                            } else {
-                                self.activity
-                                    .get(&(n.name.clone(), digest.clone()))
-                                    .cloned()
-                                    .unwrap_or(CellState::Missing)
-                            }
-                        })
+                        .map(|n| self.cell(&n.info.name, &wanted.digest))
                         .collect(),
-                    digest,
+                    tag: wanted.tag,
+                    digest: wanted.digest,
                 }
             })
             .collect();
         StatusView {
             refresh: self.refresh.clone(),
-            nodes: self
+            nodes: world
                 .nodes
                 .iter()
                 .map(|n| NodeView {
-                    name: n.name.clone(),
-                    eligible: n.eligible,
-                    comment: n.comment.clone(),
+                    name: n.info.name.clone(),
+                    eligible: n.eligibility.is_eligible(),
+                    comment: n.eligibility.comment().map(str::to_owned),
                 })
                 .collect(),
             images,
@@ -506,8 +392,8 @@ impl Backend for TestBackend {
             refresh_success_total: 3,
             refresh_failure_total: 1,
             refresh_durations: vec![0.4, 1.2, 0.3, 31.0],
-            images_seen: self.tags.len() as u64,
-            tags_seen: self.tags.len() as u64,
+            images_seen: self.world.listing.catalog.len() as u64,
+            tags_seen: self.world.listing.tag_count() as u64,
             prepull_pods_in_flight: 1,
             prepull_durations: vec![12.5, 80.0],
             prepull_failures: vec![("pull_error".to_owned(), 2), ("timeout\"\n".to_owned(), 1)],
