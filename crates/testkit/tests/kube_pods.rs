@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Toleration};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::ResourceExt;
 use rsp_testkit::kube::{self as kube_fake, node, FakeCluster, PodEventKind, PullBehaviour};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -304,4 +305,42 @@ async fn node_status_can_lag_behind_the_pull() {
         })
         .await;
     assert!(shown, "the node reports the image after the status delay");
+}
+
+#[tokio::test]
+async fn no_execute_taints_evict_pods_that_do_not_tolerate_them() {
+    let cluster = FakeCluster::start().await;
+    cluster.add_node(node("n1"));
+    cluster.add_node(node("dead").taint("gone", "", "NoExecute"));
+    cluster.set_pull("hang", PullBehaviour::Hang);
+    let pods: Api<Pod> = Api::default_namespaced(cluster.client());
+    let pp = PostParams::default();
+
+    // Binding bypasses NoSchedule taints but not NoExecute ones.
+    pods.create(&pp, &prepull_pod("evicted", "dead", &image("hang", 1)))
+        .await
+        .expect("the create itself succeeds");
+    assert!(cluster.pod("default", "evicted").is_none());
+
+    cluster.taint_node("n1", "soft", "", "NoSchedule");
+    pods.create(&pp, &prepull_pod("stays", "n1", &image("hang", 2)))
+        .await
+        .unwrap();
+    let mut tolerant = prepull_pod("tolerant", "n1", &image("hang", 3));
+    tolerant.spec.as_mut().unwrap().tolerations = Some(vec![Toleration {
+        key: Some("hard".into()),
+        operator: Some("Exists".into()),
+        ..Default::default()
+    }]);
+    pods.create(&pp, &tolerant).await.unwrap();
+    assert!(cluster.pod("default", "stays").is_some());
+
+    cluster.taint_node("n1", "hard", "x", "NoExecute");
+    let names: Vec<String> = cluster
+        .pods("default")
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    assert_eq!(names, ["tolerant"]);
+    assert_eq!(cluster.stats().pods_deleted, 2);
 }

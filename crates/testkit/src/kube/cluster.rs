@@ -20,6 +20,7 @@ use super::kind::Kind;
 use super::kubelet::{self, PullBehaviour};
 use super::status::ApiError;
 use super::store::{meta_str, now_rfc3339, Store};
+use super::taints;
 use super::validate;
 
 /// Label that marks prepull pods (behaviour.md §8.6); counted separately for the
@@ -140,8 +141,9 @@ impl Inner {
             .is_some_and(|n| !n.is_empty())
         {
             let (ns, name) = pod_key(&created);
-            let uid = created["metadata"]["uid"].as_str().unwrap_or_default();
-            kubelet::spawn(self.clone(), ns, name, uid.to_string());
+            let node = created["spec"]["nodeName"].as_str().unwrap_or_default();
+            taints::evict(self, node);
+            kubelet::spawn(self.clone(), ns, name, uid_of(&created));
         }
         Ok(created)
     }
@@ -242,11 +244,17 @@ impl Inner {
                 tracing::warn!("fake cluster: cannot store node {name}: {e}");
             }
         }
+        self.node_changed(&name);
+    }
+
+    /// Wakes kubelets waiting for a node and applies its `NoExecute` taints.
+    pub fn node_changed(self: &Arc<Self>, name: &str) {
         self.nodes_changed.send_modify(|v| *v += 1);
+        taints::evict(self, name);
     }
 
     /// Edits a node in place; an edit of `status.images` replaces the kubelet's image list.
-    pub fn update_node(&self, name: &str, f: impl FnOnce(&mut Value)) -> Option<Value> {
+    pub fn update_node(self: &Arc<Self>, name: &str, f: impl FnOnce(&mut Value)) -> Option<Value> {
         let updated = {
             let mut st = self.lock();
             let mut images = None;
@@ -270,7 +278,7 @@ impl Inner {
             }
             updated
         };
-        self.nodes_changed.send_modify(|v| *v += 1);
+        self.node_changed(name);
         updated
     }
 

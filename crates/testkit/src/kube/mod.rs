@@ -9,8 +9,8 @@
 //!
 //! Modules: `api` (HTTP routing, faults), `verbs` (what each verb does), `store`
 //! (versioned objects, history), `watch` (event streams), `cluster` (pod/node rules,
-//! counters), `kubelet` (pod lifecycle and node images), `selector`, `patch`, `validate`,
-//! `faults`, `status`, `discovery`, `builder`, `kind`.
+//! counters), `kubelet` (pod lifecycle and node images), `taints` (NoExecute evictions),
+//! `selector`, `patch`, `validate`, `faults`, `status`, `discovery`, `builder`, `kind`.
 
 mod api;
 mod builder;
@@ -23,6 +23,7 @@ mod patch;
 mod selector;
 mod status;
 mod store;
+mod taints;
 mod validate;
 mod verbs;
 mod watch;

@@ -267,7 +267,7 @@ impl Ctx {
         let stored = st.store.replace(kind, self.ns(), obj)?;
         drop(st);
         if kind == Kind::Node {
-            self.inner.nodes_changed.send_modify(|v| *v += 1);
+            self.inner.node_changed(self.name());
         }
         Ok(stored)
     }
