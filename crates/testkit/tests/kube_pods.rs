@@ -207,16 +207,25 @@ async fn pull_behaviours() {
         format!("reg.io/lsst/sciplat@{}", digest(8))
     );
 
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let waiting_reason = |pod: &Pod| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|cs| cs.first())
+            .and_then(|c| c.state.as_ref())
+            .and_then(|s| s.waiting.as_ref())
+            .and_then(|w| w.reason.clone())
+    };
+    let backed_off = cluster
+        .wait_until(WAIT, |c| {
+            c.pod("default", "a")
+                .is_some_and(|p| waiting_reason(&p).as_deref() == Some("ImagePullBackOff"))
+        })
+        .await;
+    assert!(backed_off, "the failing pull ends in ImagePullBackOff");
     let backoff = pods.get("a").await.unwrap();
     assert_eq!(phase(&backoff), "Pending");
     assert_eq!(image_id(&backoff), "");
-    let waiting = backoff.status.and_then(|s| s.container_statuses).unwrap()[0]
-        .state
-        .clone()
-        .and_then(|s| s.waiting)
-        .unwrap();
-    assert_eq!(waiting.reason.as_deref(), Some("ImagePullBackOff"));
     let hung = pods.get("c").await.unwrap();
     assert_eq!((phase(&hung), image_id(&hung).as_str()), ("Pending", ""));
 
@@ -263,7 +272,8 @@ async fn graceful_deletion_keeps_the_name_until_the_pod_is_gone() {
     let cluster = FakeCluster::start().await;
     cluster.add_node(node("n1"));
     cluster.set_pull("hang", PullBehaviour::Hang);
-    cluster.set_deletion_delay(Duration::from_millis(200));
+    // Long enough that the create below surely comes while the pod is terminating.
+    cluster.set_deletion_delay(Duration::from_secs(1));
     let pods: Api<Pod> = Api::default_namespaced(cluster.client());
     let pod = prepull_pod("p", "n1", &image("hang", 5));
     pods.create(&PostParams::default(), &pod).await.unwrap();
@@ -287,7 +297,8 @@ async fn graceful_deletion_keeps_the_name_until_the_pod_is_gone() {
 async fn node_status_can_lag_behind_the_pull() {
     let cluster = FakeCluster::start().await;
     cluster.add_node(node("n1"));
-    cluster.set_node_status_delay(Duration::from_millis(300));
+    // Long enough that the check below surely comes before the node reports.
+    cluster.set_node_status_delay(Duration::from_secs(1));
     let pods: Api<Pod> = Api::default_namespaced(cluster.client());
     pods.create(
         &PostParams::default(),
