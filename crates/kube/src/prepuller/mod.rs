@@ -90,7 +90,8 @@ impl PrepullerHandle {
         }
     }
 
-    /// Status snapshots, published after every change (at most every 100 ms).
+    /// Status snapshots, published after every change (at most every 100 ms). Do not hold a
+    /// `borrow()` across an await: it blocks the next publication.
     pub fn status(&self) -> watch::Receiver<Arc<PrepullerStatus>> {
         self.status.clone()
     }

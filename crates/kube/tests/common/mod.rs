@@ -18,6 +18,16 @@ pub const NAMESPACE: &str = "nublado";
 pub const REGISTRY: &str = "lighthouse.ceres/library/sketchbook";
 pub const OWNER_UID: &str = "12720beb-ecae-452e-982e-2f0a0a2fbaf1";
 
+/// Logs to stderr when `RUST_LOG` is set (for debugging a test; silent otherwise).
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// A prepull image of the standard Docker repository.
 pub fn image(tag: &str, digest: &str) -> PrepullImage {
     PrepullImage {
@@ -194,6 +204,22 @@ pub async fn assert_no_prepull_pods(cluster: &FakeCluster) {
         .filter_map(|pod| pod.metadata.name)
         .collect();
     assert!(gone, "prepull pods left behind: {left:?}");
+}
+
+/// Whether every node in `nodes` reports every digest in `digests` as cached.
+pub fn nodes_hold(cluster: &FakeCluster, nodes: &[&str], digests: &[&str]) -> bool {
+    nodes.iter().all(|name| {
+        let Some(node) = cluster.node(name) else {
+            return false;
+        };
+        let images = node.status.and_then(|s| s.images).unwrap_or_default();
+        digests.iter().all(|digest| {
+            images
+                .iter()
+                .flat_map(|image| image.names.clone().unwrap_or_default())
+                .any(|n| n.ends_with(digest))
+        })
+    })
 }
 
 /// Names of the prepull pods created so far, in creation order.
