@@ -135,6 +135,19 @@ async fn huge_bodies_are_413() {
     assert_eq!(post_json(&app, &resolve_uri(), big).await.status, 400);
 }
 
+/// The last resort: a handler that panics is answered with a JSON 500, and the server goes on.
+#[tokio::test]
+async fn a_panicking_handler_is_a_json_500() {
+    let mut backend = TestBackend::standard();
+    backend.panic_in_menu = true;
+    let app = app(Arc::new(backend));
+    let reply = get(&app, &format!("{PREFIX}/spawner/v1/menu")).await;
+    assert_eq!(reply.error(), (500, "internal_error".to_owned()));
+    let reply = get(&app, &format!("{PREFIX}/spawner/v1/lab-form/u")).await;
+    assert_eq!(reply.error(), (500, "internal_error".to_owned()));
+    assert_eq!(get(&app, "/healthz").await.status, 200);
+}
+
 /// Odd request lines straight to a real listener: hyper rejects what is not HTTP before the
 /// router, and nothing that reaches the router is a 500.
 #[tokio::test]

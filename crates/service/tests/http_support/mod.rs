@@ -94,6 +94,8 @@ pub struct TestBackend {
     pub refresh: RefreshView,
     pub ready: AtomicBool,
     pub leader: bool,
+    /// Makes `menu` panic, to show the last-resort panic layer at work.
+    pub panic_in_menu: bool,
 }
 
 fn at(secs_ago: u64) -> SystemTime {
@@ -228,6 +230,7 @@ impl TestBackend {
             },
             ready: AtomicBool::new(true),
             leader: true,
+            panic_in_menu: false,
         }
     }
 
@@ -290,6 +293,7 @@ impl Backend for TestBackend {
     }
 
     fn menu(&self) -> MenuImages {
+        assert!(!self.panic_in_menu, "menu panics on purpose");
         views::menu(&self.world, &self.config, chrono::Utc::now())
     }
 
