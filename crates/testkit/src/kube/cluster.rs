@@ -122,6 +122,10 @@ impl Inner {
     /// Creates a pod as the API server would (validation, defaults, Pending status) and
     /// hands it to its node's kubelet.
     pub fn create_pod(self: &Arc<Self>, ns: &str, mut pod: Value) -> Result<Value, ApiError> {
+        let name = meta_str(&pod, "name");
+        if !validate::name(&name) {
+            return Err(ApiError::invalid(format!("invalid pod name {name:?}")));
+        }
         validate::pod(&pod)?;
         pod["status"] = json!({"phase": "Pending"});
         if let Some(m) = pod["metadata"].as_object_mut() {
@@ -148,9 +152,14 @@ impl Inner {
         Ok(created)
     }
 
-    /// Removes a pod from the store now, with its counters.
-    pub fn remove_pod(&self, ns: &str, name: &str) -> Option<Value> {
+    /// Removes a pod from the store now, with its counters; with `uid`, only that pod and
+    /// not a newer one of the same name.
+    pub fn remove_pod(&self, ns: &str, name: &str, uid: Option<&str>) -> Option<Value> {
         let mut st = self.lock();
+        let current = st.store.get(Kind::Pod, ns, name)?;
+        if uid.is_some_and(|u| u != uid_of(current)) {
+            return None;
+        }
         let pod = st.store.remove(Kind::Pod, ns, name)?;
         st.stats.pods_deleted += 1;
         Self::count_pods(&mut st);
@@ -167,7 +176,7 @@ impl Inner {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
-        let delay = {
+        let (delay, marked) = {
             let mut st = self.lock();
             let pod = st
                 .store
@@ -183,45 +192,37 @@ impl Inner {
             if opts.grace_seconds == Some(0) || finished || unbound || delay.is_zero() {
                 drop(st);
                 return self
-                    .remove_pod(ns, name)
+                    .remove_pod(ns, name, None)
                     .ok_or_else(|| ApiError::not_found("pods", name));
             }
             if pod["metadata"]["deletionTimestamp"].is_string() {
                 return Ok(pod.clone());
             }
             let grace = opts.grace_seconds.unwrap_or(30);
-            st.store.modify(Kind::Pod, ns, name, |p| {
-                p["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
-            });
-            delay
+            let marked = st
+                .store
+                .modify(Kind::Pod, ns, name, |p| {
+                    p["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                    p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+                })
+                .ok_or_else(|| ApiError::not_found("pods", name))?;
+            (delay, marked)
         };
-        let marked = self
-            .lock()
-            .store
-            .get(Kind::Pod, ns, name)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found("pods", name))?;
         let inner = self.clone();
         let (ns, name, uid) = (ns.to_string(), name.to_string(), uid_of(&marked));
         self.runtime.spawn(async move {
             tokio::time::sleep(delay).await;
-            // Only the pod that was marked: a new one with the same name must survive.
-            let same = inner
-                .lock()
-                .store
-                .get(Kind::Pod, &ns, &name)
-                .is_some_and(|p| uid_of(p) == uid);
-            if same {
-                inner.remove_pod(&ns, &name);
-            }
+            inner.remove_pod(&ns, &name, Some(&uid));
         });
         Ok(marked)
     }
 
     /// Adds or replaces a node; its `status.images` seeds the kubelet's image list.
-    pub fn put_node(self: &Arc<Self>, mut node: Value) {
+    pub fn put_node(self: &Arc<Self>, mut node: Value) -> Result<(), ApiError> {
         let name = meta_str(&node, "name");
+        if !validate::name(&name) {
+            return Err(ApiError::invalid(format!("invalid node name {name:?}")));
+        }
         {
             let mut st = self.lock();
             let images = node["status"]["images"]
@@ -235,16 +236,14 @@ impl Inner {
             if let Some(meta) = node["metadata"].as_object_mut() {
                 meta.remove("resourceVersion");
             }
-            let result = if exists {
-                st.store.replace(Kind::Node, "", node)
+            if exists {
+                st.store.replace(Kind::Node, "", node)?;
             } else {
-                st.store.create(Kind::Node, "", node)
-            };
-            if let Err(e) = result {
-                tracing::warn!("fake cluster: cannot store node {name}: {e}");
+                st.store.create(Kind::Node, "", node)?;
             }
         }
         self.node_changed(&name);
+        Ok(())
     }
 
     /// Wakes kubelets waiting for a node and applies its `NoExecute` taints.
@@ -297,7 +296,7 @@ impl Inner {
             (removed, orphans)
         };
         for (ns, pod) in orphans {
-            self.remove_pod(&ns, &pod);
+            self.remove_pod(&ns, &pod, None);
         }
         self.nodes_changed.send_modify(|v| *v += 1);
         removed

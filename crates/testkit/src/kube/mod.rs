@@ -129,8 +129,13 @@ impl FakeCluster {
     }
 
     /// Adds a node (or replaces one of the same name); a watch event follows.
+    ///
+    /// # Panics
+    /// When the node has no valid name: that is a mistake in the test.
     pub fn add_node(&self, node: impl Into<Node>) {
-        self.inner.put_node(to_value(&node.into()));
+        if let Err(e) = self.inner.put_node(to_value(&node.into())) {
+            panic!("add_node: {e}");
+        }
     }
 
     /// Removes a node; pods bound to it are deleted, as the pod garbage collector does.
@@ -352,7 +357,7 @@ impl FakeCluster {
 
     /// Deletes a pod now, bypassing the API and any grace period.
     pub fn delete_pod_directly(&self, namespace: &str, name: &str) -> bool {
-        self.inner.remove_pod(namespace, name).is_some()
+        self.inner.remove_pod(namespace, name, None).is_some()
     }
 
     /// Counters since start.

@@ -85,7 +85,7 @@ pub fn evict(inner: &Arc<Inner>, node: &str) {
     };
     for (ns, name, uid, stay) in doomed {
         if stay.is_zero() {
-            inner.remove_pod(&ns, &name);
+            inner.remove_pod(&ns, &name, Some(&uid));
             continue;
         }
         let (inner, node) = (inner.clone(), node.to_string());
@@ -106,7 +106,7 @@ pub fn evict(inner: &Arc<Inner>, node: &str) {
                 pod.is_some_and(|p| allowed_stay(p, &taints).is_some())
             };
             if still {
-                inner.remove_pod(&ns, &name);
+                inner.remove_pod(&ns, &name, Some(&uid));
             }
         });
     }

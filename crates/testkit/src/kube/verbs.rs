@@ -217,7 +217,7 @@ impl Ctx {
                 if self.inner.lock().store.get(Kind::Node, "", &name).is_some() {
                     return Err(ApiError::already_exists("nodes", &name));
                 }
-                self.inner.put_node(obj);
+                self.inner.put_node(obj)?;
                 self.get_named(&name)?
             }
             Kind::Lease => self
