@@ -1,0 +1,244 @@
+//! Prepuller scale simulation: many nodes, several images, simulated pulls of a few seconds,
+//! against the fake cluster. Reports the wall time to converge, the peak number of prepull
+//! pods (which must never exceed the cap), the API requests made and CPU time.
+//!
+//! `cargo run --release -p rsp-kube --example scale -- [--nodes 500] [--images 8]
+//!  [--max-in-flight 10] [--min-pull-ms 1000] [--max-pull-ms 5000]`
+//!
+//! The fake API server and its kubelets run on their own runtime thread (`fake-k8s`), the
+//! node watcher and prepuller on another (`rsp-kube`), so the CPU time of each side can be
+//! read separately from `/proc/self/task/*/stat`; getrusage gives the process total.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rsp_kube::config::PrepullerConfig;
+use rsp_kube::{NodeWatcher, PrepullImage, PrepullerHandle};
+use rsp_testkit::kube::{node, FakeCluster, PullBehaviour};
+use tokio::sync::watch;
+
+struct Args {
+    nodes: usize,
+    images: usize,
+    max_in_flight: usize,
+    min_pull: Duration,
+    max_pull: Duration,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        nodes: 500,
+        images: 8,
+        max_in_flight: 10,
+        min_pull: Duration::from_millis(1000),
+        max_pull: Duration::from_millis(5000),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        let number: u64 = value
+            .parse()
+            .map_err(|_| format!("{flag}: {value} is not a number"))?;
+        let count = usize::try_from(number).map_err(|e| e.to_string())?;
+        match flag.as_str() {
+            "--nodes" => args.nodes = count,
+            "--images" => args.images = count,
+            "--max-in-flight" => args.max_in_flight = count,
+            "--min-pull-ms" => args.min_pull = Duration::from_millis(number),
+            "--max-pull-ms" => args.max_pull = Duration::from_millis(number),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Pull time of image `i`: spread evenly over [min, max].
+fn pull_time(args: &Args, i: usize) -> Duration {
+    let steps = u32::try_from(args.images.saturating_sub(1).max(1)).unwrap_or(1);
+    let step = (args.max_pull.saturating_sub(args.min_pull)) / steps;
+    args.min_pull + step * u32::try_from(i).unwrap_or(0)
+}
+
+fn images(args: &Args) -> Vec<PrepullImage> {
+    (0..args.images)
+        .map(|i| {
+            let tag = format!("w_2077_{:02}", 50 - i);
+            let digest = format!("sha256:{i:064x}");
+            PrepullImage {
+                reference_with_digest: format!(
+                    "lighthouse.ceres/library/sketchbook:{tag}@{digest}"
+                ),
+                tag,
+                digest,
+            }
+        })
+        .collect()
+}
+
+/// CPU seconds (user + system) of this process's threads, by thread name.
+fn cpu_by_thread() -> BTreeMap<String, f64> {
+    let mut cpu = BTreeMap::new();
+    let ticks = 100.0; // USER_HZ on Linux
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return cpu;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may contain spaces; fields follow the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of stat, 11 and 12 after the comm.
+        *cpu.entry(name).or_insert(0.0) += (field(11) + field(12)) / ticks;
+    }
+    cpu
+}
+
+/// User and system CPU seconds of the whole process.
+fn rusage() -> (f64, f64) {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage struct and a valid `who`.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return (0.0, 0.0);
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("scale: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(name)
+            .enable_all()
+            .build()
+    };
+    let (fake_rt, rt) = match (runtime("fake-k8s"), runtime("rsp-kube")) {
+        (Ok(fake), Ok(ours)) => (fake, ours),
+        _ => {
+            eprintln!("scale: cannot start the tokio runtimes");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cluster = fake_rt.block_on(FakeCluster::start());
+    for i in 0..args.nodes {
+        cluster.add_node(node(&format!("node{i:04}")).label("some-label", "some-value"));
+    }
+    let wanted = images(&args);
+    for (i, image) in wanted.iter().enumerate() {
+        cluster.set_pull(&image.digest, PullBehaviour::Succeed(pull_time(&args, i)));
+    }
+    let total = args.nodes * args.images;
+    let mut config = PrepullerConfig::new("nublado");
+    config.max_in_flight = args.max_in_flight;
+    config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
+    eprintln!(
+        "scale: {} nodes × {} images, maxInFlight {}, pulls {:?}–{:?}",
+        args.nodes, args.images, args.max_in_flight, args.min_pull, args.max_pull
+    );
+
+    let started = Instant::now();
+    let converged = rt.block_on(async {
+        let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
+        let (_images, images_rx) = watch::channel(Some(Arc::new(wanted)));
+        let (_active, active_rx) = watch::channel(true);
+        let prepuller = PrepullerHandle::start(
+            cluster.client(),
+            config,
+            nodes.subscribe(),
+            images_rx,
+            active_rx,
+        );
+        let mut status = prepuller.status();
+        let mut last_report = Instant::now();
+        let done = loop {
+            let pulled = status.borrow_and_update().pulled.len();
+            if pulled >= total {
+                break true;
+            }
+            if last_report.elapsed() >= Duration::from_secs(30) {
+                eprintln!("scale: {pulled}/{total} after {:.0?}", started.elapsed());
+                last_report = Instant::now();
+            }
+            if tokio::time::timeout(Duration::from_secs(3600), status.changed())
+                .await
+                .is_err()
+            {
+                break false;
+            }
+        };
+        let converged = started.elapsed();
+        let failures: u64 = status.borrow().failed_total.values().sum();
+        prepuller.shutdown().await;
+        (done, converged, failures)
+    });
+    let (done, wall, failures) = converged;
+    let stats = cluster.stats();
+    let (user, system) = rusage();
+    let threads = cpu_by_thread();
+    let side = |prefix: &str| -> f64 {
+        threads
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, cpu)| cpu)
+            .sum()
+    };
+    let requests: u64 = stats.requests.values().sum();
+    println!(
+        "converged: {done} ({} of {total} pulls)",
+        if done { total } else { 0 }
+    );
+    println!("wall time to converge: {:.1} s", wall.as_secs_f64());
+    let ideal = (0..args.images)
+        .map(|i| pull_time(&args, i).as_secs_f64())
+        .sum::<f64>()
+        * args.nodes as f64
+        / args.max_in_flight as f64;
+    println!("lower bound (sum of pull times / maxInFlight): {ideal:.1} s");
+    println!(
+        "peak prepull pods: {} (cap {})",
+        stats.peak_prepull_pods, args.max_in_flight
+    );
+    println!(
+        "pods created: {}, deleted: {}, left: {}, failures: {failures}",
+        stats.pods_created, stats.pods_deleted, stats.current_prepull_pods
+    );
+    println!("API requests: {requests}");
+    for ((verb, resource), count) in &stats.requests {
+        println!("  {verb} {resource}: {count}");
+    }
+    println!("CPU time, whole process: {user:.2} s user + {system:.2} s system");
+    println!(
+        "CPU time by side: rsp-kube threads {:.2} s, fake cluster threads {:.2} s",
+        side("rsp-kube"),
+        side("fake-k8s")
+    );
+    let within_cap = stats.peak_prepull_pods <= args.max_in_flight;
+    if done && within_cap && stats.current_prepull_pods == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("scale: did not converge cleanly within the cap");
+        ExitCode::FAILURE
+    }
+}
