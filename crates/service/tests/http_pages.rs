@@ -94,15 +94,19 @@ async fn status_page_shows_every_node_and_image_with_its_state() {
     assert!(html.contains("Node is tainted (NoSchedule, some-taint = other-value)"));
     assert_eq!(html.matches(r#"<tr class="image">"#).count(), 2);
     assert!(html.contains("Weekly 2077_43") && html.contains("Daily 2077_10_23"));
-    for state in [
-        "cell cached",
-        "cell pulling",
-        "cell backoff",
-        "cell missing",
-    ] {
-        assert!(html.contains(state), "{state}");
+    // Cells in the matrix (not the legend): node3 is ineligible, so nothing is wanted there.
+    for (state, count) in [("cached", 4), ("pulling", 1), ("backoff", 1), ("skip", 2)] {
+        let cell = format!(r#"<td class="cell {state}""#);
+        assert_eq!(html.matches(&cell).count(), count, "{state}");
     }
     assert!(html.contains("image pull failed: manifest unknown"));
+    // 2 images × 3 eligible nodes; the ineligible node3 is not counted.
+    assert!(
+        html.contains(
+            "On the 3 eligible nodes:\n    4 cached, 1 pulling, 1 backing off,\n    0 missing."
+        ),
+        "{html}"
+    );
     assert!(html.contains("retry in 2m"), "back-off deadline shown");
     assert!(html.contains("for 42s"), "pulling since shown");
     assert!(html.contains("leader"));
@@ -134,4 +138,13 @@ async fn without_a_prefix_the_status_page_is_the_root() {
     assert_eq!(reply.status, 200);
     assert!(reply.text().contains("href=\"/spawner/v1/images\""));
     assert_eq!(get(&app, "/spawner/v1/menu").await.status, 200);
+}
+
+#[tokio::test]
+async fn pairs_with_nothing_under_way_are_missing() {
+    let mut backend = TestBackend::standard();
+    backend.activity.clear();
+    let html = page(backend, &format!("{PREFIX}/")).await;
+    assert_eq!(html.matches(r#"<td class="cell missing""#).count(), 2);
+    assert!(html.contains("4 cached, 0 pulling, 0 backing off,\n    2 missing."));
 }

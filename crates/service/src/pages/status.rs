@@ -15,8 +15,41 @@ pub struct StatusPage<'a> {
     refresh: Refresh<'a>,
     nodes: Vec<Node<'a>>,
     images: Vec<Image<'a>>,
+    summary: Summary,
     leader: bool,
     prepulling: bool,
+}
+
+/// How the (image, eligible node) pairs stand, for a one-line overview above the matrix.
+#[derive(Serialize, Default, Debug, PartialEq, Eq)]
+struct Summary {
+    eligible_nodes: usize,
+    cached: usize,
+    pulling: usize,
+    backing_off: usize,
+    missing: usize,
+}
+
+impl Summary {
+    fn new(view: &StatusView) -> Self {
+        let eligible: Vec<bool> = view.nodes.iter().map(|n| n.eligible).collect();
+        let mut summary = Summary {
+            eligible_nodes: eligible.iter().filter(|e| **e).count(),
+            ..Summary::default()
+        };
+        for row in &view.images {
+            let cells = row.cells.iter().zip(&eligible).filter(|(_, e)| **e);
+            for (cell, _) in cells {
+                match cell {
+                    CellState::Cached => summary.cached += 1,
+                    CellState::Pulling { .. } => summary.pulling += 1,
+                    CellState::BackingOff { .. } => summary.backing_off += 1,
+                    CellState::Missing => summary.missing += 1,
+                }
+            }
+        }
+        summary
+    }
 }
 
 #[derive(Serialize)]
@@ -71,7 +104,12 @@ impl<'a> StatusPage<'a> {
             css: super::CSS,
             refresh: Refresh::new(&view.refresh, now),
             nodes: view.nodes.iter().map(Node::new).collect(),
-            images: view.images.iter().map(|row| Image::new(row, now)).collect(),
+            images: view
+                .images
+                .iter()
+                .map(|row| Image::new(row, &view.nodes, now))
+                .collect(),
+            summary: Summary::new(view),
             leader: view.leader,
             prepulling: view.prepulling,
         }
@@ -105,19 +143,37 @@ impl<'a> Refresh<'a> {
 }
 
 impl<'a> Image<'a> {
-    fn new(row: &'a ImageRow, now: SystemTime) -> Self {
+    fn new(row: &'a ImageRow, nodes: &[NodeView], now: SystemTime) -> Self {
         Self {
             name: &row.name,
             tag: &row.tag,
             digest: &row.digest,
             digest_short: short_digest(&row.digest),
             size: row.size.map(human_size),
-            cells: row.cells.iter().map(|c| Cell::new(c, now)).collect(),
+            cells: row
+                .cells
+                .iter()
+                .zip(nodes)
+                .map(|(cell, node)| match cell {
+                    // Nothing is prepulled onto an ineligible node: not "missing", just absent.
+                    CellState::Missing if !node.eligible => Cell::not_wanted(),
+                    _ => Cell::new(cell, now),
+                })
+                .collect(),
         }
     }
 }
 
 impl Cell {
+    fn not_wanted() -> Self {
+        Self {
+            class: "skip",
+            label: "—",
+            detail: String::new(),
+            title: "Ineligible node: images are not prepulled here".to_owned(),
+        }
+    }
+
     fn new(state: &CellState, now: SystemTime) -> Self {
         match state {
             CellState::Cached => Self {
