@@ -199,3 +199,25 @@ async fn fail_next_and_unavailable() {
     );
     assert!(cluster.stats().requests("list", "pods") >= 3);
 }
+
+#[tokio::test]
+async fn an_outage_closes_watches_and_watchers_recover_after_it() {
+    let (cluster, mut s) = watching_one_pod().await;
+    cluster.set_unavailable(true);
+    let healer = cluster.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        healer.create_pod_directly(pod("p2"));
+        healer.set_unavailable(false);
+    });
+    // The closed watch is re-established (kube's retry layer rides out the 503s) and the
+    // pod created during the outage arrives from history.
+    match next(&mut s).await.expect("no error once the API is back") {
+        Event::Apply(p) => assert_eq!(p.name_any(), "p2"),
+        other => panic!("expected p2, got {other:?}"),
+    }
+    assert!(
+        cluster.stats().requests("watch", "pods") >= 2,
+        "the watch was re-established"
+    );
+}

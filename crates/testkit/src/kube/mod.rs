@@ -7,6 +7,23 @@
 //! steer it through [`FakeCluster`]: nodes, per-image pull behaviours, injected faults, and
 //! counters of what the client did.
 //!
+//! Behaviour worth knowing when writing tests against it:
+//! - Pods bound with `spec.nodeName` run on the simulated kubelet: `Pending`
+//!   (`ContainerCreating`) → pull (default 50 ms, see [`FakeCluster::set_pull`]) →
+//!   `Running` with `imageID` → `Succeeded` about 5 ms later. A digest the node already holds
+//!   is not pulled again. Unbound pods, pods on missing or NotReady nodes stay `Pending`.
+//! - The node's `status.images` lists `[repo@digest, repo:tag]` per pulled image, largest
+//!   first, at most 50 (see [`FakeCluster::set_max_images`], `set_node_status_delay`).
+//! - Deletion is immediate unless [`FakeCluster::set_deletion_delay`] is set (and the pod
+//!   is bound, unfinished and not deleted with `gracePeriodSeconds=0`). Removing a node
+//!   deletes its pods (pod GC); an untolerated `NoExecute` taint evicts them.
+//! - Watches: a version older than the kept history (see `compact_history`,
+//!   `set_history_limit`) gets an `ERROR` event with a 410 `Status` in a 200 stream, which
+//!   makes kube-runtime watchers relist; bookmarks every second when asked for.
+//! - `pods_created` / `pods_deleted` count every pod that came into existence or went away,
+//!   whether through the API, `create_pod_directly`, pod GC or eviction; requests are
+//!   counted by (verb, plural resource) including those answered with injected faults.
+//!
 //! Modules: `api` (HTTP routing, faults), `verbs` (what each verb does), `store`
 //! (versioned objects, history), `watch` (event streams), `cluster` (pod/node rules,
 //! counters), `kubelet` (pod lifecycle and node images), `taints` (NoExecute evictions),
@@ -263,9 +280,15 @@ impl FakeCluster {
             .fail_next(verb, resource, count, status);
     }
 
-    /// While on, every request answers 503.
+    /// While on, every request answers 503; turning it on also closes open watches, as an
+    /// API server outage does. kube's default client retries 503s (see
+    /// [`FakeCluster::client`]), so a short outage only delays its requests.
     pub fn set_unavailable(&self, on: bool) {
-        self.inner.lock().faults.set_unavailable(on);
+        let mut st = self.inner.lock();
+        st.faults.set_unavailable(on);
+        if on {
+            st.store.drop_watches();
+        }
     }
 
     /// Closes every open watch stream (clients see a normal end of stream).
