@@ -355,3 +355,31 @@ async fn no_execute_taints_evict_pods_that_do_not_tolerate_them() {
     assert_eq!(names, ["tolerant"]);
     assert_eq!(cluster.stats().pods_deleted, 2);
 }
+
+#[tokio::test]
+async fn not_ready_nodes_hold_pods_and_cached_images_are_not_pulled_again() {
+    let cluster = FakeCluster::start().await;
+    let cached = format!("reg.io/lsst/sciplat@{}", digest(4));
+    cluster.add_node(node("sick").not_ready().image(&[cached.as_str()], 5_000));
+    // The pull would take far longer than the test waits: only the cache can explain success.
+    cluster.set_pull("sciplat", PullBehaviour::Succeed(Duration::from_secs(60)));
+    let pods: Api<Pod> = Api::default_namespaced(cluster.client());
+    pods.create(
+        &PostParams::default(),
+        &prepull_pod("p", "sick", &image("w_1", 4)),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(phase(&pods.get("p").await.unwrap()), "Pending");
+
+    cluster.set_ready("sick", true);
+    let done = wait_phase(&pods, "p", "Succeeded").await;
+    assert_eq!(phase(&done), "Succeeded");
+    // The tag joins the names of the image the node already had.
+    let names = node_image_names(&cluster.node("sick").unwrap());
+    assert_eq!(
+        names,
+        vec![vec![cached, "reg.io/lsst/sciplat:w_1".to_string()]]
+    );
+}
