@@ -25,6 +25,13 @@ fn prepull_pod(name: &str, node: &str, image: &str) -> Pod {
         .build()
 }
 
+/// Creates a prepull pod through the API.
+async fn create(pods: &Api<Pod>, name: &str, node: &str, image: &str) -> Pod {
+    pods.create(&PostParams::default(), &prepull_pod(name, node, image))
+        .await
+        .expect("create pod")
+}
+
 fn phase(pod: &Pod) -> &str {
     pod.status
         .as_ref()
@@ -75,10 +82,7 @@ async fn pod_runs_to_succeeded_and_node_gains_image() {
     cluster.add_node(node("n1"));
     let pods: Api<Pod> = Api::default_namespaced(cluster.client());
     let img = image("w_2077_43", 1);
-    let created = pods
-        .create(&PostParams::default(), &prepull_pod("p1", "n1", &img))
-        .await
-        .expect("create");
+    let created = create(&pods, "p1", "n1", &img).await;
     assert_eq!(phase(&created), "Pending");
     assert!(created.metadata.uid.is_some());
     assert!(created.metadata.creation_timestamp.is_some());
@@ -146,12 +150,7 @@ async fn node_images_are_capped_at_50_largest_first() {
         let tag = format!("t{i}");
         cluster.set_image_size(&format!(":{tag}@"), i64::from(i) * 1000);
         let name = format!("p{i}");
-        pods.create(
-            &PostParams::default(),
-            &prepull_pod(&name, "n1", &image(&tag, i)),
-        )
-        .await
-        .expect("create");
+        create(&pods, &name, "n1", &image(&tag, i)).await;
         wait_phase(&pods, &name, "Succeeded").await;
     }
     let images = cluster
@@ -176,16 +175,9 @@ async fn pull_behaviours() {
     );
     cluster.set_pull(&digest(9), PullBehaviour::Hang);
     let pods: Api<Pod> = Api::default_namespaced(cluster.client());
-    let pp = PostParams::default();
-    pods.create(&pp, &prepull_pod("a", "n1", &image("backoff", 7)))
-        .await
-        .unwrap();
-    pods.create(&pp, &prepull_pod("b", "n1", &image("nocmd", 8)))
-        .await
-        .unwrap();
-    pods.create(&pp, &prepull_pod("c", "n1", &image("hang", 9)))
-        .await
-        .unwrap();
+    create(&pods, "a", "n1", &image("backoff", 7)).await;
+    create(&pods, "b", "n1", &image("nocmd", 8)).await;
+    create(&pods, "c", "n1", &image("hang", 9)).await;
 
     let failed = wait_phase(&pods, "b", "Failed").await;
     let cs = failed
@@ -240,10 +232,7 @@ async fn pods_on_missing_nodes_wait_and_pods_of_removed_nodes_are_collected() {
     let cluster = FakeCluster::start().await;
     cluster.set_pull("slow", PullBehaviour::Succeed(Duration::from_secs(30)));
     let pods: Api<Pod> = Api::default_namespaced(cluster.client());
-    let pp = PostParams::default();
-    pods.create(&pp, &prepull_pod("later", "n2", &image("fast", 3)))
-        .await
-        .unwrap();
+    create(&pods, "later", "n2", &image("fast", 3)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(phase(&pods.get("later").await.unwrap()), "Pending");
     cluster.add_node(node("n2"));
@@ -253,9 +242,7 @@ async fn pods_on_missing_nodes_wait_and_pods_of_removed_nodes_are_collected() {
     );
 
     cluster.add_node(node("n3"));
-    pods.create(&pp, &prepull_pod("doomed", "n3", &image("slow", 4)))
-        .await
-        .unwrap();
+    create(&pods, "doomed", "n3", &image("slow", 4)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     cluster.remove_node("n3");
     let err = pods.get("doomed").await.unwrap_err();
@@ -300,12 +287,7 @@ async fn node_status_can_lag_behind_the_pull() {
     // Long enough that the check below surely comes before the node reports.
     cluster.set_node_status_delay(Duration::from_secs(1));
     let pods: Api<Pod> = Api::default_namespaced(cluster.client());
-    pods.create(
-        &PostParams::default(),
-        &prepull_pod("p", "n1", &image("lag", 6)),
-    )
-    .await
-    .unwrap();
+    create(&pods, "p", "n1", &image("lag", 6)).await;
     let done = wait_phase(&pods, "p", "Succeeded").await;
     assert!(!image_id(&done).is_empty());
     assert!(node_image_names(&cluster.node("n1").unwrap()).is_empty());
@@ -328,15 +310,11 @@ async fn no_execute_taints_evict_pods_that_do_not_tolerate_them() {
     let pp = PostParams::default();
 
     // Binding bypasses NoSchedule taints but not NoExecute ones.
-    pods.create(&pp, &prepull_pod("evicted", "dead", &image("hang", 1)))
-        .await
-        .expect("the create itself succeeds");
+    create(&pods, "evicted", "dead", &image("hang", 1)).await;
     assert!(cluster.pod("default", "evicted").is_none());
 
     cluster.taint_node("n1", "soft", "", "NoSchedule");
-    pods.create(&pp, &prepull_pod("stays", "n1", &image("hang", 2)))
-        .await
-        .unwrap();
+    create(&pods, "stays", "n1", &image("hang", 2)).await;
     let mut tolerant = prepull_pod("tolerant", "n1", &image("hang", 3));
     tolerant.spec.as_mut().unwrap().tolerations = Some(vec![Toleration {
         key: Some("hard".into()),
@@ -364,12 +342,7 @@ async fn not_ready_nodes_hold_pods_and_cached_images_are_not_pulled_again() {
     // The pull would take far longer than the test waits: only the cache can explain success.
     cluster.set_pull("sciplat", PullBehaviour::Succeed(Duration::from_secs(60)));
     let pods: Api<Pod> = Api::default_namespaced(cluster.client());
-    pods.create(
-        &PostParams::default(),
-        &prepull_pod("p", "sick", &image("w_1", 4)),
-    )
-    .await
-    .unwrap();
+    create(&pods, "p", "sick", &image("w_1", 4)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(phase(&pods.get("p").await.unwrap()), "Pending");
 
