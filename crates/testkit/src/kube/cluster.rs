@@ -128,10 +128,6 @@ impl Inner {
         }
         validate::pod(&pod)?;
         pod["status"] = json!({"phase": "Pending"});
-        if let Some(m) = pod["metadata"].as_object_mut() {
-            m.remove("deletionTimestamp");
-            m.remove("deletionGracePeriodSeconds");
-        }
         let created = {
             let mut st = self.lock();
             let created = st.store.create(Kind::Pod, ns, pod)?;

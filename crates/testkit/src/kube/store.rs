@@ -219,6 +219,11 @@ impl Store {
         }
         obj["kind"] = json!(kind.name());
         obj["apiVersion"] = json!(kind.api_version());
+        if let Some(m) = obj["metadata"].as_object_mut() {
+            // Only the server marks objects for deletion.
+            m.remove("deletionTimestamp");
+            m.remove("deletionGracePeriodSeconds");
+        }
         let meta = &mut obj["metadata"];
         meta["uid"] = json!(new_uid());
         meta["creationTimestamp"] = json!(now_rfc3339());

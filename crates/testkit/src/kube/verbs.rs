@@ -26,8 +26,6 @@ use super::watch::{self, WatchRequest};
 
 /// Server-side watch timeout when the client sends none (the real one is 30–60 minutes).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
-/// Longest watch served; larger `timeoutSeconds` are cut (and could overflow an Instant).
-const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// One request being served.
 pub struct Ctx {
@@ -133,9 +131,7 @@ impl Ctx {
                 kind: self.kind(),
                 namespace: self.target.namespace.clone(),
                 selector: sel,
-                timeout: timeout.map_or(DEFAULT_WATCH_TIMEOUT, |s| {
-                    Duration::from_secs(s).min(MAX_WATCH_TIMEOUT)
-                }),
+                timeout: timeout.map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs),
                 bookmarks: flag("allowWatchBookmarks"),
                 initial_events_end: initial,
                 bookmark_every: st.bookmark_every,

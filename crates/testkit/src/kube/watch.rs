@@ -149,7 +149,7 @@ impl WatchState {
                     return None;
                 }
                 _ = tokio::time::sleep_until(tick), if tick < self.deadline => {
-                    self.next_bookmark = Instant::now() + self.req.bookmark_every;
+                    self.next_bookmark = after(self.req.bookmark_every, self.deadline);
                     return Some(bookmark(self.req.kind, self.seen, false));
                 }
             }
@@ -157,15 +157,24 @@ impl WatchState {
     }
 }
 
+/// Longest a watch stays open, whatever it asked for.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// `now + d`, but no later than `cap` (clients and tests may ask for huge durations,
+/// which would overflow an `Instant`).
+fn after(d: Duration, cap: Instant) -> Instant {
+    Instant::now().checked_add(d).map_or(cap, |t| t.min(cap))
+}
+
 /// The event stream of one watch.
 pub fn stream(
     req: WatchRequest,
     start: WatchStart,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + use<> {
-    let now = Instant::now();
+    let deadline = after(req.timeout, Instant::now() + MAX_TIMEOUT);
     let state = WatchState {
-        deadline: now + req.timeout,
-        next_bookmark: now + req.bookmark_every,
+        deadline,
+        next_bookmark: after(req.bookmark_every, deadline),
         initial_end_pending: req.initial_events_end,
         backlog: start.backlog.into(),
         rx: start.rx,
