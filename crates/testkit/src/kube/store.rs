@@ -151,9 +151,11 @@ impl Store {
         kind: Kind,
         ns: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Value> + 'a {
+        // Keys sort by kind, then namespace: a range scan touches only what is listed.
+        let start = (kind, ns.unwrap_or_default().to_string(), String::new());
         self.objects
-            .iter()
-            .filter(move |((k, n, _), _)| *k == kind && ns.is_none_or(|ns| ns == n))
+            .range(start..)
+            .take_while(move |((k, n, _), _)| *k == kind && ns.is_none_or(|ns| ns == n))
             .map(|(_, v)| v)
     }
 
@@ -379,5 +381,56 @@ impl Store {
             rx: self.tx.subscribe(),
             rv: self.rv.max(from.unwrap_or(0)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str) -> Value {
+        json!({"metadata": {"name": name}})
+    }
+
+    #[test]
+    fn history_limit_expires_old_versions() {
+        let mut store = Store::default();
+        let first = store.create(Kind::Node, "", node("a")).unwrap();
+        let first_rv = object_rv(&first).unwrap();
+        store.create(Kind::Node, "", node("b")).unwrap();
+        store.create(Kind::Node, "", node("c")).unwrap();
+        store.set_history_limit(2);
+        // The change to "a" is forgotten: resuming from before it is impossible.
+        assert_eq!(
+            store
+                .watch(Kind::Node, Some(first_rv - 1))
+                .err()
+                .map(|e| e.code),
+            Some(410)
+        );
+        let resumed = store.watch(Kind::Node, Some(first_rv)).unwrap();
+        assert_eq!(resumed.backlog.len(), 2);
+        store.compact();
+        assert!(store.watch(Kind::Node, Some(first_rv)).is_err());
+        assert!(store
+            .watch(Kind::Node, Some(store.resource_version()))
+            .is_ok());
+    }
+
+    #[test]
+    fn iter_scans_one_kind_and_namespace() {
+        let mut store = Store::default();
+        store.create(Kind::Pod, "a", node("p1")).unwrap();
+        store.create(Kind::Pod, "b", node("p2")).unwrap();
+        store.create(Kind::Lease, "a", node("l")).unwrap();
+        store.create(Kind::Node, "", node("n")).unwrap();
+        let names = |kind, ns| -> Vec<String> {
+            store.iter(kind, ns).map(|o| meta_str(o, "name")).collect()
+        };
+        assert_eq!(names(Kind::Pod, None), ["p1", "p2"]);
+        assert_eq!(names(Kind::Pod, Some("b")), ["p2"]);
+        assert_eq!(names(Kind::Pod, Some("c")), Vec::<String>::new());
+        assert_eq!(names(Kind::Lease, Some("a")), ["l"]);
+        assert_eq!(names(Kind::Node, None), ["n"]);
     }
 }
