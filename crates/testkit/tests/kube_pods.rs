@@ -32,6 +32,12 @@ async fn create(pods: &Api<Pod>, name: &str, node: &str, image: &str) -> Pod {
         .expect("create pod")
 }
 
+fn waiting_reason(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    let waiting = statuses.first()?.state.as_ref()?.waiting.as_ref()?;
+    waiting.reason.clone()
+}
+
 fn phase(pod: &Pod) -> &str {
     pod.status
         .as_ref()
@@ -199,15 +205,6 @@ async fn pull_behaviours() {
         format!("reg.io/lsst/sciplat@{}", digest(8))
     );
 
-    let waiting_reason = |pod: &Pod| {
-        pod.status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|cs| cs.first())
-            .and_then(|c| c.state.as_ref())
-            .and_then(|s| s.waiting.as_ref())
-            .and_then(|w| w.reason.clone())
-    };
     let backed_off = cluster
         .wait_until(WAIT, |c| {
             c.pod("default", "a")
@@ -354,5 +351,26 @@ async fn not_ready_nodes_hold_pods_and_cached_images_are_not_pulled_again() {
     assert_eq!(
         names,
         vec![vec![cached, "reg.io/lsst/sciplat:w_1".to_string()]]
+    );
+}
+
+#[tokio::test]
+async fn a_backed_off_pull_succeeds_once_the_image_is_fixed() {
+    let cluster = FakeCluster::start().await;
+    cluster.add_node(node("n1"));
+    cluster.set_pull("flaky", PullBehaviour::PullBackOff);
+    let pods: Api<Pod> = Api::default_namespaced(cluster.client());
+    create(&pods, "p", "n1", &image("flaky", 5)).await;
+    let stuck = cluster
+        .wait_until(WAIT, |c| {
+            c.pod("default", "p")
+                .is_some_and(|p| waiting_reason(&p).as_deref() == Some("ImagePullBackOff"))
+        })
+        .await;
+    assert!(stuck);
+    cluster.set_pull("flaky", PullBehaviour::Succeed(Duration::from_millis(10)));
+    assert_eq!(
+        phase(&wait_phase(&pods, "p", "Succeeded").await),
+        "Succeeded"
     );
 }

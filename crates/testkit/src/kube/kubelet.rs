@@ -5,6 +5,8 @@
 //! Each step re-reads the pod by uid and stops when it is gone, so deletion and pod garbage
 //! collection need no bookkeeping here. A kubelet whose node is missing or NotReady waits,
 //! as a real pod on a dead node stays Pending; it resumes when the node (re)appears Ready.
+//! It models pods as the prepuller makes them: `restartPolicy: Never`, and the first
+//! container's image is the one pulled.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,8 @@ pub enum PullBehaviour {
     /// The pull takes this long, then the container runs and exits 0.
     Succeed(Duration),
     /// The pull fails: the pod stays Pending, its container waiting with `ErrImagePull` and
-    /// then `ImagePullBackOff`, without an `imageID`.
+    /// then `ImagePullBackOff`, without an `imageID`. The kubelet retries (20 ms doubling
+    /// up to 1 s), so changing the behaviour later lets the pull go on.
     PullBackOff,
     /// The pull succeeds after this long but the command does not exist: the container
     /// terminates with exit code 127 (`StartError`), `imageID` set, pod `Failed`.
@@ -41,6 +44,8 @@ impl Default for PullBehaviour {
 const RUN_TIME: Duration = Duration::from_millis(5);
 /// Delay between `ErrImagePull` and `ImagePullBackOff`, and before the first of them.
 const BACKOFF_STEP: Duration = Duration::from_millis(20);
+/// Longest wait between two pull attempts of a failing image.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What the node reports for one image reference: `[repo@digest, repo:tag]`, as kubelet
 /// lists it. A reference without a digest gets a stable made-up one.
@@ -158,6 +163,41 @@ fn pod_status(pod: &Value, phase: &str, image_id: &str, state: Value, started: &
     })
 }
 
+/// The configured behaviour for `image`, read afresh each time so tests can change it.
+fn behaviour(inner: &Inner, image: &str) -> PullBehaviour {
+    longest_match(&inner.lock().pulls, image)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// While pulls of `image` fail, reports `ErrImagePull` / `ImagePullBackOff` and retries with
+/// a doubling delay, as kubelet does (but in milliseconds, not minutes); returns the
+/// behaviour that ends the back-off, or `None` when the pod is gone.
+async fn pull_or_back_off(
+    pod: &PodRef,
+    spec: &Value,
+    image: &str,
+    started: &str,
+) -> Option<PullBehaviour> {
+    let mut delay = BACKOFF_STEP;
+    loop {
+        let current = behaviour(&pod.inner, image);
+        if current != PullBehaviour::PullBackOff {
+            return Some(current);
+        }
+        let msg = format!("failed to pull and unpack image \"{image}\": not found");
+        for reason in ["ErrImagePull", "ImagePullBackOff"] {
+            tokio::time::sleep(BACKOFF_STEP).await;
+            let state = json!({"waiting": {"reason": reason, "message": msg}});
+            if !pod.set_status(pod_status(spec, "Pending", "", state, started)) {
+                return None;
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_BACKOFF);
+    }
+}
+
 async fn run(inner: Arc<Inner>, ns: String, name: String, uid: String) {
     let pod = PodRef {
         inner: inner.clone(),
@@ -189,14 +229,9 @@ async fn run(inner: Arc<Inner>, ns: String, name: String, uid: String) {
         return;
     }
 
-    let (behaviour, size) = {
-        let st = inner.lock();
-        (
-            longest_match(&st.pulls, &image)
-                .cloned()
-                .unwrap_or_default(),
-            longest_match(&st.sizes, &image).copied(),
-        )
+    let size = longest_match(&inner.lock().sizes, &image).copied();
+    let Some(behaviour) = pull_or_back_off(&pod, &spec, &image, &started).await else {
+        return;
     };
     let (names, image_id) = image_names(&image);
     // A digest the node already holds is not pulled again (IfNotPresent semantics).
@@ -205,16 +240,8 @@ async fn run(inner: Arc<Inner>, ns: String, name: String, uid: String) {
 
     match behaviour {
         PullBehaviour::Hang => {}
-        PullBehaviour::PullBackOff => {
-            let msg = format!("failed to pull and unpack image \"{image}\": not found");
-            for reason in ["ErrImagePull", "ImagePullBackOff"] {
-                tokio::time::sleep(BACKOFF_STEP).await;
-                let state = json!({"waiting": {"reason": reason, "message": msg}});
-                if !pod.set_status(pod_status(&spec, "Pending", "", state, &started)) {
-                    return;
-                }
-            }
-        }
+        // Handled by `pull_or_back_off`, which only returns another behaviour.
+        PullBehaviour::PullBackOff => {}
         PullBehaviour::Succeed(d) => {
             tokio::time::sleep(pull(d)).await;
             if pod.get().is_none() {
