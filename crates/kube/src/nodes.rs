@@ -1,11 +1,12 @@
 //! Nodes: the conversion from Kubernetes `Node` objects to the model's [`NodeInfo`], and a
-//! watcher that publishes the selected nodes as a snapshot after every change.
+//! watcher that publishes the selected nodes as a snapshot after every change that matters.
 //!
 //! The watcher is kube-runtime's (list, then watch from the list's resourceVersion, relist on
-//! 410 Gone) feeding a reflector store; errors are logged and retried with backoff, so the
-//! snapshot stream never ends while the process lives. Snapshots are sorted by name, which is
-//! the API server's listing order (etcd key order), so that the plan is the same whether nodes
-//! came from a watch or from a NodeList file.
+//! 410 Gone) feeding a reflector store (full objects, for anyone who needs them) and a table
+//! of converted nodes; errors are logged and retried with backoff, so the snapshot stream
+//! never ends while the process lives. Snapshots are sorted by name, which is the API
+//! server's listing order (etcd key order), so that the plan is the same whether nodes came
+//! from a watch or from a NodeList file.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -109,28 +110,25 @@ impl NodeWatcher {
         let events = watcher(api, config)
             .backoff(WatchBackoff::default())
             .reflect(writer);
-        let store = reader.clone();
         let task = tokio::spawn(async move {
             let mut events = std::pin::pin!(events);
-            let mut synced = false;
+            let mut table = NodeTable::default();
             while let Some(event) = events.next().await {
                 match event {
-                    Ok(watcher::Event::InitDone) => synced = true,
-                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {}
-                    Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+                    Ok(event) => {
+                        if table.apply(&event) {
+                            sender.send_replace(Some(table.snapshot()));
+                        }
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "Node watch failed, retrying with backoff");
-                        continue;
                     }
-                }
-                if synced {
-                    sender.send_replace(Some(snapshot(&reader)));
                 }
             }
         });
         NodeWatcher {
             snapshots,
-            store,
+            store: reader,
             task,
         }
     }
@@ -140,7 +138,7 @@ impl NodeWatcher {
         self.snapshots.clone()
     }
 
-    /// The reflector store behind the snapshots (full `Node` objects).
+    /// The reflector store kept beside the snapshots (full `Node` objects).
     pub fn store(&self) -> &Store<Node> {
         &self.store
     }
@@ -152,10 +150,60 @@ impl Drop for NodeWatcher {
     }
 }
 
-fn snapshot(store: &Store<Node>) -> NodeSnapshot {
-    let mut nodes: Vec<NodeInfo> = store.state().iter().map(|node| node_info(node)).collect();
-    nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    Arc::new(nodes)
+/// The selected nodes as the image side sees them, kept up to date from watcher events.
+///
+/// Only changes that matter publish a snapshot: kubelet heartbeats and other status noise
+/// convert to an identical [`NodeInfo`] and are dropped here, so the prepuller re-plans only
+/// when labels, taints, readiness, cordoning or cached images change.
+#[derive(Debug, Default)]
+struct NodeTable {
+    nodes: BTreeMap<String, NodeInfo>,
+    /// Objects of a relist in progress, swapped in at `InitDone`.
+    relist: Option<BTreeMap<String, NodeInfo>>,
+    synced: bool,
+}
+
+impl NodeTable {
+    /// Applies one event; returns whether a new snapshot should be published.
+    fn apply(&mut self, event: &watcher::Event<Node>) -> bool {
+        match event {
+            watcher::Event::Init => {
+                self.relist = Some(BTreeMap::new());
+                false
+            }
+            watcher::Event::InitApply(node) => {
+                let info = node_info(node);
+                self.relist
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(info.name.clone(), info);
+                false
+            }
+            watcher::Event::InitDone => {
+                let relisted = self.relist.take().unwrap_or_default();
+                let changed = !self.synced || relisted != self.nodes;
+                self.nodes = relisted;
+                self.synced = true;
+                changed
+            }
+            watcher::Event::Apply(node) => {
+                let info = node_info(node);
+                if self.nodes.get(&info.name) == Some(&info) {
+                    return false;
+                }
+                self.nodes.insert(info.name.clone(), info);
+                self.synced
+            }
+            watcher::Event::Delete(node) => {
+                let name = node.metadata.name.as_deref().unwrap_or_default();
+                self.nodes.remove(name).is_some() && self.synced
+            }
+        }
+    }
+
+    /// Nodes sorted by name: the API server's listing order (etcd key order).
+    fn snapshot(&self) -> NodeSnapshot {
+        Arc::new(self.nodes.values().cloned().collect())
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +257,50 @@ mod tests {
         let info = node_info(&node);
         assert_eq!(info.ready, None);
         assert!(info.images.is_empty() && info.taints.is_empty() && !info.unschedulable);
+    }
+
+    fn named(name: &str, labels: serde_json::Value) -> Node {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": labels}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_table_publishes_only_real_changes() {
+        let mut table = NodeTable::default();
+        assert!(!table.apply(&watcher::Event::Init));
+        assert!(!table.apply(&watcher::Event::InitApply(named(
+            "b",
+            serde_json::json!({})
+        ))));
+        assert!(!table.apply(&watcher::Event::InitApply(named(
+            "a",
+            serde_json::json!({})
+        ))));
+        assert!(
+            table.apply(&watcher::Event::InitDone),
+            "the first list is always published"
+        );
+        let names: Vec<_> = table.snapshot().iter().map(|n| n.name.clone()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let mut heartbeat = named("a", serde_json::json!({}));
+        heartbeat.metadata.resource_version = Some("42".into());
+        assert!(
+            !table.apply(&watcher::Event::Apply(heartbeat)),
+            "no-op updates are dropped"
+        );
+        assert!(table.apply(&watcher::Event::Apply(named(
+            "a",
+            serde_json::json!({"x": "1"})
+        ))));
+        assert!(table.apply(&watcher::Event::Delete(named("b", serde_json::json!({})))));
+        assert!(!table.apply(&watcher::Event::Delete(named("zz", serde_json::json!({})))));
+        // A relist that finds the same nodes publishes nothing.
+        table.apply(&watcher::Event::Init);
+        table.apply(&watcher::Event::InitApply(named(
+            "a",
+            serde_json::json!({"x": "1"}),
+        )));
+        assert!(!table.apply(&watcher::Event::InitDone));
     }
 
     #[test]

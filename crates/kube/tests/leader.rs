@@ -185,6 +185,10 @@ async fn a_leader_whose_lease_is_taken_stops_prepulling_at_once() {
 
     // The intruder never renews: A takes the lease back and cleans up on shutdown.
     assert!(a.wait_leader(true, 2 * LEASE + RENEW).await);
+    let adopted = tokio::time::timeout(LEASE, status.wait_for(|s| s.active && s.in_flight == 1))
+        .await
+        .is_ok_and(|seen| seen.is_ok());
+    assert!(adopted, "the new session adopts the pod of the old one");
     a.shutdown().await;
     assert_no_prepull_pods(&cluster).await;
     let lease = cluster.lease(NAMESPACE, "rsp-images-prepuller").unwrap();
