@@ -45,6 +45,22 @@ impl PrepullPlan {
         })
     }
 
+    /// All pulls in the order a prepuller with one image at a time per node starts them:
+    /// every node's first missing image (nodes in listing order), then every node's second,
+    /// and so on. This is the order the `plan` command lists pods in.
+    pub fn in_pull_order(&self) -> Vec<(&str, &PrepullImage)> {
+        let rounds = self.nodes.iter().map(|n| n.images.len()).max().unwrap_or(0);
+        (0..rounds)
+            .flat_map(|round| {
+                self.nodes.iter().filter_map(move |node| {
+                    node.images
+                        .get(round)
+                        .map(|image| (node.node.as_str(), image))
+                })
+            })
+            .collect()
+    }
+
     /// Whether nothing is left to pull anywhere.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
@@ -123,7 +139,8 @@ pub fn plan(
         .filter(|node| node.matches_selector(selector))
         .filter(|node| node.eligibility(tolerations).is_eligible())
         .filter_map(|node| {
-            let cached: HashSet<&str> = node.images.iter().filter_map(cached_digest).collect();
+            let cached: HashSet<&str> =
+                node.images.iter().filter_map(CachedImage::digest).collect();
             let missing: Vec<PrepullImage> = unique
                 .iter()
                 .filter(|image| {
@@ -139,35 +156,6 @@ pub fn plan(
         })
         .collect();
     PrepullPlan { nodes }
-}
-
-/// The digest of a node cache entry: that of its first name that parses as a Docker
-/// reference with a digest (behaviour.md §7.2).
-// TODO(lead): replace with `CachedImage::digest` once the reference parser lands.
-fn cached_digest(image: &CachedImage) -> Option<&str> {
-    image.references.iter().find_map(|r| reference_digest(r))
-}
-
-/// The digest part of `registry/repository[:tag][@digest]` under the original's regular
-/// expression (behaviour.md §4), without compiling it for every node entry.
-fn reference_digest(reference: &str) -> Option<&str> {
-    let (registry, rest) = reference.split_once('/')?;
-    if registry.is_empty() {
-        return None;
-    }
-    let repository_end = rest.find([':', '@']).unwrap_or(rest.len());
-    if repository_end == 0 {
-        return None;
-    }
-    let mut tail = &rest[repository_end..];
-    if let Some(tagged) = tail.strip_prefix(':') {
-        let tag_end = tagged.find('@').unwrap_or(tagged.len());
-        if tag_end == 0 {
-            return None;
-        }
-        tail = &tagged[tag_end..];
-    }
-    tail.strip_prefix('@').filter(|digest| !digest.is_empty())
 }
 
 #[cfg(test)]
@@ -241,6 +229,20 @@ mod tests {
         );
         let pulls: Vec<_> = plan.pulls().map(|(n, i)| (n, i.tag.as_str())).collect();
         assert_eq!(pulls[1], ("node2", "w_2077_42"));
+        let order: Vec<_> = plan
+            .in_pull_order()
+            .into_iter()
+            .map(|(n, i)| (n, i.tag.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("node2", "w_2077_43"),
+                ("node1", "w_2077_43"),
+                ("node2", "w_2077_42"),
+                ("node1", "w_2077_42")
+            ]
+        );
     }
 
     #[test]
@@ -300,19 +302,20 @@ mod tests {
     }
 
     #[test]
-    fn reference_digests_follow_the_original_pattern() {
-        assert_eq!(reference_digest("r/repo@sha256:1"), Some("sha256:1"));
-        assert_eq!(reference_digest("r:5000/a/b:t@sha256:1"), Some("sha256:1"));
-        assert_eq!(reference_digest("r/a/b:t"), None);
-        assert_eq!(reference_digest("sketchbook@sha256:1"), None);
-        assert_eq!(reference_digest("/repo@sha256:1"), None);
-        assert_eq!(reference_digest("r/@sha256:1"), None);
-        assert_eq!(reference_digest("r/a:@sha256:1"), None);
-        assert_eq!(reference_digest("r/a@"), None);
-        let entry = CachedImage {
-            references: vec!["bad".into(), "r/a:t".into(), "r/a@sha256:2".into()],
-            size: None,
-        };
-        assert_eq!(cached_digest(&entry), Some("sha256:2"));
+    fn cache_entries_count_by_their_first_digest_reference() {
+        let images = [image("a", "sha256:a"), image("b", "sha256:b")];
+        let mut node = node("node1", &[]);
+        node.images = vec![
+            CachedImage {
+                references: vec!["bad".into(), "r/x:a".into()],
+                size: None,
+            },
+            CachedImage {
+                references: vec!["r/x:b".into(), "elsewhere/other@sha256:b".into()],
+                size: None,
+            },
+        ];
+        let plan = plan(&images, &[node], &selector(), &[], &PulledSet::default());
+        assert_eq!(tags(&plan), [("node1".into(), vec!["a".into()])]);
     }
 }
