@@ -163,3 +163,52 @@ fn lookups_find_the_last_tag_of_a_name_and_duplicates_stay_listed() {
     assert_eq!(c.get("latest").unwrap().kind(), TagKind::Alias);
     assert!(c.get("other").is_none());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::cmp::Ordering;
+
+    /// Names that often compare equal while differing as strings (zero padding), across kinds.
+    fn name() -> impl Strategy<Value = String> {
+        let zeros = || prop::sample::select(vec!["", "0", "00"]);
+        let arch = prop::sample::select(vec!["", "-amd64", "-arm64"]);
+        let suffix = prop::sample::select(vec!["", "_rsp1", "_rsp01", "_c0001.001", "_extra"]);
+        (0u8..5, zeros(), 1u32..4, zeros(), 1u32..4, suffix, arch).prop_map(
+            |(kind, z1, a, z2, b, suffix, arch)| {
+                let body = match kind {
+                    0 => format!("w_2077_{z1}{a}"),
+                    1 => format!("d_2077_{z1}{a}_{z2}{b}"),
+                    2 => format!("r{z1}{a}_{z2}{b}_0"),
+                    3 => format!("exp_w_2077_{z1}{a}"),
+                    _ => format!("latest{z1}{a}"),
+                };
+                format!("{body}{suffix}{arch}")
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn collection_order_is_descending_and_stable(mut names in prop::collection::vec(name(), 0..400)) {
+            let mut seen = HashSet::new();
+            names.retain(|n| seen.insert(n.clone()));
+            let position = |n: &str| names.iter().position(|x| x == n).unwrap();
+            let c = TagCollection::from_tag_names(&names, &HashSet::new(), None);
+            let ordered: Vec<&Tag> = c.all_tags(false).collect();
+            prop_assert_eq!(ordered.len(), names.len());
+            for pair in ordered.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                if a.kind() == b.kind() {
+                    let order = a.cmp_same_kind(b);
+                    prop_assert!(order != Ordering::Less, "{} before {}", a.tag(), b.tag());
+                    if order == Ordering::Equal {
+                        prop_assert!(position(a.tag()) < position(b.tag()), "equal {} and {} swapped", a.tag(), b.tag());
+                    }
+                } else {
+                    prop_assert!(a.kind() < b.kind());
+                }
+            }
+        }
+    }
+}
