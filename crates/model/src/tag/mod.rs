@@ -75,13 +75,14 @@ impl Tag {
         }
         let mut fields = Fields::new(TagKind::Alias, Form::Alias);
         let bytes = tag.as_bytes();
-        let with_cycle = parse::unknown_with_cycle(bytes).and_then(|(base, raw, arch)| {
+        let with_cycle = || {
+            let (base, raw, arch) = parse::unknown_with_cycle(bytes)?;
             Some((base, raw, parse::cycle_number(bytes, raw)?, arch))
-        });
+        };
         if tag.contains('\n') {
             // Neither pattern matches across a newline: the whole tag is the base.
             fields.base = Some(Span::new(0, tag.len()));
-        } else if let Some((base, raw, cycle, arch)) = with_cycle {
+        } else if let Some((base, raw, cycle, arch)) = with_cycle() {
             fields.base = Some(base);
             fields.cycle = Some(cycle);
             fields.cycle_raw = Some(raw);
