@@ -29,7 +29,7 @@ struct CatalogData {
     registry: Arc<str>,
     repository: Arc<str>,
     images: Vec<Image>,
-    /// Digest group of each image (index into nothing: an identifier).
+    /// Digest group of each image: images with the same digest share the number.
     group_of: Vec<u32>,
     by_name: HashMap<String, u32>,
     group_by_digest: HashMap<String, u32>,
