@@ -205,6 +205,7 @@ impl Runner {
         reconciler.set_images(self.images.borrow_and_update().clone());
         let mut ops: JoinSet<reconcile::OpDone> = JoinSet::new();
         let (mut nodes_open, mut images_open, mut active_open) = (true, true, true);
+        let mut pods_open = true;
         let mut stopping_until: Option<Instant> = None;
         let mut last_publish: Option<Instant> = None;
         let mut publish_pending = true;
@@ -242,13 +243,18 @@ impl Runner {
                     Err(_) => images_open = false,
                     Ok(()) => reconciler.set_images(self.images.borrow_and_update().clone()),
                 },
-                event = pod_events.next() => match event {
+                event = pod_events.next(), if pods_open => match event {
                     Some(Ok(watcher::Event::InitDone)) => reconciler.pods_synced(),
                     Some(Ok(_)) => {}
                     Some(Err(error)) => {
                         tracing::warn!(%error, "Prepull pod watch failed, retrying with backoff");
                     }
-                    None => tracing::error!("Prepull pod watch ended unexpectedly"),
+                    None => {
+                        // Cannot happen (the backoff never gives up); without the watch the
+                        // timers still end every pull.
+                        tracing::error!("Prepull pod watch ended unexpectedly");
+                        pods_open = false;
+                    }
                 },
                 Some(done) = ops.join_next(), if !ops.is_empty() => match done {
                     Ok(done) => reconciler.op_done(done, Instant::now(), chrono::Utc::now()),

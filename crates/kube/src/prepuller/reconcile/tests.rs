@@ -307,3 +307,60 @@ fn create_errors_back_off_and_stop_deletes_everything() {
     assert!(pods.all().is_empty());
     assert!(r.is_idle());
 }
+
+#[test]
+fn a_pod_deleted_by_someone_else_is_a_failure_after_a_grace() {
+    let mut r = started(10, &["n1"], vec![image("a", "sha256:a")]);
+    let pods = Pods::default();
+    let now = Instant::now();
+    settle(&mut r, &pods, now);
+    pods.set_status("prepull-a-n1", json!({"phase": "Pending"}));
+    settle(&mut r, &pods, now);
+    pods.remove("prepull-a-n1");
+    assert!(
+        settle(&mut r, &pods, now).is_empty(),
+        "not yet: the node watch may lag"
+    );
+    assert!(r.take_events().is_empty());
+    let later = now + Duration::from_secs(1);
+    settle(&mut r, &pods, later);
+    let events = r.take_events();
+    assert!(matches!(
+        &events[0].outcome,
+        PrepullOutcome::Failed {
+            reason: FailureReason::PodDeleted,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn an_image_no_longer_wanted_is_dropped_silently() {
+    let mut r = started(
+        10,
+        &["n1"],
+        vec![image("a", "sha256:a"), image("b", "sha256:b")],
+    );
+    let pods = Pods::default();
+    let now = Instant::now();
+    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n1"]);
+    r.set_images(Some(Arc::new(vec![image("b", "sha256:b")])));
+    assert_eq!(settle(&mut r, &pods, now), ["prepull-b-n1"]);
+    assert!(r.take_events().is_empty());
+    assert_eq!(pods.all().len(), 1);
+}
+
+#[test]
+fn nothing_happens_before_every_input_is_known() {
+    let pods = Pods::default();
+    let now = Instant::now();
+    let mut r = Reconciler::new(config(10), Arc::new(PulledSet::default()));
+    r.set_nodes(nodes(&["n1"]));
+    r.pods_synced();
+    assert!(
+        r.reconcile(now, Utc::now(), &pods).is_empty(),
+        "images unknown"
+    );
+    r.set_images(Some(Arc::new(vec![image("a", "sha256:a")])));
+    assert_eq!(r.reconcile(now, Utc::now(), &pods).len(), 1);
+}
