@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 fn pattern() -> &'static Regex {
     static PATTERN: OnceLock<Regex> = OnceLock::new();
     PATTERN.get_or_init(|| {
-        Regex::new(r"^(?P<registry>[^/]+)/(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$")
-            .expect("valid pattern")
+        Regex::new(
+            r"^(?P<registry>[^/]+)/(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$",
+        )
+        .expect("valid pattern")
     })
 }
 
@@ -23,11 +25,24 @@ fuzz_target!(|data: &[u8]| {
     let parsed = DockerReference::parse(text);
     let expected = pattern().captures(text).map(|c| {
         let get = |n: &str| c.name(n).map(|m| m.as_str().to_string());
-        (get("registry"), get("repository"), get("tag"), get("digest"))
+        (
+            get("registry"),
+            get("repository"),
+            get("tag"),
+            get("digest"),
+        )
     });
     match (&parsed, expected) {
         (Ok(r), Some(e)) => {
-            assert_eq!((Some(r.registry.clone()), Some(r.repository.clone()), r.tag.clone(), r.digest.clone()), e);
+            assert_eq!(
+                (
+                    Some(r.registry.clone()),
+                    Some(r.repository.clone()),
+                    r.tag.clone(),
+                    r.digest.clone()
+                ),
+                e
+            );
             assert_eq!(r.to_string(), text);
         }
         (Err(_), None) => {}

@@ -12,10 +12,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let fast = Tag::parse(text);
     let slow = oracle::parse(text);
-    assert!(oracle::same(&fast, &slow), "parse {text:?}\nfast {fast:?}\nslow {slow:?}");
+    assert!(
+        oracle::same(&fast, &slow),
+        "parse {text:?}\nfast {fast:?}\nslow {slow:?}"
+    );
     assert!(fast.cmp_same_kind(&fast).is_eq());
     let _ = fast.display_name();
     let fast = Tag::alias(text);
     let slow = oracle::alias(text);
-    assert!(oracle::same(&fast, &slow), "alias {text:?}\nfast {fast:?}\nslow {slow:?}");
+    assert!(
+        oracle::same(&fast, &slow),
+        "alias {text:?}\nfast {fast:?}\nslow {slow:?}"
+    );
 });
