@@ -1,0 +1,258 @@
+//! How slots end: reading the API's answers and the pods' progress, recording successes
+//! (remembered, event) and failures (backoff with jitter, event), and deleting the pod in every
+//! case.
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::time::Instant;
+
+use super::{Action, OpDone, PodView, Reconciler, SlotState, DELETE_RECHECK, VANISH_GRACE};
+use crate::backoff;
+use crate::prepuller::observe::{progress, Progress};
+use crate::prepuller::status::{FailureReason, PrepullEvent, PrepullOutcome};
+
+impl Reconciler {
+    /// Records the result of an API call.
+    pub fn op_done(&mut self, done: OpDone, now: Instant, wall: DateTime<Utc>) {
+        self.status_dirty = true;
+        match done {
+            OpDone::Created { node, name, result } => {
+                let Some(slot) = self.slots.get_mut(&node).filter(|slot| slot.name == name) else {
+                    return;
+                };
+                let SlotState::Creating { cancel } = slot.state else {
+                    return;
+                };
+                match result {
+                    Ok(uid) => {
+                        self.status.pods_created_total += 1;
+                        slot.state = SlotState::Running {
+                            uid,
+                            seen: false,
+                            pull_error_since: None,
+                            missing_since: None,
+                        };
+                        if cancel || self.stopping {
+                            self.cancel(&node, now);
+                        }
+                    }
+                    Err(_) if cancel || self.stopping => {
+                        self.slots.remove(&node);
+                    }
+                    Err(message) => {
+                        self.fail(&node, FailureReason::CreateFailed, message, now, wall);
+                        self.slots.remove(&node);
+                    }
+                }
+            }
+            OpDone::Deleted { name, result } => {
+                if let Err(message) = &result {
+                    tracing::warn!(pod = %name, error = %message, "Failed to delete prepull pod; will retry");
+                    return;
+                }
+                for slot in self.slots.values_mut() {
+                    if slot.name == name {
+                        if let SlotState::Deleting { confirmed, .. } = &mut slot.state {
+                            *confirmed = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_slot(
+        &mut self,
+        node: &str,
+        now: Instant,
+        wall: DateTime<Utc>,
+        pods: &dyn PodView,
+    ) {
+        let timeout = self.config.prepull_timeout;
+        let grace = self.config.pull_error_grace;
+        let node_present = self.eligible.contains(node);
+        let Some(slot) = self.slots.get_mut(node) else {
+            return;
+        };
+        let pod = pods.get(&slot.name);
+        let verdict = match &mut slot.state {
+            // A create that timed out was already reported; its result ends the slot.
+            SlotState::Creating { cancel: true } => return,
+            SlotState::Creating { cancel: false } => None,
+            SlotState::Deleting {
+                confirmed,
+                resend_at,
+            } => {
+                if *confirmed && pod.is_none() {
+                    self.slots.remove(node);
+                    self.status_dirty = true;
+                } else if now >= *resend_at {
+                    *resend_at = now + DELETE_RECHECK;
+                    *confirmed = false;
+                    self.outbox.push(Action::Delete {
+                        name: slot.name.clone(),
+                    });
+                }
+                return;
+            }
+            SlotState::Running {
+                uid,
+                seen,
+                pull_error_since,
+                missing_since,
+            } => match pod.filter(|pod| uid.is_none() || pod.metadata.uid == *uid) {
+                Some(pod) => {
+                    *seen = true;
+                    *missing_since = None;
+                    match progress(&pod) {
+                        Progress::Pulled => Some(Ok(())),
+                        Progress::Failed(reason, message) => Some(Err((reason, message))),
+                        Progress::PullError(message) => {
+                            let since = *pull_error_since.get_or_insert(now);
+                            (now >= since + grace).then(|| {
+                                let message = format!(
+                                    "image pull kept failing for {}s: {message}",
+                                    grace.as_secs()
+                                );
+                                Err((FailureReason::PullError, message))
+                            })
+                        }
+                        Progress::Waiting => {
+                            *pull_error_since = None;
+                            None
+                        }
+                    }
+                }
+                None if *seen => {
+                    let since = *missing_since.get_or_insert(now);
+                    if !node_present {
+                        // The node left; `replan` cancels the slot without an error.
+                        None
+                    } else if now >= since + VANISH_GRACE {
+                        let message = format!("pod {} was deleted before it finished", slot.name);
+                        Some(Err((FailureReason::PodDeleted, message)))
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            },
+        };
+        let verdict = verdict.or_else(|| {
+            (now >= slot.started + timeout).then(|| {
+                let message = format!("image not pulled within {}s", timeout.as_secs());
+                Err((FailureReason::Timeout, message))
+            })
+        });
+        match verdict {
+            None => {}
+            Some(Ok(())) => {
+                self.succeed(node, now, wall);
+                self.cancel(node, now);
+            }
+            Some(Err((reason, message))) => {
+                self.fail(node, reason, message, now, wall);
+                self.cancel(node, now);
+            }
+        }
+    }
+
+    fn succeed(&mut self, node: &str, now: Instant, wall: DateTime<Utc>) {
+        let Some(slot) = self.slots.get(node) else {
+            return;
+        };
+        let image = slot.image.clone();
+        let duration = now.saturating_duration_since(slot.started);
+        tracing::info!(%node, image = %image.reference_with_digest, seconds = duration.as_secs_f64(), "Prepulled image");
+        Arc::make_mut(&mut self.pulled).insert(node, &image.digest);
+        if let Some(pairs) = self.pairs.get_mut(node) {
+            pairs.remove(&image.digest);
+        }
+        if let Some(pulls) = self.plan.iter_mut().find(|pulls| pulls.node == node) {
+            pulls
+                .images
+                .retain(|candidate| candidate.digest != image.digest);
+        }
+        self.status.succeeded_total += 1;
+        self.events.push(PrepullEvent {
+            node: node.to_owned(),
+            image,
+            pod: slot.name.clone(),
+            at: wall,
+            duration,
+            outcome: PrepullOutcome::Succeeded,
+        });
+    }
+
+    fn fail(
+        &mut self,
+        node: &str,
+        reason: FailureReason,
+        message: String,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) {
+        let Some(slot) = self.slots.get(node) else {
+            return;
+        };
+        let pair = self
+            .pairs
+            .entry(node.to_owned())
+            .or_default()
+            .entry(slot.image.digest.clone())
+            .or_default();
+        pair.failures += 1;
+        let wait = backoff::delay(
+            self.config.backoff.initial,
+            self.config.backoff.max,
+            pair.failures,
+        );
+        let retry_at_wall =
+            wall + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+        pair.retry_at = Some(now + wait);
+        pair.retry_at_wall = Some(retry_at_wall);
+        pair.last_error = Some((reason, message.clone(), wall));
+        tracing::warn!(
+            %node,
+            image = %slot.image.reference_with_digest,
+            %reason,
+            error = %message,
+            retry_in_seconds = wait.as_secs_f64(),
+            "Failed to prepull image"
+        );
+        *self.status.failed_total.entry(reason).or_default() += 1;
+        self.events.push(PrepullEvent {
+            node: node.to_owned(),
+            image: slot.image.clone(),
+            pod: slot.name.clone(),
+            at: wall,
+            duration: now.saturating_duration_since(slot.started),
+            outcome: PrepullOutcome::Failed {
+                reason,
+                message,
+                retry_at: retry_at_wall,
+            },
+        });
+    }
+
+    /// Ends a slot: deletes its pod (or marks a create in flight for deletion).
+    pub(super) fn cancel(&mut self, node: &str, now: Instant) {
+        let Some(slot) = self.slots.get_mut(node) else {
+            return;
+        };
+        self.status_dirty = true;
+        match &mut slot.state {
+            SlotState::Creating { cancel } => *cancel = true,
+            SlotState::Running { .. } => {
+                slot.state = SlotState::Deleting {
+                    confirmed: false,
+                    resend_at: now + DELETE_RECHECK,
+                };
+                self.outbox.push(Action::Delete {
+                    name: slot.name.clone(),
+                });
+            }
+            SlotState::Deleting { .. } => {}
+        }
+    }
+}
