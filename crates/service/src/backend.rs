@@ -4,6 +4,8 @@
 //! see it through [`Backend`], so the HTTP layer can be read (and tested) without knowing how
 //! registries or Kubernetes are reached. The service's real state implements it in `state`.
 
+use crate::body::JsonBody;
+use crate::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use std::future::Future;
 use std::time::SystemTime;
@@ -21,23 +23,7 @@ pub enum ImageSelection {
     Tag(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageClass {
-    Recommended,
-    LatestRelease,
-    LatestWeekly,
-    LatestDaily,
-}
-
-/// The answer to "which image is this?" (`POST …/images/resolve`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ResolvedImage {
-    pub reference: String,
-    pub reference_with_digest: String,
-    pub tag: String,
-    pub name: String,
-    pub digest: String,
-}
+pub use rsp_registry::source::{ImageClass, ResolvedImage};
 
 /// Why an image could not be found or resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +37,17 @@ pub enum LookupError {
     /// Answering needed the registry, and it failed (`registry_error`).
     #[error("{0}")]
     Registry(String),
+}
+
+impl From<rsp_registry::source::LookupError> for LookupError {
+    fn from(error: rsp_registry::source::LookupError) -> LookupError {
+        use rsp_registry::source::LookupError as Source;
+        match error {
+            Source::UnknownImage(message) => LookupError::UnknownImage(message),
+            Source::InvalidReference(message) => LookupError::InvalidReference(message),
+            Source::Registry(error) => LookupError::Registry(error.to_string()),
+        }
+    }
 }
 
 /// The state of one image on one node, for the status page and metrics.
@@ -112,21 +109,37 @@ pub struct StatusView {
 }
 
 /// Counters and gauges for `/metrics`, read at scrape time.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricsSnapshot {
     pub refresh_success_total: u64,
     pub refresh_failure_total: u64,
-    /// Durations of every refresh so far, in seconds, for a histogram.
-    pub refresh_durations: Vec<f64>,
+    /// Durations of refreshes, in seconds.
+    pub refresh_durations: Histogram,
     pub images_seen: u64,
     pub tags_seen: u64,
     pub prepull_pods_in_flight: u64,
-    /// Durations of successful prepulls, in seconds, for a histogram.
-    pub prepull_durations: Vec<f64>,
+    /// Durations of successful prepulls, in seconds.
+    pub prepull_durations: Histogram,
     /// Failed prepulls by reason (`timeout`, `pull_error`, `api_error`, …).
     pub prepull_failures: Vec<(String, u64)>,
     /// (node, image) pairs that should be cached on an eligible node and are not.
     pub missing_pairs: u64,
+}
+
+impl Default for MetricsSnapshot {
+    fn default() -> Self {
+        MetricsSnapshot {
+            refresh_success_total: 0,
+            refresh_failure_total: 0,
+            refresh_durations: Histogram::new(&REFRESH_BUCKETS),
+            images_seen: 0,
+            tags_seen: 0,
+            prepull_pods_in_flight: 0,
+            prepull_durations: Histogram::new(&PREPULL_BUCKETS),
+            prepull_failures: Vec::new(),
+            missing_pairs: 0,
+        }
+    }
 }
 
 /// What the HTTP layer reads. Implementations answer from memory except `resolve`, which may
@@ -138,6 +151,19 @@ pub trait Backend: Send + Sync + 'static {
     fn prepulls(&self) -> PrepullerStatus;
     /// Body of `GET /spawner/v1/menu` and data of the lab form.
     fn menu(&self) -> MenuImages;
+    /// The body of `/spawner/v1/images`, serialised. Implementations that serve many requests
+    /// cache it (see `crate::body`).
+    fn spawner_images_body(&self) -> JsonBody {
+        JsonBody::new(&self.spawner_images())
+    }
+    /// The body of `/spawner/v1/prepulls`, serialised.
+    fn prepulls_body(&self) -> JsonBody {
+        JsonBody::new(&self.prepulls())
+    }
+    /// The body of `/spawner/v1/menu`, serialised.
+    fn menu_body(&self) -> JsonBody {
+        JsonBody::new(&self.menu())
+    }
     /// `GET /spawner/v1/images/{tag}`.
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError>;
     /// `POST /spawner/v1/images/resolve`.

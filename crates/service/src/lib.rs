@@ -1,6 +1,7 @@
 //! The rsp-images service: state, refresh loop, HTTP API, pages and metrics.
 //!
 //! - `backend`: the boundary the HTTP layer reads through ([`backend::Backend`]).
+//! - `body`: JSON bodies serialised (and gzip-compressed) once, shared by requests.
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
 //! - `pages`: the server-rendered lab form and status page.
 //! - `metrics`: the Prometheus text exposition of the backend's metrics snapshot.
@@ -12,6 +13,7 @@
 //!   presence); pure, shared with the `plan` command.
 
 pub mod backend;
+pub mod body;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

@@ -12,14 +12,55 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Upper bounds (seconds) of the refresh duration buckets: a registry listing takes from a
 /// fraction of a second to minutes on a slow, paged registry.
-const REFRESH_BUCKETS: [f64; 11] = [
+pub const REFRESH_BUCKETS: [f64; 11] = [
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 /// Upper bounds (seconds) of the prepull duration buckets: cached layers take seconds, a full
 /// lab image minutes, up to the default 10-minute timeout.
-const PREPULL_BUCKETS: [f64; 10] = [
+pub const PREPULL_BUCKETS: [f64; 10] = [
     1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0,
 ];
+
+/// Observations counted into fixed buckets, so memory stays constant however long the service
+/// runs; the exposition makes the counts cumulative at scrape time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    bounds: Vec<f64>,
+    /// Observations per bucket (not cumulative); the last one is `+Inf`.
+    counts: Vec<u64>,
+    sum: f64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &[f64]) -> Histogram {
+        Histogram {
+            bounds: bounds.to_vec(),
+            counts: vec![0; bounds.len() + 1],
+            sum: 0.0,
+        }
+    }
+
+    /// Adds one observation; non-finite or negative values, which no duration can be, are
+    /// left out rather than poisoning `_sum`.
+    pub fn observe(&mut self, value: f64) {
+        if !value.is_finite() || value < 0.0 {
+            return;
+        }
+        let bucket = self
+            .bounds
+            .iter()
+            .position(|bound| value <= *bound)
+            .unwrap_or(self.bounds.len());
+        if let Some(count) = self.counts.get_mut(bucket) {
+            *count += 1;
+        }
+        self.sum += value;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
 
 /// Renders every metric of the snapshot.
 pub fn render(snapshot: &MetricsSnapshot) -> String {
@@ -42,7 +83,6 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
     out.histogram(
         "rsp_images_refresh_duration_seconds",
         "Duration of registry refreshes, successful or not.",
-        &REFRESH_BUCKETS,
         &snapshot.refresh_durations,
     );
     out.gauge(
@@ -63,7 +103,6 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
     out.histogram(
         "rsp_images_prepull_duration_seconds",
         "Duration of successful prepulls.",
-        &PREPULL_BUCKETS,
         &snapshot.prepull_durations,
     );
     out.family(
@@ -118,23 +157,17 @@ impl Exposition {
         self.sample(name, &[], value as f64);
     }
 
-    /// A cumulative histogram of `observations` (non-finite or negative values, which no
-    /// duration can be, are left out rather than poisoning `_sum`).
-    fn histogram(&mut self, name: &str, help: &str, bounds: &[f64], observations: &[f64]) {
+    fn histogram(&mut self, name: &str, help: &str, histogram: &Histogram) {
         self.family(name, "histogram", help);
-        let valid: Vec<f64> = observations
-            .iter()
-            .copied()
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .collect();
         let bucket = format!("{name}_bucket");
-        for bound in bounds {
-            let count = valid.iter().filter(|v| **v <= *bound).count();
-            self.sample(&bucket, &[("le", &format_value(*bound))], count as f64);
+        let mut cumulative = 0;
+        for (bound, count) in histogram.bounds.iter().zip(&histogram.counts) {
+            cumulative += count;
+            self.sample(&bucket, &[("le", &format_value(*bound))], cumulative as f64);
         }
-        self.sample(&bucket, &[("le", "+Inf")], valid.len() as f64);
-        self.sample(&format!("{name}_sum"), &[], valid.iter().sum());
-        self.sample(&format!("{name}_count"), &[], valid.len() as f64);
+        self.sample(&bucket, &[("le", "+Inf")], histogram.count() as f64);
+        self.sample(&format!("{name}_sum"), &[], histogram.sum);
+        self.sample(&format!("{name}_count"), &[], histogram.count() as f64);
     }
 }
 
@@ -175,8 +208,12 @@ mod tests {
 
     #[test]
     fn histograms_are_cumulative_and_skip_impossible_values() {
+        let mut refresh_durations = Histogram::new(&REFRESH_BUCKETS);
+        for value in [0.05, 0.3, 7.0, f64::NAN, -1.0, 1e9] {
+            refresh_durations.observe(value);
+        }
         let snapshot = MetricsSnapshot {
-            refresh_durations: vec![0.05, 0.3, 7.0, f64::NAN, -1.0, 1e9],
+            refresh_durations,
             ..Default::default()
         };
         let text = render(&snapshot);

@@ -7,19 +7,15 @@
 //! sooner, backing off from 5 s up to the interval, so a service that started while the
 //! registry was down becomes ready soon after it comes back.
 
+use crate::metrics::{Histogram, REFRESH_BUCKETS};
 use rsp_config::ImagesConfig;
 use rsp_registry::source::{ImageSource, Listing};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
-/// Bounds of the refresh-duration histogram, in seconds.
-pub const REFRESH_BUCKETS: [f64; 11] = [
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-];
-
 /// What the status page and metrics say about refreshes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RefreshRecord {
     pub last_success: Option<SystemTime>,
     pub last_error: Option<(String, SystemTime)>,
@@ -28,44 +24,15 @@ pub struct RefreshRecord {
     pub durations: Histogram,
 }
 
-/// A Prometheus-style histogram: cumulative counts are derived at scrape time from these.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Histogram {
-    pub bounds: Vec<f64>,
-    /// Observations per bucket (not cumulative); one more than `bounds` for `+Inf`.
-    pub counts: Vec<u64>,
-    pub sum: f64,
-}
-
-impl Histogram {
-    pub fn new(bounds: &[f64]) -> Histogram {
-        Histogram {
-            bounds: bounds.to_vec(),
-            counts: vec![0; bounds.len() + 1],
-            sum: 0.0,
-        }
-    }
-
-    pub fn observe(&mut self, value: f64) {
-        let bucket = self
-            .bounds
-            .iter()
-            .position(|bound| value <= *bound)
-            .unwrap_or(self.bounds.len());
-        if let Some(count) = self.counts.get_mut(bucket) {
-            *count += 1;
-        }
-        self.sum += value;
-    }
-
-    pub fn count(&self) -> u64 {
-        self.counts.iter().sum()
-    }
-}
-
-impl Default for Histogram {
+impl Default for RefreshRecord {
     fn default() -> Self {
-        Histogram::new(&REFRESH_BUCKETS)
+        RefreshRecord {
+            last_success: None,
+            last_error: None,
+            success_total: 0,
+            failure_total: 0,
+            durations: Histogram::new(&REFRESH_BUCKETS),
+        }
     }
 }
 
@@ -151,17 +118,6 @@ fn retry_delay(failures: u32, interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn histogram_puts_values_in_the_first_bucket_that_holds_them() {
-        let mut histogram = Histogram::new(&[1.0, 5.0]);
-        for value in [0.5, 1.0, 3.0, 7.0] {
-            histogram.observe(value);
-        }
-        assert_eq!(histogram.counts, vec![2, 1, 1]);
-        assert_eq!(histogram.count(), 4);
-        assert!((histogram.sum - 11.5).abs() < 1e-9);
-    }
 
     #[test]
     fn retries_back_off_up_to_the_interval() {

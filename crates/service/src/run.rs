@@ -16,6 +16,7 @@
 //! the ones in flight, and `serve` returns.
 
 use crate::http;
+use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
 use crate::state::{self, Current, ServiceState};
 use crate::views::{self, World};
@@ -87,6 +88,13 @@ pub async fn serve(
     let ready = readiness(listings.clone());
     let cluster = start_cluster(&config, config_dir, listings.clone()).await?;
     let prepulling = cluster.prepuller.is_some();
+    let prepull_durations = Arc::new(Mutex::new(Histogram::new(&PREPULL_BUCKETS)));
+    if let Some(prepuller) = &cluster.prepuller {
+        tokio::spawn(state::record_prepull_durations(
+            prepuller.events(),
+            Arc::clone(&prepull_durations),
+        ));
+    }
 
     let empty = World::new(
         Arc::clone(&listings.borrow()),
@@ -105,15 +113,16 @@ pub async fn serve(
         cluster.puller.clone(),
         current_tx,
     ));
-    let backend = Arc::new(ServiceState::new(
-        Arc::clone(&config),
+    let backend = Arc::new(ServiceState {
+        config: Arc::clone(&config),
         source,
         current,
-        record,
+        refresh: record,
         ready,
-        cluster.leader.clone(),
+        leader: cluster.leader.clone(),
         prepulling,
-    ));
+        prepull_durations,
+    });
     let router = http::router(backend, &config.path_prefix)
         .map_err(|error| ServeError::Config(format!("pathPrefix: {error}")))?;
     let served = axum::serve(listener, router)
@@ -154,7 +163,8 @@ async fn start_cluster(
             let nodes = read_node_list(&path)?;
             let (nodes_tx, nodes) = watch::channel(Some(Arc::new(nodes)));
             let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
-            let (leader_tx, leader) = watch::channel(false);
+            // The only replica that plans, so it leads (the page then reads "plan only").
+            let (leader_tx, leader) = watch::channel(true);
             Ok(Cluster {
                 nodes,
                 puller,

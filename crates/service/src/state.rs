@@ -8,9 +8,11 @@
 //! one computation, not one per request.
 
 use crate::backend::{
-    Backend, CellState, ImageClass, ImageRow, ImageSelection, LookupError, MetricsSnapshot,
-    NodeView, RefreshView, ResolvedImage, StatusView,
+    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, NodeView,
+    RefreshView, ResolvedImage, StatusView,
 };
+use crate::body::JsonBody;
+use crate::metrics::Histogram;
 use crate::refresh::SharedRecord;
 use crate::views::{self, PrepullErrors, World};
 use chrono::Utc;
@@ -20,16 +22,22 @@ use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages}
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, ImageSource, Listing};
-use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
-/// Bodies computed from one world, at most once each.
+/// Bodies computed from one world, at most once each. The menu depends on the clock too (the
+/// dropdown's age filters), so it is recomputed when older than `MENU_MAX_AGE`.
 #[derive(Default)]
 struct BodyCache {
-    images: OnceLock<SpawnerImages>,
-    prepulls: OnceLock<PrepullerStatus>,
+    images: OnceLock<JsonBody>,
+    prepulls: OnceLock<JsonBody>,
+    menu: Mutex<Option<(Instant, JsonBody)>>,
 }
+
+/// How stale the dropdown's age filters may get: a cutoff measured in days or weeks moving
+/// a few seconds late changes nothing anyone can see.
+const MENU_MAX_AGE: Duration = Duration::from_secs(10);
 
 /// The world with its cached bodies.
 pub struct Current {
@@ -50,37 +58,22 @@ impl Current {
 
 /// The service state shared by all requests.
 pub struct ServiceState<S> {
-    config: Arc<Config>,
-    source: Arc<S>,
-    current: watch::Receiver<Arc<Current>>,
-    refresh: SharedRecord,
-    ready: watch::Receiver<bool>,
-    leader: watch::Receiver<bool>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) source: Arc<S>,
+    pub(crate) current: watch::Receiver<Arc<Current>>,
+    pub(crate) refresh: SharedRecord,
+    pub(crate) ready: watch::Receiver<bool>,
+    pub(crate) leader: watch::Receiver<bool>,
     /// Whether prepull pods are really created (false for a static cluster).
-    prepulling: bool,
+    pub(crate) prepulling: bool,
+    /// Durations of successful prepulls (see `record_prepull_durations`).
+    pub(crate) prepull_durations: SharedHistogram,
 }
 
-impl<S: ImageSource> ServiceState<S> {
-    pub fn new(
-        config: Arc<Config>,
-        source: Arc<S>,
-        current: watch::Receiver<Arc<Current>>,
-        refresh: SharedRecord,
-        ready: watch::Receiver<bool>,
-        leader: watch::Receiver<bool>,
-        prepulling: bool,
-    ) -> ServiceState<S> {
-        ServiceState {
-            config,
-            source,
-            current,
-            refresh,
-            ready,
-            leader,
-            prepulling,
-        }
-    }
+/// A histogram written by one task and read at scrape time.
+pub type SharedHistogram = Arc<Mutex<Histogram>>;
 
+impl<S: ImageSource> ServiceState<S> {
     fn current(&self) -> Arc<Current> {
         Arc::clone(&self.current.borrow())
     }
@@ -137,33 +130,6 @@ pub async fn world_task(
     }
 }
 
-fn lookup_error(error: source::LookupError) -> LookupError {
-    match error {
-        source::LookupError::UnknownImage(message) => LookupError::UnknownImage(message),
-        source::LookupError::InvalidReference(message) => LookupError::InvalidReference(message),
-        source::LookupError::Registry(error) => LookupError::Registry(error.to_string()),
-    }
-}
-
-fn class(class: ImageClass) -> source::ImageClass {
-    match class {
-        ImageClass::Recommended => source::ImageClass::Recommended,
-        ImageClass::LatestRelease => source::ImageClass::LatestRelease,
-        ImageClass::LatestWeekly => source::ImageClass::LatestWeekly,
-        ImageClass::LatestDaily => source::ImageClass::LatestDaily,
-    }
-}
-
-fn resolved(image: source::ResolvedImage) -> ResolvedImage {
-    ResolvedImage {
-        reference: image.reference,
-        reference_with_digest: image.reference_with_digest,
-        tag: image.tag,
-        name: image.name,
-        digest: image.digest,
-    }
-}
-
 /// The last prepull error of each (node, digest) pair, for `/prepulls`.
 fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
     puller
@@ -173,63 +139,101 @@ fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
         .collect()
 }
 
+/// Counts the duration of every successful prepull until the prepuller stops.
+pub async fn record_prepull_durations(
+    mut events: tokio::sync::broadcast::Receiver<rsp_kube::prepuller::PrepullEvent>,
+    histogram: SharedHistogram,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if event.outcome == rsp_kube::prepuller::PrepullOutcome::Succeeded {
+                    let mut guard = match histogram.lock() {
+                        Ok(guard) => guard,
+                        Err(poisoned) => poisoned.into_inner(),
+                    };
+                    guard.observe(event.duration.as_secs_f64());
+                }
+            }
+            // Missed events only cost metric samples; keep counting the next ones.
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 fn system_time(time: chrono::DateTime<Utc>) -> SystemTime {
     SystemTime::from(time)
 }
 
 impl<S: ImageSource> Backend for ServiceState<S> {
     fn spawner_images(&self) -> SpawnerImages {
+        views::spawner_images(&self.current().world, &self.config.images.recommended_tag)
+    }
+
+    fn prepulls(&self) -> PrepullerStatus {
+        let current = self.current();
+        views::prepuller_status(
+            &current.world,
+            &self.config,
+            &prepull_errors(&current.puller),
+        )
+    }
+
+    fn menu(&self) -> MenuImages {
+        views::menu(&self.current().world, &self.config, Utc::now())
+    }
+
+    fn spawner_images_body(&self) -> JsonBody {
         let current = self.current();
         current
             .cache
             .images
             .get_or_init(|| {
-                views::spawner_images(&current.world, &self.config.images.recommended_tag)
+                JsonBody::new(&views::spawner_images(
+                    &current.world,
+                    &self.config.images.recommended_tag,
+                ))
             })
             .clone()
     }
 
-    fn prepulls(&self) -> PrepullerStatus {
+    fn prepulls_body(&self) -> JsonBody {
         let current = self.current();
         current
             .cache
             .prepulls
             .get_or_init(|| {
-                views::prepuller_status(
+                let errors = prepull_errors(&current.puller);
+                JsonBody::new(&views::prepuller_status(
                     &current.world,
                     &self.config,
-                    &prepull_errors(&current.puller),
-                )
+                    &errors,
+                ))
             })
             .clone()
     }
 
-    fn menu(&self) -> MenuImages {
-        // The dropdown's age filters depend on the clock, so the menu is not cached.
-        views::menu(&self.current().world, &self.config, Utc::now())
+    fn menu_body(&self) -> JsonBody {
+        let current = self.current();
+        let mut cached = match current.cache.menu.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match cached.as_ref() {
+            Some((made, body)) if made.elapsed() < MENU_MAX_AGE => body.clone(),
+            _ => {
+                let body = JsonBody::new(&views::menu(&current.world, &self.config, Utc::now()));
+                *cached = Some((Instant::now(), body.clone()));
+                body
+            }
+        }
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
-        let current = self.current();
-        let world = &current.world;
-        let listing = &world.listing;
-        if let Some(image) = listing.catalog.get(tag) {
-            return Ok(PrepulledImage::from_image(
-                image,
-                &world.presence,
-                &world.eligible,
-            ));
-        }
-        match listing.tags.as_ref().and_then(|tags| tags.get(tag)) {
-            Some(known) => Ok(PrepulledImage::without_digest(
-                listing.catalog.registry(),
-                listing.catalog.repository(),
-                known,
-            )),
-            None => Err(LookupError::UnknownImage(format!(
-                "Docker tag \"{tag}\" not found"
-            ))),
-        }
+        views::image_for_tag(&self.current().world, tag)
+            .ok_or_else(|| LookupError::UnknownImage(format!("Docker tag \"{tag}\" not found")))
     }
 
     async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
@@ -239,12 +243,12 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             ImageSelection::List(reference) | ImageSelection::Dropdown(reference) => {
                 source::image_for_reference(source, &listing, &reference).await
             }
-            ImageSelection::Class(which) => {
-                source::image_for_class(&listing, class(which), &self.config.images.recommended_tag)
+            ImageSelection::Class(class) => {
+                source::image_for_class(&listing, class, &self.config.images.recommended_tag)
             }
             ImageSelection::Tag(tag) => source::image_for_tag_name(source, &listing, &tag).await,
         };
-        result.map(resolved).map_err(lookup_error)
+        result.map_err(LookupError::from)
     }
 
     fn status(&self) -> StatusView {
@@ -315,11 +319,14 @@ impl<S: ImageSource> Backend for ServiceState<S> {
         MetricsSnapshot {
             refresh_success_total: record.success_total,
             refresh_failure_total: record.failure_total,
-            refresh_durations: Vec::new(),
+            refresh_durations: record.durations,
             images_seen: current.world.listing.catalog.len() as u64,
             tags_seen: current.world.listing.tag_count() as u64,
             prepull_pods_in_flight: puller.in_flight as u64,
-            prepull_durations: Vec::new(),
+            prepull_durations: match self.prepull_durations.lock() {
+                Ok(histogram) => histogram.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            },
             prepull_failures: puller
                 .failed_total
                 .iter()

@@ -120,6 +120,21 @@ pub fn spawner_images(world: &World, recommended_tag: &str) -> SpawnerImages {
     }
 }
 
+/// `GET /spawner/v1/images/{tag}`: the image of a tag, without a digest for Docker tags
+/// outside the prepull set (answering must not wait for the registry).
+pub fn image_for_tag(world: &World, tag: &str) -> Option<PrepulledImage> {
+    let listing = &world.listing;
+    if let Some(image) = listing.catalog.get(tag) {
+        return Some(world.prepulled(image));
+    }
+    let known = listing.tags.as_ref()?.get(tag)?;
+    Some(PrepulledImage::without_digest(
+        listing.catalog.registry(),
+        listing.catalog.repository(),
+        known,
+    ))
+}
+
 fn menu_image(image: &Image) -> MenuImage {
     MenuImage {
         reference: image.reference_with_digest(),

@@ -1,28 +1,30 @@
 //! The JSON routes under `{prefix}/spawner/v1`: images, prepulls, menu and one image by tag.
 //!
 //! Bodies are the model's API types serialised as they are; their serde attributes decide
-//! null handling (`/images` omits nulls, `/prepulls` keeps them, decisions §1).
+//! null handling (`/images` omits nulls, `/prepulls` keeps them, decisions §1). The three
+//! large bodies come pre-serialised from the backend (`crate::body`), gzip when accepted.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
-use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use rsp_model::api::PrepulledImage;
 use std::sync::Arc;
 
 use super::error::ApiError;
 use crate::backend::Backend;
 
-pub async fn images<B: Backend>(State(backend): State<Arc<B>>) -> Json<SpawnerImages> {
-    Json(backend.spawner_images())
+pub async fn images<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
+    backend.spawner_images_body().respond(&headers)
 }
 
-pub async fn prepulls<B: Backend>(State(backend): State<Arc<B>>) -> Json<PrepullerStatus> {
-    Json(backend.prepulls())
+pub async fn prepulls<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
+    backend.prepulls_body().respond(&headers)
 }
 
-pub async fn menu<B: Backend>(State(backend): State<Arc<B>>) -> Json<MenuImages> {
-    Json(backend.menu())
+pub async fn menu<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
+    backend.menu_body().respond(&headers)
 }
 
 pub async fn image_for_tag<B: Backend>(

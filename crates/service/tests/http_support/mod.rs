@@ -25,9 +25,10 @@ use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
-    Backend, CellState, ImageClass, ImageRow, ImageSelection, LookupError, MetricsSnapshot,
-    NodeView, RefreshView, ResolvedImage, StatusView,
+    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, NodeView,
+    RefreshView, ResolvedImage, StatusView,
 };
+use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::views::{self, PrepullErrors, World};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -275,14 +276,6 @@ impl TestBackend {
     }
 }
 
-fn lookup_error(error: source::LookupError) -> LookupError {
-    match error {
-        source::LookupError::UnknownImage(m) => LookupError::UnknownImage(m),
-        source::LookupError::InvalidReference(m) => LookupError::InvalidReference(m),
-        source::LookupError::Registry(e) => LookupError::Registry(e.to_string()),
-    }
-}
-
 impl Backend for TestBackend {
     fn spawner_images(&self) -> SpawnerImages {
         views::spawner_images(&self.world, &self.config.images.recommended_tag)
@@ -298,24 +291,8 @@ impl Backend for TestBackend {
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
-        let listing = &self.world.listing;
-        if let Some(image) = listing.catalog.get(tag) {
-            return Ok(PrepulledImage::from_image(
-                image,
-                &self.world.presence,
-                &self.world.eligible,
-            ));
-        }
-        match listing.tags.as_ref().and_then(|tags| tags.get(tag)) {
-            Some(known) => Ok(PrepulledImage::without_digest(
-                listing.catalog.registry(),
-                listing.catalog.repository(),
-                known,
-            )),
-            None => Err(LookupError::UnknownImage(format!(
-                "Docker tag \"{tag}\" not found"
-            ))),
-        }
+        views::image_for_tag(&self.world, tag)
+            .ok_or_else(|| LookupError::UnknownImage(format!("Docker tag \"{tag}\" not found")))
     }
 
     async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
@@ -326,26 +303,11 @@ impl Backend for TestBackend {
                 source::image_for_reference(registry, listing, &text).await
             }
             ImageSelection::Tag(tag) => source::image_for_tag_name(registry, listing, &tag).await,
-            ImageSelection::Class(class) => source::image_for_class(
-                listing,
-                match class {
-                    ImageClass::Recommended => source::ImageClass::Recommended,
-                    ImageClass::LatestRelease => source::ImageClass::LatestRelease,
-                    ImageClass::LatestWeekly => source::ImageClass::LatestWeekly,
-                    ImageClass::LatestDaily => source::ImageClass::LatestDaily,
-                },
-                &self.config.images.recommended_tag,
-            ),
+            ImageSelection::Class(class) => {
+                source::image_for_class(listing, class, &self.config.images.recommended_tag)
+            }
         };
-        result
-            .map(|image| ResolvedImage {
-                reference: image.reference,
-                reference_with_digest: image.reference_with_digest,
-                tag: image.tag,
-                name: image.name,
-                digest: image.digest,
-            })
-            .map_err(lookup_error)
+        result.map_err(LookupError::from)
     }
 
     fn status(&self) -> StatusView {
@@ -395,11 +357,11 @@ impl Backend for TestBackend {
         MetricsSnapshot {
             refresh_success_total: 3,
             refresh_failure_total: 1,
-            refresh_durations: vec![0.4, 1.2, 0.3, 31.0],
+            refresh_durations: histogram(&REFRESH_BUCKETS, &[0.4, 1.2, 0.3, 31.0]),
             images_seen: self.world.listing.catalog.len() as u64,
             tags_seen: self.world.listing.tag_count() as u64,
             prepull_pods_in_flight: 1,
-            prepull_durations: vec![12.5, 80.0],
+            prepull_durations: histogram(&PREPULL_BUCKETS, &[12.5, 80.0]),
             prepull_failures: vec![("pull_error".to_owned(), 2), ("timeout\"\n".to_owned(), 1)],
             missing_pairs: 2,
         }
@@ -506,4 +468,12 @@ pub async fn resolve(app: &Router, body: serde_json::Value) -> Reply {
         body.to_string(),
     )
     .await
+}
+
+fn histogram(bounds: &[f64], values: &[f64]) -> Histogram {
+    let mut histogram = Histogram::new(bounds);
+    for value in values {
+        histogram.observe(*value);
+    }
+    histogram
 }

@@ -3,40 +3,73 @@
 //! node and image and does not overflow a phone's width. Screenshots at 1280 px and at phone
 //! width go to `target/artifacts/`.
 //!
-//! By default the pages come from the router over the test backend on 127.0.0.1. Set
-//! `RSP_IMAGES_BASE_URL` (e.g. `http://127.0.0.1:8080`) and optionally `RSP_IMAGES_PREFIX`
-//! (default `/nublado`) to test a running `rsp-images serve` instead: every expectation is
-//! read from that server's own JSON routes.
+//! By default the pages come from `rsp-images serve --config examples/demo.yaml`, started
+//! here on a free loopback port (the README's first command). Set `RSP_IMAGES_BASE_URL`
+//! (e.g. `http://127.0.0.1:8080`) and optionally `RSP_IMAGES_PREFIX` (default `/nublado`) to
+//! test another running server instead: every expectation is read from the server's own JSON
+//! routes.
 
 mod browser_support;
-mod http_support;
 
 use browser_support::Browser;
 use serde_json::{json, Value};
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const PHONE: (u32, u32) = (390, 844);
 const DESKTOP: (u32, u32) = (1280, 1000);
 
 fn artifacts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/artifacts")
 }
 
-/// The server under test: a given one, or the router over the test backend.
-async fn server() -> (String, String) {
+/// `rsp-images serve` on the demo, stopped when dropped.
+struct DemoServer(Child);
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The server under test: a given one, or the demo served by the binary.
+async fn server() -> (String, String, Option<DemoServer>) {
     let prefix = std::env::var("RSP_IMAGES_PREFIX").unwrap_or_else(|_| "/nublado".to_owned());
     if let Ok(base) = std::env::var("RSP_IMAGES_BASE_URL") {
-        return (base.trim_end_matches('/').to_owned(), prefix);
+        return (base.trim_end_matches('/').to_owned(), prefix, None);
     }
-    let backend = Arc::new(http_support::TestBackend::standard());
-    let app = rsp_service::http::router(backend, &prefix).expect("a valid prefix");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a local port");
-    let address = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{address}"), prefix)
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free local port")
+        .port();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let child = Command::new(env!("CARGO_BIN_EXE_rsp-images"))
+        .args(["serve", "--config"])
+        .arg(root.join("examples/demo.yaml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rsp-images serve");
+    let server = DemoServer(child);
+    let base = format!("http://127.0.0.1:{port}");
+    // Ready once the first refresh (of the snapshot) succeeded.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = reqwest::get(format!("{base}/readyz")).await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rsp-images serve on the demo never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (base, prefix, Some(server))
 }
 
 async fn json(url: &str) -> Value {
@@ -64,7 +97,7 @@ async fn overflows(browser: &Browser) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_form_and_status_page_in_chromium() {
-    let (base, prefix) = server().await;
+    let (base, prefix, _server) = server().await;
     let api = format!("{base}{prefix}/spawner/v1");
     let menu = json(&format!("{api}/menu")).await;
     let prepulls = json(&format!("{api}/prepulls")).await;
