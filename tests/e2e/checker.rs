@@ -1,0 +1,241 @@
+//! The checker: a task that polls every live replica's API all the time (images, menu,
+//! resolve, readyz) and the fake cluster's pod count, and records every violation of the
+//! invariants instead of panicking, so that the scenario can report them all at the end.
+//!
+//! Invariants checked on every poll:
+//! - no answer is a 5xx, except `/readyz` before that replica's first successful refresh;
+//! - the menu never loses an image still in the registry: once a tag was offered prepulled
+//!   (`menu`), it stays offered (`menu` or `dropdown`; a joining node legitimately moves it
+//!   to the dropdown) for as long as the registry holds it, whatever happens to the registry
+//!   or the cluster;
+//! - once ready, `recommended` resolves (200), an unparsable reference is 422;
+//! - the number of prepull pods never exceeds `prepuller.maxInFlight`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rsp_testkit::kube::FakeCluster;
+
+use super::fixture::{MAX_IN_FLIGHT, PREFIX};
+use super::http;
+
+/// State shared between the scenario (which changes the world) and the checker.
+#[derive(Default)]
+pub struct Shared {
+    /// What the registry holds: tag → digest. Tags leave before a deletion starts and
+    /// arrive after a push finished, so the checker never expects what may be gone.
+    registry: Mutex<BTreeMap<String, String>>,
+    replicas: Mutex<Vec<(String, SocketAddr)>>,
+    violations: Mutex<Vec<String>>,
+    pub polls: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn registry_set(&self, tags: &[&str], digest: &str) {
+        let mut reg = self.registry.lock().unwrap();
+        for t in tags {
+            reg.insert((*t).to_owned(), digest.to_owned());
+        }
+    }
+
+    pub fn registry_remove_digest(&self, digest: &str) {
+        self.registry.lock().unwrap().retain(|_, d| d != digest);
+    }
+
+    pub fn registry_tags(&self) -> BTreeMap<String, String> {
+        self.registry.lock().unwrap().clone()
+    }
+
+    pub fn add_replica(&self, name: &str, addr: SocketAddr) {
+        self.replicas.lock().unwrap().push((name.to_owned(), addr));
+    }
+
+    pub fn remove_replica(&self, name: &str) {
+        self.replicas.lock().unwrap().retain(|(n, _)| n != name);
+    }
+
+    pub fn violation(&self, text: String) {
+        eprintln!("VIOLATION: {text}");
+        let mut v = self.violations.lock().unwrap();
+        if v.len() < 200 {
+            v.push(text);
+        }
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.violations.lock().unwrap().clone()
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What the checker remembers about one replica process.
+#[derive(Default)]
+struct View {
+    ready: bool,
+    /// Tags this replica has offered as prepulled.
+    kept: BTreeSet<String>,
+}
+
+/// The tag of a reference `host:port/repo:tag` (references here never carry a digest).
+pub fn tag_of(reference: &str) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    last.split_once(':')
+        .map(|(_, t)| t.split('@').next().unwrap_or(t).to_owned())
+        .unwrap_or_default()
+}
+
+fn tags(list: &serde_json::Value) -> BTreeSet<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["reference"].as_str())
+                .map(tag_of)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn spawn(shared: Arc<Shared>, cluster: FakeCluster) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut views: HashMap<String, View> = HashMap::new();
+        let mut round = 0u64;
+        while !shared.stop.load(Ordering::SeqCst) {
+            round += 1;
+            let replicas = shared.replicas.lock().unwrap().clone();
+            for (name, addr) in replicas {
+                let view = views.entry(name.clone()).or_default();
+                poll(&shared, &cluster, &name, addr, view, round).await;
+            }
+            check_cap(&shared, &cluster);
+            shared.polls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+fn check_cap(shared: &Shared, cluster: &FakeCluster) {
+    let now = cluster.stats().current_prepull_pods;
+    if now > MAX_IN_FLIGHT {
+        shared.violation(format!(
+            "{now} prepull pods exist, more than maxInFlight {MAX_IN_FLIGHT}"
+        ));
+    }
+}
+
+fn server_error(shared: &Shared, name: &str, what: &str, r: &http::Response) {
+    if r.status >= 500 {
+        shared.violation(format!("{name}: {what} answered {}: {}", r.status, r.body));
+    }
+}
+
+async fn poll(
+    shared: &Shared,
+    cluster: &FakeCluster,
+    name: &str,
+    addr: SocketAddr,
+    view: &mut View,
+    round: u64,
+) {
+    // Connection errors mean the process is starting or being stopped: not a violation.
+    if let Ok(r) = http::get(addr, "/readyz").await {
+        if r.status == 200 {
+            view.ready = true;
+        } else if view.ready && r.status >= 500 {
+            shared.violation(format!(
+                "{name}: /readyz answered {} after being ready",
+                r.status
+            ));
+        }
+    }
+    if let Ok(r) = http::get(addr, &format!("{PREFIX}/spawner/v1/images")).await {
+        server_error(shared, name, "images", &r);
+        if r.status == 200 && r.json().is_none() {
+            shared.violation(format!("{name}: images body is not JSON: {}", r.body));
+        }
+    }
+    let menu = http::get(addr, &format!("{PREFIX}/spawner/v1/menu")).await;
+    if let Ok(r) = &menu {
+        server_error(shared, name, "menu", r);
+        if r.status == 200 {
+            match r.json() {
+                Some(body) => {
+                    let prepulled = tags(&body["menu"]);
+                    let offered: BTreeSet<String> =
+                        prepulled.union(&tags(&body["dropdown"])).cloned().collect();
+                    // The registry is read after the answer: a tag still there now was
+                    // there while the answer was computed.
+                    let registry = shared.registry_tags();
+                    for tag in &view.kept {
+                        if registry.contains_key(tag) && !offered.contains(tag) {
+                            shared.violation(format!(
+                                "{name}: the menu lost {tag}, still in the registry \
+                                 (menu {prepulled:?}, offered {offered:?})"
+                            ));
+                        }
+                    }
+                    view.kept.retain(|t| registry.contains_key(t));
+                    view.kept.extend(prepulled);
+                }
+                None => shared.violation(format!("{name}: menu body is not JSON: {}", r.body)),
+            }
+        }
+    }
+    let resolve = format!("{PREFIX}/spawner/v1/images/resolve");
+    if let Ok(r) = http::post(addr, &resolve, r#"{"image_tag": "recommended"}"#).await {
+        server_error(shared, name, "resolve recommended", &r);
+        if view.ready && r.status != 200 {
+            shared.violation(format!(
+                "{name}: resolving recommended answered {}: {}",
+                r.status, r.body
+            ));
+        }
+    }
+    // A reference the registry may or may not have, and an unparsable one, now and then.
+    if round % 5 == 0 {
+        let registry = shared.registry_tags();
+        if let Some(tag) = registry
+            .keys()
+            .nth(round as usize / 5 % registry.len().max(1))
+        {
+            let body = serde_json::json!({"image_tag": tag}).to_string();
+            if let Ok(r) = http::post(addr, &resolve, &body).await {
+                server_error(shared, name, &format!("resolve {tag}"), &r);
+            }
+        }
+        // No `/`: the original's regex does not match it (behaviour.md §4).
+        let body = r#"{"image_list": "sketchbook:w_2077_43"}"#;
+        if let Ok(r) = http::post(addr, &resolve, body).await {
+            server_error(shared, name, "resolve garbage", &r);
+            if r.status != 422 {
+                shared.violation(format!(
+                    "{name}: an unparsable reference answered {}, not 422: {}",
+                    r.status, r.body
+                ));
+            }
+        }
+        if let Ok(r) = http::get(addr, &format!("{PREFIX}/spawner/v1/prepulls")).await {
+            server_error(shared, name, "prepulls", &r);
+        }
+        if let Ok(r) = http::get(addr, &format!("{PREFIX}/")).await {
+            server_error(shared, name, "status page", &r);
+        }
+    }
+    check_cap(shared, cluster);
+}
+
+#[test]
+fn tags_of_references() {
+    assert_eq!(tag_of("127.0.0.1:5000/a/b:w_2077_40"), "w_2077_40");
+    assert_eq!(
+        tag_of("127.0.0.1:5000/a/b:recommended@sha256:00"),
+        "recommended"
+    );
+    assert_eq!(tag_of("127.0.0.1:5000/a/b"), "");
+}
