@@ -414,3 +414,26 @@ async fn docker_references_that_are_not_found_or_not_usable() {
         "w_2077_43"
     );
 }
+
+#[tokio::test]
+async fn a_docker_tag_deleted_since_the_refresh_is_an_unknown_image() {
+    let docker = docker().await;
+    // The listing still knows `w_2077_42`; the registry no longer has it.
+    docker
+        .fake
+        .set_tags(DOCKER_REPOSITORY, [("recommended", digest(1).as_str())]);
+    unknown(
+        image_for_tag_name(&docker.source, &docker.listing, "w_2077_42").await,
+        "Docker tag \"w_2077_42\" not found",
+    );
+    let text = format!("{DOCKER}:w_2077_42");
+    unknown(
+        docker.reference(&text).await,
+        &format!("Docker reference \"{text}\" not found"),
+    );
+    assert_eq!(
+        docker.heads("w_2077_42"),
+        2,
+        "the registry was asked each time"
+    );
+}

@@ -64,7 +64,12 @@ pub async fn image_for_tag_name<S: ImageSource>(
         .as_ref()
         .and_then(|tags| tags.get(tag))
         .ok_or_else(not_found)?;
-    let digest = source.fetch_digest(tag).await?.ok_or_else(not_found)?;
+    let digest = match source.fetch_digest(tag).await {
+        Ok(digest) => digest.ok_or_else(not_found)?,
+        // Deleted since the listing: no such image now, not a failing registry.
+        Err(error) if error.is_not_found() => return Err(not_found()),
+        Err(error) => return Err(error.into()),
+    };
     let (registry, repository) = source.registry_and_repository();
     let reference = format!("{registry}/{repository}:{tag}");
     Ok(ResolvedImage {
