@@ -5,7 +5,7 @@
 //! These are plain values so that the same rule serves a live cluster (the watchers convert
 //! `k8s_openapi` nodes into [`NodeInfo`]) and a dry run over a NodeList file.
 
-use crate::reference::DockerReference;
+use crate::reference::ReferenceParts;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -35,12 +35,9 @@ impl CachedImage {
     /// (behaviour §7.2). Registry and repository are not compared: a digest names content
     /// wherever it was pulled from.
     pub fn digest(&self) -> Option<&str> {
-        self.references.iter().find_map(|reference| {
-            let parsed = DockerReference::parse(reference).ok()?;
-            let digest = parsed.digest?;
-            // Same text as inside `reference`, borrowed from it rather than the parse.
-            reference.get(reference.len() - digest.len()..)
-        })
+        self.references
+            .iter()
+            .find_map(|reference| ReferenceParts::parse(reference).ok()?.digest)
     }
 }
 

@@ -58,47 +58,66 @@ pub struct ReferenceError {
     pub problem: ReferenceProblem,
 }
 
-impl DockerReference {
-    pub fn parse(text: &str) -> Result<DockerReference, ReferenceError> {
-        let fail = |problem| ReferenceError {
-            reference: text.to_string(),
-            problem,
-        };
-        let (registry, rest) = text
-            .split_once('/')
-            .ok_or(fail(ReferenceProblem::NoRegistry))?;
+/// The parts of a reference, borrowed from its text: parsing without allocating, for hot
+/// paths such as reading the digests of every image cached on every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReferenceParts<'a> {
+    pub registry: &'a str,
+    pub repository: &'a str,
+    pub tag: Option<&'a str>,
+    pub digest: Option<&'a str>,
+}
+
+impl<'a> ReferenceParts<'a> {
+    pub fn parse(text: &'a str) -> Result<ReferenceParts<'a>, ReferenceProblem> {
+        let (registry, rest) = text.split_once('/').ok_or(ReferenceProblem::NoRegistry)?;
         if registry.is_empty() {
-            return Err(fail(ReferenceProblem::EmptyRegistry));
+            return Err(ReferenceProblem::EmptyRegistry);
         }
         let repo_end = rest.find([':', '@']).unwrap_or(rest.len());
         let (repository, mut rest) = rest.split_at(repo_end);
         if repository.is_empty() {
-            return Err(fail(ReferenceProblem::EmptyRepository));
+            return Err(ReferenceProblem::EmptyRepository);
         }
         let mut tag = None;
         if let Some(after) = rest.strip_prefix(':') {
             let tag_end = after.find('@').unwrap_or(after.len());
             if tag_end == 0 {
-                return Err(fail(ReferenceProblem::EmptyTag));
+                return Err(ReferenceProblem::EmptyTag);
             }
-            tag = Some(after[..tag_end].to_string());
+            tag = Some(&after[..tag_end]);
             rest = &after[tag_end..];
         }
         let mut digest = None;
         if let Some(after) = rest.strip_prefix('@') {
             if after.is_empty() {
-                return Err(fail(ReferenceProblem::EmptyDigest));
+                return Err(ReferenceProblem::EmptyDigest);
             }
             if after.contains('\n') {
-                return Err(fail(ReferenceProblem::LineBreakInDigest));
+                return Err(ReferenceProblem::LineBreakInDigest);
             }
-            digest = Some(after.to_string());
+            digest = Some(after);
         }
-        Ok(DockerReference {
-            registry: registry.to_string(),
-            repository: repository.to_string(),
+        Ok(ReferenceParts {
+            registry,
+            repository,
             tag,
             digest,
+        })
+    }
+}
+
+impl DockerReference {
+    pub fn parse(text: &str) -> Result<DockerReference, ReferenceError> {
+        let parts = ReferenceParts::parse(text).map_err(|problem| ReferenceError {
+            reference: text.to_string(),
+            problem,
+        })?;
+        Ok(DockerReference {
+            registry: parts.registry.to_string(),
+            repository: parts.repository.to_string(),
+            tag: parts.tag.map(str::to_string),
+            digest: parts.digest.map(str::to_string),
         })
     }
 }

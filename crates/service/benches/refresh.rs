@@ -320,7 +320,12 @@ struct Output {
 }
 
 fn after_listing(listing: Listing, ctx: &Context) -> Output {
-    let world = World::new(Arc::new(listing), &ctx.nodes, &ctx.config, &ctx.pulled);
+    let world = World::from_shared(
+        Arc::new(listing),
+        Arc::clone(&ctx.nodes),
+        &ctx.config,
+        &ctx.pulled,
+    );
     let plan = views::prepull_plan(&world, &ctx.config, &ctx.pulled);
     let menu = serde_json::to_vec(&views::menu(&world, &ctx.config, ctx.now)).unwrap();
     let images = serde_json::to_vec(&views::spawner_images(
@@ -342,7 +347,8 @@ struct Context {
     source: GoogleSource,
     config: Config,
     raw: Vec<GarImage>,
-    nodes: Vec<NodeInfo>,
+    /// Shared as the node watcher shares its snapshot with the service.
+    nodes: Arc<Vec<NodeInfo>>,
     pulled: PulledSet,
     errors: PrepullErrors,
     now: DateTime<Utc>,
@@ -406,7 +412,7 @@ impl Context {
             source,
             config,
             raw,
-            nodes,
+            nodes: Arc::new(nodes),
             pulled,
             errors,
             now: newest_daily + Duration::hours(30),
@@ -428,9 +434,9 @@ impl Context {
 fn full_refresh(c: &mut Criterion) {
     let ctx = Context::new();
     let listing = ctx.listing_in_memory(ctx.raw.clone());
-    let world = World::new(
+    let world = World::from_shared(
         Arc::new(listing.clone()),
-        &ctx.nodes,
+        Arc::clone(&ctx.nodes),
         &ctx.config,
         &ctx.pulled,
     );
@@ -476,9 +482,9 @@ fn full_refresh(c: &mut Criterion) {
     let shared = Arc::new(listing);
     group.bench_function("world", |b| {
         b.iter(|| {
-            black_box(World::new(
+            black_box(World::from_shared(
                 Arc::clone(&shared),
-                &ctx.nodes,
+                Arc::clone(&ctx.nodes),
                 &ctx.config,
                 &ctx.pulled,
             ))
@@ -542,7 +548,12 @@ fn breakdown(n: usize) {
         record(0);
         let listing = ctx.listing_in_memory(raw);
         record(1);
-        let world = World::new(Arc::new(listing), &ctx.nodes, &ctx.config, &ctx.pulled);
+        let world = World::from_shared(
+            Arc::new(listing),
+            Arc::clone(&ctx.nodes),
+            &ctx.config,
+            &ctx.pulled,
+        );
         record(2);
         black_box(views::prepull_plan(&world, &ctx.config, &ctx.pulled));
         record(3);

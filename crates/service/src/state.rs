@@ -8,8 +8,8 @@
 //! one computation, not one per request.
 
 use crate::backend::{
-    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, NodeView,
-    RefreshView, ResolvedImage, StatusView,
+    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
+    ResolvedImage, StatusView,
 };
 use crate::body::JsonBody;
 use crate::metrics::Histogram;
@@ -106,18 +106,12 @@ pub async fn world_task(
         let previous = Arc::clone(&current.borrow());
         let same_inputs = Arc::ptr_eq(&previous.world.listing, &listing)
             && !pulled_changed
-            && previous.world.nodes.len() == node_list.len()
-            && previous
-                .world
-                .nodes
-                .iter()
-                .zip(node_list.iter())
-                .all(|(entry, node)| entry.info == *node);
+            && previous.world.built_from(&node_list);
         let next = if same_inputs {
             Current::new(previous.world.clone(), status)
         } else {
             Current::new(
-                World::new(listing, &node_list, &config, &status.pulled),
+                World::from_shared(listing, node_list, &config, &status.pulled),
                 status,
             )
         };
@@ -258,15 +252,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             Ok(record) => record.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        let nodes: Vec<NodeView> = world
-            .nodes
-            .iter()
-            .map(|node| NodeView {
-                name: node.info.name.clone(),
-                eligible: node.eligibility.is_eligible(),
-                comment: node.eligibility.comment().map(str::to_owned),
-            })
-            .collect();
+        let nodes = views::node_views(world);
         let images = views::prepull_images(&world.listing)
             .into_iter()
             .map(|wanted| {
@@ -274,7 +260,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
                 let cells = world
                     .nodes
                     .iter()
-                    .map(|node| cell(&current, &node.info.name, &wanted.digest))
+                    .map(|node| cell(&current, &node.name, &wanted.digest))
                     .collect();
                 ImageRow {
                     name: image

@@ -6,6 +6,7 @@
 //! one of its inputs changes (a refresh, a node event, a finished prepull); rebuilding is
 //! cheap because the catalog is shared and only the node presence is recomputed.
 
+use crate::backend::NodeView;
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_model::api::{
@@ -20,68 +21,98 @@ use rsp_registry::source::Listing;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// A node selected by the lab node selector, with its eligibility.
-#[derive(Debug, Clone)]
-pub struct NodeEntry {
-    pub info: NodeInfo,
-    pub eligibility: Eligibility,
-}
-
 /// Everything the views are computed from.
 #[derive(Debug, Clone)]
 pub struct World {
     pub listing: Arc<Listing>,
-    /// Nodes matching the lab node selector, in listing order.
-    pub nodes: Vec<NodeEntry>,
+    /// Nodes matching the lab node selector, in listing order (shared with the node watcher's
+    /// snapshot when it selected them already, as it does in a cluster).
+    pub nodes: Arc<Vec<NodeInfo>>,
+    /// The eligibility of each of `nodes`, in the same order.
+    pub eligibility: Vec<Eligibility>,
     /// Names of the eligible nodes: an image is prepulled when all of them cache it.
     pub eligible: BTreeSet<String>,
     pub presence: NodePresence,
+    /// The node list this world was built from, to tell when a new one is the same.
+    input: Arc<Vec<NodeInfo>>,
 }
 
 impl World {
-    /// Combines a listing with nodes (already filtered by the selector or not: the selector is
-    /// applied here too) and the pulls the prepuller saw succeed.
+    /// Combines a listing with nodes and the pulls the prepuller saw succeed (copies the
+    /// nodes; the service shares them with [`World::from_shared`]).
     pub fn new(
         listing: Arc<Listing>,
         nodes: &[NodeInfo],
         config: &Config,
         pulled: &PulledSet,
     ) -> World {
-        let nodes: Vec<NodeEntry> = nodes
+        World::from_shared(listing, Arc::new(nodes.to_vec()), config, pulled)
+    }
+
+    /// As [`World::new`], keeping the node list as it is when every node matches the lab node
+    /// selector (a watcher with that selector gives no others).
+    pub fn from_shared(
+        listing: Arc<Listing>,
+        input: Arc<Vec<NodeInfo>>,
+        config: &Config,
+        pulled: &PulledSet,
+    ) -> World {
+        let selector = &config.lab.node_selector;
+        let nodes = if input.iter().all(|node| node.matches_selector(selector)) {
+            Arc::clone(&input)
+        } else {
+            Arc::new(
+                input
+                    .iter()
+                    .filter(|node| node.matches_selector(selector))
+                    .cloned()
+                    .collect(),
+            )
+        };
+        let eligibility: Vec<Eligibility> = nodes
             .iter()
-            .filter(|node| node.matches_selector(&config.lab.node_selector))
-            .map(|node| NodeEntry {
-                eligibility: node.eligibility(&config.lab.tolerations),
-                info: node.clone(),
-            })
+            .map(|node| node.eligibility(&config.lab.tolerations))
             .collect();
         let eligible = nodes
             .iter()
-            .filter(|node| node.eligibility.is_eligible())
-            .map(|node| node.info.name.clone())
+            .zip(&eligibility)
+            .filter(|(_, eligibility)| eligibility.is_eligible())
+            .map(|(node, _)| node.name.clone())
             .collect();
         let mut presence = NodePresence::new();
-        for node in &nodes {
-            for image in &node.info.images {
+        for node in nodes.iter() {
+            for image in &node.images {
                 let Some(digest) = image.digest() else {
                     continue;
                 };
-                presence.mark(digest, &node.info.name);
+                presence.mark(digest, &node.name);
                 if listing.sizes_from_nodes {
                     // The last node listed wins, as in the original.
                     presence.set_size(digest, image.size.unwrap_or(0));
                 }
             }
-            for digest in pulled.digests(&node.info.name) {
-                presence.mark(digest, &node.info.name);
+            for digest in pulled.digests(&node.name) {
+                presence.mark(digest, &node.name);
             }
         }
         World {
             listing,
             nodes,
+            eligibility,
             eligible,
             presence,
+            input,
         }
+    }
+
+    /// Whether this world was built from exactly this node list.
+    pub fn built_from(&self, nodes: &Arc<Vec<NodeInfo>>) -> bool {
+        Arc::ptr_eq(&self.input, nodes)
+    }
+
+    /// The selected nodes with their eligibility.
+    pub fn entries(&self) -> impl Iterator<Item = (&NodeInfo, &Eligibility)> {
+        self.nodes.iter().zip(&self.eligibility)
     }
 
     fn prepulled(&self, image: &Image) -> PrepulledImage {
@@ -196,12 +227,11 @@ pub type PrepullErrors = HashMap<(String, String), String>;
 /// Body of `GET /spawner/v1/prepulls`.
 pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) -> PrepullerStatus {
     let mut nodes: Vec<NodeStatus> = world
-        .nodes
-        .iter()
-        .map(|node| NodeStatus {
-            name: node.info.name.clone(),
-            eligible: node.eligibility.is_eligible(),
-            comment: node.eligibility.comment().map(str::to_owned),
+        .entries()
+        .map(|(node, eligibility)| NodeStatus {
+            name: node.name.clone(),
+            eligible: eligibility.is_eligible(),
+            comment: eligibility.comment().map(str::to_owned),
             cached: Vec::new(),
             errors: BTreeMap::new(),
         })
@@ -245,6 +275,18 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
     }
 }
 
+/// The nodes as the status page lists them.
+pub fn node_views(world: &World) -> Vec<NodeView> {
+    world
+        .entries()
+        .map(|(node, eligibility)| NodeView {
+            name: node.name.clone(),
+            eligible: eligibility.is_eligible(),
+            comment: eligibility.comment().map(str::to_owned),
+        })
+        .collect()
+}
+
 /// The images to prepull, most important first: one per digest (the digest's primary tag, so
 /// pod names read as the image people know), arch-specific ones left out (behaviour §8.4).
 pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
@@ -263,10 +305,9 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
 
 /// The pulls still needed on eligible nodes.
 pub fn prepull_plan(world: &World, config: &Config, pulled: &PulledSet) -> PrepullPlan {
-    let nodes: Vec<NodeInfo> = world.nodes.iter().map(|node| node.info.clone()).collect();
     plan(
         &prepull_images(&world.listing),
-        &nodes,
+        &world.nodes,
         &config.lab.node_selector,
         &config.lab.tolerations,
         pulled,

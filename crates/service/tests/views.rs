@@ -217,7 +217,7 @@ fn at(text: &str) -> DateTime<Utc> {
 fn the_world_keeps_selected_nodes_and_knows_the_eligible_ones() {
     let config = config("");
     let world = gar_world(&config);
-    let names: Vec<&str> = world.nodes.iter().map(|n| n.info.name.as_str()).collect();
+    let names: Vec<&str> = world.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["node-b", "node-a", "node-c"]);
     assert_eq!(
         world

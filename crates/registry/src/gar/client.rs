@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::auth::{GarTokenProvider, GoogleTokens};
-use super::wire::ListPage;
+use super::wire::{ImageMatcher, ListPage};
 use super::{GarAuth, GarClientConfig, GarImage, GarImageRef};
 use crate::error::RegistryError;
 use crate::http::{
@@ -96,6 +96,7 @@ impl GarClient {
     ) -> Result<Vec<GarImage>, RegistryError> {
         let base = self.list_url(what, operation)?;
         let mut images = Vec::new();
+        let matcher = ImageMatcher::new(what);
         let mut tokens_seen: HashSet<String> = HashSet::new();
         let mut page_token: Option<String> = None;
         loop {
@@ -116,7 +117,7 @@ impl GarClient {
             images.extend(
                 page.docker_images
                     .into_iter()
-                    .filter_map(|entry| entry.for_image(what)),
+                    .filter_map(|entry| entry.for_image(&matcher)),
             );
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 None => return Ok(images),

@@ -36,16 +36,67 @@ pub(crate) struct DockerImage {
     pub image_size_bytes: Option<serde_json::Value>,
 }
 
+/// Decides which entries of a listing are the configured image. Built once per listing: the
+/// URI prefixes are the same for every entry, and a listing can hold tens of thousands.
+pub(crate) struct ImageMatcher<'a> {
+    image: &'a str,
+    /// `{project}/{repository}/`, and the form domain-scoped projects (`example.com:p`) take
+    /// in URIs (`example.com/p/{repository}/`).
+    uri_prefixes: [String; 2],
+}
+
+impl<'a> ImageMatcher<'a> {
+    pub fn new(what: &'a GarImageRef) -> ImageMatcher<'a> {
+        ImageMatcher {
+            image: &what.image,
+            uri_prefixes: [
+                format!("{}/{}/", what.project_id, what.repository),
+                format!(
+                    "{}/{}/",
+                    what.project_id.replacen(':', "/", 1),
+                    what.repository
+                ),
+            ],
+        }
+    }
+
+    /// The digest of `entry` if it is the configured image.
+    fn digest_of<'e>(&self, entry: &'e DockerImage) -> Option<&'e str> {
+        self.digest_in_name(&entry.name)
+            .or_else(|| self.digest_in_uri(&entry.uri))
+            .filter(|digest| !digest.is_empty())
+    }
+
+    /// `projects/p/locations/l/repositories/r/dockerImages/team%2Fapp@sha256:…`.
+    fn digest_in_name<'e>(&self, name: &'e str) -> Option<&'e str> {
+        let (_, image) = name.split_once("/dockerImages/")?;
+        let (path, digest) = image.split_once('@')?;
+        let matches = if path.contains('%') {
+            percent_decode(path) == self.image
+        } else {
+            path == self.image
+        };
+        matches.then_some(digest)
+    }
+
+    /// `us-central1-docker.pkg.dev/p/r/team/app@sha256:…`.
+    fn digest_in_uri<'e>(&self, uri: &'e str) -> Option<&'e str> {
+        let without_scheme = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+        let (_host, path) = without_scheme.split_once('/')?;
+        let rest = self
+            .uri_prefixes
+            .iter()
+            .find_map(|prefix| path.strip_prefix(prefix.as_str()))?;
+        let (image, digest) = rest.split_once('@')?;
+        (image == self.image).then_some(digest)
+    }
+}
+
 impl DockerImage {
-    /// This entry as an image of `what`, or `None` if it is another image of the repository
-    /// (or carries no digest).
-    pub fn for_image(self, what: &GarImageRef) -> Option<GarImage> {
-        let from_name = path_from_name(&self.name);
-        let from_uri = path_from_uri(&self.uri, what);
-        let (_, digest) = [from_name, from_uri]
-            .into_iter()
-            .flatten()
-            .find(|(path, digest)| *path == what.image && !digest.is_empty())?;
+    /// This entry as an image of the matcher's, or `None` if it is another image of the
+    /// repository (or carries no digest).
+    pub fn for_image(self, matcher: &ImageMatcher<'_>) -> Option<GarImage> {
+        let digest = matcher.digest_of(&self)?.to_owned();
         let size = match &self.image_size_bytes {
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
             Some(serde_json::Value::Number(n)) => n.as_u64(),
@@ -57,33 +108,6 @@ impl DockerImage {
             size,
         })
     }
-}
-
-/// `projects/p/locations/l/repositories/r/dockerImages/team%2Fapp@sha256:…` → (`team/app`, digest).
-fn path_from_name(name: &str) -> Option<(String, String)> {
-    let (_, image) = name.split_once("/dockerImages/")?;
-    let (path, digest) = percent_decode(image)
-        .split_once('@')
-        .map(|(p, d)| (p.to_owned(), d.to_owned()))?;
-    Some((path, digest))
-}
-
-/// `us-central1-docker.pkg.dev/p/r/team/app@sha256:…` → (`team/app`, digest).
-fn path_from_uri(uri: &str, what: &GarImageRef) -> Option<(String, String)> {
-    let without_scheme = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    let (_host, path) = without_scheme.split_once('/')?;
-    let prefix = format!("{}/{}/", what.project_id, what.repository);
-    // Domain-scoped projects (`example.com:p`) appear as `example.com/p` in URIs.
-    let alternative = format!(
-        "{}/{}/",
-        what.project_id.replacen(':', "/", 1),
-        what.repository
-    );
-    let rest = path
-        .strip_prefix(&prefix)
-        .or_else(|| path.strip_prefix(&alternative))?;
-    let (image, digest) = rest.split_once('@')?;
-    Some((image.to_owned(), digest.to_owned()))
 }
 
 /// Decodes `%XX` escapes; anything malformed is kept as it is.
@@ -132,15 +156,20 @@ mod tests {
     fn matches_the_whole_image_path() {
         let nested = entry("team%2Fapp", "team/app");
         assert_eq!(
-            nested.for_image(&what("team/app")).unwrap().digest,
+            nested
+                .for_image(&ImageMatcher::new(&what("team/app")))
+                .unwrap()
+                .digest,
             "sha256:aa"
         );
         assert!(entry("team%2Fapp", "team/app")
-            .for_image(&what("app"))
+            .for_image(&ImageMatcher::new(&what("app")))
             .is_none());
-        assert!(entry("app", "app").for_image(&what("team/app")).is_none());
+        assert!(entry("app", "app")
+            .for_image(&ImageMatcher::new(&what("team/app")))
+            .is_none());
         let plain = entry("sciplat-lab", "sciplat-lab")
-            .for_image(&what("sciplat-lab"))
+            .for_image(&ImageMatcher::new(&what("sciplat-lab")))
             .unwrap();
         assert_eq!(plain.size, Some(123));
         assert_eq!(plain.tags, vec!["t"]);
@@ -150,10 +179,14 @@ mod tests {
     fn either_name_or_uri_is_enough() {
         let mut only_uri = entry("x", "team/app");
         only_uri.name.clear();
-        assert!(only_uri.for_image(&what("team/app")).is_some());
+        assert!(only_uri
+            .for_image(&ImageMatcher::new(&what("team/app")))
+            .is_some());
         let mut only_name = entry("team%2fapp", "y");
         only_name.uri.clear();
-        assert!(only_name.for_image(&what("team/app")).is_some());
+        assert!(only_name
+            .for_image(&ImageMatcher::new(&what("team/app")))
+            .is_some());
     }
 
     #[test]
@@ -161,12 +194,15 @@ mod tests {
         let mut e = entry("a", "a");
         e.image_size_bytes = Some(serde_json::json!(42));
         e.tags = None;
-        let image = e.for_image(&what("a")).unwrap();
+        let image = e.for_image(&ImageMatcher::new(&what("a"))).unwrap();
         assert_eq!(image.size, Some(42));
         assert!(image.tags.is_empty());
         let mut bad = entry("a", "a");
         bad.image_size_bytes = Some(serde_json::json!("lots"));
-        assert_eq!(bad.for_image(&what("a")).unwrap().size, None);
+        assert_eq!(
+            bad.for_image(&ImageMatcher::new(&what("a"))).unwrap().size,
+            None
+        );
     }
 
     #[test]

@@ -25,8 +25,8 @@ use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
-    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, NodeView,
-    RefreshView, ResolvedImage, StatusView,
+    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
+    ResolvedImage, StatusView,
 };
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::views::{self, PrepullErrors, World};
@@ -325,7 +325,7 @@ impl Backend for TestBackend {
                     cells: world
                         .nodes
                         .iter()
-                        .map(|n| self.cell(&n.info.name, &wanted.digest))
+                        .map(|n| self.cell(&n.name, &wanted.digest))
                         .collect(),
                     tag: wanted.tag,
                     digest: wanted.digest,
@@ -334,15 +334,7 @@ impl Backend for TestBackend {
             .collect();
         StatusView {
             refresh: self.refresh.clone(),
-            nodes: world
-                .nodes
-                .iter()
-                .map(|n| NodeView {
-                    name: n.info.name.clone(),
-                    eligible: n.eligibility.is_eligible(),
-                    comment: n.eligibility.comment().map(str::to_owned),
-                })
-                .collect(),
+            nodes: views::node_views(world),
             images,
             leader: self.leader,
             prepulling: true,
