@@ -85,8 +85,10 @@ fn plan_output(
     let pulled = PulledSet::default();
     let world = World::new(listing, nodes, config, &pulled);
     let plan = views::prepull_plan(&world, config, &pulled);
+    // In the order the prepuller starts them: every node's first image, then the second…
     let pods: Vec<PlannedPod> = plan
-        .pulls()
+        .in_pull_order()
+        .into_iter()
         .map(|(node, image)| PlannedPod {
             name: rsp_kube::pod_name(image, node),
             node: node.to_owned(),

@@ -48,6 +48,8 @@ struct Cluster {
     puller: watch::Receiver<Arc<PullerStatus>>,
     leader: watch::Receiver<bool>,
     prepuller: Option<PrepullerHandle>,
+    /// Released on shutdown, so that another replica takes over at once.
+    election: Option<LeaderElection>,
     /// Kept alive for as long as the service runs (they own watch senders and tasks).
     _keep: Vec<Box<dyn Send + Sync>>,
 }
@@ -135,6 +137,9 @@ pub async fn serve(
     if let Some(prepuller) = cluster.prepuller {
         prepuller.shutdown().await;
     }
+    if let Some(election) = cluster.election {
+        election.shutdown().await;
+    }
     refresher.abort();
     served
 }
@@ -170,6 +175,7 @@ async fn start_cluster(
                 puller,
                 leader,
                 prepuller: None,
+                election: None,
                 _keep: vec![Box::new(nodes_tx), Box::new(puller_tx), Box::new(leader_tx)],
             })
         }
@@ -228,15 +234,13 @@ async fn start_kubernetes(
         active.clone(),
     );
     let puller = prepuller.status();
-    let mut keep: Vec<Box<dyn Send + Sync>> = vec![Box::new(node_watcher)];
-    if let Some(election) = election {
-        keep.push(Box::new(election));
-    }
+    let keep: Vec<Box<dyn Send + Sync>> = vec![Box::new(node_watcher)];
     Ok(Cluster {
         nodes,
         puller,
         leader: active,
         prepuller: Some(prepuller),
+        election,
         _keep: keep,
     })
 }
