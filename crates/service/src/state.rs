@@ -22,37 +22,73 @@ use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages}
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, ImageSource, Listing};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
-
-/// Bodies computed from one world, at most once each. The menu depends on the clock too (the
-/// dropdown's age filters), so it is recomputed when older than `MENU_MAX_AGE`.
-#[derive(Default)]
-struct BodyCache {
-    images: OnceLock<JsonBody>,
-    prepulls: OnceLock<JsonBody>,
-    menu: Mutex<Option<(Instant, JsonBody)>>,
-}
 
 /// How stale the dropdown's age filters may get: a cutoff measured in days or weeks moving
 /// a few seconds late changes nothing anyone can see.
 const MENU_MAX_AGE: Duration = Duration::from_secs(10);
 
-/// The world with its cached bodies.
+/// How long the world task waits after a change for more to arrive: kubelets report in
+/// bursts, and one rebuild for a burst is enough.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// The menu body of one world, recomputed in the background when it gets older than
+/// `MENU_MAX_AGE` while requests keep getting the previous one.
+#[derive(Default)]
+struct MenuCache {
+    body: Mutex<Option<(Instant, JsonBody)>>,
+    refreshing: AtomicBool,
+}
+
+/// The world with its bodies. `images` and `menu` depend only on the world and are shared
+/// with the next `Current` when a rebuild changed nothing they show; `prepulls` also shows
+/// the prepuller's errors, so it belongs to one `Current`.
 pub struct Current {
-    pub world: World,
+    pub world: Arc<World>,
     pub puller: Arc<PullerStatus>,
-    cache: BodyCache,
+    images: Arc<OnceLock<JsonBody>>,
+    menu: Arc<MenuCache>,
+    prepulls: OnceLock<JsonBody>,
 }
 
 impl Current {
     pub fn new(world: World, puller: Arc<PullerStatus>) -> Current {
         Current {
-            world,
+            world: Arc::new(world),
             puller,
-            cache: BodyCache::default(),
+            images: Arc::default(),
+            menu: Arc::default(),
+            prepulls: OnceLock::new(),
         }
+    }
+
+    /// The same world with a newer prepuller status.
+    fn with_status(&self, puller: Arc<PullerStatus>) -> Current {
+        Current {
+            world: Arc::clone(&self.world),
+            puller,
+            images: Arc::clone(&self.images),
+            menu: Arc::clone(&self.menu),
+            prepulls: OnceLock::new(),
+        }
+    }
+
+    /// A new world that shows the same images, menu and node states as this one (a node
+    /// event that changed nothing visible, such as a heartbeat) keeps the bodies.
+    fn rebuilt(&self, world: World, puller: Arc<PullerStatus>) -> Current {
+        let old = &self.world;
+        let same_view = Arc::ptr_eq(&old.listing, &world.listing)
+            && old.eligible == world.eligible
+            && old.presence == world.presence;
+        let mut next = Current::new(world, puller);
+        if same_view {
+            next.images = Arc::clone(&self.images);
+            next.menu = Arc::clone(&self.menu);
+        }
+        next
     }
 }
 
@@ -93,12 +129,16 @@ pub async fn world_task(
     current: watch::Sender<Arc<Current>>,
 ) {
     let mut last_pulled: Option<Arc<PulledSet>> = None;
+    let no_nodes: Arc<Vec<NodeInfo>> = Arc::default();
     loop {
         let listing = Arc::clone(&listings.borrow_and_update());
-        let node_list = nodes.borrow_and_update().clone().unwrap_or_default();
+        let node_list = nodes
+            .borrow_and_update()
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&no_nodes));
         let status = Arc::clone(&puller.borrow_and_update());
-        // A status change that did not add a pull changes no presence: skip the rebuild,
-        // but keep the status (the status page shows pulls in progress).
+        // A status change that did not add a pull changes no presence: keep the world, with
+        // the new status (the status page shows pulls in progress).
         let pulled_changed = last_pulled
             .as_ref()
             .is_none_or(|last| !Arc::ptr_eq(last, &status.pulled));
@@ -108,12 +148,25 @@ pub async fn world_task(
             && !pulled_changed
             && previous.world.built_from(&node_list);
         let next = if same_inputs {
-            Current::new(previous.world.clone(), status)
+            previous.with_status(status)
         } else {
-            Current::new(
-                World::from_shared(listing, node_list, &config, &status.pulled),
-                status,
-            )
+            let config = Arc::clone(&config);
+            // Building a world and its bodies takes milliseconds: keep it off the threads
+            // that answer requests.
+            let built = tokio::task::spawn_blocking(move || {
+                let world = World::from_shared(listing, node_list, &config, &status.pulled);
+                let next = previous.rebuilt(world, status);
+                next.images_body(&config);
+                next
+            })
+            .await;
+            match built {
+                Ok(next) => next,
+                Err(error) => {
+                    tracing::error!(%error, "building the new state failed; keeping the last one");
+                    Arc::clone(&current.borrow()).with_status(Arc::clone(&puller.borrow()))
+                }
+            }
         };
         current.send_replace(Arc::new(next));
         tokio::select! {
@@ -121,6 +174,66 @@ pub async fn world_task(
             changed = nodes.changed() => if changed.is_err() { return },
             changed = puller.changed() => if changed.is_err() { return },
         }
+        tokio::time::sleep(SETTLE).await;
+    }
+}
+
+impl Current {
+    /// The `/images` body, built once per world (gzip included, so no request waits for it).
+    fn images_body(&self, config: &Config) -> JsonBody {
+        self.images
+            .get_or_init(|| {
+                let body = JsonBody::new(&views::spawner_images(
+                    &self.world,
+                    &config.images.recommended_tag,
+                ));
+                body.gzip();
+                body
+            })
+            .clone()
+    }
+
+    fn prepulls_body(&self, config: &Config) -> JsonBody {
+        self.prepulls
+            .get_or_init(|| {
+                let errors = prepull_errors(&self.puller);
+                JsonBody::new(&views::prepuller_status(&self.world, config, &errors))
+            })
+            .clone()
+    }
+
+    /// The menu body; when it is stale, one caller recomputes it in the background and
+    /// everyone gets the previous one meanwhile.
+    fn menu_body(self: &Arc<Self>, config: &Arc<Config>) -> JsonBody {
+        let cached = lock(&self.menu.body).clone();
+        match cached {
+            Some((made, body)) if made.elapsed() < MENU_MAX_AGE => body,
+            Some((_, body)) => {
+                if !self.menu.refreshing.swap(true, Ordering::AcqRel) {
+                    let (current, config) = (Arc::clone(self), Arc::clone(config));
+                    tokio::task::spawn_blocking(move || {
+                        current.compute_menu(&config);
+                        current.menu.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                body
+            }
+            None => self.compute_menu(config),
+        }
+    }
+
+    fn compute_menu(&self, config: &Config) -> JsonBody {
+        let body = JsonBody::new(&views::menu(&self.world, config, Utc::now()));
+        body.gzip();
+        *lock(&self.menu.body) = Some((Instant::now(), body.clone()));
+        body
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -143,10 +256,7 @@ pub async fn record_prepull_durations(
         match events.recv().await {
             Ok(event) => {
                 if event.outcome == rsp_kube::prepuller::PrepullOutcome::Succeeded {
-                    let mut guard = match histogram.lock() {
-                        Ok(guard) => guard,
-                        Err(poisoned) => poisoned.into_inner(),
-                    };
+                    let mut guard = lock(&histogram);
                     guard.observe(event.duration.as_secs_f64());
                 }
             }
@@ -180,49 +290,15 @@ impl<S: ImageSource> Backend for ServiceState<S> {
     }
 
     fn spawner_images_body(&self) -> JsonBody {
-        let current = self.current();
-        current
-            .cache
-            .images
-            .get_or_init(|| {
-                JsonBody::new(&views::spawner_images(
-                    &current.world,
-                    &self.config.images.recommended_tag,
-                ))
-            })
-            .clone()
+        self.current().images_body(&self.config)
     }
 
     fn prepulls_body(&self) -> JsonBody {
-        let current = self.current();
-        current
-            .cache
-            .prepulls
-            .get_or_init(|| {
-                let errors = prepull_errors(&current.puller);
-                JsonBody::new(&views::prepuller_status(
-                    &current.world,
-                    &self.config,
-                    &errors,
-                ))
-            })
-            .clone()
+        self.current().prepulls_body(&self.config)
     }
 
     fn menu_body(&self) -> JsonBody {
-        let current = self.current();
-        let mut cached = match current.cache.menu.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        match cached.as_ref() {
-            Some((made, body)) if made.elapsed() < MENU_MAX_AGE => body.clone(),
-            _ => {
-                let body = JsonBody::new(&views::menu(&current.world, &self.config, Utc::now()));
-                *cached = Some((Instant::now(), body.clone()));
-                body
-            }
-        }
+        self.current().menu_body(&self.config)
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
@@ -248,10 +324,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
     fn status(&self) -> StatusView {
         let current = self.current();
         let world = &current.world;
-        let record = match self.refresh.lock() {
-            Ok(record) => record.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let record = lock(&self.refresh).clone();
         let nodes = views::node_views(world);
         let images = views::prepull_images(&world.listing)
             .into_iter()
@@ -296,10 +369,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
 
     fn metrics(&self) -> MetricsSnapshot {
         let current = self.current();
-        let record = match self.refresh.lock() {
-            Ok(record) => record.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let record = lock(&self.refresh).clone();
         let puller = &current.puller;
         let plan = views::prepull_plan(&current.world, &self.config, &puller.pulled);
         MetricsSnapshot {
@@ -309,10 +379,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             images_seen: current.world.listing.catalog.len() as u64,
             tags_seen: current.world.listing.tag_count() as u64,
             prepull_pods_in_flight: puller.in_flight as u64,
-            prepull_durations: match self.prepull_durations.lock() {
-                Ok(histogram) => histogram.clone(),
-                Err(poisoned) => poisoned.into_inner().clone(),
-            },
+            prepull_durations: lock(&self.prepull_durations).clone(),
             prepull_failures: puller
                 .failed_total
                 .iter()
