@@ -66,17 +66,12 @@ pub(super) fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
 
 impl ImageSource for GoogleSource {
     async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
-        let images = listed_images(self.list().await?);
-        Ok(Listing::complete(
+        Ok(Listing::from_gar(
             &self.registry,
             &self.repository,
-            images,
+            self.list().await?,
             options,
         ))
-    }
-
-    async fn fetch_digest(&self, _tag: &str) -> Result<Option<String>, RegistryError> {
-        Ok(None)
     }
 
     fn registry_and_repository(&self) -> (&str, &str) {

@@ -65,6 +65,16 @@ impl Listing {
         }
     }
 
+    /// The complete listing of an Artifact Registry response (or a snapshot of one).
+    pub fn from_gar(
+        registry: &str,
+        repository: &str,
+        images: Vec<crate::gar::GarImage>,
+        options: &ImagesConfig,
+    ) -> Listing {
+        Listing::complete(registry, repository, google::listed_images(images), options)
+    }
+
     /// An empty listing, served before the first refresh succeeds.
     pub fn empty(registry: &str, repository: &str) -> Listing {
         let catalog = ImageCatalog::build(registry, repository, Vec::new(), None);
@@ -111,8 +121,10 @@ pub trait ImageSource: Send + Sync + 'static {
     /// listings answer `None` without asking anything.
     fn fetch_digest(
         &self,
-        tag: &str,
-    ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
+        _tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send {
+        std::future::ready(Ok(None))
+    }
 
     /// Registry host and repository path as image references spell them.
     fn registry_and_repository(&self) -> (&str, &str);

@@ -5,7 +5,6 @@
 //! listing can be saved with `curl` as well, and one format serves both registry kinds. An
 //! entry belongs to the configured image when its `uri` is `{registry}/{repository}@{digest}`.
 
-use super::google::listed_images;
 use super::{ImageSource, Listing};
 use crate::gar::GarImage;
 use crate::RegistryError;
@@ -96,17 +95,12 @@ impl SnapshotSource {
 
 impl ImageSource for SnapshotSource {
     async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
-        let images = listed_images(self.read()?);
-        Ok(Listing::complete(
+        Ok(Listing::from_gar(
             &self.registry,
             &self.repository,
-            images,
+            self.read()?,
             options,
         ))
-    }
-
-    async fn fetch_digest(&self, _tag: &str) -> Result<Option<String>, RegistryError> {
-        Ok(None)
     }
 
     fn registry_and_repository(&self) -> (&str, &str) {
