@@ -59,14 +59,12 @@ async fn soak() {
     );
 }
 
-/// Known bug, found by the soak (reported, not fixed: it lives in the prepuller's memory of
-/// successful pulls, `rsp_model::plan::PulledSet`, which forgets a node only when it leaves
-/// the cluster). A node that loses images while staying in the cluster (kubelet image
-/// garbage collection, or a node object replaced in place under the same name) is never
-/// given them again by the running leader, and `/spawner/v1/prepulls` keeps calling them
-/// prepulled. Run with `--ignored` to reproduce; it fails until the memory is fixed.
+/// Regression test for a soak finding: a node that loses images while staying in the cluster
+/// (kubelet image garbage collection, or a node object replaced in place under the same name)
+/// was never given them again, because the prepuller's memory of successful pulls
+/// (`rsp_model::plan::PulledSet`) forgot a node only when it left. It now forgets a pull once
+/// the node listed it and a complete list no longer does (`PulledSet::follow_reports`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known bug: images lost from a node that stays are never pulled again"]
 async fn images_lost_from_a_node_that_stays_are_pulled_again() {
     let mut tags = Tags::default();
     let (world, fleet, checker) = scenario::setup(&mut tags).await;

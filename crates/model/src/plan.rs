@@ -67,12 +67,22 @@ impl PrepullPlan {
     }
 }
 
+/// How many images kubelet lists in a node's status by default (`--node-status-max-images`).
+/// A node that lists fewer has listed all it has.
+pub const REPORTED_IMAGES_CAP: usize = 50;
+
 /// (node, digest) pulls that succeeded, remembered because kubelet reports at most 50 images
 /// per node (`--node-status-max-images`): without this memory an image pushed out of the
 /// reported list would be pulled again after every refresh.
+///
+/// Memory must not outlive the image, though: kubelet's garbage collector evicts images, and
+/// an evicted image remembered as pulled would never be pulled again. Each pull is therefore
+/// remembered as *not yet seen* until the node lists it, and forgotten once a node that lists
+/// all its images (fewer than the cap) stops listing it ([`PulledSet::follow_reports`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PulledSet {
-    by_node: HashMap<String, HashSet<String>>,
+    /// Node → digest → whether the node has listed the digest since it was pulled.
+    by_node: HashMap<String, HashMap<String, bool>>,
 }
 
 impl PulledSet {
@@ -81,13 +91,50 @@ impl PulledSet {
         self.by_node
             .entry(node.to_owned())
             .or_default()
-            .insert(digest.to_owned())
+            .insert(digest.to_owned(), false)
+            .is_none()
+    }
+
+    /// The set after the nodes' latest reports, or `None` if they change nothing: pulls a
+    /// node lists are marked seen; seen pulls that a complete list no longer has are
+    /// forgotten (the image was evicted). Pulls not yet listed are kept, since kubelet
+    /// updates the node's status some seconds after a pull.
+    pub fn follow_reports(&self, nodes: &[NodeInfo]) -> Option<PulledSet> {
+        let mut next: Option<PulledSet> = None;
+        for node in nodes {
+            let Some(remembered) = self.by_node.get(&node.name) else {
+                continue;
+            };
+            let listed: HashSet<&str> =
+                node.images.iter().filter_map(CachedImage::digest).collect();
+            let complete = node.images.len() < REPORTED_IMAGES_CAP;
+            for (digest, seen) in remembered {
+                let change = if listed.contains(digest.as_str()) {
+                    (!seen).then_some(Some(true))
+                } else {
+                    (*seen && complete).then_some(None)
+                };
+                if let Some(change) = change {
+                    let set = next.get_or_insert_with(|| self.clone());
+                    let digests = set.by_node.entry(node.name.clone()).or_default();
+                    match change {
+                        Some(seen) => {
+                            digests.insert(digest.clone(), seen);
+                        }
+                        None => {
+                            digests.remove(digest);
+                        }
+                    }
+                }
+            }
+        }
+        next
     }
 
     pub fn contains(&self, node: &str, digest: &str) -> bool {
         self.by_node
             .get(node)
-            .is_some_and(|digests| digests.contains(digest))
+            .is_some_and(|digests| digests.contains_key(digest))
     }
 
     /// Forgets a node (it left the cluster; a node of the same name later starts afresh).
@@ -105,15 +152,15 @@ impl PulledSet {
         self.by_node
             .get(node)
             .into_iter()
-            .flat_map(|digests| digests.iter().map(String::as_str))
+            .flat_map(|digests| digests.keys().map(String::as_str))
     }
 
     pub fn len(&self) -> usize {
-        self.by_node.values().map(HashSet::len).sum()
+        self.by_node.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_node.values().all(HashSet::is_empty)
+        self.by_node.values().all(HashMap::is_empty)
     }
 }
 
@@ -198,6 +245,40 @@ mod tests {
                 (n.node.clone(), tags)
             })
             .collect()
+    }
+
+    #[test]
+    fn evicted_pulls_are_forgotten_once_seen_and_gone_from_a_complete_list() {
+        let mut pulled = PulledSet::default();
+        pulled.insert("node1", "sha256:a");
+        // Not yet listed (kubelet reports later): kept, nothing changes.
+        assert_eq!(pulled.follow_reports(&[node("node1", &[])]), None);
+        // Listed: marked seen.
+        let seen = pulled
+            .follow_reports(&[node("node1", &["sha256:a"])])
+            .expect("marked as seen");
+        assert!(seen.contains("node1", "sha256:a"));
+        assert_eq!(seen.follow_reports(&[node("node1", &["sha256:a"])]), None);
+        // Gone from a complete list: evicted, forgotten, and planned again.
+        let evicted = seen
+            .follow_reports(&[node("node1", &["sha256:b"])])
+            .expect("forgotten");
+        assert!(!evicted.contains("node1", "sha256:a"));
+        let images = [image("w_2077_43", "sha256:a")];
+        let again = plan(
+            &images,
+            &[node("node1", &["sha256:b"])],
+            &selector(),
+            &[],
+            &evicted,
+        );
+        assert_eq!(tags(&again), [("node1".into(), vec!["w_2077_43".into()])]);
+        // Gone from a list at the cap: the node may just not report it; kept.
+        let full: Vec<String> = (0..REPORTED_IMAGES_CAP)
+            .map(|i| format!("sha256:x{i}"))
+            .collect();
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        assert_eq!(seen.follow_reports(&[node("node1", &full)]), None);
     }
 
     #[test]

@@ -273,6 +273,10 @@ impl Reconciler {
         let (Some(nodes), Some(images)) = (&self.nodes, &self.images) else {
             return;
         };
+        // Evicted images must be pulled again: follow what the nodes list now.
+        if let Some(pulled) = self.pulled.follow_reports(nodes) {
+            self.pulled = Arc::new(pulled);
+        }
         let selector = &self.config.node_selector;
         let tolerations = &self.config.pod.tolerations;
         self.plan = plan::plan(images, nodes, selector, tolerations, &self.pulled).nodes;
