@@ -102,9 +102,12 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
+            // One line per request at debug level: the spawner polls often, and a busy hub
+            // would drown the log (`RUST_LOG=tower_http=debug` shows them; failures are
+            // logged as errors whatever the level).
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(backend))
