@@ -79,8 +79,6 @@ impl Shared {
 #[derive(Default)]
 struct View {
     ready: bool,
-    /// When `/readyz` first answered 200.
-    ready_since: Option<std::time::Instant>,
     /// Tags this replica has offered as prepulled.
     kept: BTreeSet<String>,
 }
@@ -149,7 +147,6 @@ async fn poll(
     if let Ok(r) = http::get(addr, "/readyz").await {
         if r.status == 200 {
             view.ready = true;
-            view.ready_since.get_or_insert_with(std::time::Instant::now);
         } else if view.ready && r.status >= 500 {
             shared.violation(format!(
                 "{name}: /readyz answered {} after being ready",
@@ -193,12 +190,9 @@ async fn poll(
     let resolve = format!("{PREFIX}/spawner/v1/images/resolve");
     if let Ok(r) = http::post(addr, &resolve, r#"{"image_tag": "recommended"}"#).await {
         server_error(shared, name, "resolve recommended", &r);
-        // Known race (reported): `/readyz` turns 200 when the first listing arrives, a
-        // moment before the world the API answers from is rebuilt with it; allow 2 s.
-        let settled = view
-            .ready_since
-            .is_some_and(|t| t.elapsed() > Duration::from_secs(2));
-        if settled && r.status != 200 {
+        // Once ready, the API answers from a refreshed listing (a readiness race fixed in
+        // `rsp_service::run::readiness`, which this also guards).
+        if view.ready && r.status != 200 {
             shared.violation(format!(
                 "{name}: resolving recommended answered {}: {}",
                 r.status, r.body

@@ -87,7 +87,6 @@ pub async fn serve(
         Arc::clone(&record),
         stop.clone(),
     ));
-    let ready = readiness(listings.clone());
     let cluster = start_cluster(&config, config_dir, listings.clone()).await?;
     let prepulling = cluster.prepuller.is_some();
     let prepull_durations = Arc::new(Mutex::new(Histogram::new(&PREPULL_BUCKETS)));
@@ -108,6 +107,7 @@ pub async fn serve(
         empty,
         Arc::new(PullerStatus::default()),
     )));
+    let ready = readiness(current.clone());
     tokio::spawn(state::world_task(
         Arc::clone(&config),
         listings,
@@ -145,13 +145,24 @@ pub async fn serve(
 }
 
 /// True from the first successful refresh on.
-fn readiness(mut listings: watch::Receiver<Arc<Listing>>) -> watch::Receiver<bool> {
+fn readiness(mut current: watch::Receiver<Arc<Current>>) -> watch::Receiver<bool> {
+    // Ready once the world the API answers from holds a refreshed listing, not merely once
+    // the listing arrived: the world is rebuilt from it a moment later, and a `readyz` that
+    // turned 200 in between let clients find even `recommended` missing (found by the
+    // end-to-end suite). Until the first refresh the world keeps the initial empty listing.
+    let initial = Arc::clone(&current.borrow().world.listing);
     let (ready_tx, ready) = watch::channel(false);
     tokio::spawn(async move {
-        if listings.changed().await.is_ok() {
-            ready_tx.send_replace(true);
-            // Keep the sender (and so the value) alive as long as listings come.
-            while listings.changed().await.is_ok() {}
+        loop {
+            if !Arc::ptr_eq(&current.borrow_and_update().world.listing, &initial) {
+                ready_tx.send_replace(true);
+                // Keep the sender (and so the value) alive as long as worlds come.
+                while current.changed().await.is_ok() {}
+                return;
+            }
+            if current.changed().await.is_err() {
+                return;
+            }
         }
     });
     ready
@@ -280,4 +291,35 @@ pub fn read_node_list(path: &Path) -> Result<Vec<NodeInfo>, ServeError> {
         ))
     })?;
     Ok(rsp_kube::node_infos(&list.items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current(listing: Arc<Listing>, config: &Config) -> Arc<Current> {
+        let world = World::new(listing, &[], config, &PulledSet::default());
+        Arc::new(Current::new(world, Arc::new(PullerStatus::default())))
+    }
+
+    /// Regression (end-to-end suite): `readyz` must not turn 200 before the API answers
+    /// from the first refreshed listing.
+    #[tokio::test]
+    async fn ready_only_once_the_world_holds_a_refreshed_listing() {
+        let (config, _) =
+            Config::from_yaml("images:\n  source:\n    type: docker\n    repository: r\n")
+                .expect("config");
+        let initial = Arc::new(Listing::empty("docker.io", "r"));
+        let (tx, rx) = watch::channel(current(Arc::clone(&initial), &config));
+        let mut ready = readiness(rx);
+        // A rebuild with the same initial listing (e.g. nodes arrived) is not readiness.
+        tx.send_replace(current(Arc::clone(&initial), &config));
+        tokio::task::yield_now().await;
+        assert!(!*ready.borrow_and_update());
+        tx.send_replace(current(Arc::new(Listing::empty("docker.io", "r")), &config));
+        tokio::time::timeout(std::time::Duration::from_secs(5), ready.wait_for(|r| *r))
+            .await
+            .expect("ready within 5 s")
+            .expect("sender alive");
+    }
 }
