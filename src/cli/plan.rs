@@ -84,7 +84,7 @@ fn plan_output(
 ) -> serde_json::Value {
     let pulled = PulledSet::default();
     let world = World::new(listing, nodes, config, &pulled);
-    let plan = views::prepull_plan(&world, config, &pulled);
+    let plan = views::prepull_plan(&world);
     // In the order the prepuller starts them: every node's first image, then the second…
     let pods: Vec<PlannedPod> = plan
         .in_pull_order()

@@ -21,6 +21,7 @@
 //! - `plan`: the prepull plan, which images each eligible node still needs.
 
 pub mod api;
+mod bitset;
 pub mod catalog;
 pub mod collection;
 pub mod duration;

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::catalog::NodePresence;
 use crate::node::{CachedImage, NodeInfo, Toleration};
 
 /// One image the policy wants on every eligible node.
@@ -167,8 +168,7 @@ impl PulledSet {
 /// Computes the plan (see the module comment). Nodes outside `selector` are skipped, so the
 /// same function serves a NodeList file that was not filtered by the API server; ineligible
 /// nodes (untolerated taints, cordoned, NotReady) get nothing, since a pod forced onto them
-/// would either never run or warm a node labs cannot use. Images repeating an earlier digest
-/// are dropped: pulling a digest once brings every tag that shares it.
+/// would either never run or warm a node labs cannot use.
 pub fn plan(
     images: &[PrepullImage],
     nodes: &[NodeInfo],
@@ -176,28 +176,42 @@ pub fn plan(
     tolerations: &[Toleration],
     pulled: &PulledSet,
 ) -> PrepullPlan {
+    let selected: Vec<&NodeInfo> = nodes
+        .iter()
+        .filter(|node| node.matches_selector(selector))
+        .collect();
+    let presence = NodePresence::from_nodes(selected.iter().copied(), pulled, false);
+    let eligible = selected
+        .into_iter()
+        .filter(|node| node.eligibility(tolerations).is_eligible())
+        .map(|node| node.name.as_str());
+    plan_with_presence(images, eligible, &presence)
+}
+
+/// The plan for the eligible nodes (names in listing order), given where each digest is
+/// already cached or known to be pulled: what a caller that keeps a [`NodePresence`] plans
+/// from, without parsing node caches again. Images repeating an earlier digest are dropped:
+/// pulling a digest once brings every tag that shares it.
+pub fn plan_with_presence<'a>(
+    images: &[PrepullImage],
+    eligible: impl IntoIterator<Item = &'a str>,
+    presence: &NodePresence,
+) -> PrepullPlan {
     let mut seen = HashSet::new();
     let unique: Vec<&PrepullImage> = images
         .iter()
         .filter(|image| seen.insert(image.digest.as_str()))
         .collect();
-    let nodes = nodes
-        .iter()
-        .filter(|node| node.matches_selector(selector))
-        .filter(|node| node.eligibility(tolerations).is_eligible())
+    let nodes = eligible
+        .into_iter()
         .filter_map(|node| {
-            let cached: HashSet<&str> =
-                node.images.iter().filter_map(CachedImage::digest).collect();
             let missing: Vec<PrepullImage> = unique
                 .iter()
-                .filter(|image| {
-                    !cached.contains(image.digest.as_str())
-                        && !pulled.contains(&node.name, &image.digest)
-                })
+                .filter(|image| !presence.is_on(&image.digest, node))
                 .map(|image| (*image).clone())
                 .collect();
             (!missing.is_empty()).then(|| NodePulls {
-                node: node.name.clone(),
+                node: node.to_owned(),
                 images: missing,
             })
         })

@@ -7,7 +7,7 @@
 //! - `full_refresh/end_to_end`: listing (HTTP, paging, JSON) → catalog → `World::new` (node
 //!   presence) → prepull plan → menu, `/images` and `/prepulls` bodies serialised to JSON.
 //! - `full_refresh/without_transfer`: the same from the listing's images already in memory
-//!   (`Listing::complete` over the same `GarImage`s, tags parsed as the source parses them).
+//!   (`Listing::from_gar` over the same `GarImage`s, as the source does after its requests).
 //! - `stages/*`: each step alone, to see where the time goes.
 //!
 //! Without criterion: `RSP_REFRESH_BREAKDOWN=15` prints the median time of each step of 15
@@ -24,7 +24,6 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use criterion::{criterion_group, BatchSize, Criterion};
 use rsp_config::{Config, SourceConfig};
-use rsp_model::catalog::ListedImage;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_model::Tag;
@@ -299,20 +298,6 @@ lab:
     Config::from_yaml(&text).expect("bench configuration").0
 }
 
-/// The tags of the source's images parsed as the source parses them.
-fn listed(images: Vec<GarImage>) -> Vec<ListedImage> {
-    images
-        .into_iter()
-        .flat_map(|GarImage { tags, digest, size }| {
-            tags.into_iter().map(move |tag| ListedImage {
-                tag: Tag::parse(&tag),
-                digest: digest.clone(),
-                size,
-            })
-        })
-        .collect()
-}
-
 /// Everything after the listing: the bodies a refresh makes the service serve.
 struct Output {
     plan: usize,
@@ -326,7 +311,7 @@ fn after_listing(listing: Listing, ctx: &Context) -> Output {
         &ctx.config,
         &ctx.pulled,
     );
-    let plan = views::prepull_plan(&world, &ctx.config, &ctx.pulled);
+    let plan = views::prepull_plan(&world);
     let menu = serde_json::to_vec(&views::menu(&world, &ctx.config, ctx.now)).unwrap();
     let images = serde_json::to_vec(&views::spawner_images(
         &world,
@@ -376,12 +361,8 @@ impl Context {
             let raw = source.list().await.unwrap();
             (fake, source, config, raw)
         });
-        let listing = Listing::complete(
-            config.images.source.registry_and_repository().0.as_str(),
-            config.images.source.registry_and_repository().1.as_str(),
-            listed(raw.clone()),
-            &config.images,
-        );
+        let (registry, repository) = source.registry_and_repository();
+        let listing = Listing::from_gar(registry, repository, raw.clone(), &config.images);
         let prepull: Vec<(String, String)> = views::prepull_images(&listing)
             .into_iter()
             .map(|image| (image.tag, image.digest))
@@ -421,7 +402,7 @@ impl Context {
 
     fn listing_in_memory(&self, raw: Vec<GarImage>) -> Listing {
         let (registry, repository) = self.source.registry_and_repository();
-        Listing::complete(registry, repository, listed(raw), &self.config.images)
+        Listing::from_gar(registry, repository, raw, &self.config.images)
     }
 
     fn listing_over_http(&self) -> Listing {
@@ -491,7 +472,7 @@ fn full_refresh(c: &mut Criterion) {
         })
     });
     group.bench_function("prepull_plan", |b| {
-        b.iter(|| black_box(views::prepull_plan(&world, &ctx.config, &ctx.pulled)))
+        b.iter(|| black_box(views::prepull_plan(&world)))
     });
     group.bench_function("menu_json", |b| {
         b.iter(|| serde_json::to_vec(&views::menu(&world, &ctx.config, ctx.now)).unwrap())
@@ -555,7 +536,7 @@ fn breakdown(n: usize) {
             &ctx.pulled,
         );
         record(2);
-        black_box(views::prepull_plan(&world, &ctx.config, &ctx.pulled));
+        black_box(views::prepull_plan(&world));
         record(3);
         black_box(serde_json::to_vec(&views::menu(&world, &ctx.config, ctx.now)).unwrap());
         record(4);

@@ -274,6 +274,7 @@ fn system_time(time: chrono::DateTime<Utc>) -> SystemTime {
 impl<S: ImageSource> Backend for ServiceState<S> {
     fn spawner_images(&self) -> SpawnerImages {
         views::spawner_images(&self.current().world, &self.config.images.recommended_tag)
+            .into_owned()
     }
 
     fn prepulls(&self) -> PrepullerStatus {
@@ -371,7 +372,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
         let current = self.current();
         let record = lock(&self.refresh).clone();
         let puller = &current.puller;
-        let plan = views::prepull_plan(&current.world, &self.config, &puller.pulled);
+        let plan = views::prepull_plan(&current.world);
         MetricsSnapshot {
             refresh_success_total: record.success_total,
             refresh_failure_total: record.failure_total,

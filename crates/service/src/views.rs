@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_model::api::{
     MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage, PrepullerImages, PrepullerStatus,
-    SpawnerImages,
+    SpawnerEntry, SpawnerImagesView,
 };
-use rsp_model::catalog::{Image, NodePresence};
+use rsp_model::catalog::{Image, NodePresence, NodeSet};
 use rsp_model::node::{Eligibility, NodeInfo};
-use rsp_model::plan::{plan, PrepullImage, PrepullPlan, PulledSet};
+use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
 use rsp_model::TagKind;
 use rsp_registry::source::Listing;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Everything the views are computed from.
@@ -30,9 +30,10 @@ pub struct World {
     pub nodes: Arc<Vec<NodeInfo>>,
     /// The eligibility of each of `nodes`, in the same order.
     pub eligibility: Vec<Eligibility>,
-    /// Names of the eligible nodes: an image is prepulled when all of them cache it.
-    pub eligible: BTreeSet<String>,
+    /// Where each digest is cached, pulls the prepuller saw succeed included.
     pub presence: NodePresence,
+    /// The eligible nodes: an image is prepulled when all of them cache it.
+    pub eligible: NodeSet,
     /// The node list this world was built from, to tell when a new one is the same.
     input: Arc<Vec<NodeInfo>>,
 }
@@ -73,36 +74,17 @@ impl World {
             .iter()
             .map(|node| node.eligibility(&config.lab.tolerations))
             .collect();
-        let eligible = nodes
-            .iter()
-            .zip(&eligibility)
-            .filter(|(_, eligibility)| eligibility.is_eligible())
-            .map(|(node, _)| node.name.clone())
-            .collect();
-        let mut presence = NodePresence::new();
-        for node in nodes.iter() {
-            for image in &node.images {
-                let Some(digest) = image.digest() else {
-                    continue;
-                };
-                presence.mark(digest, &node.name);
-                if listing.sizes_from_nodes {
-                    // The last node listed wins, as in the original.
-                    presence.set_size(digest, image.size.unwrap_or(0));
-                }
-            }
-            for digest in pulled.digests(&node.name) {
-                presence.mark(digest, &node.name);
-            }
-        }
-        World {
+        let presence = NodePresence::from_nodes(nodes.iter(), pulled, listing.sizes_from_nodes);
+        let mut world = World {
             listing,
             nodes,
             eligibility,
-            eligible,
             presence,
+            eligible: NodeSet::default(),
             input,
-        }
+        };
+        world.eligible = world.presence.node_set(world.eligible_names());
+        world
     }
 
     /// Whether this world was built from exactly this node list.
@@ -115,13 +97,20 @@ impl World {
         self.nodes.iter().zip(&self.eligibility)
     }
 
-    fn prepulled(&self, image: &Image) -> PrepulledImage {
-        PrepulledImage::from_image(image, &self.presence, &self.eligible)
+    fn entry<'a>(&self, image: &'a Image) -> SpawnerEntry<'a> {
+        SpawnerEntry::image(image, &self.presence, &self.eligible)
+    }
+
+    /// The names of the eligible nodes, in listing order.
+    pub fn eligible_names(&self) -> impl Iterator<Item = &str> {
+        self.entries()
+            .filter(|(_, eligibility)| eligibility.is_eligible())
+            .map(|(node, _)| node.name.as_str())
     }
 }
 
-/// Body of `GET /spawner/v1/images`.
-pub fn spawner_images(world: &World, recommended_tag: &str) -> SpawnerImages {
+/// Body of `GET /spawner/v1/images`, borrowed from the world (`into_owned` for values).
+pub fn spawner_images<'a>(world: &'a World, recommended_tag: &str) -> SpawnerImagesView<'a> {
     let prepull = &world.listing.to_prepull;
     let listing = &world.listing;
     let all = match &listing.tags {
@@ -130,8 +119,12 @@ pub fn spawner_images(world: &World, recommended_tag: &str) -> SpawnerImages {
             let (registry, repository) = (listing.catalog.registry(), listing.catalog.repository());
             tags.all_tags(true)
                 .map(|tag| match listing.catalog.get(tag.tag()) {
-                    Some(image) => world.prepulled(image),
-                    None => PrepulledImage::without_digest(registry, repository, tag),
+                    Some(image) => world.entry(image),
+                    None => SpawnerEntry::Tag {
+                        registry,
+                        repository,
+                        tag,
+                    },
                 })
                 .collect()
         }
@@ -139,14 +132,14 @@ pub fn spawner_images(world: &World, recommended_tag: &str) -> SpawnerImages {
             .catalog
             .all_images(false, true, false)
             .into_iter()
-            .map(|image| world.prepulled(image))
+            .map(|image| world.entry(image))
             .collect(),
     };
-    SpawnerImages {
-        recommended: prepull.get(recommended_tag).map(|i| world.prepulled(i)),
-        latest_weekly: prepull.latest(TagKind::Weekly).map(|i| world.prepulled(i)),
-        latest_daily: prepull.latest(TagKind::Daily).map(|i| world.prepulled(i)),
-        latest_release: prepull.latest(TagKind::Release).map(|i| world.prepulled(i)),
+    SpawnerImagesView {
+        recommended: prepull.get(recommended_tag).map(|i| world.entry(i)),
+        latest_weekly: prepull.latest(TagKind::Weekly).map(|i| world.entry(i)),
+        latest_daily: prepull.latest(TagKind::Daily).map(|i| world.entry(i)),
+        latest_release: prepull.latest(TagKind::Release).map(|i| world.entry(i)),
         all,
     }
 }
@@ -156,7 +149,7 @@ pub fn spawner_images(world: &World, recommended_tag: &str) -> SpawnerImages {
 pub fn image_for_tag(world: &World, tag: &str) -> Option<PrepulledImage> {
     let listing = &world.listing;
     if let Some(image) = listing.catalog.get(tag) {
-        return Some(world.prepulled(image));
+        return Some(world.entry(image).into_owned());
     }
     let known = listing.tags.as_ref()?.get(tag)?;
     Some(PrepulledImage::without_digest(
@@ -246,7 +239,7 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
         let mut entry = NodeImage::from_image(image, &world.presence, &world.eligible);
         for node in world.presence.nodes(image.digest()) {
             if let Some(&i) = index.get(node) {
-                nodes[i].cached.push(image.reference());
+                nodes[i].cached.push(entry.reference.clone());
             }
         }
         for node in &nodes {
@@ -303,13 +296,12 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
         .collect()
 }
 
-/// The pulls still needed on eligible nodes.
-pub fn prepull_plan(world: &World, config: &Config, pulled: &PulledSet) -> PrepullPlan {
-    plan(
+/// The pulls still needed on eligible nodes, from the world's presence (which counts the
+/// pulls the prepuller saw succeed).
+pub fn prepull_plan(world: &World) -> PrepullPlan {
+    plan_with_presence(
         &prepull_images(&world.listing),
-        &world.nodes,
-        &config.lab.node_selector,
-        &config.lab.tolerations,
-        pulled,
+        world.eligible_names(),
+        &world.presence,
     )
 }

@@ -220,12 +220,12 @@ fn the_world_keeps_selected_nodes_and_knows_the_eligible_ones() {
     let names: Vec<&str> = world.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["node-b", "node-a", "node-c"]);
     assert_eq!(
-        world
-            .eligible
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        ["node-a", "node-b"]
+        world.eligible_names().collect::<Vec<_>>(),
+        ["node-b", "node-a"]
+    );
+    assert_eq!(
+        world.eligible,
+        world.presence.node_set(["node-a", "node-b"])
     );
     assert!(
         !world.presence.is_on(&digest(7), "node-x"),
@@ -236,7 +236,7 @@ fn the_world_keeps_selected_nodes_and_knows_the_eligible_ones() {
 #[test]
 fn images_are_prepulled_when_every_eligible_node_caches_them() {
     let config = config("");
-    let images = spawner_images(&gar_world(&config), "recommended");
+    let images = spawner_images(&gar_world(&config), "recommended").into_owned();
     let recommended = prepulled_image(
         "recommended",
         "Recommended (Weekly 2077_43)",
@@ -564,7 +564,7 @@ fn the_plan_pulls_each_digest_once_on_eligible_nodes_only() {
     pulled.insert("node-a", &d(5));
     pulled.insert("node-c", &d(6));
     let world = World::new(listing, &nodes, &config, &pulled);
-    let plan = prepull_plan(&world, &config, &pulled);
+    let plan = prepull_plan(&world);
     let planned: Vec<(&str, Vec<&str>)> = plan
         .nodes
         .iter()

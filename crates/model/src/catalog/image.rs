@@ -109,6 +109,15 @@ impl Image {
             .filter(move |n| *n != self.name() && Some(*n) != target)
     }
 
+    /// Every other tag with this digest, sorted, the alias target included: what the API
+    /// lists as an image's `aliases`.
+    pub fn other_tags(&self) -> impl Iterator<Item = &str> + '_ {
+        self.group_names
+            .iter()
+            .map(|n| &**n)
+            .filter(move |n| *n != self.name())
+    }
+
     /// For a resolved alias, the tag of the image it stands for.
     pub fn alias_target(&self) -> Option<&str> {
         self.alias_target.as_deref()

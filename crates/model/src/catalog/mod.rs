@@ -11,17 +11,20 @@
 //! in `NodePresence`, keyed by digest.
 
 mod image;
+mod index;
 mod presence;
 mod resolve;
 
 pub use image::{Image, ListedImage};
-pub use presence::NodePresence;
+pub use presence::{NodePresence, NodeSet};
 
+use crate::bitset::BitSet;
 use crate::filter::ImageFilterPolicy;
 use crate::select::{self, KindLists, SubsetSpec};
 use crate::tag::TagKind;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use index::ImageIndex;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -31,18 +34,25 @@ struct CatalogData {
     images: Vec<Image>,
     /// Digest group of each image: images with the same digest share the number.
     group_of: Vec<u32>,
-    by_name: HashMap<String, u32>,
-    group_by_digest: HashMap<String, u32>,
+    /// How many digest groups there are.
+    groups: u32,
+    by_name: ImageIndex,
+    /// One image of each digest (its group is the digest's).
+    by_digest: ImageIndex,
 }
+
+/// No member of a view has this digest group.
+const NO_PRIMARY: u32 = u32::MAX;
 
 /// A view over the images of one listing: members in collection order.
 #[derive(Debug, Clone)]
 pub struct ImageCatalog {
     data: Arc<CatalogData>,
     lists: KindLists,
-    members: Members,
-    /// Digest group → the member that stands for the digest (first non-alias, else first).
-    primaries: HashMap<u32, u32>,
+    members: BitSet,
+    /// Digest group → the member that stands for the digest (first non-alias, else first),
+    /// or `NO_PRIMARY`.
+    primaries: Vec<u32>,
 }
 
 impl ImageCatalog {
@@ -56,31 +66,35 @@ impl ImageCatalog {
     ) -> ImageCatalog {
         let registry: Arc<str> = registry.into();
         let repository: Arc<str> = repository.into();
-        let mut images: Vec<Image> = listed
-            .into_iter()
-            .filter(|l| cycle.is_none() || l.tag.cycle() == cycle)
-            .take(u32::MAX as usize)
-            .map(|l| Image::new(l, Arc::clone(&registry), Arc::clone(&repository)))
-            .collect();
+        // Sized up front: a filtered iterator gives no size hint, and growing a vector of
+        // 20,000 images copies it several times.
+        let mut images: Vec<Image> = Vec::with_capacity(listed.len().min(u32::MAX as usize));
+        images.extend(
+            listed
+                .into_iter()
+                .filter(|l| cycle.is_none() || l.tag.cycle() == cycle)
+                .take(u32::MAX as usize)
+                .map(|l| Image::new(l, Arc::clone(&registry), Arc::clone(&repository))),
+        );
         let count = images.len() as u32;
 
         // Groups list their members in collection order as parsed, which decides primaries.
         let parsed_order = select::group_sorted(&images, 0..count);
-        let mut group_by_digest: HashMap<String, u32> = HashMap::with_capacity(images.len());
+        let mut by_digest = ImageIndex::new(images.len(), Image::digest);
         let mut group_of = vec![0u32; images.len()];
+        let mut groups = 0u32;
         for &i in parsed_order.iter().flatten() {
-            let next = group_by_digest.len() as u32;
-            let digest = &images[i as usize].digest;
-            group_of[i as usize] = match group_by_digest.get(digest) {
-                Some(&g) => g,
+            group_of[i as usize] = match by_digest.get(&images, images[i as usize].digest()) {
+                Some(j) => group_of[j as usize],
                 None => {
-                    group_by_digest.insert(digest.clone(), next);
-                    next
+                    by_digest.insert(&images, i);
+                    groups += 1;
+                    groups - 1
                 }
             };
         }
         // Members of each group, flat and in collection order (a counting sort by group).
-        let mut starts = vec![0usize; group_by_digest.len() + 1];
+        let mut starts = vec![0usize; groups as usize + 1];
         for &g in &group_of {
             starts[g as usize + 1] += 1;
         }
@@ -94,8 +108,8 @@ impl ImageCatalog {
             flat[fill[g]] = i;
             fill[g] += 1;
         }
-        let groups = starts.windows(2).map(|w| &flat[w[0]..w[1]]);
-        resolve::resolve(&mut images, groups);
+        let members = starts.windows(2).map(|w| &flat[w[0]..w[1]]);
+        resolve::resolve(&mut images, members);
 
         // Resolution only turns unknown tags into aliases (with their target's cycle and
         // architecture), so only those two lists are sorted again, from input order so that
@@ -111,18 +125,19 @@ impl ImageCatalog {
             select::sort_descending(&images, &mut lists[kind.index()]);
         }
 
-        let by_name = images
-            .iter()
-            .enumerate()
-            .map(|(i, image)| (image.name().to_string(), i as u32))
-            .collect();
+        // A tag listed twice is found as its last listing.
+        let mut by_name = ImageIndex::new(images.len(), Image::name);
+        for i in 0..count {
+            by_name.insert(&images, i);
+        }
         let data = CatalogData {
             registry,
             repository,
             images,
             group_of,
             by_name,
-            group_by_digest,
+            by_digest,
+            groups,
         };
         ImageCatalog::from_lists(Arc::new(data), lists)
     }
@@ -133,18 +148,17 @@ impl ImageCatalog {
     }
 
     fn from_lists(data: Arc<CatalogData>, lists: KindLists) -> ImageCatalog {
-        let mut set = Members::new(data.images.len());
-        let mut primaries = HashMap::new();
+        let mut set = BitSet::with_capacity(data.images.len());
+        let mut primaries = vec![NO_PRIMARY; data.groups as usize];
         for &i in lists.iter().flatten() {
             set.insert(i);
-            let group = data.group_of[i as usize];
+            let primary = &mut primaries[data.group_of[i as usize] as usize];
             let alias = data.images[i as usize].is_possible_alias();
             // The first member of a digest stands for it until a non-alias one comes.
-            let keep = primaries
-                .get(&group)
-                .is_some_and(|&p| alias || !data.images[p as usize].is_possible_alias());
+            let keep = *primary != NO_PRIMARY
+                && (alias || !data.images[*primary as usize].is_possible_alias());
             if !keep {
-                primaries.insert(group, i);
+                *primary = i;
             }
         }
         ImageCatalog {
@@ -178,8 +192,7 @@ impl ImageCatalog {
     fn index_of(&self, name: &str) -> Option<u32> {
         self.data
             .by_name
-            .get(name)
-            .copied()
+            .get(&self.data.images, name)
             .filter(|&i| self.members.contains(i))
     }
 
@@ -218,6 +231,20 @@ impl ImageCatalog {
             })
     }
 
+    /// The digest group of a digest of the listing.
+    fn group(&self, digest: &str) -> Option<u32> {
+        let image = self.data.by_digest.get(&self.data.images, digest)?;
+        Some(self.data.group_of[image as usize])
+    }
+
+    /// The member that stands for a digest group, if any member has the digest.
+    fn primary(&self, group: u32) -> Option<u32> {
+        self.primaries
+            .get(group as usize)
+            .copied()
+            .filter(|&i| i != NO_PRIMARY)
+    }
+
     /// The member with this tag.
     pub fn get(&self, name: &str) -> Option<&Image> {
         self.index_of(name).map(|i| self.image(i))
@@ -225,8 +252,8 @@ impl ImageCatalog {
 
     /// The member that stands for a digest: its first non-alias tag, else its first tag.
     pub fn image_for_digest(&self, digest: &str) -> Option<&Image> {
-        let group = self.data.group_by_digest.get(digest)?;
-        self.primaries.get(group).map(|&i| self.image(i))
+        let primary = self.primary(self.group(digest)?)?;
+        Some(self.image(primary))
     }
 
     /// All members with this digest, in collection order.
@@ -234,7 +261,7 @@ impl ImageCatalog {
         &'a self,
         digest: &'a str,
     ) -> impl Iterator<Item = &'a Image> + 'a {
-        let group = self.data.group_by_digest.get(digest).copied();
+        let group = self.group(digest);
         self.lists
             .iter()
             .flatten()
@@ -265,9 +292,9 @@ impl ImageCatalog {
             .collect();
         let members: Vec<u32> = self
             .primaries
-            .values()
+            .iter()
             .copied()
-            .filter(|&i| !present.contains(self.image(i).digest()))
+            .filter(|&i| i != NO_PRIMARY && !present.contains(self.image(i).digest()))
             .collect();
         ImageCatalog::view(Arc::clone(&self.data), members)
     }
@@ -277,8 +304,8 @@ impl ImageCatalog {
     pub fn with_digests<'a>(&self, digests: impl IntoIterator<Item = &'a str>) -> ImageCatalog {
         let mut members: Vec<u32> = digests
             .into_iter()
-            .filter_map(|d| self.data.group_by_digest.get(d))
-            .filter_map(|g| self.primaries.get(g).copied())
+            .filter_map(|d| self.group(d))
+            .filter_map(|g| self.primary(g))
             .collect();
         members.sort_unstable();
         members.dedup();
@@ -304,28 +331,6 @@ impl ImageCatalog {
         .into_iter()
         .map(|i| self.image(i))
         .collect()
-    }
-}
-
-/// A fixed-size bit set of member indices.
-#[derive(Debug, Clone)]
-struct Members(Vec<u64>);
-
-impl Members {
-    fn new(capacity: usize) -> Members {
-        Members(vec![0; capacity.div_ceil(64)])
-    }
-
-    fn insert(&mut self, i: u32) {
-        if let Some(word) = self.0.get_mut(i as usize / 64) {
-            *word |= 1 << (i % 64);
-        }
-    }
-
-    fn contains(&self, i: u32) -> bool {
-        self.0
-            .get(i as usize / 64)
-            .is_some_and(|word| word & (1 << (i % 64)) != 0)
     }
 }
 

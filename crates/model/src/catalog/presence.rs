@@ -1,48 +1,119 @@
-//! Where each digest is cached: node names per digest, and sizes reported by nodes.
+//! Where each digest is cached: the set of nodes per digest, and sizes reported by nodes.
 //!
-//! Kept outside the immutable catalog (behaviour.md §3.5, §13): marking a digest on a node is a
-//! cheap update of this map, and every tag of that digest, in every view of the catalog, sees
-//! it, because images are looked up here by digest.
+//! Kept outside the immutable catalog (behaviour.md §3.5, §13): images are looked up here by
+//! digest, so every tag of a digest, in every view of the catalog, sees the same nodes.
+//!
+//! Presence is rebuilt in one go from a node list whenever the nodes change, and it is read
+//! far more than it is built: every image of `/spawner/v1/images` asks whether all eligible
+//! nodes cache it, and the prepull plan asks it per (node, image). So nodes are numbered once,
+//! in name order, and each digest keeps a bit set of node numbers: a question costs one hash
+//! of the digest and a few word operations, sets list their nodes sorted by name for free,
+//! and a refresh allocates per distinct digest rather than per (node, digest) pair.
 
-use std::collections::{BTreeSet, HashMap};
+use crate::bitset::BitSet;
+use crate::node::NodeInfo;
+use crate::plan::PulledSet;
+
+/// Digest-keyed maps: digests come from registries and kubelets, never from requests, and are
+/// hashed tens of thousands of times per refresh, so a fast hasher pays.
+type DigestMap<V> = foldhash::HashMap<Box<str>, V>;
+
+/// A set of nodes of one [`NodePresence`] (e.g. the eligible ones), made by
+/// [`NodePresence::node_set`]; it means nothing to another presence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSet(BitSet);
+
+impl NodeSet {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodePresence {
-    nodes: HashMap<String, BTreeSet<String>>,
-    sizes: HashMap<String, u64>,
+    /// Every node's name, sorted and unique: a node's number is its position here.
+    names: Vec<String>,
+    nodes: DigestMap<BitSet>,
+    sizes: DigestMap<u64>,
 }
 
 impl NodePresence {
-    pub fn new() -> NodePresence {
-        NodePresence::default()
+    /// Where each digest is cached on `nodes`: the digest of every image a node reports (its
+    /// first reference with a digest, behaviour §7.2), plus the pulls the prepuller saw
+    /// succeed there and that the node may not list (kubelet reports at most 50 images).
+    /// With `sizes_from_nodes`, the sizes nodes report replace the registry's; the last node
+    /// listed wins, and zero (kubelet's "unknown") is ignored, as in the original.
+    pub fn from_nodes<'a>(
+        nodes: impl IntoIterator<Item = &'a NodeInfo>,
+        pulled: &PulledSet,
+        sizes_from_nodes: bool,
+    ) -> NodePresence {
+        let nodes: Vec<&NodeInfo> = nodes.into_iter().collect();
+        let mut names: Vec<String> = nodes.iter().map(|node| node.name.clone()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut presence = NodePresence {
+            names,
+            nodes: DigestMap::default(),
+            sizes: DigestMap::default(),
+        };
+        let count = presence.names.len();
+        for node in nodes {
+            let Some(id) = presence.id(&node.name) else {
+                continue;
+            };
+            for image in &node.images {
+                let Some(digest) = image.digest() else {
+                    continue;
+                };
+                presence.mark(digest, id, count);
+                if sizes_from_nodes {
+                    if let Some(size) = image.size.filter(|&size| size > 0) {
+                        presence.sizes.insert(digest.into(), size);
+                    }
+                }
+            }
+            for digest in pulled.digests(&node.name) {
+                presence.mark(digest, id, count);
+            }
+        }
+        presence
     }
 
-    /// Records that `node` caches `digest`; true if it was not known yet.
-    pub fn mark(&mut self, digest: &str, node: &str) -> bool {
+    fn mark(&mut self, digest: &str, id: u32, count: usize) {
         match self.nodes.get_mut(digest) {
-            Some(nodes) => nodes.insert(node.to_string()),
+            Some(set) => set.insert(id),
             None => {
-                self.nodes
-                    .insert(digest.to_string(), BTreeSet::from([node.to_string()]));
-                true
+                let mut set = BitSet::with_capacity(count);
+                set.insert(id);
+                self.nodes.insert(digest.into(), set);
             }
         }
     }
 
-    /// Records a size reported by a node for `digest`; it replaces the registry's size. Zero is
-    /// ignored, as kubelet reports 0 when it does not know (and as the original did).
-    pub fn set_size(&mut self, digest: &str, size: u64) {
-        if size > 0 {
-            self.sizes.insert(digest.to_string(), size);
-        }
+    fn id(&self, node: &str) -> Option<u32> {
+        self.names
+            .binary_search_by(|name| name.as_str().cmp(node))
+            .ok()
+            .map(|i| i as u32)
     }
 
-    /// Forgets a node (it left the cluster).
-    pub fn remove_node(&mut self, node: &str) {
-        self.nodes.retain(|_, nodes| {
-            nodes.remove(node);
-            !nodes.is_empty()
-        });
+    /// A node's name (none for a number of a set made by another presence).
+    fn name(&self, id: u32) -> Option<&str> {
+        self.names.get(id as usize).map(String::as_str)
+    }
+
+    /// The set of the named nodes; names this presence does not know are left out.
+    pub fn node_set<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> NodeSet {
+        let mut set = BitSet::with_capacity(self.names.len());
+        for id in names.into_iter().filter_map(|name| self.id(name)) {
+            set.insert(id);
+        }
+        NodeSet(set)
     }
 
     /// The nodes caching `digest`, sorted.
@@ -50,35 +121,34 @@ impl NodePresence {
         self.nodes
             .get(digest)
             .into_iter()
-            .flatten()
-            .map(String::as_str)
+            .flat_map(BitSet::iter)
+            .filter_map(|id| self.name(id))
     }
 
     pub fn is_on(&self, digest: &str, node: &str) -> bool {
-        self.nodes
-            .get(digest)
-            .is_some_and(|nodes| nodes.contains(node))
+        match (self.nodes.get(digest), self.id(node)) {
+            (Some(set), Some(id)) => set.contains(id),
+            _ => false,
+        }
     }
 
     /// Whether every node of `eligible` caches `digest` (true when `eligible` is empty).
-    pub fn is_on_all(&self, digest: &str, eligible: &BTreeSet<String>) -> bool {
+    pub fn is_on_all(&self, digest: &str, eligible: &NodeSet) -> bool {
         match self.nodes.get(digest) {
-            Some(nodes) => eligible.is_subset(nodes),
+            Some(set) => eligible.0.is_subset(set),
             None => eligible.is_empty(),
         }
     }
 
-    /// The eligible nodes that do not cache `digest`, sorted.
+    /// The nodes of `eligible` that do not cache `digest`, sorted.
     pub fn missing<'a>(
         &'a self,
         digest: &str,
-        eligible: &'a BTreeSet<String>,
+        eligible: &'a NodeSet,
     ) -> impl Iterator<Item = &'a str> + 'a {
-        let nodes = self.nodes.get(digest);
-        eligible
-            .iter()
-            .filter(move |n| !nodes.is_some_and(|set| set.contains(*n)))
-            .map(String::as_str)
+        static NONE: BitSet = BitSet::EMPTY;
+        let cached = self.nodes.get(digest).unwrap_or(&NONE);
+        eligible.0.difference(cached).filter_map(|id| self.name(id))
     }
 
     /// The size a node reported for `digest`, if any.

@@ -3,9 +3,10 @@
 
 use super::*;
 use crate::api::{NodeImage, PrepulledImage};
+use crate::node::{CachedImage, NodeInfo};
+use crate::plan::PulledSet;
 use crate::tag::Tag;
 use proptest::prelude::*;
-use std::collections::BTreeSet;
 
 const REGISTRY: &str = "lighthouse.ceres";
 const REPOSITORY: &str = "library/sketchbook";
@@ -308,42 +309,71 @@ fn subsets_are_views_that_keep_the_catalogs_resolution() {
     assert_eq!(c.len(), 5);
 }
 
+/// A node caching digests with the sizes it reports.
+fn node_caching(name: &str, cached: &[(&str, u64)]) -> NodeInfo {
+    NodeInfo {
+        name: name.to_string(),
+        images: cached
+            .iter()
+            .map(|(digest, size)| CachedImage {
+                references: vec![format!("{REGISTRY}/{REPOSITORY}@{digest}")],
+                size: Some(*size),
+            })
+            .collect(),
+        ..NodeInfo::default()
+    }
+}
+
 #[test]
 fn node_presence_is_shared_by_every_tag_of_a_digest() {
     let c = weekly_catalog();
-    let mut presence = NodePresence::new();
-    assert!(presence.mark("D0", "node1"));
-    assert!(!presence.mark("D0", "node1"));
-    presence.mark("D9", "node1");
-    let eligible: BTreeSet<String> = ["node1".to_string()].into();
+    // Listed out of name order, and node1 lists D0 twice.
+    let nodes = [
+        node_caching("node2", &[]),
+        node_caching("node1", &[("D0", 0), ("D9", 7), ("D0", 0)]),
+    ];
+    let presence = NodePresence::from_nodes(&nodes, &PulledSet::default(), true);
+    let one = presence.node_set(["node1"]);
     for name in ["w_2077_46", "recommended", "latest_weekly"] {
         assert!(
-            PrepulledImage::from_image(c.get(name).unwrap(), &presence, &eligible).prepulled,
+            PrepulledImage::from_image(c.get(name).unwrap(), &presence, &one).prepulled,
             "{name}"
         );
     }
-    assert!(
-        !PrepulledImage::from_image(c.get("w_2077_45").unwrap(), &presence, &eligible).prepulled
-    );
-    let two: BTreeSet<String> = ["node1".to_string(), "node2".to_string()].into();
+    assert!(!PrepulledImage::from_image(c.get("w_2077_45").unwrap(), &presence, &one).prepulled);
+    let two = presence.node_set(["node1", "node2", "not-a-node"]);
+    assert_eq!(two.len(), 2, "unknown names are left out");
     let image = NodeImage::from_image(c.get("recommended").unwrap(), &presence, &two);
     assert_eq!(
         (image.nodes, image.missing, image.size),
-        (vec!["node1".to_string()], vec!["node2".to_string()], None)
+        (vec!["node1".to_string()], vec!["node2".to_string()], None),
+        "a size of zero means unknown"
     );
-    presence.set_size("D0", 0);
-    assert_eq!(presence.size("D0"), None, "zero means unknown");
-    presence.set_size("D0", 65537);
-    assert_eq!(
-        NodeImage::from_image(c.get("w_2077_46").unwrap(), &presence, &two).size,
-        Some(65537)
-    );
-    presence.remove_node("node1");
-    assert!(!presence.is_on("D0", "node1"));
+    assert!(!presence.is_on("D0", "node2") && !presence.is_on("D0", "node3"));
     assert!(
-        presence.is_on_all("D0", &BTreeSet::new()),
+        presence.is_on_all("D0", &NodeSet::default()),
         "no eligible nodes: everything counts as prepulled"
     );
+
+    // Sizes reported by nodes replace the registry's only when the source asks for it.
+    let sized = [node_caching("node1", &[("D0", 65537)])];
+    let image = c.get("w_2077_46").unwrap();
+    let with_sizes = NodePresence::from_nodes(&sized, &PulledSet::default(), true);
+    let all = with_sizes.node_set(["node1"]);
+    assert_eq!(
+        NodeImage::from_image(image, &with_sizes, &all).size,
+        Some(65537)
+    );
+    let without = NodePresence::from_nodes(&sized, &PulledSet::default(), false);
+    assert_eq!(NodeImage::from_image(image, &without, &all).size, None);
+
+    // A pull the prepuller saw succeed counts as cached, on listed nodes only.
+    let mut pulled = PulledSet::default();
+    pulled.insert("node2", "D0");
+    pulled.insert("node9", "D1");
+    let presence = NodePresence::from_nodes(&nodes, &pulled, false);
+    assert_eq!(presence.nodes("D0").collect::<Vec<_>>(), ["node1", "node2"]);
+    assert_eq!(presence.nodes("D1").count(), 0);
 }
 
 #[test]
@@ -352,9 +382,9 @@ fn prepulled_images_serialise_as_the_original() {
         alias("recommended", "sha256:5678"),
         listed("w_2077_43", "sha256:5678"),
     ]);
-    let mut presence = NodePresence::new();
-    presence.mark("sha256:5678", "node1");
-    let eligible: BTreeSet<String> = ["node1".to_string()].into();
+    let nodes = [node_caching("node1", &[("sha256:5678", 1)])];
+    let presence = NodePresence::from_nodes(&nodes, &PulledSet::default(), false);
+    let eligible = presence.node_set(["node1"]);
     let json = serde_json::to_string(&PrepulledImage::from_image(
         c.get("recommended").unwrap(),
         &presence,

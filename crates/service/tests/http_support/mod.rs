@@ -278,7 +278,7 @@ impl TestBackend {
 
 impl Backend for TestBackend {
     fn spawner_images(&self) -> SpawnerImages {
-        views::spawner_images(&self.world, &self.config.images.recommended_tag)
+        views::spawner_images(&self.world, &self.config.images.recommended_tag).into_owned()
     }
 
     fn prepulls(&self) -> PrepullerStatus {

@@ -6,10 +6,14 @@
 //! The prepull errors that rsp-images adds (decisions.md §4) are extra fields present only
 //! when there is an error, so error-free bodies are exactly the original's.
 
-use crate::catalog::{Image, NodePresence};
+mod entry;
+
+pub use entry::{SpawnerEntry, SpawnerImagesView};
+
+use crate::catalog::{Image, NodePresence, NodeSet};
 use crate::tag::Tag;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// One entry of the spawner menu or dropdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,37 +61,18 @@ pub struct PrepulledImage {
 impl PrepulledImage {
     /// An image as shown to the spawner: `prepulled` when every eligible node caches its
     /// digest (true when there are no eligible nodes, as in the original).
-    pub fn from_image(
-        image: &Image,
-        presence: &NodePresence,
-        eligible: &BTreeSet<String>,
-    ) -> PrepulledImage {
-        let mut aliases: Vec<String> = image
-            .aliases()
-            .chain(image.alias_target())
-            .map(str::to_string)
-            .collect();
-        aliases.sort();
-        PrepulledImage {
-            reference: image.reference(),
-            tag: image.name().to_string(),
-            name: image.display_name().into_owned(),
-            digest: Some(image.digest().to_string()),
-            aliases,
-            prepulled: presence.is_on_all(image.digest(), eligible),
-        }
+    pub fn from_image(image: &Image, presence: &NodePresence, eligible: &NodeSet) -> Self {
+        SpawnerEntry::image(image, presence, eligible).into_owned()
     }
 
     /// A tag whose digest is not known (Docker tags outside the prepull subset).
     pub fn without_digest(registry: &str, repository: &str, tag: &Tag) -> PrepulledImage {
-        PrepulledImage {
-            reference: format!("{registry}/{repository}:{}", tag.tag()),
-            tag: tag.tag().to_string(),
-            name: tag.display_name(),
-            digest: None,
-            aliases: Vec::new(),
-            prepulled: false,
+        SpawnerEntry::Tag {
+            registry,
+            repository,
+            tag,
         }
+        .into_owned()
     }
 }
 
@@ -126,11 +111,7 @@ pub struct NodeImage {
 impl NodeImage {
     /// A prepull image with the nodes caching it and the eligible nodes missing it; the size
     /// is the one nodes report, else the registry's.
-    pub fn from_image(
-        image: &Image,
-        presence: &NodePresence,
-        eligible: &BTreeSet<String>,
-    ) -> NodeImage {
+    pub fn from_image(image: &Image, presence: &NodePresence, eligible: &NodeSet) -> NodeImage {
         let digest = image.digest();
         NodeImage {
             reference: image.reference(),
