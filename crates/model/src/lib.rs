@@ -16,9 +16,11 @@
 //!   built once per registry listing, with alias resolution by digest, views (subsets) and
 //!   `NodePresence`, which records on which nodes each digest is cached.
 //! - `reference`: Docker references `registry/repository[:tag][@digest]`.
-//! - `api`: the serde types of the HTTP API and menus.
+//! - `api`: the serde types of the HTTP API and menus, and the borrowed `/spawner/v1/images`
+//!   entries serialised straight from a catalog.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
 //! - `plan`: the prepull plan, which images each eligible node still needs.
+//! - `bitset` (private): a set of small indices, for catalog members and node presence.
 
 pub mod api;
 mod bitset;
