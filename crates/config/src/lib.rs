@@ -117,7 +117,8 @@ impl Config {
                 })?;
         }
         self.images.validate()?;
-        self.prepuller.validate()
+        self.prepuller.validate()?;
+        self.server.validate()
     }
 }
 

@@ -2,10 +2,12 @@
 //! controller, and its own `cluster`, `prepuller` and `server` sections (decisions §3).
 
 use crate::ConfigError;
+use rsp_model::duration;
 use rsp_model::node::Toleration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The `lab` keys that decide where lab images belong.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -79,21 +81,60 @@ fn default_true() -> bool {
     true
 }
 
+/// The HTTP server. Its clients are a few spawners and scrapers, so the limits protect the
+/// service from a misbehaving client rather than shape normal traffic.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerConfig {
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Connections open at once; further clients wait in the listen queue until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers before its connection closes.
+    #[serde(
+        default = "default_header_read_timeout",
+        deserialize_with = "duration::serde::deserialize"
+    )]
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: default_listen(),
+            max_connections: default_max_connections(),
+            header_read_timeout: default_header_read_timeout(),
         }
+    }
+}
+
+impl ServerConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                path: "server.maxConnections".into(),
+                message: "must be at least 1, or no request would ever be answered".into(),
+            });
+        }
+        if self.header_read_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                path: "server.headerReadTimeout".into(),
+                message: "must be longer than zero, e.g. 10s".into(),
+            });
+        }
+        Ok(())
     }
 }
 
 fn default_listen() -> String {
     "127.0.0.1:8080".to_owned()
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
 }

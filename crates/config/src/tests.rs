@@ -21,6 +21,8 @@ fn defaults_follow_the_original() {
     assert_eq!(images.cycle, None);
     assert_eq!(config.path_prefix, "/nublado");
     assert_eq!(config.server.listen, "127.0.0.1:8080");
+    assert_eq!(config.server.max_connections, 1024);
+    assert_eq!(config.server.header_read_timeout.as_secs(), 10);
     assert_eq!(config.prepuller.max_in_flight, 10);
     assert!(config.prepuller.leader_election);
     assert!(matches!(config.cluster, ClusterConfig::Kubernetes));
@@ -99,6 +101,20 @@ fn wrong_values_are_errors_with_paths() {
         Err(ConfigError::Missing { .. })
     ));
     assert!(matches!(parse("images: [\n"), Err(ConfigError::Syntax(_))));
+    for (server, path) in [
+        ("maxConnections: 0", "server.maxConnections"),
+        ("headerReadTimeout: 0s", "server.headerReadTimeout"),
+        ("headerReadTimeout: soon", "server.headerReadTimeout"),
+    ] {
+        let text = format!("{MINIMAL}server:\n  {server}\n");
+        assert_eq!(parse(&text).unwrap_err().path(), Some(path), "{server}");
+    }
+    let text = format!("{MINIMAL}server:\n  maxConnections: 8\n  headerReadTimeout: 1m\n");
+    let server = parse(&text).unwrap().0.server;
+    assert_eq!(
+        (server.max_connections, server.header_read_timeout.as_secs()),
+        (8, 60)
+    );
 }
 
 #[test]
@@ -118,4 +134,21 @@ fn static_cluster_and_prefix() {
     let (config, _) = parse(&text).unwrap();
     assert!(matches!(config.cluster, ClusterConfig::Static { .. }));
     assert_eq!(config.path_prefix, "/x");
+}
+
+#[test]
+fn the_shipped_configurations_load_without_warnings() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let configmap = std::fs::read_to_string(format!("{root}/deploy/kubernetes/config.yaml"))
+        .expect("deploy/kubernetes/config.yaml");
+    let configmap: serde_yaml::Value = serde_yaml::from_str(&configmap).unwrap();
+    let text = configmap["data"]["config.yaml"]
+        .as_str()
+        .expect("data.config.yaml");
+    let (config, warnings) = parse(text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.server.listen, "0.0.0.0:8080");
+    let demo = std::fs::read_to_string(format!("{root}/examples/demo.yaml")).unwrap();
+    let (_, warnings) = parse(&demo).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
 }

@@ -15,7 +15,7 @@
 //! On shutdown the server drains its requests, the prepuller stops creating pods and deletes
 //! the ones in flight, and `serve` returns.
 
-use crate::http;
+use crate::http::{self, server::ServerLimits};
 use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
 use crate::state::{self, Current, ServiceState};
@@ -127,10 +127,13 @@ pub async fn serve(
     });
     let router = http::router(backend, &config.path_prefix)
         .map_err(|error| ServeError::Config(format!("pathPrefix: {error}")))?;
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|error| ServeError::Failed(format!("HTTP server failed: {error}")));
+    http::server::serve(
+        listener,
+        router,
+        ServerLimits::from_config(&config.server),
+        shutdown,
+    )
+    .await;
 
     tracing::info!("Stopping: no new prepull pods; deleting those in flight");
     stop_tx.send_replace(true);
@@ -141,7 +144,7 @@ pub async fn serve(
         election.shutdown().await;
     }
     refresher.abort();
-    served
+    Ok(())
 }
 
 /// True from the first successful refresh on.

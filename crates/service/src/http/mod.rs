@@ -14,6 +14,7 @@ pub mod error;
 mod html;
 mod probes;
 pub mod resolve;
+pub mod server;
 mod spawner;
 
 use axum::extract::{DefaultBodyLimit, State};
