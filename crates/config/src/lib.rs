@@ -89,7 +89,12 @@ impl Config {
             images,
             dropdown_menu: dropdown_menu.unwrap_or_default(),
             lab,
-            path_prefix: normalise_prefix(path_prefix.as_deref().unwrap_or("/nublado")),
+            path_prefix: normalize_prefix(path_prefix.as_deref().unwrap_or("/nublado")).map_err(
+                |error| ConfigError::Invalid {
+                    path: "pathPrefix".into(),
+                    message: error.to_string(),
+                },
+            )?,
             metadata_path: metadata_path.unwrap_or_else(|| PathBuf::from("/etc/podinfo")),
             cluster,
             prepuller,
@@ -122,14 +127,27 @@ impl Config {
     }
 }
 
-/// The URL prefix without a trailing slash, always starting with one (`/` becomes empty).
-fn normalise_prefix(prefix: &str) -> String {
-    let trimmed = prefix.trim_end_matches('/');
-    if trimmed.is_empty() || trimmed.starts_with('/') {
-        trimmed.to_owned()
-    } else {
-        format!("/{trimmed}")
+/// A `pathPrefix` that cannot be routed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("path prefix {0:?} must be empty or /-separated segments of letters, digits and -._~")]
+pub struct InvalidPrefix(pub String);
+
+/// Normalises a `pathPrefix`: `""`, `"/"` → `""`; `"nublado/"` → `"/nublado"`; empty segments
+/// dropped. Only unreserved URL characters are accepted, so the prefix can never be read as a
+/// route pattern (`{x}`, `:x`, `*x`) or need percent-encoding.
+pub fn normalize_prefix(prefix: &str) -> Result<String, InvalidPrefix> {
+    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    let valid = segments.iter().all(|segment| {
+        *segment != "."
+            && *segment != ".."
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+    });
+    if !valid {
+        return Err(InvalidPrefix(prefix.to_owned()));
     }
+    Ok(segments.iter().map(|s| format!("/{s}")).collect())
 }
 
 fn lab_section(mut lab: Mapping, ignored: &mut Vec<String>) -> Result<LabConfig, ConfigError> {

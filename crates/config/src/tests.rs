@@ -152,3 +152,21 @@ fn the_shipped_configurations_load_without_warnings() {
     let (_, warnings) = parse(&demo).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
 }
+
+#[test]
+fn prefixes_are_normalised_or_refused() {
+    assert_eq!(normalize_prefix("").unwrap(), "");
+    assert_eq!(normalize_prefix("/").unwrap(), "");
+    assert_eq!(normalize_prefix("/nublado").unwrap(), "/nublado");
+    assert_eq!(normalize_prefix("nublado/").unwrap(), "/nublado");
+    assert_eq!(normalize_prefix("/a//b/").unwrap(), "/a/b");
+    for bad in ["/{x}", "/:x", "/*x", "/a b", "/..", "/é"] {
+        assert!(normalize_prefix(bad).is_err(), "{bad}");
+        let text = format!("{MINIMAL}pathPrefix: \"{bad}\"\n");
+        assert_eq!(
+            parse(&text).unwrap_err().path(),
+            Some("pathPrefix"),
+            "{bad}"
+        );
+    }
+}

@@ -30,32 +30,10 @@ use tracing::Level;
 
 use crate::backend::Backend;
 use error::ApiError;
+pub use rsp_config::{normalize_prefix, InvalidPrefix};
 
 /// Largest request body accepted; a resolve request is well under 1 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
-
-/// The path prefix cannot be routed: it must be `/`-separated segments of URL-safe characters.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("path prefix {0:?} must be empty or /-separated segments of letters, digits and -._~")]
-pub struct InvalidPrefix(pub String);
-
-/// Normalises a configured `pathPrefix`: `""`, `"/"` → `""`; `"nublado/"` → `"/nublado"`.
-/// Only unreserved URL characters are accepted, so the prefix can never be read as a route
-/// pattern (`{x}`, `:x`, `*x`) or need percent-encoding.
-pub fn normalize_prefix(prefix: &str) -> Result<String, InvalidPrefix> {
-    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
-    let valid = segments.iter().all(|segment| {
-        *segment != "."
-            && *segment != ".."
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
-    });
-    if !valid {
-        return Err(InvalidPrefix(prefix.to_owned()));
-    }
-    Ok(segments.iter().map(|s| format!("/{s}")).collect())
-}
 
 /// All routes of the service for `backend`, the API and pages under `path_prefix`.
 pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, InvalidPrefix> {
@@ -129,21 +107,4 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         "internal_error",
     )
     .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_are_normalised_or_refused() {
-        assert_eq!(normalize_prefix("").unwrap(), "");
-        assert_eq!(normalize_prefix("/").unwrap(), "");
-        assert_eq!(normalize_prefix("/nublado").unwrap(), "/nublado");
-        assert_eq!(normalize_prefix("nublado/").unwrap(), "/nublado");
-        assert_eq!(normalize_prefix("/a//b/").unwrap(), "/a/b");
-        for bad in ["/{x}", "/:x", "/*x", "/a b", "/..", "/é"] {
-            assert!(normalize_prefix(bad).is_err(), "{bad}");
-        }
-    }
 }
