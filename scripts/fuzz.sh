@@ -26,6 +26,15 @@ fi
 for target in "${targets[@]}"; do
     echo "== fuzzing $target for ${seconds}s"
     mkdir -p "corpus/$target"
+    # Seeds, so that mutations start from inputs that parse: the demo's nodes for node_status.
+    if [ "$target" = node_status ] && [ -z "$(ls -A "corpus/$target")" ]; then
+        python3 - "corpus/$target" <<'PY'
+import json, sys
+for i, node in enumerate(json.load(open("../examples/demo-nodes.json"))["items"]):
+    node["status"]["images"] = node["status"]["images"][:3]
+    open(f"{sys.argv[1]}/seed-{i}", "w").write(json.dumps(node, separators=(",", ":")))
+PY
+    fi
     cargo "${toolchain[@]}" fuzz run "$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -max_len=512 -print_final_stats=1
+        -max_total_time="$seconds" -max_len=4096 -print_final_stats=1
 done

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::auth::{GarTokenProvider, GoogleTokens};
-use super::wire::{ImageMatcher, ListPage};
+use super::wire::{parse_page, ImageMatcher};
 use super::{GarAuth, GarClientConfig, GarImage, GarImageRef};
 use crate::error::RegistryError;
 use crate::http::{
@@ -110,16 +110,10 @@ impl GarClient {
                 query.append_pair("fields", FIELDS);
             }
             let reply = self.get(&url, operation).await?;
-            let page: ListPage = serde_json::from_slice(&reply.body).map_err(|e| {
-                let detail = format!("not a dockerImages list page: {e}");
-                RegistryError::parse(&self.inner.host, operation, detail)
-            })?;
-            images.extend(
-                page.docker_images
-                    .into_iter()
-                    .filter_map(|entry| entry.for_image(&matcher)),
-            );
-            match page.next_page_token.filter(|t| !t.is_empty()) {
+            let page = parse_page(&reply.body, &matcher)
+                .map_err(|detail| RegistryError::parse(&self.inner.host, operation, detail))?;
+            images.extend(page.images);
+            match page.next_page_token {
                 None => return Ok(images),
                 Some(token) if !tokens_seen.insert(token.clone()) => {
                     return Err(RegistryError::Paging {

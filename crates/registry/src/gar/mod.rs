@@ -6,7 +6,7 @@
 
 mod auth;
 mod client;
-mod wire;
+pub mod wire;
 
 use std::time::Duration;
 

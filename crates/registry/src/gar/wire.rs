@@ -12,10 +12,34 @@ use serde::Deserialize;
 
 use super::{GarImage, GarImageRef};
 
-/// One page of the listing.
+/// One page of the listing, reduced to the configured image's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub images: Vec<GarImage>,
+    /// Absent or empty on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// Reads one `dockerImages.list` response body: the entries of the configured image, and the
+/// token of the next page. Any body is an answer or an error that says why it is not a page;
+/// entries of other images, or without a digest, are left out.
+pub fn parse_page(body: &[u8], matcher: &ImageMatcher<'_>) -> Result<Page, String> {
+    let page: ListPage =
+        serde_json::from_slice(body).map_err(|e| format!("not a dockerImages list page: {e}"))?;
+    Ok(Page {
+        images: page
+            .docker_images
+            .into_iter()
+            .filter_map(|entry| entry.for_image(matcher))
+            .collect(),
+        next_page_token: page.next_page_token.filter(|token| !token.is_empty()),
+    })
+}
+
+/// One page of the listing, as sent.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ListPage {
+struct ListPage {
     #[serde(default)]
     pub docker_images: Vec<DockerImage>,
     #[serde(default)]
@@ -24,7 +48,7 @@ pub(crate) struct ListPage {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct DockerImage {
+struct DockerImage {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -38,7 +62,7 @@ pub(crate) struct DockerImage {
 
 /// Decides which entries of a listing are the configured image. Built once per listing: the
 /// URI prefixes are the same for every entry, and a listing can hold tens of thousands.
-pub(crate) struct ImageMatcher<'a> {
+pub struct ImageMatcher<'a> {
     image: &'a str,
     /// `{project}/{repository}/`, and the form domain-scoped projects (`example.com:p`) take
     /// in URIs (`example.com/p/{repository}/`).
@@ -95,7 +119,7 @@ impl<'a> ImageMatcher<'a> {
 impl DockerImage {
     /// This entry as an image of the matcher's, or `None` if it is another image of the
     /// repository (or carries no digest).
-    pub fn for_image(self, matcher: &ImageMatcher<'_>) -> Option<GarImage> {
+    fn for_image(self, matcher: &ImageMatcher<'_>) -> Option<GarImage> {
         let digest = matcher.digest_of(&self)?.to_owned();
         let size = match &self.image_size_bytes {
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
