@@ -148,5 +148,32 @@ impl fmt::Display for DockerReference {
     }
 }
 
+/// `registry/repository:tag`, the form every API answer names an image by. A `Display`, so
+/// it can be written into a string or a JSON body without an intermediate `String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagReference<'a> {
+    pub registry: &'a str,
+    pub repository: &'a str,
+    pub tag: &'a str,
+}
+
+impl fmt::Display for TagReference<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Plain writes: this runs for every image of the `/images` body, and `write!` costs
+        // more than the copying.
+        f.write_str(self.registry)?;
+        f.write_str("/")?;
+        f.write_str(self.repository)?;
+        f.write_str(":")?;
+        f.write_str(self.tag)
+    }
+}
+
+impl serde::Serialize for TagReference<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ use rsp_model::api::{
 use rsp_model::catalog::{Image, NodePresence, NodeSet};
 use rsp_model::node::{Eligibility, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
+use rsp_model::reference::TagReference;
 use rsp_model::TagKind;
 use rsp_registry::source::Listing;
 use std::collections::{BTreeMap, HashMap};
@@ -159,13 +160,6 @@ pub fn image_for_tag(world: &World, tag: &str) -> Option<PrepulledImage> {
     ))
 }
 
-fn menu_image(image: &Image) -> MenuImage {
-    MenuImage {
-        reference: image.reference_with_digest(),
-        name: image.display_name().to_string(),
-    }
-}
-
 /// Body of `GET /spawner/v1/menu`: prepulled images for the radio buttons (the recommended
 /// one first, whether prepulled or not), and the dropdown filtered by `dropdownMenu`.
 pub fn menu(world: &World, config: &Config, now: DateTime<Utc>) -> MenuImages {
@@ -174,9 +168,9 @@ pub fn menu(world: &World, config: &Config, now: DateTime<Utc>) -> MenuImages {
     let mut menu = Vec::new();
     for image in world.listing.to_prepull.all_images(true, true, false) {
         if image.name() == recommended_tag {
-            recommended = Some(menu_image(image));
+            recommended = Some(MenuImage::from_image(image));
         } else if world.presence.is_on_all(image.digest(), &world.eligible) {
-            menu.push(menu_image(image));
+            menu.push(MenuImage::from_image(image));
         }
     }
     menu.splice(0..0, recommended);
@@ -193,14 +187,14 @@ fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuI
             .filter(policy, now, false, true)
             .into_iter()
             .map(|tag| match listing.catalog.get(tag.tag()) {
-                Some(image) => menu_image(image),
+                Some(image) => MenuImage::from_image(image),
                 None => MenuImage {
-                    reference: format!(
-                        "{}/{}:{}",
-                        listing.catalog.registry(),
-                        listing.catalog.repository(),
-                        tag.tag()
-                    ),
+                    reference: TagReference {
+                        registry: listing.catalog.registry(),
+                        repository: listing.catalog.repository(),
+                        tag: tag.tag(),
+                    }
+                    .to_string(),
                     name: tag.display_name(),
                 },
             })
@@ -209,7 +203,7 @@ fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuI
             .catalog
             .filter(policy, now, false, true)
             .into_iter()
-            .map(menu_image)
+            .map(MenuImage::from_image)
             .collect(),
     }
 }

@@ -9,10 +9,10 @@
 
 use super::{PrepulledImage, SpawnerImages};
 use crate::catalog::{Image, NodePresence, NodeSet};
+use crate::reference::TagReference;
 use crate::tag::Tag;
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
-use std::fmt;
 
 /// One entry of `/spawner/v1/images`, borrowed.
 #[derive(Debug, Clone, Copy)]
@@ -38,11 +38,7 @@ impl<'a> SpawnerEntry<'a> {
 
     fn reference(&self) -> TagReference<'a> {
         match *self {
-            SpawnerEntry::Image { image, .. } => TagReference {
-                registry: image.registry(),
-                repository: image.repository(),
-                tag: image.name(),
-            },
+            SpawnerEntry::Image { image, .. } => image.tag_reference(),
             SpawnerEntry::Tag {
                 registry,
                 repository,
@@ -100,32 +96,6 @@ impl Serialize for SpawnerEntry<'_> {
             }
         }
         entry.end()
-    }
-}
-
-/// `registry/repository:tag`, written into the JSON string without an intermediate `String`.
-#[derive(Debug, Clone, Copy)]
-struct TagReference<'a> {
-    registry: &'a str,
-    repository: &'a str,
-    tag: &'a str,
-}
-
-impl fmt::Display for TagReference<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Plain writes: this runs for every image of the body, and `write!` costs more than
-        // the copying.
-        f.write_str(self.registry)?;
-        f.write_str("/")?;
-        f.write_str(self.repository)?;
-        f.write_str(":")?;
-        f.write_str(self.tag)
-    }
-}
-
-impl Serialize for TagReference<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
     }
 }
 

@@ -1,6 +1,7 @@
 //! One image of a catalog: a parsed tag plus where it lives, its digest and what alias
 //! resolution decided about it.
 
+use crate::reference::TagReference;
 use crate::select::Item;
 use crate::tag::{SortKey, Tag, TagKind, Version};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -143,20 +144,23 @@ impl Image {
             .map(|dt| dt.and_utc())
     }
 
+    /// `registry/repository:tag`, to write.
+    pub fn tag_reference(&self) -> TagReference<'_> {
+        TagReference {
+            registry: &self.registry,
+            repository: &self.repository,
+            tag: self.name(),
+        }
+    }
+
     /// `registry/repository:tag`.
     pub fn reference(&self) -> String {
-        format!("{}/{}:{}", self.registry, self.repository, self.name())
+        self.tag_reference().to_string()
     }
 
     /// `registry/repository:tag@digest`.
     pub fn reference_with_digest(&self) -> String {
-        format!(
-            "{}/{}:{}@{}",
-            self.registry,
-            self.repository,
-            self.name(),
-            self.digest
-        )
+        format!("{}@{}", self.tag_reference(), self.digest)
     }
 }
 

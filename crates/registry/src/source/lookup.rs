@@ -9,7 +9,7 @@
 use super::{ImageSource, Listing};
 use crate::RegistryError;
 use rsp_model::catalog::Image;
-use rsp_model::reference::DockerReference;
+use rsp_model::reference::{DockerReference, TagReference};
 use rsp_model::TagKind;
 
 /// An image as the spawner needs it to start a lab.
@@ -71,7 +71,12 @@ pub async fn image_for_tag_name<S: ImageSource>(
         Err(error) => return Err(error.into()),
     };
     let (registry, repository) = source.registry_and_repository();
-    let reference = format!("{registry}/{repository}:{tag}");
+    let reference = TagReference {
+        registry,
+        repository,
+        tag,
+    }
+    .to_string();
     Ok(ResolvedImage {
         reference_with_digest: format!("{reference}@{digest}"),
         reference,
