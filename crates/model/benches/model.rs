@@ -113,6 +113,7 @@ fn catalog(c: &mut Criterion) {
                 tag: Tag::parse(&name),
                 digest,
                 size: Some(1 << 30),
+                platforms: Default::default(),
             })
             .collect();
         group.throughput(Throughput::Elements(listed.len() as u64));

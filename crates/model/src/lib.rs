@@ -19,6 +19,8 @@
 //! - `api`: the serde types of the HTTP API and menus, and the borrowed `/spawner/v1/images`
 //!   entries serialised straight from a catalog.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
+//! - `platform`: the platforms (os, architecture) an image runs on, and whether a node's
+//!   platform is one of them.
 //! - `plan`: the prepull plan, which images each eligible node still needs.
 //! - `bitset` (private): a set of small indices, for catalog members and node presence.
 
@@ -30,6 +32,7 @@ pub mod duration;
 pub mod filter;
 pub mod node;
 pub mod plan;
+pub mod platform;
 pub mod reference;
 mod select;
 pub mod tag;

@@ -77,6 +77,7 @@ fn gar_listing(config: &Config) -> Arc<Listing> {
         tag: Tag::parse(name),
         digest: digest(n),
         size: Some(1000 + u64::from(n)),
+        platforms: Default::default(),
     })
     .collect();
     Arc::new(Listing::complete(
@@ -111,6 +112,7 @@ fn docker_listing() -> Arc<Listing> {
             tag: tags.get(name).unwrap().clone(),
             digest: digest.to_owned(),
             size: None,
+            platforms: Default::default(),
         })
         .collect();
     let catalog = ImageCatalog::build(REGISTRY, REPOSITORY, images, None);

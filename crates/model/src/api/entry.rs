@@ -145,6 +145,7 @@ mod tests {
             tag: Tag::parse(name),
             digest: digest.to_owned(),
             size: Some(12),
+            platforms: Default::default(),
         }
     }
 

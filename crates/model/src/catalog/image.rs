@@ -1,6 +1,7 @@
 //! One image of a catalog: a parsed tag plus where it lives, its digest and what alias
 //! resolution decided about it.
 
+use crate::platform::{Platform, Platforms};
 use crate::reference::TagReference;
 use crate::select::Item;
 use crate::tag::{SortKey, Tag, TagKind, Version};
@@ -16,6 +17,8 @@ pub struct ListedImage {
     pub digest: String,
     /// Compressed size in bytes, when the registry reports it.
     pub size: Option<u64>,
+    /// The platforms the registry reports for this digest.
+    pub platforms: Platforms,
 }
 
 /// An image: a tag of a repository with its digest, as resolved by the catalog.
@@ -29,6 +32,7 @@ pub struct Image {
     pub(super) repository: Arc<str>,
     pub(super) digest: String,
     pub(super) size: Option<u64>,
+    pub(super) platforms: Platforms,
     pub(super) kind: TagKind,
     /// Set by alias resolution; other images use their tag's display name.
     pub(super) alias_display_name: Option<String>,
@@ -43,7 +47,12 @@ pub struct Image {
 
 impl Image {
     pub(super) fn new(listed: ListedImage, registry: Arc<str>, repository: Arc<str>) -> Image {
-        let ListedImage { tag, digest, size } = listed;
+        let ListedImage {
+            tag,
+            digest,
+            size,
+            platforms,
+        } = listed;
         Image {
             kind: tag.kind(),
             cycle: tag.cycle(),
@@ -57,6 +66,7 @@ impl Image {
             repository,
             digest,
             size,
+            platforms,
         }
     }
 
@@ -99,6 +109,17 @@ impl Image {
     /// The size the registry reported (see `NodePresence::size` for sizes from nodes).
     pub fn size(&self) -> Option<u64> {
         self.size
+    }
+
+    /// The platforms the image runs on: what the registry reported, else, for a tag that
+    /// names its architecture (`…_amd64`), Linux on that architecture, else unknown.
+    pub fn platforms(&self) -> Platforms {
+        match (&self.platforms, self.architecture()) {
+            (Platforms::Unknown, Some(architecture)) => {
+                Platforms::known([Platform::new("linux", architecture)])
+            }
+            (platforms, _) => platforms.clone(),
+        }
     }
 
     /// The other tags with this digest, sorted, without the alias target.

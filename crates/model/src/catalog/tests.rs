@@ -16,6 +16,7 @@ fn listed(name: &str, digest: &str) -> ListedImage {
         tag: Tag::parse(name),
         digest: digest.to_string(),
         size: None,
+        platforms: Default::default(),
     }
 }
 
@@ -24,6 +25,7 @@ fn alias(name: &str, digest: &str) -> ListedImage {
         tag: Tag::alias(name),
         digest: digest.to_string(),
         size: None,
+        platforms: Default::default(),
     }
 }
 
@@ -425,4 +427,34 @@ proptest! {
             .collect::<Vec<_>>();
         prop_assert_eq!(describe(&reference), describe(&shuffled));
     }
+}
+
+#[test]
+fn platforms_come_from_the_registry_else_from_an_architecture_tag() {
+    use crate::platform::{Platform, Platforms};
+    let mut multi = listed("w_2077_47", "D7");
+    multi.platforms = Platforms::known([
+        Platform::new("linux", "amd64"),
+        Platform::new("linux", "arm64"),
+    ]);
+    let c = build(vec![
+        multi,
+        listed("w_2077_46-arm64", "D8"),
+        listed("w_2077_46", "D9"),
+    ]);
+    let names = |image: &Image| {
+        image
+            .platforms()
+            .as_slice()
+            .map(|list| list.iter().map(ToString::to_string).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        names(c.get("w_2077_47").unwrap()),
+        Some(vec!["linux/amd64".to_string(), "linux/arm64".to_string()])
+    );
+    assert_eq!(
+        names(c.get("w_2077_46-arm64").unwrap()),
+        Some(vec!["linux/arm64".to_string()])
+    );
+    assert_eq!(names(c.get("w_2077_46").unwrap()), None);
 }

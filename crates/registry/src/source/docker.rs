@@ -78,6 +78,7 @@ impl ImageSource for DockerSource {
                     tag: tag.clone(),
                     digest: digests.get(tag.tag())?.clone(),
                     size: None,
+                    platforms: Default::default(),
                 })
             })
             .collect();

@@ -58,6 +58,7 @@ pub(super) fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
             tag: Tag::parse(tag),
             digest: digest.clone(),
             size,
+            platforms: Default::default(),
         }));
     }
     listed

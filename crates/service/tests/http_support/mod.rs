@@ -129,6 +129,7 @@ fn docker_listing(
                 tag: tag.clone(),
                 digest: (*digests.get(tag.tag())?).to_owned(),
                 size: None,
+                platforms: Default::default(),
             })
         })
         .collect();
