@@ -3,12 +3,14 @@
 //! - `backend`: the boundary the HTTP layer reads through ([`backend::Backend`]).
 //! - `body`: JSON bodies serialised (and gzip-compressed) once, shared by requests.
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
-//! - `pages`: the server-rendered lab form and status page.
+//! - `pages`: the server-rendered lab form and status pages (overview, node list, node).
 //! - `metrics`: the Prometheus text exposition of the backend's metrics snapshot.
 //! - `openapi`: the OpenAPI document of the JSON routes.
 //! - `state`: the live state the routes read, rebuilt when an input changes.
 //! - `refresh`: the registry refresh loop and its record (last success, last error).
 //! - `run`: `serve`, which starts every task and stops them cleanly.
+//! - `status`: what the status pages show (the image × node grid, node queries, notices),
+//!   pure functions of the served snapshot.
 //! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
 //!   presence); pure, shared with the `plan` command.
 
@@ -21,4 +23,5 @@ pub mod pages;
 pub mod refresh;
 pub mod run;
 pub mod state;
+pub mod status;
 pub mod views;

@@ -19,6 +19,10 @@ use tokio::sync::watch;
 pub struct RefreshRecord {
     pub last_success: Option<SystemTime>,
     pub last_error: Option<(String, SystemTime)>,
+    /// When the current run of failures began (none after a success).
+    pub failing_since: Option<SystemTime>,
+    /// Refreshes failed in a row.
+    pub consecutive_failures: u32,
     pub success_total: u64,
     pub failure_total: u64,
     pub durations: Histogram,
@@ -29,6 +33,8 @@ impl Default for RefreshRecord {
         RefreshRecord {
             last_success: None,
             last_error: None,
+            failing_since: None,
+            consecutive_failures: 0,
             success_total: 0,
             failure_total: 0,
             durations: Histogram::new(&REFRESH_BUCKETS),
@@ -66,6 +72,8 @@ pub async fn run<S: ImageSource>(
                 update(&record, |r| {
                     r.last_success = Some(SystemTime::now());
                     r.last_error = None;
+                    r.failing_since = None;
+                    r.consecutive_failures = 0;
                     r.success_total += 1;
                     r.durations.observe(elapsed.as_secs_f64());
                 });
@@ -81,7 +89,10 @@ pub async fn run<S: ImageSource>(
                     "Refreshing image information failed; still serving the last good listing"
                 );
                 update(&record, |r| {
-                    r.last_error = Some((error.to_string(), SystemTime::now()));
+                    let now = SystemTime::now();
+                    r.failing_since.get_or_insert(now);
+                    r.consecutive_failures = failures;
+                    r.last_error = Some((error.to_string(), now));
                     r.failure_total += 1;
                     r.durations.observe(elapsed.as_secs_f64());
                 });
@@ -118,6 +129,86 @@ fn retry_delay(failures: u32, interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rsp_registry::RegistryError;
+    use tokio::sync::mpsc;
+
+    /// A source whose refreshes succeed or fail as the test says, one message per refresh.
+    struct Scripted {
+        outcomes: tokio::sync::Mutex<mpsc::UnboundedReceiver<bool>>,
+    }
+
+    impl ImageSource for Scripted {
+        async fn update_images(&self, _: &ImagesConfig) -> Result<Listing, RegistryError> {
+            let next = self.outcomes.lock().await.recv().await;
+            match next {
+                Some(true) => Ok(Listing::empty("registry.test", "lab")),
+                Some(false) => Err(RegistryError::Transport {
+                    host: "registry.test".to_owned(),
+                    operation: "list tags".to_owned(),
+                    detail: "connection refused".to_owned(),
+                    timeout: false,
+                }),
+                None => std::future::pending().await,
+            }
+        }
+
+        fn registry_and_repository(&self) -> (&str, &str) {
+            ("registry.test", "lab")
+        }
+    }
+
+    async fn after_refresh(record: &SharedRecord, number: u64) -> RefreshRecord {
+        loop {
+            let current = record.lock().expect("not poisoned").clone();
+            if current.success_total + current.failure_total >= number {
+                return current;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_record_knows_since_when_refreshes_fail() {
+        let (config, _) = rsp_config::Config::from_yaml(
+            "images:\n  source:\n    type: docker\n    repository: lab\n",
+        )
+        .expect("config");
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let source = Arc::new(Scripted {
+            outcomes: tokio::sync::Mutex::new(outcomes),
+        });
+        let (listings, _listings_rx) = watch::channel(Arc::new(Listing::empty("r", "l")));
+        let record = SharedRecord::default();
+        let (_stop_tx, stop) = watch::channel(false);
+        tokio::spawn(run(
+            source,
+            config.images,
+            listings,
+            Arc::clone(&record),
+            stop,
+        ));
+
+        outcomes_tx.send(false).expect("the loop listens");
+        let first = after_refresh(&record, 1).await;
+        assert_eq!(first.consecutive_failures, 1);
+        let since = first
+            .failing_since
+            .expect("failing since the first failure");
+        outcomes_tx.send(false).expect("the loop listens");
+        let second = after_refresh(&record, 2).await;
+        assert_eq!(
+            (second.consecutive_failures, second.failing_since),
+            (2, Some(since))
+        );
+        outcomes_tx.send(true).expect("the loop listens");
+        let ok = after_refresh(&record, 3).await;
+        assert_eq!((ok.consecutive_failures, ok.failing_since), (0, None));
+        assert!(ok.last_error.is_none());
+        outcomes_tx.send(false).expect("the loop listens");
+        let again = after_refresh(&record, 4).await;
+        assert_eq!(again.consecutive_failures, 1);
+        assert!(again.failing_since.is_some_and(|t| t > since));
+    }
 
     #[test]
     fn retries_back_off_up_to_the_interval() {
