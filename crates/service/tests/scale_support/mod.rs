@@ -143,6 +143,17 @@ fn listing(config: &Config) -> Listing {
 
 /// The status of `nodes` nodes in `pattern`, as a service would serve it.
 pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
+    let (world, puller, refresh) = inputs(nodes, pattern);
+    StatusView {
+        refresh,
+        leader: true,
+        prepulling: true,
+        grid: Arc::new(StatusGrid::build(world, &puller)),
+    }
+}
+
+/// What [`view`] is made of: the snapshot, the prepuller's report and the refresh record.
+pub fn inputs(nodes: usize, pattern: Pattern) -> (Arc<World>, PrepullerStatus, RefreshView) {
     let config = config();
     let listing = Arc::new(listing(&config));
     let images = rsp_service::views::prepull_images(&listing);
@@ -205,16 +216,12 @@ pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
         })
         .collect();
     let world = World::new(listing, &node_list, &config, &PulledSet::default());
-    StatusView {
-        refresh: RefreshView {
-            source: format!("{REGISTRY}/{REPOSITORY} (docker)"),
-            last_success: Some(now - Duration::from_secs(600)),
-            last_error: Some((error(0), now - Duration::from_secs(30))),
-            failing_since: Some(now - Duration::from_secs(300)),
-            consecutive_failures: 2,
-        },
-        leader: true,
-        prepulling: true,
-        grid: Arc::new(StatusGrid::build(Arc::new(world), &puller)),
-    }
+    let refresh = RefreshView {
+        source: format!("{REGISTRY}/{REPOSITORY} (docker)"),
+        last_success: Some(now - Duration::from_secs(600)),
+        last_error: Some((error(0), now - Duration::from_secs(30))),
+        failing_since: Some(now - Duration::from_secs(300)),
+        consecutive_failures: 2,
+    };
+    (Arc::new(world), puller, refresh)
 }
