@@ -94,19 +94,19 @@ impl StatusGrid {
                 }
             }
         }
-        let mut pulls: HashMap<usize, &PullStatus> = HashMap::new();
+        let mut pulls: Vec<Option<&PullStatus>> = vec![None; node_count * image_count];
         for ((node, digest), pull) in &puller.pulls {
             if let (Some(&i), Some(&j)) = (
                 node_number.get(node.as_str()),
                 image_number.get(digest.as_str()),
             ) {
-                pulls.insert(i * image_count + j, pull);
+                pulls[i * image_count + j] = Some(pull);
             }
         }
         let cells: Vec<CellState> = (0..node_count * image_count)
             .map(|k| {
                 let eligible = world.eligibility[k / image_count].is_eligible();
-                CellState::decide(cached[k], eligible, pulls.get(&k).copied())
+                CellState::decide(cached[k], eligible, pulls[k])
             })
             .collect();
 
