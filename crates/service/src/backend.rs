@@ -50,7 +50,7 @@ impl From<rsp_registry::source::LookupError> for LookupError {
 }
 
 /// What the status pages read (see `crate::status`).
-pub use crate::status::{CellState, RefreshView, StatusView};
+pub use crate::status::{CellState, Notice, RefreshView, Severity, StatusView};
 
 /// Counters and gauges for `/metrics`, read at scrape time.
 #[derive(Debug, Clone, PartialEq)]

@@ -112,19 +112,17 @@ pub fn lab_form(menu: &MenuImages) -> Result<String, RenderError> {
 
 /// What every status page has around its content: the time, the navigation and the CSS.
 #[derive(Serialize)]
-struct Frame<'a> {
+struct Frame {
     now: String,
     css: &'static str,
-    prefix: &'a str,
     nav: links::Nav,
 }
 
-impl<'a> Frame<'a> {
-    fn new(prefix: &'a str, now: SystemTime) -> Frame<'a> {
+impl Frame {
+    fn new(prefix: &str, now: SystemTime) -> Frame {
         Frame {
             now: time::timestamp(now),
             css: CSS,
-            prefix,
             nav: links::Nav::new(prefix),
         }
     }

@@ -25,7 +25,7 @@ const TAINTS_SHOWN: usize = 20;
 
 #[derive(Serialize)]
 pub struct NodePage<'a> {
-    frame: Frame<'a>,
+    frame: Frame,
     name: &'a str,
     eligible: bool,
     reason: Option<String>,

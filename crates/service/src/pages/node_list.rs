@@ -12,7 +12,7 @@ use crate::status::{CellKind, NodeEntry, NodeFilter, NodeQuery, NodeSort, Status
 
 #[derive(Serialize)]
 pub struct NodeListPage<'a> {
-    frame: Frame<'a>,
+    frame: Frame,
     total: usize,
     matching: usize,
     page: usize,

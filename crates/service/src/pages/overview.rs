@@ -19,7 +19,7 @@ pub const REASONS_SHOWN: usize = 10;
 
 #[derive(Serialize)]
 pub struct Overview<'a> {
-    frame: Frame<'a>,
+    frame: Frame,
     notices: Vec<NoticeItem>,
     refresh: Refresh,
     replica: &'static str,
