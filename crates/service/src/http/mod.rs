@@ -15,7 +15,7 @@ mod html;
 mod probes;
 pub mod resolve;
 pub mod server;
-mod spawner;
+pub(crate) mod spawner;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
