@@ -52,7 +52,7 @@ pub fn run(args: SnapshotArgs) -> Result<(), CliError> {
         let count: usize = images.iter().map(|image| image.tags.len()).sum();
         Ok::<_, CliError>((write_snapshot(registry, repository, &images), count))
     })?;
-    println!("{text}");
+    super::write_stdout(&(text + "\n"))?;
     if progress {
         eprintln!(
             "rsp-images: saved {count} tags in {:.1} s",
