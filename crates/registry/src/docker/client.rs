@@ -15,7 +15,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::auth::Authenticator;
-use super::{link, DockerClientConfig, MANIFEST_MEDIA_TYPES};
+use super::{link, CredentialSource, DockerClientConfig, MANIFEST_MEDIA_TYPES};
 use crate::error::RegistryError;
 use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
@@ -65,8 +65,7 @@ impl DockerRegistryClient {
         let credential = config
             .credentials
             .as_ref()
-            .and_then(|c| c.lookup(&config.registry))
-            .cloned();
+            .map_or(CredentialSource::None, |c| c.source(&config.registry));
         let auth = Authenticator::new(
             credential,
             config.registry.clone(),
