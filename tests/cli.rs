@@ -114,7 +114,38 @@ async fn snapshot_then_plan_gives_the_same_answers_as_the_registry() {
             .await
             .unwrap();
     assert!(snapshot.status.success(), "{}", stderr(&snapshot));
+    assert_eq!(
+        stderr(&snapshot),
+        "",
+        "no progress when stderr is not a terminal"
+    );
     std::fs::write(dir.join("listing.json"), &snapshot.stdout).unwrap();
+
+    // On a terminal (util-linux `script` gives it one), the pages and tags so far: one
+    // image per page here, the other repository's image left out.
+    let command = format!(
+        "{} snapshot --config {} >/dev/null",
+        env!("CARGO_BIN_EXE_rsp-images"),
+        google.display()
+    );
+    let terminal = tokio::task::spawn_blocking(move || {
+        Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("run script (util-linux)")
+    })
+    .await
+    .unwrap();
+    assert!(terminal.status.success(), "{}", stderr(&terminal));
+    let screen = String::from_utf8_lossy(&terminal.stdout);
+    assert!(
+        screen.contains("rsp-images: listing ") && screen.contains(": 3 pages, 4 tags\r\n"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("rsp-images: saved 4 tags in "),
+        "{screen:?}"
+    );
     let offline = dir.join("offline.yaml");
     std::fs::write(
         &offline,

@@ -6,6 +6,7 @@
 
 mod plan;
 mod plan_table;
+mod progress;
 mod serve;
 mod setup;
 mod snapshot;
