@@ -37,7 +37,7 @@ impl Default for RefreshRecord {
             consecutive_failures: 0,
             success_total: 0,
             failure_total: 0,
-            durations: Histogram::new(&REFRESH_BUCKETS),
+            durations: Histogram::new(REFRESH_BUCKETS),
         }
     }
 }

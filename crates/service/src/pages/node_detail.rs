@@ -9,6 +9,7 @@ use super::links::NodeList;
 use super::words::{self, clip, kind_words};
 use super::Frame;
 use crate::status::{NodeEntry, StatusView};
+use crate::text::short_digest;
 
 /// Labels that say what a node is: its platform (which images can run there), machine type,
 /// zone and pool. Labels of the lab node selector are the same on every node listed.
@@ -106,7 +107,7 @@ impl<'a> NodePage<'a> {
                         name: &image.name,
                         tag: &image.tag,
                         digest: &image.digest,
-                        digest_short: words::short_digest(&image.digest),
+                        digest_short: short_digest(&image.digest),
                         class: kind.class,
                         label: kind.label,
                         detail: words::cell_detail(cell, now),

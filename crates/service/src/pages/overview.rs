@@ -11,6 +11,7 @@ use super::time::{relative, timestamp};
 use super::words::{self, clip, count, kind_words, KindWords};
 use super::Frame;
 use crate::status::{CellKind, CellState, ImageRow, NodeFilter, Notice, StatusGrid, StatusView};
+use crate::text::{human_size, short_digest};
 
 /// Failing nodes listed per image.
 pub const FAILING_SHOWN: usize = 3;
@@ -210,8 +211,8 @@ impl<'a> ImageItem<'a> {
             name: &image.name,
             tag: &image.tag,
             digest: &image.digest,
-            digest_short: words::short_digest(&image.digest),
-            size: image.size.map(words::human_size),
+            digest_short: short_digest(&image.digest),
+            size: image.size.map(human_size),
             cached,
             wanted,
             percent: (cached * 100).checked_div(wanted).unwrap_or(0),

@@ -85,30 +85,6 @@ pub fn cell_detail(cell: &CellState, now: SystemTime) -> String {
     }
 }
 
-/// `sha256:0123456789ab`: enough to tell digests apart at a glance.
-pub fn short_digest(digest: &str) -> &str {
-    let end = digest
-        .char_indices()
-        .nth(19)
-        .map_or(digest.len(), |(i, _)| i);
-    &digest[..end]
-}
-
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// `1 node`, `3 nodes`.
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -121,17 +97,6 @@ pub fn count(n: usize, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_and_digests_are_short() {
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
-        assert_eq!(
-            short_digest("sha256:0123456789abcdef0123"),
-            "sha256:0123456789ab"
-        );
-        assert_eq!(short_digest("sha256:é"), "sha256:é");
-    }
 
     #[test]
     fn clipping_counts_characters_and_marks_the_cut() {
