@@ -24,7 +24,8 @@ pub enum RegistryError {
         status: u16,
         /// The registry's own explanation (error code and message), if it gave one.
         detail: String,
-        /// The `Retry-After` delay the registry asked for, if any.
+        /// The delay the registry asked for before a retry (`Retry-After`, or Google's
+        /// `RetryInfo.retryDelay`), if any.
         retry_after: Option<Duration>,
     },
     /// Credentials or a token were presented and rejected, even after authenticating again.
@@ -178,7 +179,7 @@ impl RegistryError {
         }
     }
 
-    /// The delay the registry asked for with `Retry-After`.
+    /// The delay the registry asked for before a retry.
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Status { retry_after, .. } => *retry_after,

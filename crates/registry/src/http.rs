@@ -7,7 +7,9 @@
 //! here follows redirects only within the same scheme, host and port, so that an
 //! `Authorization` header can never be carried to another host by a redirect.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use rsp_retry::hint;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{redirect, RequestBuilder, StatusCode};
@@ -104,7 +106,7 @@ pub(crate) async fn exchange(
         operation: operation.to_owned(),
         status: status.as_u16(),
         detail: explanation(&body),
-        retry_after: retry_after(&headers),
+        retry_after: asked_delay(&headers, &body),
     })
 }
 
@@ -165,16 +167,29 @@ fn transport(error: reqwest::Error, host: &str, operation: &str) -> RegistryErro
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for registries and ignored).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
+/// The delay the registry asked for: Google's `RetryInfo.retryDelay` in the error body, else
+/// `Retry-After` (Google rarely sends the header; Docker registries send nothing else).
+fn asked_delay(headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
+    google_retry_delay(body).or_else(|| {
+        let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+        hint::retry_after(value, SystemTime::now())
+    })
+}
+
+/// `error.details[]` entry of type `google.rpc.RetryInfo`, as Google's APIs send it with
+/// `RESOURCE_EXHAUSTED` and `UNAVAILABLE` (https://cloud.google.com/apis/design/errors#retryinfo):
+/// `{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}`.
+fn google_retry_delay(body: &[u8]) -> Option<Duration> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    json.get("error")?
+        .get("details")?
+        .as_array()?
+        .iter()
+        .filter(|detail| {
+            detail.get("@type").and_then(|t| t.as_str())
+                == Some("type.googleapis.com/google.rpc.RetryInfo")
+        })
+        .find_map(|detail| hint::protobuf_duration(detail.get("retryDelay")?.as_str()?))
 }
 
 /// The registry's explanation of an error: Docker `errors[].code/message`, Google
@@ -232,6 +247,19 @@ mod tests {
         assert_eq!(explanation(google), "NOT_FOUND: Repository not found");
         assert_eq!(explanation(b"  bad gateway \n"), "bad gateway");
         assert_eq!(explanation(&[b'x'; 1000]).chars().count(), DETAIL_LIMIT + 1);
+    }
+
+    #[test]
+    fn asked_delays_come_from_retry_info_or_retry_after() {
+        let google = br#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"Quota exceeded","details":[
+            {"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED"},
+            {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"}]}}"#;
+        let mut headers = HeaderMap::new();
+        assert_eq!(asked_delay(&headers, google), Some(Duration::from_secs(30)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(asked_delay(&headers, google), Some(Duration::from_secs(30)));
+        assert_eq!(asked_delay(&headers, b"{}"), Some(Duration::from_secs(7)));
+        assert_eq!(asked_delay(&HeaderMap::new(), b"busy"), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`docker`]: tag lists and manifest digests from a Docker Registry v2 API, with Basic and
 //!   Bearer authentication, `Link` paging and bounded concurrency for digests.
 //! - [`gar`]: the `dockerImages.list` listing of Google Artifact Registry.
-//! - [`retry`]: the shared retry policy for transient failures (429, 5xx, network).
+//! - `retry`: runs a request again after transient failures (429, 5xx, network), by the
+//!   project's one retry rule ([`rsp_retry`]).
 //! - [`error`]: [`RegistryError`], whose messages name host, operation and remedy and never
 //!   contain a credential.
 //!
@@ -15,10 +16,10 @@ pub mod docker;
 pub mod error;
 pub mod gar;
 mod http;
-pub mod retry;
+mod retry;
 pub mod source;
 
 pub use docker::{DockerClientConfig, DockerCredential, DockerCredentials, DockerRegistryClient};
 pub use error::RegistryError;
 pub use gar::{GarAuth, GarClient, GarClientConfig, GarImage, GarImageRef, GarTokenProvider};
-pub use retry::RetryPolicy;
+pub use rsp_retry::{Backoff, RetryPolicy};

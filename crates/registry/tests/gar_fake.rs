@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rsp_registry::{
-    GarAuth, GarClient, GarClientConfig, GarImageRef, GarTokenProvider, RegistryError, RetryPolicy,
+    Backoff, GarAuth, GarClient, GarClientConfig, GarImageRef, GarTokenProvider, RegistryError,
+    RetryPolicy,
 };
 use rsp_testkit::gar::{generate_images, FakeGar, Fault, GarRepository, Recorded};
 use url::Url;
@@ -31,9 +32,9 @@ fn config(fake: &FakeGar) -> GarClientConfig {
         auth: GarAuth::None,
         timeout: Duration::from_secs(5),
         retry: RetryPolicy {
+            backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(20)),
             max_elapsed: Duration::from_secs(5),
-            initial: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
+            max_asked: Duration::from_millis(20),
         },
         page_size: 1000,
         list_deadline: Duration::from_secs(30),

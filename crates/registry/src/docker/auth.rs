@@ -23,7 +23,8 @@ use super::challenge::{self, Challenge};
 use super::credentials::DockerCredential;
 use crate::error::RegistryError;
 use crate::http::{authority, exchange};
-use crate::retry::RetryPolicy;
+use crate::retry;
+use rsp_retry::RetryPolicy;
 
 /// Lifetime of a token whose response has no `expires_in` (the distribution spec's default).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -276,17 +277,14 @@ impl Authenticator {
             "{operation}: fetching a bearer token from {}",
             authority(&url)
         );
-        let reply = self
-            .retry
-            .run(|| {
-                let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
-                if let Some(credential) = &self.credential {
-                    request =
-                        request.basic_auth(credential.username(), Some(credential.password()));
-                }
-                exchange(request, &self.host, &token_operation)
-            })
-            .await?;
+        let reply = retry::run(&self.retry, || {
+            let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
+            if let Some(credential) = &self.credential {
+                request = request.basic_auth(credential.username(), Some(credential.password()));
+            }
+            exchange(request, &self.host, &token_operation)
+        })
+        .await?;
         if reply.status == reqwest::StatusCode::UNAUTHORIZED {
             self.require_credential(&token_operation)?;
             return Err(RegistryError::Unauthorized {

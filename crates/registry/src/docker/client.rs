@@ -20,7 +20,8 @@ use crate::error::RegistryError;
 use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
 };
-use crate::retry::RetryPolicy;
+use crate::retry;
+use rsp_retry::RetryPolicy;
 
 /// A client for one Docker registry; clones share one connection pool and token cache.
 #[derive(Debug, Clone)]
@@ -73,7 +74,7 @@ impl DockerRegistryClient {
             config.api_url.clone(),
             host.clone(),
             config.auth_realms.clone(),
-            config.retry.clone(),
+            config.retry,
         );
         let inner = Inner {
             http: build_client(config.timeout)?,
@@ -206,17 +207,14 @@ impl DockerRegistryClient {
         let mut authenticated = false;
         loop {
             let sent = self.inner.auth.header(scope);
-            let reply = self
-                .inner
-                .retry
-                .run(|| {
-                    exchange(
-                        self.request(method.clone(), url, accept, sent.as_deref()),
-                        &self.inner.host,
-                        operation,
-                    )
-                })
-                .await?;
+            let reply = retry::run(&self.inner.retry, || {
+                exchange(
+                    self.request(method.clone(), url, accept, sent.as_deref()),
+                    &self.inner.host,
+                    operation,
+                )
+            })
+            .await?;
             if reply.status != StatusCode::UNAUTHORIZED {
                 return Ok(reply);
             }

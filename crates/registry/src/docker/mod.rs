@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::retry::RetryPolicy;
+use rsp_retry::RetryPolicy;
 
 pub use client::DockerRegistryClient;
 pub use credentials::{DockerCredential, DockerCredentials};

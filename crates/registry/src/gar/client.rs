@@ -22,7 +22,8 @@ use crate::error::RegistryError;
 use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
 };
-use crate::retry::RetryPolicy;
+use crate::retry;
+use rsp_retry::RetryPolicy;
 
 /// Partial-response mask: only the fields the listing uses.
 const FIELDS: &str = "dockerImages(name,uri,tags,imageSizeBytes),nextPageToken";
@@ -136,22 +137,19 @@ impl GarClient {
                 Some(provider) => Some(format!("Bearer {}", provider.token(refresh).await?)),
                 None => None,
             };
-            let reply = self
-                .inner
-                .retry
-                .run(|| {
-                    let request = self
-                        .inner
-                        .http
-                        .get(url.clone())
-                        .header(ACCEPT, "application/json");
-                    exchange(
-                        authorize(request, bearer.as_deref()),
-                        &self.inner.host,
-                        operation,
-                    )
-                })
-                .await?;
+            let reply = retry::run(&self.inner.retry, || {
+                let request = self
+                    .inner
+                    .http
+                    .get(url.clone())
+                    .header(ACCEPT, "application/json");
+                exchange(
+                    authorize(request, bearer.as_deref()),
+                    &self.inner.host,
+                    operation,
+                )
+            })
+            .await?;
             if reply.status != StatusCode::UNAUTHORIZED {
                 return Ok(reply);
             }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::retry::RetryPolicy;
+use rsp_retry::RetryPolicy;
 
 pub use auth::{GarAuth, GarTokenProvider};
 pub use client::GarClient;
