@@ -170,3 +170,37 @@ fn prefixes_are_normalised_or_refused() {
         );
     }
 }
+
+#[test]
+fn registry_limits_have_defaults_bounds_and_key_names() {
+    let (config, _) = parse(MINIMAL).unwrap();
+    assert_eq!(config.images.registry_limits, RegistryLimits::default());
+    let text =
+        format!("{MINIMAL}  registryLimits:\n    maxResponseBytes: 1048576\n    maxPages: 3\n");
+    let limits = parse(&text).unwrap().0.images.registry_limits;
+    assert_eq!(
+        (limits.max_response_bytes, limits.max_pages),
+        (1_048_576, 3)
+    );
+    assert_eq!(limits.max_entries, RegistryLimits::default().max_entries);
+    for (setting, path) in [
+        ("maxPages: 0", "images.registryLimits.maxPages"),
+        (
+            "maxEntries: 18446744073709551615",
+            "images.registryLimits.maxEntries",
+        ),
+        (
+            "maxResponseBytes: 10",
+            "images.registryLimits.maxResponseBytes",
+        ),
+        (
+            "maxResponseBytes: -1",
+            "images.registryLimits.maxResponseBytes",
+        ),
+        ("maxPage: 3", "images.registryLimits.maxPage"),
+    ] {
+        let text = format!("{MINIMAL}  registryLimits:\n    {setting}\n");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{setting}: {error}");
+    }
+}
