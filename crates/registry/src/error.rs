@@ -80,6 +80,13 @@ pub enum RegistryError {
         operation: String,
         detail: String,
     },
+    /// A response larger than the configured cap; reading stopped there.
+    #[error("registry {host}: {operation}: the response is larger than images.registryLimits.maxResponseBytes ({limit} bytes, counted after decompression); raise the limit if the registry is right to send that much")]
+    TooLarge {
+        host: String,
+        operation: String,
+        limit: u64,
+    },
     /// A manifest HEAD answered without `Docker-Content-Digest`.
     #[error("registry {host}: {operation}: the response has no usable Docker-Content-Digest header; the registry does not implement the Docker Registry v2 API as expected")]
     MissingDigest { host: String, operation: String },

@@ -1,7 +1,9 @@
 //! One HTTP exchange with a registry, shared by the Docker and Artifact Registry clients.
 //!
-//! A request is sent, its whole body read (so that a connection cut mid-body is a transport
-//! error and retried like any other), and the status classified: 2xx and 401 are returned to
+//! A request is sent asking for gzip, its whole body read and decompressed up to a size cap
+//! (`images.registryLimits.maxResponseBytes`, counted after decompression, so that neither a
+//! huge body nor a small compressed bomb can take the process's memory; a connection cut
+//! mid-body is a transport error and retried like any other), and the status classified: 2xx and 401 are returned to
 //! the caller (401 because authentication is the caller's business), everything else becomes
 //! a [`RegistryError::Status`] carrying the registry's own explanation. The HTTP client built
 //! here follows redirects only within the same scheme, host and port, so that an
@@ -9,6 +11,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use rsp_config::RegistryLimits;
 use rsp_retry::hint;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
@@ -77,23 +80,21 @@ pub(crate) fn authority(url: &Url) -> String {
     }
 }
 
-/// Sends one request and reads the whole answer; see the module documentation.
+/// Sends one request and reads the whole answer, at most `max_body` bytes of it after
+/// decompression; see the module documentation.
 pub(crate) async fn exchange(
     request: RequestBuilder,
     host: &str,
     operation: &str,
+    max_body: u64,
 ) -> Result<Reply, RegistryError> {
-    let response = request
+    let mut response = request
         .send()
         .await
         .map_err(|e| transport(e, host, operation))?;
     let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| transport(e, host, operation))?
-        .to_vec();
+    let headers = std::mem::take(response.headers_mut());
+    let body = read_body(response, host, operation, max_body).await?;
     if status.is_success() || status == StatusCode::UNAUTHORIZED {
         return Ok(Reply {
             status,
@@ -110,6 +111,39 @@ pub(crate) async fn exchange(
     })
 }
 
+/// The body, chunk by chunk as it arrives (decompressed when the registry sent gzip), refused
+/// as soon as it grows past `max_body`: a huge answer costs at most the cap, never its size.
+async fn read_body(
+    mut response: reqwest::Response,
+    host: &str,
+    operation: &str,
+    max_body: u64,
+) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || RegistryError::TooLarge {
+        host: host.to_owned(),
+        operation: operation.to_owned(),
+        limit: max_body,
+    };
+    // Known only for uncompressed bodies; a compressed one is counted as it decompresses.
+    let announced = response.content_length().unwrap_or(0);
+    if announced > max_body {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport(e, host, operation))?
+    {
+        let length = u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
+        if length > max_body {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Runs a whole multi-request operation (a listing) under `limit`.
 pub(crate) async fn within<T>(
     limit: Duration,
@@ -124,6 +158,55 @@ pub(crate) async fn within<T>(
             operation: operation.to_owned(),
             limit,
         })?
+}
+
+/// Pages and entries one listing has taken so far, against `images.registryLimits`: a chain
+/// of new pages that never ends (Docker `Link`, Artifact Registry page tokens) fails when it
+/// passes a bound, long before the listing deadline and with memory bounded by the limits.
+pub(crate) struct ListingBudget<'a> {
+    limits: &'a RegistryLimits,
+    host: &'a str,
+    operation: &'a str,
+    pages: u64,
+    entries: u64,
+}
+
+impl<'a> ListingBudget<'a> {
+    pub fn new(limits: &'a RegistryLimits, host: &'a str, operation: &'a str) -> Self {
+        Self {
+            limits,
+            host,
+            operation,
+            pages: 0,
+            entries: 0,
+        }
+    }
+
+    /// Counts one page of `entries`; an error once the listing exceeds a bound.
+    pub fn count_page(&mut self, entries: usize) -> Result<(), RegistryError> {
+        self.pages = self.pages.saturating_add(1);
+        self.entries = self
+            .entries
+            .saturating_add(u64::try_from(entries).unwrap_or(u64::MAX));
+        let exceeded = if self.pages > self.limits.max_pages {
+            Some(("maxPages", self.limits.max_pages, "pages"))
+        } else if self.entries > self.limits.max_entries {
+            Some(("maxEntries", self.limits.max_entries, "entries"))
+        } else {
+            None
+        };
+        match exceeded {
+            None => Ok(()),
+            Some((key, limit, what)) => Err(RegistryError::Paging {
+                host: self.host.to_owned(),
+                operation: self.operation.to_owned(),
+                detail: format!(
+                    "the listing goes on past {limit} {what} (images.registryLimits.{key}); \
+                     the registry's paging may never end, or the limit is too low for this repository"
+                ),
+            }),
+        }
+    }
 }
 
 /// Adds `Authorization: {value}` marked sensitive, so that it never shows in `Debug` output.

@@ -22,4 +22,5 @@ pub mod source;
 pub use docker::{DockerClientConfig, DockerCredential, DockerCredentials, DockerRegistryClient};
 pub use error::RegistryError;
 pub use gar::{GarAuth, GarClient, GarClientConfig, GarImage, GarImageRef, GarTokenProvider};
+pub use rsp_config::RegistryLimits;
 pub use rsp_retry::{Backoff, RetryPolicy};

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use rsp_config::{ImagesConfig, SourceConfig};
+use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
 use rsp_model::TagKind;
 use rsp_registry::source::{DockerSource, ImageSource, Listing};
 use rsp_testkit::registry::{DockerRegistry, Pusher, RegistryAuth};
@@ -52,7 +52,7 @@ async fn start() -> (DockerRegistry, Pusher, Pushed) {
 
 fn source_for(registry: &DockerRegistry) -> (DockerSource, ImagesConfig) {
     let config = docker_config(registry.url());
-    let source = DockerSource::new(&config, None).unwrap();
+    let source = DockerSource::new(&config, None, RegistryLimits::default()).unwrap();
     let mut options = options(SourceConfig::Docker(config));
     options.num_dailies = 1;
     options.alias_tags = strings(&["latest_weekly", "latest_daily"]);

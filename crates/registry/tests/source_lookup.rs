@@ -6,7 +6,7 @@
 //! listings from `DockerSource` over the loopback fake registry, which records the manifest
 //! HEADs a lookup outside the prepull set needs.
 
-use rsp_config::{ImagesConfig, SourceConfig};
+use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
 use rsp_registry::source::{
     image_for_class, image_for_reference, image_for_tag_name, DockerSource, GoogleSource,
     ImageClass, ImageSource, Listing, LookupError, ResolvedImage,
@@ -262,7 +262,7 @@ async fn docker() -> Docker {
         ],
     );
     let config = docker_config(fake.url());
-    let source = DockerSource::new(&config, None).unwrap();
+    let source = DockerSource::new(&config, None, RegistryLimits::default()).unwrap();
     let mut options = options(SourceConfig::Docker(config));
     options.num_weeklies = 1;
     let listing = source.update_images(&options).await.unwrap();

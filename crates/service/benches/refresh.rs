@@ -357,7 +357,7 @@ impl Context {
             let SourceConfig::Google(google) = &config.images.source else {
                 unreachable!("a google source is configured")
             };
-            let source = GoogleSource::new(google).await.unwrap();
+            let source = GoogleSource::new(google, Default::default()).await.unwrap();
             let raw = source.list().await.unwrap();
             (fake, source, config, raw)
         });

@@ -18,9 +18,11 @@ use super::auth::Authenticator;
 use super::{link, DockerClientConfig, MANIFEST_MEDIA_TYPES};
 use crate::error::RegistryError;
 use crate::http::{
-    api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
+    api_path, authority, authorize, build_client, check_api_url, exchange, within, ListingBudget,
+    Reply,
 };
 use crate::retry;
+use rsp_config::RegistryLimits;
 use rsp_retry::RetryPolicy;
 
 /// A client for one Docker registry; clones share one connection pool and token cache.
@@ -40,6 +42,7 @@ struct Inner {
     digest_concurrency: usize,
     tag_page_size: u32,
     list_deadline: std::time::Duration,
+    limits: RegistryLimits,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +78,7 @@ impl DockerRegistryClient {
             host.clone(),
             config.auth_realms.clone(),
             config.retry,
+            config.limits.max_response_bytes,
         );
         let inner = Inner {
             http: build_client(config.timeout)?,
@@ -85,6 +89,7 @@ impl DockerRegistryClient {
             digest_concurrency: config.digest_concurrency.max(1),
             tag_page_size: config.tag_page_size.max(1),
             list_deadline: config.list_deadline,
+            limits: config.limits,
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -112,6 +117,7 @@ impl DockerRegistryClient {
         let mut fetched: HashSet<Url> = HashSet::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut tags = Vec::new();
+        let mut budget = ListingBudget::new(&self.inner.limits, &self.inner.host, operation);
         loop {
             fetched.insert(url.clone());
             let reply = self
@@ -120,7 +126,9 @@ impl DockerRegistryClient {
             let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
                 RegistryError::parse(&self.inner.host, operation, format!("not a tag list: {e}"))
             })?;
-            for tag in page.tags.unwrap_or_default() {
+            let page = page.tags.unwrap_or_default();
+            budget.count_page(page.len())?;
+            for tag in page {
                 if seen.insert(tag.clone()) {
                     tags.push(tag);
                 }
@@ -212,6 +220,7 @@ impl DockerRegistryClient {
                     self.request(method.clone(), url, accept, sent.as_deref()),
                     &self.inner.host,
                     operation,
+                    self.inner.limits.max_response_bytes,
                 )
             })
             .await?;

@@ -2,7 +2,8 @@
 //!
 //! Split by concern: [`credentials`] reads `.dockerconfigjson`, [`challenge`] parses
 //! `WWW-Authenticate`, `auth` answers 401s (Basic/Bearer, token cache, realm allow-list),
-//! [`link`] follows tag-list pages, and `client` puts them together. The client talks to
+//! [`token`] reads token answers, [`link`] follows tag-list pages, and `client` puts them
+//! together. The client talks to
 //! `api_url` only (plain http only when that URL says so) and keeps `registry` — the host as
 //! written in image references — for choosing credentials and naming errors.
 
@@ -11,11 +12,13 @@ pub mod challenge;
 mod client;
 pub mod credentials;
 pub mod link;
+pub mod token;
 
 use std::time::Duration;
 
 use url::Url;
 
+use rsp_config::RegistryLimits;
 use rsp_retry::RetryPolicy;
 
 pub use client::DockerRegistryClient;
@@ -51,6 +54,8 @@ pub struct DockerClientConfig {
     pub tag_page_size: u32,
     /// Bound on a whole tag listing, all pages and retries included.
     pub list_deadline: Duration,
+    /// Bounds on response sizes, pages and tags per listing.
+    pub limits: RegistryLimits,
 }
 
 impl DockerClientConfig {
@@ -71,6 +76,7 @@ impl DockerClientConfig {
             digest_concurrency: 8,
             tag_page_size: 1000,
             list_deadline: Duration::from_secs(180),
+            limits: RegistryLimits::default(),
         })
     }
 }

@@ -20,9 +20,11 @@ use super::wire::{parse_page, ImageMatcher};
 use super::{GarAuth, GarClientConfig, GarImage, GarImageRef};
 use crate::error::RegistryError;
 use crate::http::{
-    api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
+    api_path, authority, authorize, build_client, check_api_url, exchange, within, ListingBudget,
+    Reply,
 };
 use crate::retry;
+use rsp_config::RegistryLimits;
 use rsp_retry::RetryPolicy;
 
 /// Partial-response mask: only the fields the listing uses.
@@ -42,6 +44,7 @@ struct Inner {
     retry: RetryPolicy,
     page_size: u32,
     list_deadline: std::time::Duration,
+    limits: RegistryLimits,
 }
 
 impl std::fmt::Debug for GarClient {
@@ -72,6 +75,7 @@ impl GarClient {
             retry: config.retry,
             page_size: config.page_size.clamp(1, 1000),
             list_deadline: config.list_deadline,
+            limits: config.limits,
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -100,6 +104,7 @@ impl GarClient {
         let matcher = ImageMatcher::new(what);
         let mut tokens_seen: HashSet<String> = HashSet::new();
         let mut page_token: Option<String> = None;
+        let mut budget = ListingBudget::new(&self.inner.limits, &self.inner.host, operation);
         loop {
             let mut url = base.clone();
             {
@@ -113,6 +118,7 @@ impl GarClient {
             let reply = self.get(&url, operation).await?;
             let page = parse_page(&reply.body, &matcher)
                 .map_err(|detail| RegistryError::parse(&self.inner.host, operation, detail))?;
+            budget.count_page(page.entries)?;
             images.extend(page.images);
             match page.next_page_token {
                 None => return Ok(images),
@@ -147,6 +153,7 @@ impl GarClient {
                     authorize(request, bearer.as_deref()),
                     &self.inner.host,
                     operation,
+                    self.inner.limits.max_response_bytes,
                 )
             })
             .await?;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use rsp_config::RegistryLimits;
 use rsp_retry::RetryPolicy;
 
 pub use auth::{GarAuth, GarTokenProvider};
@@ -34,6 +35,8 @@ pub struct GarClientConfig {
     /// Bound on one whole listing, all pages, retries and token refreshes included, so that
     /// a page chain that never ends fails instead of hanging a refresh.
     pub list_deadline: Duration,
+    /// Bounds on response sizes, pages and images per listing.
+    pub limits: RegistryLimits,
 }
 
 impl Default for GarClientConfig {
@@ -46,6 +49,7 @@ impl Default for GarClientConfig {
             retry: RetryPolicy::default(),
             page_size: 1000,
             list_deadline: Duration::from_secs(180),
+            limits: RegistryLimits::default(),
         }
     }
 }

@@ -16,6 +16,8 @@ use super::{GarImage, GarImageRef};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub images: Vec<GarImage>,
+    /// Entries the page held, other images of the repository included.
+    pub entries: usize,
     /// Absent or empty on the last page.
     pub next_page_token: Option<String>,
 }
@@ -27,6 +29,7 @@ pub fn parse_page(body: &[u8], matcher: &ImageMatcher<'_>) -> Result<Page, Strin
     let page: ListPage =
         serde_json::from_slice(body).map_err(|e| format!("not a dockerImages list page: {e}"))?;
     Ok(Page {
+        entries: page.docker_images.len(),
         images: page
             .docker_images
             .into_iter()

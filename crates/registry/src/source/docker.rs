@@ -6,7 +6,7 @@
 use super::{subset_spec, ImageSource, Listing};
 use crate::docker::{DockerClientConfig, DockerCredentials, DockerRegistryClient};
 use crate::RegistryError;
-use rsp_config::{default_credentials_path, DockerSourceConfig, ImagesConfig};
+use rsp_config::{default_credentials_path, DockerSourceConfig, ImagesConfig, RegistryLimits};
 use rsp_model::catalog::{ImageCatalog, ListedImage};
 use rsp_model::collection::TagCollection;
 use std::collections::{HashMap, HashSet};
@@ -25,8 +25,10 @@ impl DockerSource {
     pub fn new(
         config: &DockerSourceConfig,
         credentials_path: Option<&Path>,
+        limits: RegistryLimits,
     ) -> Result<DockerSource, RegistryError> {
         let mut client_config = DockerClientConfig::new(config.registry.clone())?;
+        client_config.limits = limits;
         if let Some(api_url) = &config.api_url {
             client_config.api_url = Url::parse(api_url).map_err(|error| {
                 RegistryError::Config(format!("images.source.apiUrl {api_url:?}: {error}"))

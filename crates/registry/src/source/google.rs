@@ -5,7 +5,7 @@
 use super::{ImageSource, Listing};
 use crate::gar::{GarAuth, GarClient, GarClientConfig, GarImage, GarImageRef};
 use crate::RegistryError;
-use rsp_config::{GoogleAuthMode, GoogleSourceConfig, ImagesConfig};
+use rsp_config::{GoogleAuthMode, GoogleSourceConfig, ImagesConfig, RegistryLimits};
 use rsp_model::catalog::ListedImage;
 use rsp_model::Tag;
 use url::Url;
@@ -18,8 +18,14 @@ pub struct GoogleSource {
 }
 
 impl GoogleSource {
-    pub async fn new(config: &GoogleSourceConfig) -> Result<GoogleSource, RegistryError> {
-        let mut client_config = GarClientConfig::default();
+    pub async fn new(
+        config: &GoogleSourceConfig,
+        limits: RegistryLimits,
+    ) -> Result<GoogleSource, RegistryError> {
+        let mut client_config = GarClientConfig {
+            limits,
+            ..GarClientConfig::default()
+        };
         if let Some(api_url) = &config.api_url {
             client_config.api_url = Url::parse(api_url).map_err(|error| {
                 RegistryError::Config(format!("images.source.apiUrl {api_url:?}: {error}"))

@@ -153,8 +153,11 @@ impl AnySource {
             SourceConfig::Docker(docker) => AnySource::Docker(DockerSource::new(
                 docker,
                 images.docker_credentials_path.as_deref(),
+                images.registry_limits,
             )?),
-            SourceConfig::Google(google) => AnySource::Google(GoogleSource::new(google).await?),
+            SourceConfig::Google(google) => {
+                AnySource::Google(GoogleSource::new(google, images.registry_limits).await?)
+            }
             SourceConfig::Snapshot(snapshot) => {
                 AnySource::Snapshot(SnapshotSource::new(snapshot, config_dir))
             }

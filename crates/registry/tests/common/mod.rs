@@ -1,5 +1,7 @@
 //! Helpers shared by the registry client tests.
 
+#![allow(dead_code)] // Each test binary uses a different part.
+
 use std::time::Duration;
 
 use rsp_registry::{Backoff, DockerClientConfig, DockerCredential, DockerCredentials, RetryPolicy};
