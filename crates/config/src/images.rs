@@ -186,9 +186,16 @@ impl GoogleSourceConfig {
         format!("{}-docker.pkg.dev", self.location)
     }
 
-    /// The Docker repository path that image references use.
+    /// The Docker repository path that image references use. A domain-scoped project
+    /// (`example.com:proj`) is written `example.com/proj` there, as Artifact Registry writes
+    /// it (a `:` is not valid in a reference's path).
     pub fn docker_repository(&self) -> String {
-        format!("{}/{}/{}", self.project_id, self.repository, self.image)
+        format!(
+            "{}/{}/{}",
+            self.project_id.replacen(':', "/", 1),
+            self.repository,
+            self.image
+        )
     }
 }
 

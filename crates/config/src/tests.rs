@@ -85,6 +85,15 @@ fn snake_case_keys_are_accepted() {
 }
 
 #[test]
+fn domain_scoped_projects_are_written_as_artifact_registry_writes_them() {
+    let text = "images:\n  source:\n    type: google\n    location: us-central1\n    \
+                projectId: example.com:proj\n    repository: r\n    image: i\n";
+    let (config, _) = parse(text).unwrap();
+    let (_, repository) = config.images.source.registry_and_repository();
+    assert_eq!(repository, "example.com/proj/r/i");
+}
+
+#[test]
 fn wrong_values_are_errors_with_paths() {
     let text = format!("{MINIMAL}  numReleases: -1\n");
     assert_eq!(parse(&text).unwrap_err().path(), Some("images.numReleases"));

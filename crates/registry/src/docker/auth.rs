@@ -286,6 +286,7 @@ impl Authenticator {
                 host: self.host.clone(),
                 operation: token_operation,
                 status: 401,
+                credentials: crate::error::DOCKER_CREDENTIALS,
             });
         }
         let answer = read_token_answer(&reply.body)

@@ -235,6 +235,7 @@ impl DockerRegistryClient {
                     host: self.inner.host.clone(),
                     operation: operation.to_owned(),
                     status: 401,
+                    credentials: crate::error::DOCKER_CREDENTIALS,
                 });
             }
             self.inner

@@ -27,8 +27,9 @@ use crate::retry;
 use rsp_config::RegistryLimits;
 use rsp_retry::RetryPolicy;
 
-/// Partial-response mask: only the fields the listing uses.
-const FIELDS: &str = "dockerImages(name,uri,tags,imageSizeBytes),nextPageToken";
+/// Partial-response mask: only the fields the listing uses, the platforms of multi-arch
+/// images among them (`imageManifests`, and `artifactType` to tell artifacts from images).
+const FIELDS: &str = "dockerImages(name,uri,tags,imageSizeBytes,artifactType,imageManifests(architecture,os,variant)),nextPageToken";
 
 /// An Artifact Registry client; clones share one connection pool and token provider.
 #[derive(Clone)]
@@ -85,10 +86,7 @@ impl GarClient {
     /// Every image of `what.image` in `what`'s repository, in API order; other images of
     /// the repository are skipped.
     pub async fn list_images(&self, what: &GarImageRef) -> Result<Vec<GarImage>, RegistryError> {
-        let operation = format!(
-            "listing the images of {}-docker.pkg.dev/{}/{}/{}",
-            what.location, what.project_id, what.repository, what.image
-        );
+        let operation = format!("listing the images of {}", what.reference_path());
         let listing = self.list_pages(what, &operation);
         let inner = &self.inner;
         within(inner.list_deadline, &inner.host, &operation, listing).await
@@ -165,6 +163,7 @@ impl GarClient {
                     host: self.inner.host.clone(),
                     operation: operation.to_owned(),
                     status: 401,
+                    credentials: crate::error::GOOGLE_CREDENTIALS,
                 });
             }
             refresh = true;

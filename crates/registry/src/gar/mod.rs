@@ -10,6 +10,7 @@ pub mod wire;
 
 use std::time::Duration;
 
+use rsp_model::platform::Platforms;
 use url::Url;
 
 use rsp_config::RegistryLimits;
@@ -65,6 +66,18 @@ pub struct GarImageRef {
 }
 
 impl GarImageRef {
+    /// `{location}-docker.pkg.dev/{project}/{repository}/{image}`, with a domain-scoped
+    /// project (`example.com:proj`) written `example.com/proj`, as references write it.
+    pub fn reference_path(&self) -> String {
+        format!(
+            "{}-docker.pkg.dev/{}/{}/{}",
+            self.location,
+            self.project_id.replacen(':', "/", 1),
+            self.repository,
+            self.image
+        )
+    }
+
     /// The API parent of the listing.
     pub fn parent(&self) -> String {
         format!(
@@ -75,11 +88,16 @@ impl GarImageRef {
 }
 
 /// One image (one digest) of the listing, in API order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GarImage {
     /// Possibly empty (untagged images).
     pub tags: Vec<String>,
     pub digest: String,
     /// `imageSizeBytes`, when the API gave a number.
     pub size: Option<u64>,
+    /// The platforms of a multi-arch image's `imageManifests`; unknown for a single manifest
+    /// (the listing does not say which platform its config names).
+    pub platforms: Platforms,
+    /// `artifactType`, when the entry is an OCI artifact rather than a plain image.
+    pub artifact_type: Option<String>,
 }

@@ -59,12 +59,12 @@ impl GoogleSource {
 pub(super) fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
     // Sized up front: growing a vector of 20,000 parsed tags copies it several times.
     let mut listed = Vec::with_capacity(images.iter().map(|image| image.tags.len()).sum());
-    for GarImage { tags, digest, size } in images {
-        listed.extend(tags.iter().map(|tag| ListedImage {
+    for image in images {
+        listed.extend(image.tags.iter().map(|tag| ListedImage {
             tag: Tag::parse(tag),
-            digest: digest.clone(),
-            size,
-            platforms: Default::default(),
+            digest: image.digest.clone(),
+            size: image.size,
+            platforms: image.platforms.clone(),
         }));
     }
     listed
