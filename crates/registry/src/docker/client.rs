@@ -121,7 +121,12 @@ impl DockerRegistryClient {
         loop {
             fetched.insert(url.clone());
             let reply = self
-                .send(&scope, operation, Method::GET, &url, "application/json")
+                .send(
+                    &scope,
+                    operation,
+                    (Method::GET, &url, "application/json"),
+                    &self.inner.retry,
+                )
                 .await?;
             let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
                 RegistryError::parse(&self.inner.host, operation, format!("not a tag list: {e}"))
@@ -159,6 +164,30 @@ impl DockerRegistryClient {
         repository: &str,
         tag: &str,
     ) -> Result<String, RegistryError> {
+        self.manifest_digest_with(repository, tag, &self.inner.retry)
+            .await
+    }
+
+    /// [`Self::manifest_digest`] within `budget`, retries and authentication included: for a
+    /// caller that is waiting (the spawner resolving a tag), where a late answer is no answer.
+    pub async fn manifest_digest_within(
+        &self,
+        repository: &str,
+        tag: &str,
+        budget: std::time::Duration,
+    ) -> Result<String, RegistryError> {
+        let operation = format!("reading the digest of {repository}:{tag}");
+        let retry = self.inner.retry.within(budget);
+        let lookup = self.manifest_digest_with(repository, tag, &retry);
+        within(budget, &self.inner.host, &operation, lookup).await
+    }
+
+    async fn manifest_digest_with(
+        &self,
+        repository: &str,
+        tag: &str,
+        retry: &RetryPolicy,
+    ) -> Result<String, RegistryError> {
         let operation = format!("reading the digest of {repository}:{tag}");
         let url = self.repository_url(repository, &["manifests", tag], &operation)?;
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
@@ -166,9 +195,8 @@ impl DockerRegistryClient {
             .send(
                 &pull_scope(repository),
                 &operation,
-                Method::HEAD,
-                &url,
-                &accept,
+                (Method::HEAD, &url, &accept),
+                retry,
             )
             .await?;
         reply
@@ -203,19 +231,19 @@ impl DockerRegistryClient {
             .await
     }
 
-    /// One request with retries and at most one authentication; see the module docs.
+    /// One request (method, URL, `Accept`) with retries by `retry` and at most one
+    /// authentication; see the module docs.
     async fn send(
         &self,
         scope: &str,
         operation: &str,
-        method: Method,
-        url: &Url,
-        accept: &str,
+        (method, url, accept): (Method, &Url, &str),
+        retry: &RetryPolicy,
     ) -> Result<Reply, RegistryError> {
         let mut authenticated = false;
         loop {
             let sent = self.inner.auth.header(scope);
-            let reply = retry::run(&self.inner.retry, || {
+            let reply = retry::run(retry, || {
                 exchange(
                     self.request(method.clone(), url, accept, sent.as_deref()),
                     &self.inner.host,

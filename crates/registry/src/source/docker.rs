@@ -11,12 +11,26 @@ use rsp_model::catalog::{ImageCatalog, ListedImage};
 use rsp_model::collection::TagCollection;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
 use url::Url;
+
+/// How long resolving a tag outside the prepull set may take, retries included: the spawner
+/// is waiting, and a registry answering 500 used to hold it for the whole retry budget (53 to
+/// 60 s) before a 502.
+pub const LOOKUP_BUDGET: Duration = Duration::from_secs(5);
+
+/// How many digests fetched on demand are remembered, as the answer of last resort.
+const REMEMBERED_DIGESTS: usize = 4096;
 
 pub struct DockerSource {
     client: DockerRegistryClient,
     registry: String,
     repository: String,
+    /// Tag → the digest the registry last gave for it on demand. When the registry fails,
+    /// this (or the listing) answers rather than an error: tags move rarely, and a slightly
+    /// old digest beats no lab.
+    fetched: Mutex<HashMap<String, String>>,
 }
 
 impl DockerSource {
@@ -43,7 +57,15 @@ impl DockerSource {
             client: DockerRegistryClient::new(client_config)?,
             registry: config.registry.clone(),
             repository: config.repository.clone(),
+            fetched: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        // Plain inserts and reads: a poisoned map is still consistent.
+        self.fetched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Every tag with its digest (one HEAD per tag), for `rsp-images snapshot`.
@@ -94,11 +116,31 @@ impl ImageSource for DockerSource {
         })
     }
 
+    /// The registry's digest within [`LOOKUP_BUDGET`]; when the registry fails transiently,
+    /// the digest it gave last time, if any.
     async fn fetch_digest(&self, tag: &str) -> Result<Option<String>, RegistryError> {
-        self.client
-            .manifest_digest(&self.repository, tag)
+        match self
+            .client
+            .manifest_digest_within(&self.repository, tag, LOOKUP_BUDGET)
             .await
-            .map(Some)
+        {
+            Ok(digest) => {
+                let mut remembered = self.remembered();
+                if remembered.len() >= REMEMBERED_DIGESTS {
+                    remembered.clear();
+                }
+                remembered.insert(tag.to_owned(), digest.clone());
+                Ok(Some(digest))
+            }
+            Err(error) if error.is_retryable() => match self.remembered().get(tag) {
+                Some(digest) => {
+                    tracing::warn!(%error, tag, %digest, "the registry is failing; answering with the digest it gave last time");
+                    Ok(Some(digest.clone()))
+                }
+                None => Err(error),
+            },
+            Err(error) => Err(error),
+        }
     }
 
     fn registry_and_repository(&self) -> (&str, &str) {

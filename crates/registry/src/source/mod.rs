@@ -17,7 +17,7 @@ mod google;
 mod lookup;
 mod snapshot;
 
-pub use docker::DockerSource;
+pub use docker::{DockerSource, LOOKUP_BUDGET};
 pub use google::GoogleSource;
 pub use lookup::{
     image_for_class, image_for_reference, image_for_tag_name, ImageClass, LookupError,
