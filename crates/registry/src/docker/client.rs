@@ -15,7 +15,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::auth::Authenticator;
-use super::{link, DockerClientConfig, MANIFEST_MEDIA_TYPES};
+use super::{index, link, DockerClientConfig, MANIFEST_MEDIA_TYPES};
 use crate::error::RegistryError;
 use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, ListingBudget,
@@ -23,6 +23,7 @@ use crate::http::{
 };
 use crate::retry;
 use rsp_config::RegistryLimits;
+use rsp_model::platform::Platforms;
 use rsp_retry::RetryPolicy;
 
 /// A client for one Docker registry; clones share one connection pool and token cache.
@@ -210,6 +211,31 @@ impl DockerRegistryClient {
                 host: self.inner.host.clone(),
                 operation,
             })
+    }
+
+    /// The platforms of the manifest `repository@digest`: those of an image index or manifest
+    /// list, unknown for a single manifest or a body that cannot be read.
+    pub async fn manifest_platforms(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Platforms, RegistryError> {
+        let operation = format!("reading the manifest of {repository}@{digest}");
+        let url = self.repository_url(repository, &["manifests", digest], &operation)?;
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let reply = self
+            .send(
+                &pull_scope(repository),
+                &operation,
+                (Method::GET, &url, &accept),
+                &self.inner.retry,
+            )
+            .await?;
+        let content_type = reply
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        Ok(index::platforms_of(&reply.body, content_type))
     }
 
     /// `(tag, digest)` for every tag, in the order given, with at most `digest_concurrency`

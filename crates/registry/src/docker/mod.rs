@@ -2,7 +2,7 @@
 //!
 //! Split by concern: [`credentials`] reads `.dockerconfigjson`, [`challenge`] parses
 //! `WWW-Authenticate`, `auth` answers 401s (Basic/Bearer, token cache, realm allow-list),
-//! [`token`] reads token answers, [`link`] follows tag-list pages, and `client` puts them
+//! [`token`] reads token answers, [`index`] reads platforms from manifest indexes, [`link`] follows tag-list pages, and `client` puts them
 //! together. The client talks to
 //! `api_url` only (plain http only when that URL says so) and keeps `registry` — the host as
 //! written in image references — for choosing credentials and naming errors.
@@ -11,6 +11,7 @@ mod auth;
 pub mod challenge;
 mod client;
 pub mod credentials;
+pub mod index;
 pub mod link;
 pub mod token;
 

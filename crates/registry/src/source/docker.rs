@@ -1,14 +1,18 @@
 //! The Docker Registry v2 source. The API lists tags but gives digests one HEAD at a time, so
 //! the listing knows every tag but digests only for the prepull set (and the lookup asks for
 //! others on demand). The recommended tag and `aliasTags` are aliases from the start; their
-//! display names ("Recommended (Weekly 2077_43)") come from the prepull set's digests.
+//! display names ("Recommended (Weekly 2077_43)") come from the prepull set's digests. The
+//! prepull set's platforms come from their manifests (an image index lists them), asked once
+//! per digest: a steady refresh asks nothing more, a new weekly costs one GET.
 
 use super::{subset_spec, ImageSource, Listing};
 use crate::docker::{DockerClientConfig, DockerCredentials, DockerRegistryClient};
 use crate::RegistryError;
+use futures::StreamExt;
 use rsp_config::{default_credentials_path, DockerSourceConfig, ImagesConfig, RegistryLimits};
 use rsp_model::catalog::{ImageCatalog, ListedImage};
 use rsp_model::collection::TagCollection;
+use rsp_model::platform::Platforms;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
@@ -31,6 +35,9 @@ pub struct DockerSource {
     /// this (or the listing) answers rather than an error: tags move rarely, and a slightly
     /// old digest beats no lab.
     fetched: Mutex<HashMap<String, String>>,
+    /// Digest → the platforms its manifest lists. A manifest never changes under its digest,
+    /// so this is asked once per digest, not per refresh; it keeps the prepull set's digests.
+    platforms: Mutex<HashMap<String, Platforms>>,
 }
 
 impl DockerSource {
@@ -58,14 +65,55 @@ impl DockerSource {
             registry: config.registry.clone(),
             repository: config.repository.clone(),
             fetched: Mutex::new(HashMap::new()),
+            platforms: Mutex::new(HashMap::new()),
         })
     }
 
+    /// The platforms of each digest: from the cache, else one manifest GET per new digest
+    /// (at most `digest_concurrency` at once). A failed GET leaves the digest unknown for
+    /// this refresh and uncached, so the next refresh asks again; it never fails the listing.
+    async fn platforms_of(&self, digests: &[&String]) -> HashMap<String, Platforms> {
+        let missing: Vec<String> = {
+            let cache = lock(&self.platforms);
+            digests
+                .iter()
+                .filter(|digest| !cache.contains_key(**digest))
+                .map(|digest| (*digest).clone())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        let fetched: Vec<(String, Result<Platforms, RegistryError>)> =
+            futures::stream::iter(missing)
+                .map(|digest| async move {
+                    let platforms = self
+                        .client
+                        .manifest_platforms(&self.repository, &digest)
+                        .await;
+                    (digest, platforms)
+                })
+                .buffer_unordered(8)
+                .collect()
+                .await;
+        let mut cache = lock(&self.platforms);
+        for (digest, platforms) in fetched {
+            match platforms {
+                Ok(platforms) => {
+                    cache.insert(digest, platforms);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, %digest, "cannot read the image's platforms; they stay unknown for now");
+                }
+            }
+        }
+        // Only the current prepull set is kept: the cache never outgrows it.
+        let wanted: HashSet<&str> = digests.iter().map(|d| d.as_str()).collect();
+        cache.retain(|digest, _| wanted.contains(digest.as_str()));
+        cache.clone()
+    }
+
     fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        // Plain inserts and reads: a poisoned map is still consistent.
-        self.fetched
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.fetched)
     }
 
     /// Every tag with its digest (one HEAD per tag), for `rsp-images snapshot`.
@@ -73,6 +121,13 @@ impl DockerSource {
         let tags = self.client.list_tags(&self.repository).await?;
         self.client.manifest_digests(&self.repository, &tags).await
     }
+}
+
+/// Plain inserts and reads: a poisoned map is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ImageSource for DockerSource {
@@ -95,14 +150,18 @@ impl ImageSource for DockerSource {
             .await?
             .into_iter()
             .collect();
+        let platforms = self
+            .platforms_of(&digests.values().collect::<Vec<_>>())
+            .await;
         let images = to_prepull
             .all_tags(true)
             .filter_map(|tag| {
+                let digest = digests.get(tag.tag())?;
                 Some(ListedImage {
                     tag: tag.clone(),
-                    digest: digests.get(tag.tag())?.clone(),
+                    digest: digest.clone(),
                     size: None,
-                    platforms: Default::default(),
+                    platforms: platforms.get(digest).cloned().unwrap_or_default(),
                 })
             })
             .collect();
