@@ -15,12 +15,13 @@ use serde::Deserialize;
 use url::Url;
 
 use super::auth::Authenticator;
-use super::{index, link, DockerClientConfig, MANIFEST_MEDIA_TYPES};
+use super::{index, link, CredentialSource, DockerClientConfig, MANIFEST_MEDIA_TYPES};
 use crate::error::RegistryError;
 use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, ListingBudget,
     Reply,
 };
+use crate::progress::ListingProgress;
 use crate::retry;
 use rsp_config::RegistryLimits;
 use rsp_model::platform::Platforms;
@@ -44,6 +45,7 @@ struct Inner {
     tag_page_size: u32,
     list_deadline: std::time::Duration,
     limits: RegistryLimits,
+    progress: Arc<ListingProgress>,
 }
 
 #[derive(Deserialize)]
@@ -70,8 +72,7 @@ impl DockerRegistryClient {
         let credential = config
             .credentials
             .as_ref()
-            .and_then(|c| c.lookup(&config.registry))
-            .cloned();
+            .map_or(CredentialSource::None, |c| c.source(&config.registry));
         let auth = Authenticator::new(
             credential,
             config.registry.clone(),
@@ -91,10 +92,16 @@ impl DockerRegistryClient {
             tag_page_size: config.tag_page_size.max(1),
             list_deadline: config.list_deadline,
             limits: config.limits,
+            progress: Arc::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// How far this client's listings have got.
+    pub fn progress(&self) -> Arc<ListingProgress> {
+        Arc::clone(&self.inner.progress)
     }
 
     /// Every tag of `repository`, in the registry's order, each once.
@@ -132,9 +139,10 @@ impl DockerRegistryClient {
             let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
                 RegistryError::parse(&self.inner.host, operation, format!("not a tag list: {e}"))
             })?;
-            let page = page.tags.unwrap_or_default();
-            budget.count_page(page.len())?;
-            for tag in page {
+            let page_tags = page.tags.unwrap_or_default();
+            budget.count_page(page_tags.len())?;
+            self.inner.progress.page(page_tags.len());
+            for tag in page_tags {
                 if seen.insert(tag.clone()) {
                     tags.push(tag);
                 }
@@ -250,6 +258,7 @@ impl DockerRegistryClient {
         futures::stream::iter(tags.iter().cloned())
             .map(|tag| async move {
                 let digest = self.manifest_digest(repository, &tag).await?;
+                self.inner.progress.digest();
                 Ok::<_, RegistryError>((tag, digest))
             })
             .buffered(self.inner.digest_concurrency)

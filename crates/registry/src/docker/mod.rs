@@ -1,8 +1,10 @@
 //! Docker Registry v2 client (behaviour.md §6.2–§6.3): tag lists and manifest digests.
 //!
-//! Split by concern: [`credentials`] reads `.dockerconfigjson`, [`challenge`] parses
+//! Split by concern: [`credentials`] reads `.dockerconfigjson` and [`helper`] runs the
+//! credential helpers it names, [`challenge`] parses
 //! `WWW-Authenticate`, `auth` answers 401s (Basic/Bearer, token cache, realm allow-list),
-//! [`token`] reads token answers, [`index`] reads platforms from manifest indexes, [`link`] follows tag-list pages, and `client` puts them
+//! [`token`] reads token answers, [`index`] reads platforms from manifest indexes, [`link`]
+//! follows tag-list pages, and `client` puts them
 //! together. The client talks to
 //! `api_url` only (plain http only when that URL says so) and keeps `registry` — the host as
 //! written in image references — for choosing credentials and naming errors.
@@ -11,6 +13,7 @@ mod auth;
 pub mod challenge;
 mod client;
 pub mod credentials;
+pub mod helper;
 pub mod index;
 pub mod link;
 pub mod token;
@@ -23,7 +26,8 @@ use rsp_config::RegistryLimits;
 use rsp_retry::RetryPolicy;
 
 pub use client::DockerRegistryClient;
-pub use credentials::{DockerCredential, DockerCredentials};
+pub use credentials::{CredentialSource, DockerCredential, DockerCredentials};
+pub use helper::CredentialHelper;
 
 /// The five manifest media types asked for with `Accept`, most specific first.
 pub const MANIFEST_MEDIA_TYPES: [&str; 5] = [

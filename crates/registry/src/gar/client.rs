@@ -23,6 +23,7 @@ use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, ListingBudget,
     Reply,
 };
+use crate::progress::ListingProgress;
 use crate::retry;
 use rsp_config::RegistryLimits;
 use rsp_retry::RetryPolicy;
@@ -46,6 +47,7 @@ struct Inner {
     page_size: u32,
     list_deadline: std::time::Duration,
     limits: RegistryLimits,
+    progress: Arc<ListingProgress>,
 }
 
 impl std::fmt::Debug for GarClient {
@@ -77,10 +79,16 @@ impl GarClient {
             page_size: config.page_size.clamp(1, 1000),
             list_deadline: config.list_deadline,
             limits: config.limits,
+            progress: Arc::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// How far this client's listings have got.
+    pub fn progress(&self) -> Arc<ListingProgress> {
+        Arc::clone(&self.inner.progress)
     }
 
     /// Every image of `what.image` in `what`'s repository, in API order; other images of
@@ -117,6 +125,8 @@ impl GarClient {
             let page = parse_page(&reply.body, &matcher)
                 .map_err(|detail| RegistryError::parse(&self.inner.host, operation, detail))?;
             budget.count_page(page.entries)?;
+            let tags = page.images.iter().map(|image| image.tags.len()).sum();
+            self.inner.progress.page(tags);
             images.extend(page.images);
             match page.next_page_token {
                 None => return Ok(images),

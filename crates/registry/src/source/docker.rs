@@ -116,6 +116,11 @@ impl DockerSource {
         lock(&self.fetched)
     }
 
+    /// How far the client's listings have got (for `rsp-images snapshot`).
+    pub fn progress(&self) -> std::sync::Arc<crate::progress::ListingProgress> {
+        self.client.progress()
+    }
+
     /// Every tag with its digest (one HEAD per tag), for `rsp-images snapshot`.
     pub async fn list_all(&self) -> Result<Vec<(String, String)>, RegistryError> {
         let tags = self.client.list_tags(&self.repository).await?;
