@@ -5,11 +5,13 @@
 //! for the status page (decisions §5 fix 10). Refreshes follow `refreshInterval` with ±10 %
 //! jitter (replicas do not hit the registry in step); after a failure the next try comes
 //! sooner, backing off from 5 s up to the interval, so a service that started while the
-//! registry was down becomes ready soon after it comes back.
+//! registry was down becomes ready soon after it comes back. Both waits follow the project's
+//! one retry rule ([`rsp_retry`]).
 
 use crate::metrics::{Histogram, REFRESH_BUCKETS};
 use rsp_config::ImagesConfig;
 use rsp_registry::source::{ImageSource, Listing};
+use rsp_retry::Backoff;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
@@ -78,7 +80,7 @@ pub async fn run<S: ImageSource>(
                     r.durations.observe(elapsed.as_secs_f64());
                 });
                 listings.send_replace(Arc::new(listing));
-                jittered(options.refresh_interval.saturating_sub(elapsed))
+                rsp_retry::spread(options.refresh_interval.saturating_sub(elapsed))
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
@@ -96,7 +98,7 @@ pub async fn run<S: ImageSource>(
                     r.failure_total += 1;
                     r.durations.observe(elapsed.as_secs_f64());
                 });
-                retry_delay(failures, options.refresh_interval)
+                failure_backoff(options.refresh_interval).delay(failures)
             }
         };
         tokio::select! {
@@ -113,17 +115,9 @@ fn update(record: &SharedRecord, f: impl FnOnce(&mut RefreshRecord)) {
     }
 }
 
-/// `delay` ± 10 %.
-fn jittered(delay: Duration) -> Duration {
-    let factor = 0.9 + rand::random::<f64>() * 0.2;
-    delay.mul_f64(factor)
-}
-
-/// 5 s, 10 s, 20 s, … after consecutive failures, never more than the refresh interval.
-fn retry_delay(failures: u32, interval: Duration) -> Duration {
-    let exponent = failures.saturating_sub(1).min(16);
-    let backoff = Duration::from_secs(5).saturating_mul(1 << exponent);
-    jittered(backoff.min(interval))
+/// After failures: 5 s doubling, never more than the refresh interval.
+fn failure_backoff(interval: Duration) -> Backoff {
+    Backoff::new(Duration::from_secs(5).min(interval), interval)
 }
 
 #[cfg(test)]
@@ -212,11 +206,11 @@ mod tests {
 
     #[test]
     fn retries_back_off_up_to_the_interval() {
-        let interval = Duration::from_secs(300);
-        let first = retry_delay(1, interval);
-        assert!(first >= Duration::from_millis(4500) && first <= Duration::from_millis(5500));
-        let third = retry_delay(3, interval);
-        assert!(third >= Duration::from_secs(18) && third <= Duration::from_secs(22));
-        assert!(retry_delay(30, interval) <= Duration::from_secs(330));
+        let backoff = failure_backoff(Duration::from_secs(300));
+        assert_eq!(backoff.step(1), Duration::from_secs(5));
+        assert_eq!(backoff.step(3), Duration::from_secs(20));
+        assert_eq!(backoff.step(30), Duration::from_secs(300));
+        let short = failure_backoff(Duration::from_secs(2));
+        assert_eq!(short.step(1), Duration::from_secs(2));
     }
 }
