@@ -7,9 +7,10 @@
 use std::collections::BTreeSet;
 
 use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
+use rsp_model::listing::Listing;
 use rsp_model::platform::{Platform, Platforms};
 use rsp_model::TagKind;
-use rsp_registry::source::{DockerSource, ImageSource, Listing};
+use rsp_registry::source::{DockerSource, ImageSource};
 use rsp_testkit::registry::{DockerRegistry, Pusher, RegistryAuth};
 use sources::{docker_config, get, names, options, strings, summary, DOCKER_REPOSITORY};
 

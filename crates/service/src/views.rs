@@ -14,11 +14,11 @@ use rsp_model::api::{
     SpawnerEntry, SpawnerImagesView,
 };
 use rsp_model::catalog::{Image, NodePresence, NodeSet};
+use rsp_model::listing::Listing;
 use rsp_model::node::{Eligibility, IneligibleReason, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
 use rsp_model::reference::TagReference;
 use rsp_model::TagKind;
-use rsp_registry::source::Listing;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

@@ -5,11 +5,12 @@
 //! listing can be saved with `curl` as well, and one format serves both registry kinds. An
 //! entry belongs to the configured image when its `uri` is `{registry}/{repository}@{digest}`.
 
-use super::{ImageSource, Listing};
+use super::{listing_from_gar, ImageSource};
 use crate::gar::wire::{platforms, ImageManifest};
 use crate::gar::GarImage;
 use crate::RegistryError;
 use rsp_config::{ImagesConfig, SnapshotSourceConfig};
+use rsp_model::listing::Listing;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -102,11 +103,11 @@ impl SnapshotSource {
 
 impl ImageSource for SnapshotSource {
     async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
-        Ok(Listing::from_gar(
+        Ok(listing_from_gar(
             &self.registry,
             &self.repository,
             self.read()?,
-            options,
+            &options.listing_rules(),
         ))
     }
 

@@ -10,8 +10,9 @@ use rsp_config::{
     SnapshotSourceConfig, SourceConfig,
 };
 use rsp_model::catalog::{Image, ImageCatalog};
+use rsp_model::listing::Listing;
 use rsp_model::TagKind;
-use rsp_registry::source::{GoogleSource, Listing};
+use rsp_registry::source::GoogleSource;
 use rsp_testkit::gar::{DockerImage, FakeGar, GarRepository};
 
 pub const LOCATION: &str = "us-central1";
