@@ -29,7 +29,7 @@ enum Command {
     /// Parse, sort, subset and filter image tags.
     #[command(subcommand)]
     Tags(tags::TagsCommand),
-    /// Run the service until SIGTERM or SIGINT.
+    /// Run the service until SIGTERM, SIGINT or SIGHUP.
     Serve(serve::ServeArgs),
     /// One refresh against the registry and a NodeList file: what would be served and pulled.
     Plan(plan::PlanArgs),

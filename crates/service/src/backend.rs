@@ -96,6 +96,34 @@ pub struct RefreshView {
     pub last_error: Option<(String, SystemTime)>,
 }
 
+/// How much a notice matters to the people reading the status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Something about the service itself that people must be told, such as a task that died
+/// and was restarted: a severity, a short title and a detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub severity: Severity,
+    pub title: String,
+    pub detail: String,
+}
+
+/// Why the service does not answer from a listing yet: the body of its 503s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// No refresh of the registry has succeeded yet.
+    #[error("No refresh of the image list has succeeded yet")]
+    NoListing,
+    /// A task the API depends on is down (it died and is being restarted).
+    #[error("{task} is not running ({reason}); it is being restarted")]
+    TaskDown { task: &'static str, reason: String },
+}
+
 /// Everything the status page shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusView {
@@ -106,6 +134,8 @@ pub struct StatusView {
     pub leader: bool,
     /// Whether prepull pods are really created (false for a static cluster: plan only).
     pub prepulling: bool,
+    /// What people must be told about the service itself, most severe first.
+    pub notices: Vec<Notice>,
 }
 
 /// Counters and gauges for `/metrics`, read at scrape time.
@@ -124,6 +154,18 @@ pub struct MetricsSnapshot {
     pub prepull_failures: Vec<(String, u64)>,
     /// (node, image) pairs that should be cached on an eligible node and are not.
     pub missing_pairs: u64,
+    /// Per supervised task (`refresh`, `world`, `node_watcher`, `prepuller`): how often it
+    /// died and was restarted (`rsp_images_task_restarts_total{task}`, a counter) and whether
+    /// it runs now (`rsp_images_task_up{task}`, a gauge of 0 or 1).
+    pub tasks: Vec<TaskMetrics>,
+}
+
+/// The metrics of one supervised task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskMetrics {
+    pub task: &'static str,
+    pub restarts: u64,
+    pub up: bool,
 }
 
 impl Default for MetricsSnapshot {
@@ -138,6 +180,7 @@ impl Default for MetricsSnapshot {
             prepull_durations: Histogram::new(&PREPULL_BUCKETS),
             prepull_failures: Vec::new(),
             missing_pairs: 0,
+            tasks: Vec::new(),
         }
     }
 }
@@ -145,7 +188,7 @@ impl Default for MetricsSnapshot {
 /// What the HTTP layer reads. Implementations answer from memory except `resolve`, which may
 /// ask the registry (a Docker source looks up digests of tags outside the prepull set).
 pub trait Backend: Send + Sync + 'static {
-    /// Body of `GET /spawner/v1/images`; empty lists before the first refresh.
+    /// Body of `GET /spawner/v1/images` (only asked for once a listing exists).
     fn spawner_images(&self) -> SpawnerImages;
     /// Body of `GET /spawner/v1/prepulls`.
     fn prepulls(&self) -> PrepullerStatus;
@@ -173,7 +216,9 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ResolvedImage, LookupError>> + Send;
     /// The status page.
     fn status(&self) -> StatusView;
-    /// `GET /readyz`: true once one refresh has succeeded.
-    fn ready(&self) -> bool;
+    /// Whether a listing exists: until then the routes that read it answer 503.
+    fn has_listing(&self) -> bool;
+    /// `GET /readyz`: ready once a listing exists and every task the API depends on runs.
+    fn ready(&self) -> Result<(), NotReady>;
     fn metrics(&self) -> MetricsSnapshot;
 }

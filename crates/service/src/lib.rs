@@ -8,7 +8,10 @@
 //! - `openapi`: the OpenAPI document of the JSON routes.
 //! - `state`: the live state the routes read, rebuilt when an input changes.
 //! - `refresh`: the registry refresh loop and its record (last success, last error).
-//! - `run`: `serve`, which starts every task and stops them cleanly.
+//! - `run`: `serve`, which checks everything that can be checked, then starts every task
+//!   and stops them cleanly.
+//! - `supervise`: restarts a long-running task that died, and reports it (readiness,
+//!   notices on the status page, metrics).
 //! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
 //!   presence); pure, shared with the `plan` command.
 
@@ -21,4 +24,5 @@ pub mod pages;
 pub mod refresh;
 pub mod run;
 pub mod state;
+pub mod supervise;
 pub mod views;

@@ -122,6 +122,30 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
         "(node, image) pairs that should be cached on an eligible node and are not.",
         snapshot.missing_pairs,
     );
+    out.family(
+        "rsp_images_task_restarts_total",
+        "counter",
+        "Times a long-running task died and was restarted, by task.",
+    );
+    for task in &snapshot.tasks {
+        out.sample(
+            "rsp_images_task_restarts_total",
+            &[("task", task.task)],
+            task.restarts as f64,
+        );
+    }
+    out.family(
+        "rsp_images_task_up",
+        "gauge",
+        "Whether a long-running task runs (1) or waits to be restarted (0), by task.",
+    );
+    for task in &snapshot.tasks {
+        out.sample(
+            "rsp_images_task_up",
+            &[("task", task.task)],
+            f64::from(u8::from(task.up)),
+        );
+    }
     out.text
 }
 

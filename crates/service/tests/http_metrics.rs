@@ -139,6 +139,8 @@ async fn metrics_parse_and_carry_every_metric() {
         ("rsp_images_prepull_duration_seconds", "histogram"),
         ("rsp_images_prepull_failures_total", "counter"),
         ("rsp_images_missing_pairs", "gauge"),
+        ("rsp_images_task_restarts_total", "counter"),
+        ("rsp_images_task_up", "gauge"),
     ] {
         assert_eq!(
             types.get(family).map(String::as_str),
@@ -190,6 +192,12 @@ async fn metrics_parse_and_carry_every_metric() {
     assert_eq!(v("rsp_images_tags_seen", None), 5.0);
     assert_eq!(v("rsp_images_prepull_pods_in_flight", None), 1.0);
     assert_eq!(v("rsp_images_missing_pairs", None), 2.0);
+    assert_eq!(
+        v("rsp_images_task_restarts_total", Some(("task", "refresh"))),
+        2.0
+    );
+    assert_eq!(v("rsp_images_task_up", Some(("task", "refresh"))), 1.0);
+    assert_eq!(v("rsp_images_task_up", Some(("task", "prepuller"))), 0.0);
     // Buckets are cumulative.
     let buckets: Vec<f64> = samples
         .iter()

@@ -49,7 +49,10 @@ async fn lab_form_has_the_menu_radios_then_the_sentinel_and_the_dropdown() {
 
 #[tokio::test]
 async fn with_an_empty_menu_the_sentinel_is_checked() {
-    let html = page(TestBackend::empty(), &lab_form_uri("u")).await;
+    // A listing without images.
+    let backend = TestBackend::empty();
+    backend.set_ready(true);
+    let html = page(backend, &lab_form_uri("u")).await;
     assert!(
         html.contains(r#"id="use_image_from_dropdown" value="use_image_from_dropdown" checked>"#)
     );
@@ -147,4 +150,24 @@ async fn pairs_with_nothing_under_way_are_missing() {
     let html = page(backend, &format!("{PREFIX}/")).await;
     assert_eq!(html.matches(r#"<td class="cell missing""#).count(), 2);
     assert!(html.contains("4 cached, 0 pulling, 0 backing off,\n    2 missing."));
+}
+
+#[tokio::test]
+async fn notices_about_the_service_are_shown_escaped() {
+    use rsp_service::backend::{Notice, Severity};
+    let mut backend = TestBackend::standard();
+    backend.notices = vec![Notice {
+        severity: Severity::Error,
+        title: "The node watcher is down".to_owned(),
+        detail: "It died (panicked: <script>alert(1)</script>)".to_owned(),
+    }];
+    let html = page(backend, &format!("{PREFIX}/")).await;
+    assert!(html.contains("The node watcher is down"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
+    let html = page(TestBackend::standard(), &format!("{PREFIX}/")).await;
+    assert!(!html.contains("Notices"));
 }

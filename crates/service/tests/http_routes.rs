@@ -223,10 +223,43 @@ async fn probes() {
     );
     backend.set_ready(true);
     assert_eq!(get(&app, "/readyz").await.status, 200);
-    // Before the first refresh the JSON routes answer with empty lists, not errors.
-    let body = get(&app, &format!("{PREFIX}/spawner/v1/images"))
-        .await
-        .json();
+}
+
+/// Regression (issue 10): before the first refresh `/images` answered `{"all": []}`, telling
+/// a client there were no images at all. Every route that reads the listing answers the
+/// not-ready 503 until one exists; the status page and the probes answer as always.
+#[tokio::test]
+async fn routes_that_read_the_listing_answer_503_until_one_exists() {
+    let backend = Arc::new(TestBackend::empty());
+    let app = http_support::app(backend.clone());
+    let api = format!("{PREFIX}/spawner/v1");
+    let reads_the_listing = [
+        format!("{api}/images"),
+        format!("{api}/prepulls"),
+        format!("{api}/menu"),
+        format!("{api}/images/recommended"),
+        format!("{api}/images/resolve"),
+        format!("{api}/lab-form/someone"),
+    ];
+    let readyz = get(&app, "/readyz").await;
+    for path in &reads_the_listing {
+        let reply = get(&app, path).await;
+        assert_eq!(reply.error(), (503, "not_ready".to_owned()), "{path}");
+        assert_eq!(reply.json(), readyz.json(), "{path}: the body of /readyz");
+    }
+    let reply = resolve(&app, json!({"image_class": "recommended"})).await;
+    assert_eq!(reply.error(), (503, "not_ready".to_owned()));
+    for path in [
+        format!("{PREFIX}/"),
+        "/healthz".to_owned(),
+        "/metrics".to_owned(),
+    ] {
+        assert_eq!(get(&app, &path).await.status, 200, "{path}");
+    }
+    assert_eq!(get(&app, "/nowhere").await.status, 404);
+
+    backend.set_ready(true);
+    let body = get(&app, &format!("{api}/images")).await.json();
     assert_eq!(body, json!({"all": []}));
 }
 

@@ -6,7 +6,7 @@
 //! only script is the form's three-line `selectDropdown`, the CSS is inlined.
 
 mod status;
-mod time;
+pub(crate) mod time;
 
 use minijinja::{context, AutoEscape, Environment};
 use rsp_model::api::MenuImages;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::time::SystemTime;
 
 use super::time::{relative, span, timestamp};
-use crate::backend::{CellState, ImageRow, NodeView, RefreshView, StatusView};
+use crate::backend::{CellState, ImageRow, NodeView, RefreshView, Severity, StatusView};
 
 #[derive(Serialize)]
 pub struct StatusPage<'a> {
@@ -18,6 +18,15 @@ pub struct StatusPage<'a> {
     summary: Summary,
     leader: bool,
     prepulling: bool,
+    notices: Vec<NoticeView<'a>>,
+}
+
+/// A notice about the service itself; errors in the page's "bad" colour.
+#[derive(Serialize)]
+struct NoticeView<'a> {
+    class: &'static str,
+    title: &'a str,
+    detail: &'a str,
 }
 
 /// How the (image, eligible node) pairs stand, for a one-line overview above the matrix.
@@ -112,6 +121,18 @@ impl<'a> StatusPage<'a> {
             summary: Summary::new(view),
             leader: view.leader,
             prepulling: view.prepulling,
+            notices: view
+                .notices
+                .iter()
+                .map(|notice| NoticeView {
+                    class: match notice.severity {
+                        Severity::Error => "bad",
+                        Severity::Warning | Severity::Info => "",
+                    },
+                    title: &notice.title,
+                    detail: &notice.detail,
+                })
+                .collect(),
         }
     }
 }

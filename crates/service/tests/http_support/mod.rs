@@ -25,8 +25,8 @@ use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
-    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
-    ResolvedImage, StatusView,
+    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, NotReady, Notice,
+    RefreshView, ResolvedImage, StatusView, TaskMetrics,
 };
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::views::{self, PrepullErrors, World};
@@ -93,7 +93,10 @@ pub struct TestBackend {
     /// (node, digest) → what the prepuller is doing about it.
     pub activity: BTreeMap<(String, String), CellState>,
     pub refresh: RefreshView,
+    /// Whether a listing exists (and so whether the service is ready).
     pub ready: AtomicBool,
+    /// What the status page must tell about the service itself.
+    pub notices: Vec<Notice>,
     pub leader: bool,
     /// Makes `menu` panic, to show the last-resort panic layer at work.
     pub panic_in_menu: bool,
@@ -231,6 +234,7 @@ impl TestBackend {
                 last_error: None,
             },
             ready: AtomicBool::new(true),
+            notices: Vec::new(),
             leader: true,
             panic_in_menu: false,
         }
@@ -339,11 +343,20 @@ impl Backend for TestBackend {
             images,
             leader: self.leader,
             prepulling: true,
+            notices: self.notices.clone(),
         }
     }
 
-    fn ready(&self) -> bool {
+    fn has_listing(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    fn ready(&self) -> Result<(), NotReady> {
+        if self.has_listing() {
+            Ok(())
+        } else {
+            Err(NotReady::NoListing)
+        }
     }
 
     fn metrics(&self) -> MetricsSnapshot {
@@ -357,6 +370,18 @@ impl Backend for TestBackend {
             prepull_durations: histogram(&PREPULL_BUCKETS, &[12.5, 80.0]),
             prepull_failures: vec![("pull_error".to_owned(), 2), ("timeout\"\n".to_owned(), 1)],
             missing_pairs: 2,
+            tasks: vec![
+                TaskMetrics {
+                    task: "refresh",
+                    restarts: 2,
+                    up: true,
+                },
+                TaskMetrics {
+                    task: "prepuller",
+                    restarts: 1,
+                    up: false,
+                },
+            ],
         }
     }
 }
