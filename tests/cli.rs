@@ -171,3 +171,21 @@ async fn snapshot_then_plan_gives_the_same_answers_as_the_registry() {
         ]
     );
 }
+
+/// Regression (issue 10): a release number beyond 64 bits is a release in the original, and
+/// `tags parse` writes it as a JSON integer of any length, as Python's `json` does.
+#[test]
+fn release_numbers_beyond_64_bits_are_written_whole() {
+    let big = "999999999999999999999";
+    let output = rsp_images(&["tags", "parse", &format!("r{big}_0_0")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(line.contains(r#""image_type":"Release""#), "{line}");
+    assert!(
+        line.contains(&format!(
+            r#""version":{{"major":{big},"minor":0,"patch":0,"#
+        )),
+        "{line}"
+    );
+    assert!(line.contains(&format!("Release r{big}.0.0")), "{line}");
+}
