@@ -75,7 +75,8 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("rsp-images: {err}");
+            // One sentence, however long the value it quotes.
+            eprintln!("rsp-images: {}", rsp_config::shorten(err.to_string()));
             ExitCode::from(match err {
                 CliError::Usage(_) => 2,
                 CliError::Failed(_) => 1,

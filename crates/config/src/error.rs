@@ -52,7 +52,7 @@ pub fn echo(value: &str) -> String {
 }
 
 /// A message cut after [`MESSAGE_LIMIT`] characters.
-pub(crate) fn shorten(message: String) -> String {
+pub fn shorten(message: String) -> String {
     match message.char_indices().nth(MESSAGE_LIMIT) {
         None => message,
         Some((cut, _)) => format!(

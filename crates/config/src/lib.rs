@@ -18,11 +18,12 @@ mod images;
 mod nesting;
 mod service;
 
-pub use error::{echo, ConfigError};
+pub use error::{echo, shorten, ConfigError};
 pub use images::{
     default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
     SnapshotSourceConfig, SourceConfig,
 };
+pub use nesting::check as check_nesting;
 pub use service::{check_listen, ClusterConfig, LabConfig, PrepullerConfig, ServerConfig};
 
 use rsp_model::filter::ImageFilterPolicy;

@@ -17,7 +17,9 @@ use crate::ConfigError;
 /// The deepest nesting of flow collections accepted; the parser itself stops at 128.
 pub const MAX_DEPTH: usize = 100;
 
-pub(crate) fn check(text: &str) -> Result<(), ConfigError> {
+/// Refuses YAML text that nests flow collections deeper than [`MAX_DEPTH`]; run it before
+/// handing any file to serde_yaml.
+pub fn check(text: &str) -> Result<(), ConfigError> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut line = 1usize;
