@@ -222,8 +222,10 @@ impl Current {
                 if !self.menu.refreshing.swap(true, Ordering::AcqRel) {
                     let (current, config) = (Arc::clone(self), Arc::clone(config));
                     tokio::task::spawn_blocking(move || {
+                        // Cleared however the computation ends: a panic must not leave the
+                        // menu stale for the rest of this world.
+                        let _clear = ClearOnDrop(&current.menu.refreshing);
                         current.compute_menu(&config);
-                        current.menu.refreshing.store(false, Ordering::Release);
                     });
                 }
                 body
@@ -237,6 +239,15 @@ impl Current {
         body.gzip();
         *lock(&self.menu.body) = Some((Instant::now(), body.clone()));
         body
+    }
+}
+
+/// Clears a flag when dropped.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
