@@ -8,7 +8,8 @@
 //! that cannot prepull must not keep others from doing it.
 
 use super::{read_node_list, ServeError};
-use crate::state::{self, lock, SharedHistogram};
+use crate::metrics::Histogram;
+use crate::state::{self, lock};
 use crate::supervise::{propagate_panic, Supervisor, Task};
 use crate::views;
 use rsp_config::{ClusterConfig, Config};
@@ -38,7 +39,7 @@ pub(super) struct KubernetesSetup {
 pub(super) struct Inputs {
     pub listings: watch::Receiver<Arc<Listing>>,
     pub placeholder: Arc<Listing>,
-    pub prepull_durations: SharedHistogram,
+    pub prepull_durations: Histogram,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -214,7 +215,7 @@ struct Prepuller {
     placeholder: Arc<Listing>,
     status: watch::Sender<Arc<PullerStatus>>,
     leader: watch::Sender<bool>,
-    durations: SharedHistogram,
+    durations: Histogram,
     /// The current run's election, kept outside the run so that it can be released after
     /// the run died.
     election: Mutex<Option<LeaderElection>>,
@@ -251,8 +252,7 @@ impl Prepuller {
             active.clone(),
             pulled,
         );
-        let durations =
-            state::record_prepull_durations(prepuller.events(), Arc::clone(&self.durations));
+        let durations = state::record_prepull_durations(prepuller.events(), self.durations.clone());
         tokio::pin!(durations);
         let (mut status, mut active, mut stop) = (prepuller.status(), active, self.stop.clone());
         self.leader.send_replace(*active.borrow_and_update());

@@ -160,13 +160,13 @@ impl Prepared {
             }
         });
 
-        let prepull_durations = Arc::new(Mutex::new(Histogram::new(&PREPULL_BUCKETS)));
+        let prepull_durations = Histogram::new(PREPULL_BUCKETS);
         let cluster = cluster.start(
             &mut supervisor,
             cluster::Inputs {
                 listings: listings.clone(),
                 placeholder: Arc::clone(&placeholder),
-                prepull_durations: Arc::clone(&prepull_durations),
+                prepull_durations: prepull_durations.clone(),
                 stop: stop.clone(),
             },
         );
