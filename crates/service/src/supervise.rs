@@ -35,6 +35,13 @@ pub enum Task {
 }
 
 impl Task {
+    pub const ALL: [Task; 4] = [
+        Task::Refresh,
+        Task::World,
+        Task::NodeWatcher,
+        Task::Prepuller,
+    ];
+
     /// The `task` label of its metrics.
     pub fn name(self) -> &'static str {
         match self {
@@ -187,15 +194,10 @@ impl Faults {
 
     /// Hooks for every task, to be triggered with [`Faults::inject`].
     pub fn for_tests() -> Faults {
-        let hooks = [
-            Task::Refresh,
-            Task::World,
-            Task::NodeWatcher,
-            Task::Prepuller,
-        ]
-        .into_iter()
-        .map(|task| (task, watch::channel(None).0))
-        .collect();
+        let hooks = Task::ALL
+            .into_iter()
+            .map(|task| (task, watch::channel(None).0))
+            .collect();
         Faults {
             hooks: Some(Arc::new(hooks)),
         }
