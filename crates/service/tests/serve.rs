@@ -309,3 +309,54 @@ async fn a_dying_prepuller_releases_its_lease_and_is_restarted() {
         "no prepull pod left behind"
     );
 }
+
+/// Readiness follows the state: a world is `listed` exactly when it was built from a
+/// refreshed listing, whichever comes first, so `readyz` never turns 200 before the API
+/// answers from that listing (an end-to-end finding), nor stays 503 after.
+#[tokio::test]
+async fn a_world_is_listed_exactly_when_built_from_a_refreshed_listing() {
+    use rsp_kube::prepuller::PrepullerStatus;
+    use rsp_registry::source::Listing;
+    use rsp_service::state::{world_task, Current};
+    use rsp_service::views::World;
+    use std::sync::Arc;
+    use tokio::sync::watch;
+
+    let dir = temp_dir("listed");
+    let config = Arc::new(config(&dir, ""));
+    let placeholder = Arc::new(Listing::empty(REGISTRY, REPOSITORY));
+    let world = World::new(Arc::clone(&placeholder), &[], &config, &Default::default());
+    let (current_tx, mut current) = watch::channel(Arc::new(Current::new(
+        world,
+        Arc::new(PrepullerStatus::default()),
+        false,
+    )));
+    let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
+    let (nodes_tx, nodes) = watch::channel(None);
+    let (puller_tx, puller) = watch::channel(Arc::new(PrepullerStatus::default()));
+    let task = tokio::spawn(world_task(
+        Arc::clone(&config),
+        Arc::clone(&placeholder),
+        listings,
+        nodes,
+        puller,
+        current_tx,
+    ));
+    // A rebuild from the placeholder (nodes arrived) is not a listing.
+    nodes_tx.send_replace(Some(Arc::new(Vec::new())));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!current.borrow_and_update().listed);
+    let refreshed = Arc::new(Listing::empty(REGISTRY, REPOSITORY));
+    listings_tx.send_replace(Arc::clone(&refreshed));
+    let listed = tokio::time::timeout(
+        Duration::from_secs(5),
+        current.wait_for(|current| current.listed),
+    )
+    .await
+    .expect("listed within 5 s")
+    .expect("the world task runs");
+    assert!(Arc::ptr_eq(&listed.world.listing, &refreshed));
+    drop(listed);
+    task.abort();
+    drop((listings_tx, puller_tx));
+}
