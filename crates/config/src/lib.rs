@@ -21,7 +21,7 @@ mod service;
 pub use error::{echo, shorten, ConfigError};
 pub use images::{
     default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
-    SnapshotSourceConfig, SourceConfig,
+    RegistryLimits, SnapshotSourceConfig, SourceConfig,
 };
 pub use nesting::check as check_nesting;
 pub use service::{check_listen, ClusterConfig, LabConfig, PrepullerConfig, ServerConfig};

@@ -85,6 +85,15 @@ fn snake_case_keys_are_accepted() {
 }
 
 #[test]
+fn domain_scoped_projects_are_written_as_artifact_registry_writes_them() {
+    let text = "images:\n  source:\n    type: google\n    location: us-central1\n    \
+                projectId: example.com:proj\n    repository: r\n    image: i\n";
+    let (config, _) = parse(text).unwrap();
+    let (_, repository) = config.images.source.registry_and_repository();
+    assert_eq!(repository, "example.com/proj/r/i");
+}
+
+#[test]
 fn wrong_values_are_errors_with_paths() {
     let text = format!("{MINIMAL}  numReleases: -1\n");
     assert_eq!(parse(&text).unwrap_err().path(), Some("images.numReleases"));
@@ -172,18 +181,28 @@ fn prefixes_are_normalised_or_refused() {
 }
 
 /// The keys bounded in `bounds`, with a value just outside each end of their range.
-const BOUNDED: [(&str, &str, &str, &str); 5] = [
+const BOUNDED: [(&str, &str, &str, &str); 8] = [
     ("server", "maxConnections", "0", "1000001"),
     ("server", "headerReadTimeout", "0s", "61m"),
     ("images", "refreshInterval", "0.5", "31d"),
     ("images", "prepullTimeout", "0", "25h"),
     ("prepuller", "maxInFlight", "0", "10001"),
+    (
+        "images.registryLimits",
+        "maxResponseBytes",
+        "65535",
+        "4294967297",
+    ),
+    ("images.registryLimits", "maxPages", "0", "10000001"),
+    ("images.registryLimits", "maxEntries", "0", "100000001"),
 ];
 
 /// `key: value` inside `section`, on top of the minimal configuration.
 fn with_key(section: &str, key: &str, value: &str) -> String {
     if section == "images" {
         format!("{MINIMAL}  {key}: {value}\n")
+    } else if let Some(subsection) = section.strip_prefix("images.") {
+        format!("{MINIMAL}  {subsection}:\n    {key}: {value}\n")
     } else {
         format!("{MINIMAL}{section}:\n  {key}: {value}\n")
     }
@@ -236,6 +255,9 @@ fn defaults_lie_within_their_bounds() {
             "refreshInterval" => format!("{}", config.images.refresh_interval.as_secs()),
             "prepullTimeout" => format!("{}", config.images.prepull_timeout.as_secs()),
             "maxInFlight" => config.prepuller.max_in_flight.to_string(),
+            "maxResponseBytes" => config.images.registry_limits.max_response_bytes.to_string(),
+            "maxPages" => config.images.registry_limits.max_pages.to_string(),
+            "maxEntries" => config.images.registry_limits.max_entries.to_string(),
             other => panic!("no default for {other}"),
         };
         let value = value.replace("ms", "");
@@ -412,5 +434,39 @@ mod properties {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn registry_limits_have_defaults_bounds_and_key_names() {
+    let (config, _) = parse(MINIMAL).unwrap();
+    assert_eq!(config.images.registry_limits, RegistryLimits::default());
+    let text =
+        format!("{MINIMAL}  registryLimits:\n    maxResponseBytes: 1048576\n    maxPages: 3\n");
+    let limits = parse(&text).unwrap().0.images.registry_limits;
+    assert_eq!(
+        (limits.max_response_bytes, limits.max_pages),
+        (1_048_576, 3)
+    );
+    assert_eq!(limits.max_entries, RegistryLimits::default().max_entries);
+    for (setting, path) in [
+        ("maxPages: 0", "images.registryLimits.maxPages"),
+        (
+            "maxEntries: 18446744073709551615",
+            "images.registryLimits.maxEntries",
+        ),
+        (
+            "maxResponseBytes: 10",
+            "images.registryLimits.maxResponseBytes",
+        ),
+        (
+            "maxResponseBytes: -1",
+            "images.registryLimits.maxResponseBytes",
+        ),
+        ("maxPage: 3", "images.registryLimits.maxPage"),
+    ] {
+        let text = format!("{MINIMAL}  registryLimits:\n    {setting}\n");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{setting}: {error}");
     }
 }

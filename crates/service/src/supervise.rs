@@ -6,12 +6,14 @@
 //! task's clean-up (the prepuller releases its Lease, so that a healthy replica prepulls) and
 //! starts it again, at once the first time and then after a growing wait while it keeps
 //! dying. While a task the API depends on is down, `/readyz` fails; every death stays on the
-//! status page (a [`Notice`]) and in the metrics (restarts per task, whether each runs).
+//! status pages (a notice, see `crate::status`) and in the metrics (restarts per task, whether
+//! each runs).
 //!
 //! No input is known to kill a task; [`Faults`] lets tests kill or panic one from outside.
 
-use crate::backend::{NotReady, Notice, Severity, TaskMetrics};
+use crate::backend::{NotReady, TaskMetrics, TaskView};
 use crate::state::lock;
+use rsp_retry::Backoff;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -71,8 +73,7 @@ impl Task {
 
 /// The first restart is immediate; later ones wait from one second, doubling up to a minute
 /// while the task keeps dying.
-const FIRST_WAIT: Duration = Duration::from_secs(1);
-const LONGEST_WAIT: Duration = Duration::from_secs(60);
+const RESTART_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 /// A task that ran this long before dying counts as having been healthy: its next restart is
 /// immediate again.
 const HEALTHY_RUN: Duration = Duration::from_secs(300);
@@ -118,43 +119,18 @@ impl Health {
         }
     }
 
-    /// One notice per task that ever died: an error while it is down, a warning once it
-    /// runs again.
-    pub fn notices(&self) -> Vec<Notice> {
-        let mut notices: Vec<Notice> = self
-            .records()
+    /// Every task that was started, for the status pages' notices.
+    pub fn tasks(&self) -> Vec<TaskView> {
+        self.records()
             .into_iter()
-            .filter_map(|(task, record)| {
-                let (reason, at) = record.last_death?;
-                let at = crate::pages::time::timestamp(at);
-                let (severity, title) = if record.running {
-                    (Severity::Warning, format!("{} was restarted", task.title()))
-                } else {
-                    (Severity::Error, format!("{} is down", task.title()))
-                };
-                let times = match record.restarts {
-                    1 => "once".to_owned(),
-                    n => format!("{n} times"),
-                };
-                let detail = if record.running {
-                    format!(
-                        "It died at {at} ({reason}); restarted {times} since the service started."
-                    )
-                } else {
-                    format!(
-                        "It died at {at} ({reason}) and is waiting to be restarted; restarted \
-                         {times} before."
-                    )
-                };
-                Some(Notice {
-                    severity,
-                    title,
-                    detail,
-                })
+            .map(|(task, record)| TaskView {
+                title: task.title(),
+                running: record.running,
+                serves_the_api: task.serves_the_api(),
+                restarts: record.restarts,
+                last_death: record.last_death,
             })
-            .collect();
-        notices.sort_by_key(|notice| std::cmp::Reverse(notice.severity));
-        notices
+            .collect()
     }
 
     /// Restarts and whether it runs, per supervised task.
@@ -336,7 +312,7 @@ impl Supervision {
             };
             let wait = match deaths_in_a_row {
                 0 | 1 => Duration::ZERO,
-                n => rsp_kube::backoff::delay(FIRST_WAIT, LONGEST_WAIT, n - 1),
+                n => RESTART_BACKOFF.delay(n - 1),
             };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}

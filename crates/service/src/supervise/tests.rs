@@ -36,19 +36,18 @@ async fn a_panicking_task_is_restarted_and_its_death_reported() {
     supervisor.spawn(Task::World, counted(&starts, &stop));
     until("started", || starts.load(Ordering::SeqCst) == 1).await;
     assert!(health.ready().is_ok());
-    assert!(health.notices().is_empty());
+    assert_eq!(health.tasks()[0].last_death, None);
 
     faults.inject(Task::World, Fault::Panic);
     until("restarted", || starts.load(Ordering::SeqCst) == 2).await;
     assert!(health.ready().is_ok());
-    let notices = health.notices();
-    assert_eq!(notices.len(), 1, "{notices:?}");
-    assert_eq!(notices[0].severity, Severity::Warning);
+    let tasks = health.tasks();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert!(tasks[0].running && tasks[0].serves_the_api, "{tasks:?}");
+    let (reason, _) = tasks[0].last_death.as_ref().expect("the death is recorded");
     assert!(
-        notices[0]
-            .detail
-            .contains("fault injected into the world task"),
-        "{notices:?}"
+        reason.contains("fault injected into the world task"),
+        "{tasks:?}"
     );
     assert_eq!(
         health.metrics(),
@@ -90,7 +89,7 @@ async fn a_task_that_keeps_dying_waits_longer_and_fails_readiness_meanwhile() {
         error.to_string().contains("ended without being asked to"),
         "{error}"
     );
-    assert_eq!(health.notices()[0].severity, Severity::Error);
+    assert!(!health.tasks()[0].running);
     let at_two = Instant::now();
     until("three starts", || starts.load(Ordering::SeqCst) >= 3).await;
     let waited = at_two.elapsed();
@@ -115,9 +114,10 @@ async fn an_ended_prepuller_does_not_fail_readiness() {
     faults.inject(Task::Prepuller, Fault::End);
     until("restarted", || starts.load(Ordering::SeqCst) == 2).await;
     assert!(health.ready().is_ok());
-    assert!(health.notices()[0]
-        .detail
-        .contains("ended without being asked to"));
+    let tasks = health.tasks();
+    assert!(!tasks[0].serves_the_api);
+    let (reason, _) = tasks[0].last_death.as_ref().expect("the death is recorded");
+    assert!(reason.contains("ended without being asked to"), "{reason}");
     stop_tx.send_replace(true);
     supervisor.join().await;
 }
