@@ -270,3 +270,51 @@ async fn head_requests_work_where_get_does() {
     assert_eq!(reply.status, 200);
     assert!(reply.body.is_empty());
 }
+
+mod prefixes {
+    use super::*;
+    use proptest::prelude::*;
+    use rsp_config::normalize_prefix;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Every prefix the configuration accepts builds the routes (axum panics on routes
+        /// that overlap, as `/metrics` did against the root route before issue 10), and the
+        /// status pages answer under it; every other prefix is refused by `router` too.
+        #[test]
+        fn every_accepted_prefix_routes_without_overlap(
+            segments in prop::collection::vec(
+                prop_oneof![
+                    Just("metrics".to_owned()),
+                    Just("healthz".to_owned()),
+                    Just("readyz".to_owned()),
+                    Just("openapi.json".to_owned()),
+                    Just("nodes".to_owned()),
+                    Just("spawner".to_owned()),
+                    Just("v1".to_owned()),
+                    Just("".to_owned()),
+                    "[a-z0-9._~{}*:-]{1,6}",
+                ],
+                0..4,
+            ),
+        ) {
+            let prefix = segments.join("/");
+            let backend = Arc::new(TestBackend::standard());
+            match normalize_prefix(&prefix) {
+                Err(_) => prop_assert!(rsp_service::http::router(backend, &prefix).is_err()),
+                Ok(normalized) => {
+                    let router = rsp_service::http::router(backend, &prefix)
+                        .expect("an accepted prefix routes");
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    let page = runtime.block_on(get(&router, &format!("{normalized}/nodes")));
+                    prop_assert_eq!(page.status.as_u16(), 200, "{}", prefix);
+                    let probe = runtime.block_on(get(&router, "/readyz"));
+                    prop_assert_eq!(probe.status.as_u16(), 200, "{}", prefix);
+                }
+            }
+        }
+    }
+}
