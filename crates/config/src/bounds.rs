@@ -90,8 +90,8 @@ pub fn human(duration: Duration) -> String {
         (u128::from(SECOND), "s"),
         (1, "ms"),
     ];
-    if duration.subsec_nanos() % 1_000_000 == 0 && millis > 0 {
-        if let Some((size, unit)) = units.iter().find(|(size, _)| millis % size == 0) {
+    if duration.subsec_nanos().is_multiple_of(1_000_000) && millis > 0 {
+        if let Some((size, unit)) = units.iter().find(|(size, _)| millis.is_multiple_of(*size)) {
             return format!("{}{unit}", millis / size);
         }
     }
