@@ -155,5 +155,5 @@ pub fn config_dir(config: &Path) -> PathBuf {
 }
 
 fn read_nodes(path: &Path) -> Result<Vec<NodeInfo>, CliError> {
-    rsp_service::run::read_node_list(path).map_err(|error| CliError::Usage(error.to_string()))
+    rsp_kube::read_node_list(path).map_err(|error| CliError::Usage(error.to_string()))
 }
