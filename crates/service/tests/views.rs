@@ -36,9 +36,7 @@ fn config(extra: &str) -> Config {
     Config::from_yaml(&text).unwrap().0
 }
 
-fn digest(n: u32) -> String {
-    format!("sha256:{n:064x}")
-}
+use rsp_testkit::builders::digest;
 
 fn reference(tag: &str) -> String {
     format!("{BASE}:{tag}")
@@ -62,7 +60,7 @@ fn with_digest(tag: &str, digest: &str) -> String {
 /// `r21_0_1`, `w_2077_43`, `w_2077_42`, `d_2077_10_23`, `d_2077_10_22`.
 fn gar_listing(config: &Config) -> Arc<Listing> {
     let images = [
-        ("w_2077_43", 1),
+        ("w_2077_43", 1_u32),
         ("recommended", 1),
         ("w_2077_42", 2),
         ("w_2077_41", 3),

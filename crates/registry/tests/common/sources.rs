@@ -27,10 +27,7 @@ pub const GAR_PATH: &str = "rubin-shared/sciplat/sciplat-lab";
 pub const DOCKER_REGISTRY: &str = "lighthouse.ceres";
 pub const DOCKER_REPOSITORY: &str = "library/sketchbook";
 
-/// A well-formed digest made from a small number, `sha256:00…0n`.
-pub fn digest(n: u32) -> String {
-    format!("sha256:{n:064x}")
-}
+pub use rsp_testkit::builders::digest;
 
 pub fn gar_repo() -> GarRepository {
     GarRepository::new(LOCATION, PROJECT, GAR_REPOSITORY)

@@ -122,9 +122,7 @@ fn error(node: usize) -> String {
     unit.chars().cycle().take(length).collect()
 }
 
-fn digest(n: u64) -> String {
-    format!("sha256:{n:064x}")
-}
+use rsp_testkit::builders::digest;
 
 fn config() -> Config {
     Config::from_yaml(CONFIG)
