@@ -82,6 +82,17 @@ impl AnySource {
         })
     }
 
+    /// Every image of the registry with all its tags and digests, in the Artifact Registry
+    /// shape a snapshot file holds: what `rsp-images snapshot` saves. A Docker registry is asked
+    /// for every tag's digest (one HEAD each); a snapshot source has nothing new to save.
+    pub async fn list_everything(&self) -> Result<Vec<crate::gar::GarImage>, RegistryError> {
+        match self {
+            AnySource::Google(google) => google.list().await,
+            AnySource::Docker(docker) => Ok(snapshot::group_by_digest(docker.list_all().await?)),
+            AnySource::Snapshot(_) => Ok(Vec::new()),
+        }
+    }
+
     /// How far the source's listings have got (a snapshot file has no pages: all zeros).
     pub fn progress(&self) -> std::sync::Arc<crate::progress::ListingProgress> {
         match self {
