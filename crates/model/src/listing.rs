@@ -10,6 +10,7 @@
 
 use crate::api::{ImageClass, ResolvedImage};
 use crate::catalog::{ImageCatalog, ListedImage};
+use crate::collection::ArchSpecific;
 use crate::collection::{SubsetSpec, TagCollection};
 use crate::platform::Platforms;
 use crate::TagKind;
@@ -98,7 +99,7 @@ impl Listing {
     ) -> Listing {
         let images = tags
             .to_prepull
-            .all_tags(true)
+            .all_tags(ArchSpecific::Hide)
             .filter_map(|tag| {
                 let digest = digests.get(tag.tag())?;
                 Some(ListedImage {
@@ -176,7 +177,9 @@ impl DockerTags {
     /// The tags whose digests (and platforms) the listing needs. Arch-specific tags are hidden
     /// here, as in the original: a pinned `-amd64` tag is listed but never prepulled.
     pub fn wanted(&self) -> impl Iterator<Item = &str> + '_ {
-        self.to_prepull.all_tags(true).map(|tag| tag.tag())
+        self.to_prepull
+            .all_tags(ArchSpecific::Hide)
+            .map(|tag| tag.tag())
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
+use rsp_model::catalog::Hidden;
+use rsp_model::collection::ArchSpecific;
 use std::path::PathBuf;
 
 use rsp_config::{
@@ -109,7 +111,7 @@ pub fn strings(names: &[&str]) -> Vec<String> {
 /// Tag names of a catalog in collection order, arch-specific ones included.
 pub fn names(catalog: &ImageCatalog) -> Vec<String> {
     catalog
-        .all_images(false, false, false)
+        .all_images(Hidden::NOTHING)
         .into_iter()
         .map(|image| image.name().to_owned())
         .collect()
@@ -145,14 +147,15 @@ pub fn entry(image: &Image) -> Entry {
 pub fn summary(listing: &Listing) -> (Vec<Entry>, Vec<String>, Option<Vec<String>>) {
     let entries = listing
         .catalog
-        .all_images(false, false, false)
+        .all_images(Hidden::NOTHING)
         .into_iter()
         .map(entry)
         .collect();
-    let tags = listing
-        .tags
-        .as_ref()
-        .map(|tags| tags.all_tags(false).map(|t| t.tag().to_owned()).collect());
+    let tags = listing.tags.as_ref().map(|tags| {
+        tags.all_tags(ArchSpecific::Keep)
+            .map(|t| t.tag().to_owned())
+            .collect()
+    });
     (entries, names(&listing.to_prepull), tags)
 }
 
