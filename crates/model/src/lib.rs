@@ -26,6 +26,8 @@
 //!   platform is one of them.
 //! - `plan`: the prepull plan, which images each eligible node still needs.
 //! - `bitset` (private): a set of small indices, for catalog members and node presence.
+//! - `key_index` (private): items found by a string they hold (tag name, digest) without
+//!   copies of the strings, for catalogs and tag collections.
 
 pub mod api;
 mod bitset;
@@ -33,6 +35,7 @@ pub mod catalog;
 pub mod collection;
 pub mod duration;
 pub mod filter;
+mod key_index;
 pub mod listing;
 pub mod node;
 pub mod plan;
