@@ -98,7 +98,7 @@ impl World {
         // Convergence is read from the nodes' `status.images`; kubelet's cap of 50 would hide
         // images a long soak pulled long ago (the prepuller's handling of the cap has its own
         // tests), and a node edited in place would lose what the cap hides.
-        cluster.set_max_images(100_000);
+        cluster.set_max_images(None);
         for i in 1..=lab_nodes {
             cluster.add_node(node(&format!("node{i}")).label(POOL.0, POOL.1));
         }

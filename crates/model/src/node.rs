@@ -57,6 +57,16 @@ pub enum TolerationOperator {
     Exists,
 }
 
+impl TolerationOperator {
+    /// The name in the Kubernetes API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TolerationOperator::Equal => "Equal",
+            TolerationOperator::Exists => "Exists",
+        }
+    }
+}
+
 /// A toleration from `lab.tolerations`, in the Kubernetes shape (camelCase keys).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -97,6 +107,17 @@ impl Toleration {
                 Err(TolerationError::EqualWithoutKeyOrValue)
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The toleration as the API server validates it (see [`crate::validation`]).
+    pub fn fields(&self) -> crate::validation::TolerationFields<'_> {
+        crate::validation::TolerationFields {
+            key: self.key.as_deref().unwrap_or_default(),
+            operator: self.operator.as_str(),
+            value: self.value.as_deref().unwrap_or_default(),
+            effect: self.effect.as_deref().unwrap_or_default(),
+            toleration_seconds: self.toleration_seconds,
         }
     }
 
