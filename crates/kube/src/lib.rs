@@ -10,6 +10,7 @@
 //! - `prepuller`: the reconcile loop that creates, watches and deletes prepull pods, with its
 //!   pure state machine in `prepuller::reconcile` and its status and events.
 //! - `leader`: leader election with a `coordination.k8s.io/v1` Lease.
+//! - `leadership`: until when this replica may write, checked before every prepuller write.
 //! - `backoff`: exponential backoff with jitter shared by watchers and failing pulls.
 //! - `error`: errors of Kubernetes calls.
 //!
@@ -20,13 +21,15 @@ pub mod backoff;
 pub mod config;
 pub mod error;
 pub mod leader;
+pub mod leadership;
 pub mod nodes;
 pub mod pod;
 pub mod prepuller;
 
-pub use config::{Backoff, LeaderConfig, OwnerPod, PodTemplate, PrepullerConfig};
+pub use config::{Backoff, LeaderConfig, PodTemplate, PrepullerConfig};
 pub use error::KubeError;
 pub use leader::LeaderElection;
+pub use leadership::{Leadership, Tenure};
 pub use nodes::{node_info, node_infos, NodeSnapshot, NodeWatcher};
 pub use pod::{pod_name, prepull_pod};
 pub use prepuller::{

@@ -65,6 +65,14 @@ pub enum CellState {
     },
     /// Not on the node yet, nothing under way (waiting for a slot).
     Missing,
+    /// The image's platforms (as the registry told) do not include the node's: it can never
+    /// be there, so it is neither missing nor pulled.
+    Unsupported {
+        /// The node's `os/arch`, e.g. `linux/arm64`.
+        node: String,
+        /// The image's platforms, e.g. `linux/amd64`.
+        image: String,
+    },
 }
 
 /// One row of the status page: a prepull image against every node of `StatusView::nodes`.

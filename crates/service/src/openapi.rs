@@ -191,6 +191,7 @@ fn components() -> utoipa::openapi::Components {
                 ("nodes", strings(), true),
                 ("missing", strings(), true),
                 ("errors", string_map(), false),
+                ("unsupported", strings(), false),
             ]),
         )
         .schema(

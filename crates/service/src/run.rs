@@ -22,7 +22,7 @@ use crate::state::{self, Current, ServiceState};
 use crate::views::{self, World};
 use rsp_config::{ClusterConfig, Config};
 use rsp_kube::prepuller::{PrepullerHandle, PrepullerStatus as PullerStatus};
-use rsp_kube::{LeaderConfig, LeaderElection, NodeWatcher, OwnerPod, PodTemplate};
+use rsp_kube::{LeaderConfig, LeaderElection, Leadership, NodeWatcher, PodTemplate};
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{AnySource, ImageSource, Listing};
@@ -46,7 +46,7 @@ pub enum ServeError {
 struct Cluster {
     nodes: watch::Receiver<Option<Arc<Vec<NodeInfo>>>>,
     puller: watch::Receiver<Arc<PullerStatus>>,
-    leader: watch::Receiver<bool>,
+    leader: Leadership,
     prepuller: Option<PrepullerHandle>,
     /// Released on shutdown, so that another replica takes over at once.
     election: Option<LeaderElection>,
@@ -183,14 +183,13 @@ async fn start_cluster(
             let (nodes_tx, nodes) = watch::channel(Some(Arc::new(nodes)));
             let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
             // The only replica that plans, so it leads (the page then reads "plan only").
-            let (leader_tx, leader) = watch::channel(true);
             Ok(Cluster {
                 nodes,
                 puller,
-                leader,
+                leader: Leadership::always(),
                 prepuller: None,
                 election: None,
-                _keep: vec![Box::new(nodes_tx), Box::new(puller_tx), Box::new(leader_tx)],
+                _keep: vec![Box::new(nodes_tx), Box::new(puller_tx)],
             })
         }
         ClusterConfig::Kubernetes => start_kubernetes(config, listings).await,
@@ -207,56 +206,59 @@ async fn start_kubernetes(
              {error}; to run without a cluster, configure cluster: {{type: static, nodesFile: F}}"
         ))
     })?;
-    let namespace = config
-        .prepuller
-        .namespace
-        .clone()
-        .unwrap_or_else(|| rsp_kube::config::default_namespace(&config.metadata_path));
-    let owner = OwnerPod::from_metadata_dir(&config.metadata_path);
-    let identity = match &owner {
-        Some(owner) => owner.name.clone(),
-        None => format!("rsp-images-{:08x}", rand::random::<u32>()),
-    };
+    let template = pod_template(config);
+    let identity = rsp_kube::config::pod_name(&config.metadata_path)
+        .unwrap_or_else(|| format!("rsp-images-{:08x}", rand::random::<u32>()));
     let node_watcher = NodeWatcher::start(client.clone(), &config.lab.node_selector);
     let nodes = node_watcher.subscribe();
-    let (active, election): (watch::Receiver<bool>, Option<LeaderElection>) =
-        if config.prepuller.leader_election {
-            let election = LeaderElection::start(
-                client.clone(),
-                LeaderConfig::new(namespace.clone(), identity),
-            );
-            (election.subscribe(), Some(election))
-        } else {
-            (watch::channel(true).1, None)
-        };
-    let mut prepuller_config = rsp_kube::PrepullerConfig::new(namespace.clone());
-    prepuller_config.pod = PodTemplate {
-        namespace,
-        pull_secret: config.lab.pull_secret.clone(),
-        tolerations: config.lab.tolerations.clone(),
-        owner,
+    let (leadership, election) = if config.prepuller.leader_election {
+        let election = LeaderElection::start(
+            client.clone(),
+            LeaderConfig::new(template.namespace.clone(), identity),
+        );
+        (election.leadership(), Some(election))
+    } else {
+        (Leadership::always(), None)
     };
+    let mut prepuller_config = rsp_kube::PrepullerConfig::new(template.namespace.clone());
+    prepuller_config.pod = template;
     prepuller_config.node_selector = config.lab.node_selector.clone();
     prepuller_config.max_in_flight = config.prepuller.max_in_flight;
     prepuller_config.prepull_timeout = config.images.prepull_timeout;
+    prepuller_config.node_status_max_images = config.prepuller.node_status_max_images;
     let wanted = wanted_images(listings);
     let prepuller = PrepullerHandle::start(
         client,
         prepuller_config,
         nodes.clone(),
         wanted,
-        active.clone(),
+        leadership.clone(),
     );
     let puller = prepuller.status();
     let keep: Vec<Box<dyn Send + Sync>> = vec![Box::new(node_watcher)];
     Ok(Cluster {
         nodes,
         puller,
-        leader: active,
+        leader: leadership,
         prepuller: Some(prepuller),
         election,
         _keep: keep,
     })
+}
+
+/// What every prepull pod carries, from the configuration: the namespace
+/// (`prepuller.namespace`, else the service's own), the pull secret and the tolerations.
+/// `rsp-images plan --output manifests` prints pods made from the same template.
+pub fn pod_template(config: &Config) -> PodTemplate {
+    PodTemplate {
+        namespace: config
+            .prepuller
+            .namespace
+            .clone()
+            .unwrap_or_else(|| rsp_kube::config::default_namespace(&config.metadata_path)),
+        pull_secret: config.lab.pull_secret.clone(),
+        tolerations: config.lab.tolerations.clone(),
+    }
 }
 
 /// The images the prepuller should place, republished after every successful refresh

@@ -20,7 +20,7 @@ use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::node::NodeInfo;
-use rsp_model::plan::PulledSet;
+use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_registry::source::{self, ImageSource, Listing};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -99,7 +99,7 @@ pub struct ServiceState<S> {
     pub(crate) current: watch::Receiver<Arc<Current>>,
     pub(crate) refresh: SharedRecord,
     pub(crate) ready: watch::Receiver<bool>,
-    pub(crate) leader: watch::Receiver<bool>,
+    pub(crate) leader: rsp_kube::Leadership,
     /// Whether prepull pods are really created (false for a static cluster).
     pub(crate) prepulling: bool,
     /// Durations of successful prepulls (see `record_prepull_durations`).
@@ -334,7 +334,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
                 let cells = world
                     .nodes
                     .iter()
-                    .map(|node| cell(&current, &node.name, &wanted.digest))
+                    .map(|node| cell(&current, node, &wanted))
                     .collect();
                 ImageRow {
                     name: image
@@ -359,7 +359,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             },
             nodes,
             images,
-            leader: *self.leader.borrow(),
+            leader: self.leader.is_leading(),
             prepulling: self.prepulling,
         }
     }
@@ -392,10 +392,29 @@ impl<S: ImageSource> Backend for ServiceState<S> {
 }
 
 /// The state of one image on one node, as the status page shows it.
-fn cell(current: &Current, node: &str, digest: &str) -> CellState {
-    if current.world.presence.is_on(digest, node) {
+fn cell(current: &Current, node: &NodeInfo, wanted: &PrepullImage) -> CellState {
+    let digest = wanted.digest.as_str();
+    if current.world.presence.is_on(digest, &node.name) {
         return CellState::Cached;
     }
+    if !wanted.can_run_on(node) {
+        let platforms: Vec<String> = wanted
+            .platforms
+            .as_slice()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        return CellState::Unsupported {
+            node: format!(
+                "{}/{}",
+                node.os().unwrap_or("?"),
+                node.arch().unwrap_or("?")
+            ),
+            image: platforms.join(", "),
+        };
+    }
+    let node = node.name.as_str();
     let Some(pull) = current.puller.pull(node, digest) else {
         return CellState::Missing;
     };

@@ -1,6 +1,6 @@
 //! Shared harness for the tests against the fake cluster: the standard configuration of the
-//! original's tests (selector, tolerations, pull secret, owner), short timings, a prepuller
-//! wired to a node watcher, and the end-of-test check that no prepull pod is left behind.
+//! original's tests (selector, tolerations, pull secret), short timings, a prepuller wired to
+//! a node watcher, and the end-of-test check that no prepull pod is left behind.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use rsp_kube::config::{Backoff, OwnerPod, PrepullerConfig};
-use rsp_kube::{NodeWatcher, PrepullEvent, PrepullImage, PrepullerHandle, PrepullerStatus};
+use rsp_kube::config::{Backoff, PrepullerConfig};
+use rsp_kube::{
+    Leadership, NodeWatcher, PrepullEvent, PrepullImage, PrepullerHandle, PrepullerStatus, Tenure,
+};
 use rsp_model::node::{Toleration, TolerationOperator};
 use rsp_testkit::kube::{node, FakeCluster, NodeSpecBuilder};
 use tokio::sync::{broadcast, watch};
 
 pub const NAMESPACE: &str = "nublado";
 pub const REGISTRY: &str = "lighthouse.ceres/library/sketchbook";
-pub const OWNER_UID: &str = "12720beb-ecae-452e-982e-2f0a0a2fbaf1";
 
 /// Logs to stderr when `RUST_LOG` is set (for debugging a test; silent otherwise).
 pub fn init_logs() {
@@ -34,6 +35,7 @@ pub fn image(tag: &str, digest: &str) -> PrepullImage {
         tag: tag.into(),
         reference_with_digest: format!("{REGISTRY}:{tag}@{digest}"),
         digest: digest.into(),
+        platforms: Default::default(),
     }
 }
 
@@ -60,10 +62,6 @@ pub fn fast_config() -> PrepullerConfig {
     let mut config = PrepullerConfig::new(NAMESPACE);
     config.pod.pull_secret = Some("pull-secret".into());
     config.pod.tolerations = standard_tolerations();
-    config.pod.owner = Some(OwnerPod {
-        name: "nublado-controller".into(),
-        uid: OWNER_UID.into(),
-    });
     config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
     config.prepull_timeout = Duration::from_secs(10);
     config.pull_error_grace = Duration::from_millis(200);
@@ -90,7 +88,8 @@ pub struct Harness {
     pub cluster: FakeCluster,
     pub nodes: NodeWatcher,
     pub images: watch::Sender<Option<Arc<Vec<PrepullImage>>>>,
-    pub active: watch::Sender<bool>,
+    /// Leading for good until a test says otherwise.
+    pub tenure: watch::Sender<Tenure>,
     pub prepuller: Option<PrepullerHandle>,
     pub events: broadcast::Receiver<PrepullEvent>,
     pub status: watch::Receiver<Arc<PrepullerStatus>>,
@@ -105,13 +104,13 @@ impl Harness {
     ) -> Self {
         let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
         let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
-        let (active, active_rx) = watch::channel(true);
+        let (tenure, tenure_rx) = watch::channel(Tenure::Always);
         let prepuller = PrepullerHandle::start(
             cluster.client(),
             config,
             nodes.subscribe(),
             images_rx,
-            active_rx,
+            Leadership::new(tenure_rx),
         );
         Harness {
             cluster: cluster.clone(),
@@ -119,7 +118,7 @@ impl Harness {
             status: prepuller.status(),
             nodes,
             images: images_tx,
-            active,
+            tenure,
             prepuller: Some(prepuller),
         }
     }
@@ -179,18 +178,12 @@ impl Harness {
     }
 }
 
-/// Prepull pods in the test namespace now.
+/// rsp-images' prepull pods in the test namespace now.
 pub fn prepull_pods(cluster: &FakeCluster) -> Vec<Pod> {
     cluster
         .pods(NAMESPACE)
         .into_iter()
-        .filter(|pod| {
-            pod.metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get("nublado.lsst.io/category"))
-                .is_some_and(|value| value == "prepuller")
-        })
+        .filter(rsp_kube::pod::is_ours)
         .collect()
 }
 

@@ -28,6 +28,8 @@ struct Summary {
     pulling: usize,
     backing_off: usize,
     missing: usize,
+    /// Pairs that cannot exist (the image does not run on the node's platform).
+    unsupported: usize,
 }
 
 impl Summary {
@@ -45,6 +47,7 @@ impl Summary {
                     CellState::Pulling { .. } => summary.pulling += 1,
                     CellState::BackingOff { .. } => summary.backing_off += 1,
                     CellState::Missing => summary.missing += 1,
+                    CellState::Unsupported { .. } => summary.unsupported += 1,
                 }
             }
         }
@@ -207,6 +210,12 @@ impl Cell {
                 label: "missing",
                 detail: String::new(),
                 title: "Not on the node; waiting for a prepull slot".to_owned(),
+            },
+            CellState::Unsupported { node, image } => Self {
+                class: "skip",
+                label: "n/a",
+                detail: String::new(),
+                title: format!("The image runs on {image}, not on this node's {node}"),
             },
         }
     }

@@ -60,6 +60,9 @@ pub struct State {
     pub pulls: Vec<(String, PullBehaviour)>,
     /// (substring of the image reference, size in bytes); the longest matching pattern wins.
     pub sizes: Vec<(String, i64)>,
+    /// (substring of the image reference, the (os, architecture) pairs its index lists);
+    /// images without a rule run anywhere.
+    pub platforms: Vec<(String, Vec<(String, String)>)>,
     /// Every image each node's kubelet holds; `status.images` shows the largest of them.
     pub node_images: HashMap<String, Vec<Value>>,
     /// kubelet's `nodeStatusMaxImages`; `None` for `-1` (no cap).
@@ -108,6 +111,7 @@ impl Inner {
                 pod_log: Vec::new(),
                 pulls: Vec::new(),
                 sizes: Vec::new(),
+                platforms: Vec::new(),
                 node_images: HashMap::new(),
                 max_images: Some(DEFAULT_MAX_IMAGES),
                 node_status_delay: Duration::ZERO,

@@ -196,22 +196,42 @@ fn behaviour(inner: &Inner, image: &str) -> PullBehaviour {
         .unwrap_or_default()
 }
 
+/// Why pulling `image` onto `node` fails now, if it does: the configured behaviour, or an
+/// image whose platforms do not include the node's (containerd's "no match for platform in
+/// manifest").
+fn pull_failure(inner: &Inner, node: &str, image: &str) -> Option<&'static str> {
+    if behaviour(inner, image) == PullBehaviour::PullBackOff {
+        return Some("not found");
+    }
+    let st = inner.lock();
+    let platforms = longest_match(&st.platforms, image)?;
+    let labels = &st.store.get(Kind::Node, "", node)?["metadata"]["labels"];
+    let (os, arch) = (
+        labels["kubernetes.io/os"].as_str(),
+        labels["kubernetes.io/arch"].as_str(),
+    );
+    let fits = platforms.iter().any(|(p_os, p_arch)| {
+        os.is_none_or(|os| os == p_os) && arch.is_none_or(|arch| arch == p_arch)
+    });
+    (!fits).then_some("no match for platform in manifest: not found")
+}
+
 /// While pulls of `image` fail, reports `ErrImagePull` / `ImagePullBackOff` and retries with
 /// a doubling delay, as kubelet does (but in milliseconds, not minutes); returns the
 /// behaviour that ends the back-off, or `None` when the pod is gone.
 async fn pull_or_back_off(
     pod: &PodRef,
     spec: &Value,
+    node: &str,
     image: &str,
     started: &str,
 ) -> Option<PullBehaviour> {
     let mut delay = BACKOFF_STEP;
     loop {
-        let current = behaviour(&pod.inner, image);
-        if current != PullBehaviour::PullBackOff {
-            return Some(current);
-        }
-        let msg = format!("failed to pull and unpack image \"{image}\": not found");
+        let Some(failure) = pull_failure(&pod.inner, node, image) else {
+            return Some(behaviour(&pod.inner, image));
+        };
+        let msg = format!("failed to pull and unpack image \"{image}\": {failure}");
         for reason in ["ErrImagePull", "ImagePullBackOff"] {
             tokio::time::sleep(BACKOFF_STEP).await;
             let state = json!({"waiting": {"reason": reason, "message": msg}});
@@ -256,7 +276,7 @@ async fn run(inner: Arc<Inner>, ns: String, name: String, uid: String) {
     }
 
     let size = longest_match(&inner.lock().sizes, &image).copied();
-    let Some(behaviour) = pull_or_back_off(&pod, &spec, &image, &started).await else {
+    let Some(behaviour) = pull_or_back_off(&pod, &spec, &node, &image, &started).await else {
         return;
     };
     let (names, image_id) = image_names(&image);

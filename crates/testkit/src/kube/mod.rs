@@ -301,6 +301,21 @@ impl FakeCluster {
         st.sizes.push((image_contains.into(), size_bytes));
     }
 
+    /// The platforms (`os`, `architecture`) of images whose reference contains
+    /// `image_contains`, as their manifest index lists them: on a node whose
+    /// `kubernetes.io/os` / `kubernetes.io/arch` labels name another platform, the pull fails
+    /// with `ErrImagePull` "no match for platform in manifest", as containerd reports it, and
+    /// keeps failing. Images without a rule run anywhere.
+    pub fn set_image_platforms(&self, image_contains: &str, platforms: &[(&str, &str)]) {
+        let mut st = self.inner.lock();
+        st.platforms.retain(|(p, _)| p != image_contains);
+        let platforms = platforms
+            .iter()
+            .map(|(os, arch)| ((*os).to_owned(), (*arch).to_owned()))
+            .collect();
+        st.platforms.push((image_contains.into(), platforms));
+    }
+
     /// kubelet's `nodeStatusMaxImages` (default 50; `None` is `-1`, no cap) for later
     /// status updates.
     pub fn set_max_images(&self, max: Option<usize>) {
