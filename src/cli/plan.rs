@@ -1,11 +1,16 @@
 //! `rsp-images plan`: one refresh against the configured registry and, instead of a cluster,
 //! the nodes of a NodeList file; prints what the service would serve and the prepull pods it
 //! would create. A dry run for operators, and the black-box view the conformance suite uses.
+//!
+//! `--output` chooses the form: `json` (the object of decisions.md §2, unchanged),
+//! `manifests` (the complete pods it would create, a YAML stream with one Pod per document,
+//! for review and for schema and policy checks), or `auto` (the default: the form for people
+//! when stdout is a terminal, `json` otherwise; until a table form exists, `json`).
 
 use super::setup::load_config;
 use super::CliError;
 use chrono::{DateTime, Utc};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use rsp_config::{ClusterConfig, Config};
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
@@ -26,6 +31,20 @@ pub struct PlanArgs {
     /// The time filters are evaluated at (RFC 3339); default: now.
     #[arg(long)]
     now: Option<String>,
+    /// What to print: the plan as JSON, or the pods it would create as Kubernetes manifests.
+    #[arg(long, value_enum, default_value_t = Output::Auto)]
+    output: Output,
+}
+
+/// The forms `plan` prints (one option shared by every form, decisions.md §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// For people on a terminal, JSON otherwise (JSON for now either way).
+    Auto,
+    /// One JSON object: `images`, `prepulls`, `menu`, `pods`.
+    Json,
+    /// The prepull pods it would create, a YAML stream with one Pod per document.
+    Manifests,
 }
 
 /// A prepull pod the service would create.
@@ -69,22 +88,36 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
             .await
             .map_err(|error| CliError::Failed(error.to_string()))
     })?;
-    let output = plan_output(&config, Arc::new(listing), &nodes, now);
-    let text = serde_json::to_string_pretty(&output)
-        .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?;
-    println!("{text}");
+    let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
+    let text = match args.output {
+        Output::Auto | Output::Json => {
+            serde_json::to_string_pretty(&plan_output(&config, &world, now))
+                .map(|text| text + "\n")
+                .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?
+        }
+        Output::Manifests => manifests(&config, &world)?,
+    };
+    print!("{text}");
     Ok(())
 }
 
-fn plan_output(
-    config: &Config,
-    listing: Arc<rsp_registry::source::Listing>,
-    nodes: &[NodeInfo],
-    now: DateTime<Utc>,
-) -> serde_json::Value {
-    let pulled = PulledSet::default();
-    let world = World::new(listing, nodes, config, &pulled);
-    let plan = views::prepull_plan(&world);
+/// The pods the prepuller would create, in the order it starts them, as a YAML stream.
+fn manifests(config: &Config, world: &World) -> Result<String, CliError> {
+    let template = rsp_service::run::pod_template(config);
+    let plan = views::prepull_plan(world);
+    let mut text = String::new();
+    for (node, image) in plan.in_pull_order() {
+        let pod = rsp_kube::prepull_pod(&template, image, node);
+        let yaml = serde_yaml::to_string(&pod)
+            .map_err(|error| CliError::Failed(format!("cannot write a manifest: {error}")))?;
+        text.push_str("---\n");
+        text.push_str(&yaml);
+    }
+    Ok(text)
+}
+
+fn plan_output(config: &Config, world: &World, now: DateTime<Utc>) -> serde_json::Value {
+    let plan = views::prepull_plan(world);
     // In the order the prepuller starts them: every node's first image, then the second…
     let pods: Vec<PlannedPod> = plan
         .in_pull_order()
@@ -96,9 +129,9 @@ fn plan_output(
         })
         .collect();
     serde_json::json!({
-        "images": views::spawner_images(&world, &config.images.recommended_tag),
-        "prepulls": views::prepuller_status(&world, config, &PrepullErrors::new()),
-        "menu": views::menu(&world, config, now),
+        "images": views::spawner_images(world, &config.images.recommended_tag),
+        "prepulls": views::prepuller_status(world, config, &PrepullErrors::new()),
+        "menu": views::menu(world, config, now),
         "pods": pods,
     })
 }

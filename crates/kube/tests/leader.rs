@@ -287,8 +287,6 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_anyone_takes_over(
     );
     // Give A every chance to write after the takeover.
     tokio::time::sleep(LEASE).await;
-    assert!(!a.election.is_leader());
-    assert!(!a.prepuller.status().borrow().active);
 
     let a_pods: Vec<_> = writes(&cluster, "replica-a")
         .into_iter()
@@ -308,6 +306,8 @@ async fn a_leader_cut_off_from_its_lease_stops_writing_before_anyone_takes_over(
         last_a.at < first_b.at,
         "A wrote pods after B took over: A {last_a:?}, B {first_b:?}"
     );
+    assert!(!a.election.is_leader());
+    assert!(!a.prepuller.status().borrow().active);
     let b_pods = writes(&cluster, "replica-b")
         .into_iter()
         .filter(|r| r.resource == "pods")
