@@ -2,21 +2,23 @@
 //! the nodes of a NodeList file; prints what the service would serve and the prepull pods it
 //! would create. A dry run for operators, and the black-box view the conformance suite uses.
 //!
-//! `--output` chooses the form: `json` (the object of decisions.md §2, unchanged),
-//! `manifests` (the complete pods it would create, a YAML stream with one Pod per document,
-//! for review and for schema and policy checks), or `auto` (the default: the form for people
-//! when stdout is a terminal, `json` otherwise; until a table form exists, `json`).
+//! `--output json` is the one JSON object scripts (and the conformance suite) read;
+//! `--output table` is the same plan as aligned tables for people (`plan_table`);
+//! `--output manifests` is the complete pods it would create, a YAML stream with one Pod per
+//! document, for review and for schema and policy checks; `auto`, the default, is `table` on
+//! a terminal and `json` otherwise.
 
 use super::setup::load_config;
 use super::CliError;
 use chrono::{DateTime, Utc};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use rsp_config::{ClusterConfig, Config};
 use rsp_model::node::NodeInfo;
-use rsp_model::plan::PulledSet;
+use rsp_model::plan::{PrepullPlan, PulledSet};
 use rsp_registry::source::{AnySource, ImageSource};
 use rsp_service::views::{self, PrepullErrors, World};
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,28 +33,41 @@ pub struct PlanArgs {
     /// The time filters are evaluated at (RFC 3339); default: now.
     #[arg(long)]
     now: Option<String>,
-    /// What to print: the plan as JSON, or the pods it would create as Kubernetes manifests.
-    #[arg(long, value_enum, default_value_t = Output::Auto)]
-    output: Output,
+    /// What to print: `table` for people, `json` for scripts, `manifests` for the pods'
+    /// manifests; `auto` is `table` on a terminal, `json` otherwise.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Auto)]
+    output: OutputFormat,
 }
 
-/// The forms `plan` prints (one option shared by every form, decisions.md §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Output {
-    /// For people on a terminal, JSON otherwise (JSON for now either way).
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
     Auto,
-    /// One JSON object: `images`, `prepulls`, `menu`, `pods`.
     Json,
-    /// The prepull pods it would create, a YAML stream with one Pod per document.
+    Table,
     Manifests,
+}
+
+impl OutputFormat {
+    /// `auto` decided by whether stdout is a terminal.
+    fn resolve(self, stdout_is_terminal: bool) -> OutputFormat {
+        match self {
+            OutputFormat::Auto if stdout_is_terminal => OutputFormat::Table,
+            OutputFormat::Auto => OutputFormat::Json,
+            other => other,
+        }
+    }
 }
 
 /// A prepull pod the service would create.
 #[derive(Serialize)]
-struct PlannedPod {
-    name: String,
-    node: String,
-    image: String,
+pub struct PlannedPod {
+    pub name: String,
+    pub node: String,
+    pub image: String,
+    /// The tag the image is known by (not in the JSON, which keeps its original shape).
+    #[serde(skip)]
+    pub tag: String,
 }
 
 pub fn run(args: PlanArgs) -> Result<(), CliError> {
@@ -89,22 +104,25 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
             .map_err(|error| CliError::Failed(error.to_string()))
     })?;
     let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
-    let text = match args.output {
-        Output::Auto | Output::Json => {
-            serde_json::to_string_pretty(&plan_output(&config, &world, now))
-                .map(|text| text + "\n")
-                .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?
+    let plan = views::prepull_plan(&world);
+    let pods = planned_pods(&plan);
+    let text = match args.output.resolve(std::io::stdout().is_terminal()) {
+        OutputFormat::Table => super::plan_table::render(&config, &world, &plan, &pods, now),
+        OutputFormat::Manifests => manifests(&config, &plan)?,
+        OutputFormat::Json | OutputFormat::Auto => {
+            let output = plan_json(&config, &world, &pods, now);
+            let text = serde_json::to_string_pretty(&output)
+                .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?;
+            text + "\n"
         }
-        Output::Manifests => manifests(&config, &world)?,
     };
-    print!("{text}");
-    Ok(())
+    super::write_stdout(&text)
 }
 
-/// The pods the prepuller would create, in the order it starts them, as a YAML stream.
-fn manifests(config: &Config, world: &World) -> Result<String, CliError> {
+/// The pods the plan creates as a YAML stream, one Pod per document, in the order the
+/// prepuller starts them; made by the service's own template and pod builder.
+fn manifests(config: &Config, plan: &PrepullPlan) -> Result<String, CliError> {
     let template = rsp_service::run::pod_template(config);
-    let plan = views::prepull_plan(world);
     let mut text = String::new();
     for (node, image) in plan.in_pull_order() {
         let pod = rsp_kube::prepull_pod(&template, image, node);
@@ -116,18 +134,26 @@ fn manifests(config: &Config, world: &World) -> Result<String, CliError> {
     Ok(text)
 }
 
-fn plan_output(config: &Config, world: &World, now: DateTime<Utc>) -> serde_json::Value {
-    let plan = views::prepull_plan(world);
-    // In the order the prepuller starts them: every node's first image, then the second…
-    let pods: Vec<PlannedPod> = plan
-        .in_pull_order()
+/// The pods the plan creates, in the order the prepuller starts them: every node's first
+/// image, then the second…
+fn planned_pods(plan: &PrepullPlan) -> Vec<PlannedPod> {
+    plan.in_pull_order()
         .into_iter()
         .map(|(node, image)| PlannedPod {
             name: rsp_kube::pod_name(image, node),
             node: node.to_owned(),
             image: image.reference_with_digest.clone(),
+            tag: image.tag.clone(),
         })
-        .collect();
+        .collect()
+}
+
+fn plan_json(
+    config: &Config,
+    world: &World,
+    pods: &[PlannedPod],
+    now: DateTime<Utc>,
+) -> serde_json::Value {
     serde_json::json!({
         "images": views::spawner_images(world, &config.images.recommended_tag),
         "prepulls": views::prepuller_status(world, config, &PrepullErrors::new()),

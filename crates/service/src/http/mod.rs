@@ -3,7 +3,7 @@
 //! - `spawner`: the JSON routes under `{prefix}/spawner/v1`.
 //! - `resolve`: `POST …/images/resolve`, the spawner form's image selection rules.
 //! - `html`: the lab form and the status page (rendered by `crate::pages`).
-//! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root.
+//! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root (request metrics: `crate::metrics`).
 //! - `error`: the one error body shape all of them answer with.
 //!
 //! Failures a client can cause are answered here as JSON with a 4xx status: unknown routes
@@ -15,10 +15,11 @@ mod html;
 mod probes;
 pub mod resolve;
 pub mod server;
-mod spawner;
+pub(crate) mod spawner;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -29,6 +30,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::backend::Backend;
+use crate::metrics::{self, HttpMetrics};
 use error::ApiError;
 pub use rsp_config::{normalize_prefix, InvalidPrefix};
 
@@ -46,6 +48,13 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             "{}".to_owned()
         });
     let page_prefix: Arc<str> = Arc::from(prefix.as_str());
+    let http_metrics = HttpMetrics::default();
+    let scrape = {
+        let http_metrics = http_metrics.clone();
+        get(move |State(backend): State<Arc<B>>, headers: HeaderMap| {
+            std::future::ready(probes::metrics(backend.as_ref(), &http_metrics, &headers))
+        })
+    };
     let status = get(move |state: State<Arc<B>>| html::status(state, page_prefix.clone()));
 
     let mut router = Router::new()
@@ -72,7 +81,7 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
     Ok(router
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz::<B>))
-        .route("/metrics", get(probes::metrics::<B>))
+        .route("/metrics", scrape)
         .route(
             "/openapi.json",
             get(move || std::future::ready(probes::json_text(document.clone()))),
@@ -80,6 +89,10 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            http_metrics,
+            metrics::track_requests,
+        ))
         .layer(
             // One line per request at debug level: the spawner polls often, and a busy hub
             // would drown the log (`RUST_LOG=tower_http=debug` shows them; failures are

@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use crate::backend::{Backend, ImageClass, ImageSelection, ResolvedImage};
+// The schemas the route documentation (`utoipa::path`) names.
+use rsp_model::api::{ErrorBody, ResolveRequest};
 
 /// The radio value that means "use the dropdown instead" (`DROPDOWN_SENTINEL_VALUE`).
 pub const DROPDOWN_SENTINEL: &str = "use_image_from_dropdown";
@@ -21,6 +23,21 @@ pub const DROPDOWN_SENTINEL: &str = "use_image_from_dropdown";
 /// The form fields that can name an image, in the order the original reports them.
 const FIELDS: [&str; 4] = ["image_list", "image_dropdown", "image_class", "image_tag"];
 
+#[utoipa::path(
+    post,
+    path = "/spawner/v1/images/resolve",
+    operation_id = "resolveImage",
+    summary = "Which image a spawner form chose (exactly one of the fields must be set)",
+    request_body(content = ResolveRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = ResolvedImage),
+        (status = 400, description = "unknown_image: the reference, class or tag names no image", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 415, description = "unsupported_media_type: the body is not JSON", body = ErrorBody),
+        (status = 422, description = "invalid_docker_reference, or a body that breaks the form's rules", body = ErrorBody),
+        (status = 502, description = "registry_error: the registry could not be asked", body = ErrorBody),
+    ),
+)]
 pub async fn resolve<B: Backend>(
     State(backend): State<Arc<B>>,
     headers: HeaderMap,
@@ -162,18 +179,14 @@ fn field_value(object: &Map<String, Value>, field: &str) -> Result<Option<String
 }
 
 fn parse_class(class: &str) -> Result<ImageClass, ApiError> {
-    match class {
-        "recommended" => Ok(ImageClass::Recommended),
-        "latest-release" => Ok(ImageClass::LatestRelease),
-        "latest-weekly" => Ok(ImageClass::LatestWeekly),
-        "latest-daily" => Ok(ImageClass::LatestDaily),
-        _ => Err(ApiError::new(
+    ImageClass::parse(class).ok_or_else(|| {
+        ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             &["body", "image_class"],
             "Input should be 'recommended', 'latest-release', 'latest-weekly' or 'latest-daily'",
             "enum",
-        )),
-    }
+        )
+    })
 }
 
 #[cfg(test)]
