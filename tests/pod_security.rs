@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-use k8s_openapi::api::core::v1::{Pod, SecurityContext};
+use k8s_openapi::api::core::v1::{Pod, PodSecurityContext, SecurityContext};
 use rsp_testkit::kube::pod_security::{violations, Control, Level};
 use serde::Deserialize;
 
@@ -32,6 +32,14 @@ fn planned() -> &'static [Pod] {
         assert!(!pods.is_empty(), "the demo plans some pods");
         pods
     })
+}
+
+fn pod_context(pod: &mut Pod) -> &mut PodSecurityContext {
+    pod.spec
+        .as_mut()
+        .unwrap()
+        .security_context
+        .get_or_insert_with(Default::default)
 }
 
 fn container(pod: &mut Pod) -> &mut SecurityContext {
@@ -144,13 +152,7 @@ fn seccomp_baseline() {
 #[test]
 fn sysctls() {
     check("Sysctls", |pod| {
-        let context = pod
-            .spec
-            .as_mut()
-            .unwrap()
-            .security_context
-            .get_or_insert_with(Default::default);
-        context.sysctls = Some(json(
+        pod_context(pod).sysctls = Some(json(
             serde_json::json!([{"name": "kernel.msgmax", "value": "1"}]),
         ));
     });
@@ -177,14 +179,7 @@ fn privilege_escalation() {
 #[test]
 fn running_as_non_root() {
     check("Running as Non-root", |pod| {
-        let context = pod
-            .spec
-            .as_mut()
-            .unwrap()
-            .security_context
-            .as_mut()
-            .unwrap();
-        context.run_as_non_root = None;
+        pod_context(pod).run_as_non_root = None;
     });
 }
 
@@ -198,14 +193,7 @@ fn running_as_non_root_user() {
 #[test]
 fn seccomp_restricted() {
     check("Seccomp", |pod| {
-        let context = pod
-            .spec
-            .as_mut()
-            .unwrap()
-            .security_context
-            .as_mut()
-            .unwrap();
-        context.seccomp_profile = None;
+        pod_context(pod).seccomp_profile = None;
     });
 }
 

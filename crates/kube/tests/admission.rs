@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use rsp_kube::PrepullOutcome;
 use rsp_testkit::kube::{FakeCluster, PullBehaviour};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -38,12 +37,7 @@ async fn prepull_pods_are_admitted_where_the_restricted_profile_is_enforced() {
             )
             .await
     );
-    let failures: Vec<_> = harness
-        .drain_events()
-        .into_iter()
-        .filter(|e| e.outcome != PrepullOutcome::Succeeded)
-        .collect();
-    assert!(failures.is_empty(), "{failures:?}");
+    harness.assert_no_failures();
     harness.finish().await;
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::*;
 use k8s_openapi::api::core::v1::Pod;
-use rsp_kube::PrepullOutcome;
 use rsp_testkit::kube::{pod, FakeCluster, PullBehaviour};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -45,12 +44,7 @@ async fn the_original_controllers_pods_are_never_touched_and_both_pull_side_by_s
         image("w_2077_42", "sha256:42"),
     ];
     let mut harness = Harness::start(&cluster, fast_config(), images);
-    let pairs = [
-        ("node1", "sha256:43"),
-        ("node2", "sha256:43"),
-        ("node1", "sha256:42"),
-        ("node2", "sha256:42"),
-    ];
+    let pairs = pairs(&["node1", "node2"], &["sha256:43", "sha256:42"]);
     assert!(harness.wait_pulled(10 * SECOND, &pairs).await);
     harness.finish().await;
     for original in &foreign {
@@ -117,19 +111,9 @@ async fn prepull_pods_have_no_owner_for_the_garbage_collector_to_take() {
         );
     }
     cluster.delete_pod_directly("rsp-images", "rsp-images-5d8f9");
-    let pairs = [
-        ("node1", "sha256:43"),
-        ("node2", "sha256:43"),
-        ("node1", "sha256:42"),
-        ("node2", "sha256:42"),
-    ];
+    let pairs = pairs(&["node1", "node2"], &["sha256:43", "sha256:42"]);
     assert!(harness.wait_pulled(10 * SECOND, &pairs).await);
-    let failures: Vec<_> = harness
-        .drain_events()
-        .into_iter()
-        .filter(|e| e.outcome != PrepullOutcome::Succeeded)
-        .collect();
-    assert!(failures.is_empty(), "{failures:?}");
+    harness.assert_no_failures();
     let prepull_pods_created = created_pods(&cluster)
         .into_iter()
         .filter(|name| name.starts_with("rsp-prepull-"))

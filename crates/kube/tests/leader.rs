@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -13,84 +12,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::PostParams;
 use kube::Api;
-use rsp_kube::{LeaderConfig, LeaderElection, NodeWatcher, PrepullerHandle};
+use rsp_kube::LeaderElection;
 use rsp_testkit::kube::{ClientFault, FakeCluster, PullBehaviour};
-use tokio::sync::watch;
-
-const LEASE: Duration = Duration::from_secs(1);
-const RENEW_DEADLINE: Duration = Duration::from_millis(800);
-const RENEW: Duration = Duration::from_millis(150);
-
-fn leader_config(identity: &str) -> LeaderConfig {
-    let mut config = LeaderConfig::new(NAMESPACE, identity);
-    config.lease_duration = LEASE;
-    config.renew_deadline = RENEW_DEADLINE;
-    config.renew_interval = RENEW;
-    config
-}
-
-/// One replica: an election and a prepuller that follows it.
-struct Replica {
-    election: LeaderElection,
-    prepuller: PrepullerHandle,
-    _nodes: NodeWatcher,
-    _images: watch::Sender<rsp_kube::WantedImages>,
-}
-
-impl Replica {
-    fn start(cluster: &FakeCluster, identity: &str, images: Vec<rsp_kube::PrepullImage>) -> Self {
-        Replica::with_lease(cluster, leader_config(identity), images)
-    }
-
-    fn with_lease(
-        cluster: &FakeCluster,
-        lease: LeaderConfig,
-        images: Vec<rsp_kube::PrepullImage>,
-    ) -> Self {
-        let identity = lease.identity.clone();
-        let identity = identity.as_str();
-        let config = fast_config();
-        // One identity per replica, as each pod has its own service account token.
-        let client = cluster.client_for(identity);
-        let election = LeaderElection::start(client.clone(), lease);
-        let nodes = NodeWatcher::start(client.clone(), &config.node_selector);
-        let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
-        let prepuller = PrepullerHandle::start(
-            client,
-            config,
-            nodes.subscribe(),
-            images_rx,
-            election.leadership(),
-        );
-        Replica {
-            election,
-            prepuller,
-            _nodes: nodes,
-            _images: images_tx,
-        }
-    }
-
-    async fn wait_leader(&self, leader: bool, timeout: Duration) -> bool {
-        wait_leader(&self.election, leader, timeout).await
-    }
-
-    async fn shutdown(self) {
-        self.prepuller.shutdown().await;
-        self.election.shutdown().await;
-    }
-}
-
-/// Waits until the election says this replica leads (or not).
-async fn wait_leader(election: &LeaderElection, leader: bool, timeout: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while election.is_leader() != leader {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    true
-}
 
 fn two_nodes() -> Vec<rsp_kube::PrepullImage> {
     vec![

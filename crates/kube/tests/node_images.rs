@@ -31,6 +31,33 @@ fn set_images(cluster: &FakeCluster, node: &str, images: Vec<ContainerImage>) {
     });
 }
 
+/// Waits until the pull succeeded and the node lists it (so the prepuller has seen it), then
+/// a moment more for anything it would do about it.
+async fn pulled_and_listed(harness: &mut Harness, cluster: &FakeCluster) {
+    assert!(
+        harness
+            .wait_pulled(5 * SECOND, &[("busy", "sha256:43")])
+            .await
+    );
+    assert!(
+        cluster
+            .wait_until(SECOND, |c| nodes_hold(c, &["busy"], &["sha256:43"]))
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pods_created(cluster), 1);
+}
+
+/// Waits for the second pull of the image, after its eviction.
+async fn pulled_again(cluster: &FakeCluster) {
+    assert!(
+        cluster
+            .wait_until(5 * SECOND, |c| pods_created(c) == 2)
+            .await,
+        "the evicted image is pulled again"
+    );
+}
+
 fn pods_created(cluster: &FakeCluster) -> usize {
     created_pods(cluster)
         .iter()
@@ -52,28 +79,12 @@ async fn an_evicted_image_larger_than_the_smallest_listed_is_pulled_again() {
         fast_config(),
         vec![image("w_2077_43", "sha256:43")],
     );
-    assert!(
-        harness
-            .wait_pulled(5 * SECOND, &[("busy", "sha256:43")])
-            .await
-    );
-    // Listed (50 images: at the cap), so the prepuller has seen it.
-    assert!(
-        cluster
-            .wait_until(SECOND, |c| nodes_hold(c, &["busy"], &["sha256:43"]))
-            .await
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(pods_created(&cluster), 1);
+    // Listed among 50 images: at the cap.
+    pulled_and_listed(&mut harness, &cluster).await;
     // Evicted: the list is still at the cap, but of 10 GB images; kubelet lists the largest
     // first, so the 20 GB image would be there.
     set_images(&cluster, "busy", others(50, 10 * GB, "new"));
-    assert!(
-        cluster
-            .wait_until(5 * SECOND, |c| pods_created(c) == 2)
-            .await,
-        "the evicted image is pulled again"
-    );
+    pulled_again(&cluster).await;
     assert!(
         harness
             .wait_pulled(5 * SECOND, &[("busy", "sha256:43")])
@@ -92,24 +103,9 @@ async fn with_every_image_listed_a_long_list_is_complete() {
     let mut config = fast_config();
     config.node_status_max_images = NodeStatusMaxImages::Unlimited;
     let mut harness = Harness::start(&cluster, config, vec![image("w_2077_43", "sha256:43")]);
-    assert!(
-        harness
-            .wait_pulled(5 * SECOND, &[("busy", "sha256:43")])
-            .await
-    );
-    assert!(
-        cluster
-            .wait_until(SECOND, |c| nodes_hold(c, &["busy"], &["sha256:43"]))
-            .await
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    pulled_and_listed(&mut harness, &cluster).await;
     // Sixty larger images and not ours: with every image listed, it is gone.
     set_images(&cluster, "busy", others(60, 10 * GB, "new"));
-    assert!(
-        cluster
-            .wait_until(5 * SECOND, |c| pods_created(c) == 2)
-            .await,
-        "the evicted image is pulled again"
-    );
+    pulled_again(&cluster).await;
     harness.finish().await;
 }

@@ -6,14 +6,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use rsp_kube::{LeaderConfig, LeaderElection, NodeWatcher, PrepullerHandle};
 use rsp_testkit::kube::{FakeCluster, PullBehaviour};
 use serde::Deserialize;
-use tokio::sync::watch;
 
 /// The service account's user, as the API server names it.
 const USER: &str = "system:serviceaccount:nublado:rsp-images";
@@ -59,23 +56,8 @@ async fn rbac_grants_exactly_the_verbs_used() {
     squatter.spec.as_mut().unwrap().node_name = None;
     cluster.create_pod_directly(squatter);
 
-    let client = cluster.client_for(USER);
-    let mut lease = LeaderConfig::new(NAMESPACE, "replica");
-    lease.lease_duration = Duration::from_secs(1);
-    lease.renew_deadline = Duration::from_millis(800);
-    lease.renew_interval = Duration::from_millis(150);
-    let election = LeaderElection::start(client.clone(), lease);
-    let config = fast_config();
-    let nodes = NodeWatcher::start(client.clone(), &config.node_selector);
-    let (_images, images_rx) = watch::channel(Some(Arc::new(vec![first, squatted])));
-    let prepuller = PrepullerHandle::start(
-        client,
-        config,
-        nodes.subscribe(),
-        images_rx,
-        election.leadership(),
-    );
-    let status = prepuller.status();
+    let replica = Replica::start(&cluster, USER, vec![first, squatted]);
+    let status = replica.prepuller.status();
     let done = cluster
         .wait_until(Duration::from_secs(10), |_| {
             let status = status.borrow();
@@ -87,8 +69,7 @@ async fn rbac_grants_exactly_the_verbs_used() {
         })
         .await;
     assert!(done, "{:?}", status.borrow());
-    prepuller.shutdown().await;
-    election.shutdown().await;
+    replica.shutdown().await;
 
     let used: BTreeSet<(String, String)> = cluster
         .request_log()

@@ -250,11 +250,10 @@ pub fn toleration_errors(path: &str, toleration: &TolerationFields<'_>) -> Vec<F
         toleration_seconds,
     } = *toleration;
     let mut errors = Vec::new();
-    for detail in (!key.is_empty())
-        .then(|| qualified_name_errors(key))
-        .unwrap_or_default()
-    {
-        errors.push(FieldError::invalid(format!("{path}.key"), key, detail));
+    if !key.is_empty() {
+        for detail in qualified_name_errors(key) {
+            errors.push(FieldError::invalid(format!("{path}.key"), key, detail));
+        }
     }
     if key.is_empty() && operator != "Exists" {
         errors.push(FieldError::invalid(

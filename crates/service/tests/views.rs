@@ -74,12 +74,7 @@ fn gar_listing(config: &Config) -> Arc<Listing> {
         ("w_2077_40", 8),
     ]
     .into_iter()
-    .map(|(name, n)| ListedImage {
-        tag: Tag::parse(name),
-        digest: digest(n),
-        size: Some(1000 + u64::from(n)),
-        platforms: Default::default(),
-    })
+    .map(|(name, n)| listed(name, n, Default::default()))
     .collect();
     Arc::new(Listing::complete(
         REGISTRY,
@@ -87,6 +82,16 @@ fn gar_listing(config: &Config) -> Arc<Listing> {
         images,
         &config.images,
     ))
+}
+
+/// A listed image `name` with digest `digest(n)` and size `1000 + n`.
+fn listed(name: &str, n: u32, platforms: rsp_model::platform::Platforms) -> ListedImage {
+    ListedImage {
+        tag: Tag::parse(name),
+        digest: digest(n),
+        size: Some(1000 + u64::from(n)),
+        platforms,
+    }
 }
 
 /// The behaviour's Docker standard fixture (§9.3): `recommended` and `w_2077_43` share
@@ -668,12 +673,7 @@ fn listing_with_platforms(config: &Config) -> Arc<Listing> {
         ("d_2077_10_23", 4, Platforms::Unknown),
     ]
     .into_iter()
-    .map(|(name, n, platforms)| ListedImage {
-        tag: Tag::parse(name),
-        digest: digest(n),
-        size: Some(1000 + u64::from(n)),
-        platforms,
-    })
+    .map(|(name, n, platforms)| listed(name, n, platforms))
     .collect();
     Arc::new(Listing::complete(
         REGISTRY,

@@ -10,7 +10,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use rsp_kube::config::{Backoff, PrepullerConfig};
 use rsp_kube::{
-    Leadership, NodeWatcher, PrepullEvent, PrepullImage, PrepullerHandle, PrepullerStatus, Tenure,
+    LeaderConfig, LeaderElection, Leadership, NodeWatcher, PrepullEvent, PrepullImage,
+    PrepullerHandle, PrepullerStatus, Tenure,
 };
 use rsp_model::node::{Toleration, TolerationOperator};
 use rsp_testkit::kube::{node, FakeCluster, NodeSpecBuilder};
@@ -169,6 +170,16 @@ impl Harness {
         .await
     }
 
+    /// Fails the test if any finished pull so far failed.
+    pub fn assert_no_failures(&mut self) {
+        let failures: Vec<_> = self
+            .drain_events()
+            .into_iter()
+            .filter(|e| e.outcome != rsp_kube::PrepullOutcome::Succeeded)
+            .collect();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
     /// Stops the prepuller gracefully and checks that no prepull pod is left.
     pub async fn finish(mut self) {
         if let Some(prepuller) = self.prepuller.take() {
@@ -176,6 +187,14 @@ impl Harness {
         }
         assert_no_prepull_pods(&self.cluster).await;
     }
+}
+
+/// Every (node, digest) pair of these nodes and digests.
+pub fn pairs<'a>(nodes: &[&'a str], digests: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+    digests
+        .iter()
+        .flat_map(|digest| nodes.iter().map(move |node| (*node, *digest)))
+        .collect()
 }
 
 /// rsp-images' prepull pods in the test namespace now.
@@ -223,4 +242,80 @@ pub fn created_pods(cluster: &FakeCluster) -> Vec<String> {
         .filter(|event| event.kind == rsp_testkit::kube::PodEventKind::Created)
         .map(|event| event.name)
         .collect()
+}
+
+/// Lease timings short enough for tests (the ratios of the defaults, 15 s / 10 s / 5 s, kept
+/// roughly: a holder stops 200 ms before anyone may take over).
+pub const LEASE: Duration = Duration::from_secs(1);
+pub const RENEW_DEADLINE: Duration = Duration::from_millis(800);
+pub const RENEW: Duration = Duration::from_millis(150);
+
+/// Leader election for `identity` with the test timings.
+pub fn leader_config(identity: &str) -> LeaderConfig {
+    let mut config = LeaderConfig::new(NAMESPACE, identity);
+    config.lease_duration = LEASE;
+    config.renew_deadline = RENEW_DEADLINE;
+    config.renew_interval = RENEW;
+    config
+}
+
+/// One replica: an election and a prepuller that follows it, all its calls made with its
+/// own identity (as each pod has its own service-account token).
+pub struct Replica {
+    pub election: LeaderElection,
+    pub prepuller: PrepullerHandle,
+    _nodes: NodeWatcher,
+    _images: watch::Sender<rsp_kube::WantedImages>,
+}
+
+impl Replica {
+    pub fn start(cluster: &FakeCluster, identity: &str, images: Vec<PrepullImage>) -> Self {
+        Replica::with_lease(cluster, leader_config(identity), images)
+    }
+
+    pub fn with_lease(
+        cluster: &FakeCluster,
+        lease: LeaderConfig,
+        images: Vec<PrepullImage>,
+    ) -> Self {
+        let config = fast_config();
+        let client = cluster.client_for(&lease.identity);
+        let election = LeaderElection::start(client.clone(), lease);
+        let nodes = NodeWatcher::start(client.clone(), &config.node_selector);
+        let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
+        let prepuller = PrepullerHandle::start(
+            client,
+            config,
+            nodes.subscribe(),
+            images_rx,
+            election.leadership(),
+        );
+        Replica {
+            election,
+            prepuller,
+            _nodes: nodes,
+            _images: images_tx,
+        }
+    }
+
+    pub async fn wait_leader(&self, leader: bool, timeout: Duration) -> bool {
+        wait_leader(&self.election, leader, timeout).await
+    }
+
+    pub async fn shutdown(self) {
+        self.prepuller.shutdown().await;
+        self.election.shutdown().await;
+    }
+}
+
+/// Waits until the election says this replica leads (or not).
+pub async fn wait_leader(election: &LeaderElection, leader: bool, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while election.is_leader() != leader {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
 }
