@@ -19,7 +19,7 @@ mod service;
 pub use error::ConfigError;
 pub use images::{
     default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
-    SnapshotSourceConfig, SourceConfig,
+    RegistryLimits, SnapshotSourceConfig, SourceConfig,
 };
 pub use service::{ClusterConfig, LabConfig, PrepullerConfig, ServerConfig};
 

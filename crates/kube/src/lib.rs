@@ -11,7 +11,7 @@
 //!   pure state machine in `prepuller::reconcile` and its status and events.
 //! - `leader`: leader election with a `coordination.k8s.io/v1` Lease.
 //! - `leadership`: until when this replica may write, checked before every prepuller write.
-//! - `backoff`: exponential backoff with jitter shared by watchers and failing pulls.
+//! - `backoff`: the watchers' backoff, the project's one rule (`rsp_retry`) as kube-rs wants it.
 //! - `error`: errors of Kubernetes calls.
 //!
 //! The prepull plan itself (which node needs which image) is pure and lives in

@@ -8,23 +8,23 @@
 //! one computation, not one per request.
 
 use crate::backend::{
-    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
-    ResolvedImage, StatusView,
+    Backend, ImageSelection, LookupError, MetricsSnapshot, RefreshView, ResolvedImage, StatusView,
 };
 use crate::body::JsonBody;
 use crate::metrics::Histogram;
 use crate::refresh::SharedRecord;
-use crate::views::{self, PrepullErrors, World};
+use crate::status::StatusGrid;
+use crate::views::{self, World};
 use chrono::Utc;
 use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::node::NodeInfo;
-use rsp_model::plan::{PrepullImage, PulledSet};
+use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, ImageSource, Listing};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How stale the dropdown's age filters may get: a cutoff measured in days or weeks moving
@@ -44,14 +44,15 @@ struct MenuCache {
 }
 
 /// The world with its bodies. `images` and `menu` depend only on the world and are shared
-/// with the next `Current` when a rebuild changed nothing they show; `prepulls` also shows
-/// the prepuller's errors, so it belongs to one `Current`.
+/// with the next `Current` when a rebuild changed nothing they show; `prepulls` and the
+/// status pages' grid also show the prepuller's activity, so they belong to one `Current`.
 pub struct Current {
     pub world: Arc<World>,
     pub puller: Arc<PullerStatus>,
     images: Arc<OnceLock<JsonBody>>,
     menu: Arc<MenuCache>,
     prepulls: OnceLock<JsonBody>,
+    grid: OnceLock<Arc<StatusGrid>>,
 }
 
 impl Current {
@@ -62,6 +63,7 @@ impl Current {
             images: Arc::default(),
             menu: Arc::default(),
             prepulls: OnceLock::new(),
+            grid: OnceLock::new(),
         }
     }
 
@@ -73,6 +75,7 @@ impl Current {
             images: Arc::clone(&self.images),
             menu: Arc::clone(&self.menu),
             prepulls: OnceLock::new(),
+            grid: OnceLock::new(),
         }
     }
 
@@ -193,10 +196,18 @@ impl Current {
     fn prepulls_body(&self, config: &Config) -> JsonBody {
         self.prepulls
             .get_or_init(|| {
-                let errors = prepull_errors(&self.puller);
+                let errors = views::prepull_errors(&self.puller);
                 JsonBody::new(&views::prepuller_status(&self.world, config, &errors))
             })
             .clone()
+    }
+
+    /// The status pages' grid, built at the first page view of this snapshot.
+    fn status_grid(&self) -> Arc<StatusGrid> {
+        Arc::clone(
+            self.grid
+                .get_or_init(|| Arc::new(StatusGrid::build(Arc::clone(&self.world), &self.puller))),
+        )
     }
 
     /// The menu body; when it is stale, one caller recomputes it in the background and
@@ -234,15 +245,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// The last prepull error of each (node, digest) pair, for `/prepulls`.
-fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
-    puller
-        .pulls
-        .iter()
-        .filter_map(|(key, pull)| Some((key.clone(), pull.last_error.clone()?)))
-        .collect()
-}
-
 /// Counts the duration of every successful prepull until the prepuller stops.
 pub async fn record_prepull_durations(
     mut events: tokio::sync::broadcast::Receiver<rsp_kube::prepuller::PrepullEvent>,
@@ -263,10 +265,6 @@ pub async fn record_prepull_durations(
     }
 }
 
-fn system_time(time: chrono::DateTime<Utc>) -> SystemTime {
-    SystemTime::from(time)
-}
-
 impl<S: ImageSource> Backend for ServiceState<S> {
     fn spawner_images(&self) -> SpawnerImages {
         views::spawner_images(&self.current().world, &self.config.images.recommended_tag)
@@ -278,7 +276,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
         views::prepuller_status(
             &current.world,
             &self.config,
-            &prepull_errors(&current.puller),
+            &views::prepull_errors(&current.puller),
         )
     }
 
@@ -319,44 +317,18 @@ impl<S: ImageSource> Backend for ServiceState<S> {
     }
 
     fn status(&self) -> StatusView {
-        let current = self.current();
-        let world = &current.world;
         let record = lock(&self.refresh).clone();
-        let nodes = views::node_views(world);
-        let images = views::prepull_images(&world.listing)
-            .into_iter()
-            .map(|wanted| {
-                let image = world.listing.catalog.get(&wanted.tag);
-                let cells = world
-                    .nodes
-                    .iter()
-                    .map(|node| cell(&current, node, &wanted))
-                    .collect();
-                ImageRow {
-                    name: image
-                        .map(|i| i.display_name().to_string())
-                        .unwrap_or_default(),
-                    reference: image.map(|i| i.reference()).unwrap_or_default(),
-                    size: world
-                        .presence
-                        .size(&wanted.digest)
-                        .or_else(|| image.and_then(|i| i.size())),
-                    tag: wanted.tag,
-                    digest: wanted.digest,
-                    cells,
-                }
-            })
-            .collect();
         StatusView {
             refresh: RefreshView {
                 source: self.source.describe(),
                 last_success: record.last_success,
                 last_error: record.last_error,
+                failing_since: record.failing_since,
+                consecutive_failures: record.consecutive_failures,
             },
-            nodes,
-            images,
             leader: self.leader.is_leading(),
             prepulling: self.prepulling,
+            grid: self.current().status_grid(),
         }
     }
 
@@ -395,47 +367,5 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             ineligible_nodes,
             prepull_image_missing_nodes: views::missing_nodes_by_image(&plan, &images),
         }
-    }
-}
-
-/// The state of one image on one node, as the status page shows it.
-fn cell(current: &Current, node: &NodeInfo, wanted: &PrepullImage) -> CellState {
-    let digest = wanted.digest.as_str();
-    if current.world.presence.is_on(digest, &node.name) {
-        return CellState::Cached;
-    }
-    if !wanted.can_run_on(node) {
-        let platforms: Vec<String> = wanted
-            .platforms
-            .as_slice()
-            .unwrap_or_default()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        return CellState::Unsupported {
-            node: format!(
-                "{}/{}",
-                node.os().unwrap_or("?"),
-                node.arch().unwrap_or("?")
-            ),
-            image: platforms.join(", "),
-        };
-    }
-    let node = node.name.as_str();
-    let Some(pull) = current.puller.pull(node, digest) else {
-        return CellState::Missing;
-    };
-    if let Some(since) = pull.pulling_since {
-        return CellState::Pulling {
-            since: system_time(since),
-        };
-    }
-    match (&pull.last_error, pull.last_error_at, pull.backing_off_until) {
-        (Some(reason), Some(failed_at), Some(until)) => CellState::BackingOff {
-            reason: reason.clone(),
-            failed_at: system_time(failed_at),
-            until: system_time(until),
-        },
-        _ => CellState::Missing,
     }
 }

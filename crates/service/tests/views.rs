@@ -15,6 +15,7 @@ use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
 use rsp_registry::source::Listing;
+use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
 use rsp_service::views::{
     menu, missing_nodes_by_image, nodes_by_eligibility, prepull_images, prepull_plan,
     prepuller_status, spawner_images, PrepullErrors, World,
@@ -701,9 +702,28 @@ fn a_pair_that_cannot_exist_is_neither_missing_nor_planned() {
         on_arch("x86", "amd64", &[&d1, &d2, &d4]),
         on_arch("arm", "arm64", &[&d2, &d4]),
     ];
-    let world = World::new(listing, &nodes, &config, &PulledSet::default());
+    let world = Arc::new(World::new(listing, &nodes, &config, &PulledSet::default()));
     // Every image is where it can be: nothing to pull, everything prepulled.
     assert!(prepull_plan(&world).is_empty());
+    // The status pages say so: the arm node cannot have the amd64-only image, and that pair
+    // counts neither as wanted nor as missing.
+    let grid = StatusGrid::build(Arc::clone(&world), &Default::default());
+    let column = grid.image_index("w_2077_43").expect("a prepull image");
+    let weekly = &grid.images()[column];
+    assert_eq!(
+        (weekly.counts.get(CellKind::Cached), weekly.counts.wanted()),
+        (1, 1)
+    );
+    assert_eq!(weekly.counts.get(CellKind::Unsupported), 1);
+    let arm = grid.node_named("arm").expect("the arm node");
+    assert_eq!(
+        arm.cells[column],
+        CellState::Unsupported(PlatformMismatch {
+            node: "linux/arm64".to_owned(),
+            image: "linux/amd64".to_owned(),
+        })
+    );
+    assert!(!arm.is_incomplete(None));
     let status =
         serde_json::to_value(prepuller_status(&world, &config, &PrepullErrors::new())).unwrap();
     assert_eq!(status["images"]["pending"], json!([]));

@@ -1,10 +1,9 @@
-//! The two HTML routes: the spawner form's image part and the status page.
+//! The lab form's route, and how every HTML route answers a rendered page.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use super::error::ApiError;
 use crate::backend::Backend;
@@ -17,28 +16,24 @@ pub async fn lab_form<B: Backend>(State(backend): State<Arc<B>>) -> Response {
     respond(pages::lab_form(&backend.menu()))
 }
 
-/// `GET {prefix}/`.
-pub async fn status<B: Backend>(State(backend): State<Arc<B>>, prefix: Arc<str>) -> Response {
-    respond(pages::status_page(
-        &backend.status(),
-        &prefix,
-        SystemTime::now(),
-    ))
-}
-
-fn respond(page: Result<String, RenderError>) -> Response {
+/// A rendered page, or the API's error body when rendering failed.
+pub fn respond(page: Result<String, RenderError>) -> Response {
     match page {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             // A template bug, not bad input: log it and answer in the API's error shape.
             tracing::error!(error = %e, "page rendering failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &[],
-                "The page could not be rendered",
-                "internal_error",
-            )
-            .into_response()
+            internal_error("The page could not be rendered")
         }
     }
+}
+
+pub fn internal_error(message: &str) -> Response {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &[],
+        message,
+        "internal_error",
+    )
+    .into_response()
 }

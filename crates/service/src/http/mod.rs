@@ -2,7 +2,8 @@
 //!
 //! - `spawner`: the JSON routes under `{prefix}/spawner/v1`.
 //! - `resolve`: `POST …/images/resolve`, the spawner form's image selection rules.
-//! - `html`: the lab form and the status page (rendered by `crate::pages`).
+//! - `html`: the lab form (rendered by `crate::pages`).
+//! - `status_pages`: the overview, node list and node pages, rendered off the async threads.
 //! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root (request metrics: `crate::metrics`).
 //! - `error`: the one error body shape all of them answer with.
 //!
@@ -16,6 +17,7 @@ mod probes;
 pub mod resolve;
 pub mod server;
 pub(crate) mod spawner;
+mod status_pages;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -47,7 +49,17 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             tracing::error!(error = %e, "OpenAPI document does not serialise");
             "{}".to_owned()
         });
-    let page_prefix: Arc<str> = Arc::from(prefix.as_str());
+    let pages = status_pages::Pages::new(&prefix);
+    let overview = {
+        let pages = pages.clone();
+        get(move |state: State<Arc<B>>| status_pages::overview(state, pages.clone()))
+    };
+    let node_list = {
+        let pages = pages.clone();
+        get(move |state: State<Arc<B>>, query| status_pages::node_list(state, query, pages.clone()))
+    };
+    let node =
+        get(move |state: State<Arc<B>>, name| status_pages::node(state, name, pages.clone()));
     let http_metrics = HttpMetrics::default();
     let scrape = {
         let http_metrics = http_metrics.clone();
@@ -55,7 +67,6 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             std::future::ready(probes::metrics(backend.as_ref(), &http_metrics, &headers))
         })
     };
-    let status = get(move |state: State<Arc<B>>| html::status(state, page_prefix.clone()));
 
     let mut router = Router::new()
         .route(&format!("{api}/images"), get(spawner::images::<B>))
@@ -74,9 +85,11 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             &format!("{api}/lab-form/{{username}}"),
             get(html::lab_form::<B>),
         )
-        .route(&format!("{prefix}/"), status.clone());
+        .route(&format!("{prefix}/"), overview.clone())
+        .route(&format!("{prefix}/nodes"), node_list)
+        .route(&format!("{prefix}/nodes/{{name}}"), node);
     if !prefix.is_empty() {
-        router = router.route(&prefix, status);
+        router = router.route(&prefix, overview);
     }
     Ok(router
         .route("/healthz", get(probes::healthz))
