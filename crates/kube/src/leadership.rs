@@ -53,6 +53,18 @@ impl Leadership {
         Leadership::new(watch::channel(Tenure::Always).1)
     }
 
+    /// What the election last published, to forward it to a view that outlives the election.
+    pub fn tenure(&self) -> Tenure {
+        *self.tenure.borrow()
+    }
+
+    /// Waits for the election to publish a new tenure, and returns it; `Err` once it never
+    /// will (the election is gone).
+    pub async fn changed(&mut self) -> Result<Tenure, watch::error::RecvError> {
+        self.tenure.changed().await?;
+        Ok(*self.tenure.borrow_and_update())
+    }
+
     /// Whether this replica may write now.
     pub fn is_leading(&self) -> bool {
         self.tenure.borrow().is_leading_at(Instant::now())

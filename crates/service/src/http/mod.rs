@@ -19,22 +19,25 @@ pub mod server;
 pub(crate) mod spawner;
 mod status_pages;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, NotReady};
 use crate::metrics::{self, HttpMetrics};
 use error::ApiError;
 pub use rsp_config::{normalize_prefix, InvalidPrefix};
+use rsp_config::{HEALTHZ, METRICS, OPENAPI, READYZ};
 
 /// Largest request body accepted; a resolve request is well under 1 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -85,6 +88,11 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             &format!("{api}/lab-form/{{username}}"),
             get(html::lab_form::<B>),
         )
+        // Every route above reads the listing.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&backend),
+            require_listing::<B>,
+        ))
         .route(&format!("{prefix}/"), overview.clone())
         .route(&format!("{prefix}/nodes"), node_list)
         .route(&format!("{prefix}/nodes/{{name}}"), node);
@@ -92,11 +100,11 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
         router = router.route(&prefix, overview);
     }
     Ok(router
-        .route("/healthz", get(probes::healthz))
-        .route("/readyz", get(probes::readyz::<B>))
-        .route("/metrics", scrape)
+        .route(HEALTHZ, get(probes::healthz))
+        .route(READYZ, get(probes::readyz::<B>))
+        .route(METRICS, scrape)
         .route(
-            "/openapi.json",
+            OPENAPI,
             get(move || std::future::ready(probes::json_text(document.clone()))),
         )
         .fallback(|| async { ApiError::not_found() })
@@ -112,19 +120,52 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             // logged as errors whatever the level).
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                .on_failure(log_failure),
         )
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(backend))
 }
 
+/// Until a listing exists, the routes that read it answer 503 with the not-ready body
+/// (decisions §8) rather than empty lists a client would take for "there are no images".
+async fn require_listing<B: Backend>(
+    State(backend): State<Arc<B>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if backend.has_listing() {
+        next.run(request).await
+    } else {
+        ApiError::not_ready(&NotReady::NoListing).into_response()
+    }
+}
+
+/// Failed requests are errors in the log, except 503: the service answers it only while it is
+/// not ready (before the first listing, while a task restarts), which probes and clients see
+/// at every start; `/readyz` says why, and a log line per probe would drown real errors.
+fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    let millis = latency.as_millis();
+    match failure {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::debug!(status = 503, latency_ms = millis, "not ready");
+        }
+        ServerErrorsFailureClass::StatusCode(status) => {
+            tracing::error!(
+                status = status.as_u16(),
+                latency_ms = millis,
+                "request failed"
+            );
+        }
+        ServerErrorsFailureClass::Error(error) => {
+            tracing::error!(%error, latency_ms = millis, "request failed");
+        }
+    }
+}
+
 /// The last resort: a handler panicked. Logged, answered in the error shape, never expected.
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
+    let message = crate::supervise::panic_message(panic.as_ref());
     tracing::error!(panic = message, "request handler panicked");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -93,7 +93,7 @@ fn pair(pattern: Pattern, node: usize, image: usize) -> Pair {
         Pattern::Mixed => match (node + image) % 4 {
             0 | 1 => Pair::Cached,
             2 => Pair::Failing,
-            _ if node % 2 == 0 => Pair::Pulling,
+            _ if node.is_multiple_of(2) => Pair::Pulling,
             _ => Pair::Missing,
         },
     }
@@ -114,7 +114,11 @@ pub fn long_error_node() -> String {
 
 fn error(node: usize) -> String {
     let unit = "<b>ErrImagePull</b> & \"rpc error\": 'failed to pull' ";
-    let length = if node % 1_000 == 0 { 3_000 } else { 300 };
+    let length = if node.is_multiple_of(1_000) {
+        3_000
+    } else {
+        300
+    };
     unit.chars().cycle().take(length).collect()
 }
 
@@ -149,6 +153,7 @@ pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
         leader: true,
         prepulling: true,
         grid: Arc::new(StatusGrid::build(world, &puller)),
+        tasks: Vec::new(),
     }
 }
 
