@@ -18,6 +18,9 @@
 //! - `reference`: Docker references `registry/repository[:tag][@digest]`.
 //! - `api`: the serde types of the HTTP API and menus, and the borrowed `/spawner/v1/images`
 //!   entries serialised straight from a catalog.
+//! - `listing`: what one refresh of a registry knows (`Listing`), built purely from the
+//!   registry's answers and the prepull rules; the Docker tag list before its digests
+//!   (`DockerTags`); images chosen by class.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
 //! - `platform`: the platforms (os, architecture) an image runs on, and whether a node's
 //!   platform is one of them.
@@ -32,6 +35,7 @@ pub mod catalog;
 pub mod collection;
 pub mod duration;
 pub mod filter;
+pub mod listing;
 pub mod node;
 pub mod plan;
 pub mod platform;

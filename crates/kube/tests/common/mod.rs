@@ -32,12 +32,7 @@ pub fn init_logs() {
 
 /// A prepull image of the standard Docker repository.
 pub fn image(tag: &str, digest: &str) -> PrepullImage {
-    PrepullImage {
-        tag: tag.into(),
-        reference_with_digest: format!("{REGISTRY}:{tag}@{digest}"),
-        digest: digest.into(),
-        platforms: Default::default(),
-    }
+    rsp_testkit::builders::prepull_image(REGISTRY, tag, digest)
 }
 
 /// `lab.tolerations` of the standard configuration.
