@@ -2,8 +2,10 @@
 //! controller, and its own `cluster`, `prepuller` and `server` sections (decisions §3).
 
 use crate::bounds::{self, HOUR, MILLISECOND};
-use crate::ConfigError;
+use crate::{ConfigError, Warning};
 use rsp_model::node::Toleration;
+use rsp_model::plan::NodeStatusMaxImages;
+use rsp_model::validation::{self, FieldError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +23,62 @@ pub struct LabConfig {
     /// Secret name for `imagePullSecrets` of prepull pods.
     #[serde(default)]
     pub pull_secret: Option<String>,
+}
+
+impl LabConfig {
+    /// Checks what goes into prepull pods as the API server would check it in a pod, so that
+    /// a configuration it would refuse fails here, naming the key. One exception, because
+    /// Nublado configurations carry it: `tolerationSeconds` with an effect other than
+    /// `NoExecute` is accepted with a warning and left out of prepull pods.
+    pub(crate) fn validate(&self) -> Result<Vec<Warning>, ConfigError> {
+        let selector = self
+            .node_selector
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()));
+        if let Some(error) = validation::label_errors("lab.nodeSelector", selector).first() {
+            return Err(field_error(error));
+        }
+        let mut warnings = Vec::new();
+        for (index, toleration) in self.tolerations.iter().enumerate() {
+            let path = format!("lab.tolerations[{index}]");
+            toleration
+                .validate()
+                .map_err(|error| ConfigError::Invalid {
+                    path: path.clone(),
+                    message: error.to_string(),
+                })?;
+            let fields = toleration.fields();
+            let timed = validation::toleration_seconds_error(&path, fields.effect);
+            for error in validation::toleration_errors(&path, &fields) {
+                if error != timed {
+                    return Err(field_error(&error));
+                }
+                warnings.push(Warning(format!(
+                    "{path}.tolerationSeconds: left out of prepull pods, since the API server \
+                     accepts tolerationSeconds only with effect NoExecute (this toleration's \
+                     effect is {:?})",
+                    fields.effect
+                )));
+            }
+        }
+        if let Some(secret) = &self.pull_secret {
+            if let Some(message) = validation::dns1123_subdomain_errors(secret).first() {
+                return Err(ConfigError::Invalid {
+                    path: "lab.pullSecret".into(),
+                    message: format!("Invalid value: {secret:?}: {message}"),
+                });
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+/// A field error of the API server's kind as a configuration error on that key.
+fn field_error(error: &FieldError) -> ConfigError {
+    ConfigError::Invalid {
+        path: error.field.clone(),
+        message: error.body(),
+    }
 }
 
 /// Where nodes come from.
@@ -55,6 +113,10 @@ pub struct PrepullerConfig {
     /// Use a Lease so that only one of several replicas prepulls.
     #[serde(default = "default_true", alias = "leader_election")]
     pub leader_election: bool,
+    /// The kubelets' `nodeStatusMaxImages` (50 by default, `-1` when every image is listed):
+    /// how many images a node's status lists at most, largest first.
+    #[serde(default, alias = "node_status_max_images")]
+    pub node_status_max_images: NodeStatusMaxImages,
 }
 
 impl Default for PrepullerConfig {
@@ -63,7 +125,22 @@ impl Default for PrepullerConfig {
             namespace: None,
             max_in_flight: default_max_in_flight(),
             leader_election: true,
+            node_status_max_images: NodeStatusMaxImages::default(),
         }
+    }
+}
+
+impl PrepullerConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(namespace) = &self.namespace {
+            if let Some(message) = validation::dns1123_label_errors(namespace).first() {
+                return Err(ConfigError::Invalid {
+                    path: "prepuller.namespace".into(),
+                    message: format!("Invalid value: {namespace:?}: {message}"),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -31,6 +31,7 @@ use crate::refresh::{self, RefreshRecord};
 use crate::state::{self, Current, ServiceState};
 use crate::supervise::{Faults, Supervisor, Task};
 use crate::views::World;
+pub use cluster::pod_template;
 use cluster::ClusterSetup;
 use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
