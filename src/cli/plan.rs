@@ -14,13 +14,10 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use rsp_config::{ClusterConfig, Config};
 use rsp_model::node::NodeInfo;
-use rsp_model::plan::{PrepullPlan, PulledSet};
-use rsp_registry::source::{AnySource, ImageSource};
-use rsp_service::views::{self, PrepullErrors, World};
-use serde::Serialize;
+use rsp_model::plan::PrepullPlan;
+use rsp_service::dry_run::{self, DryRun, ListingError};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 #[derive(Args)]
 pub struct PlanArgs {
@@ -59,17 +56,6 @@ impl OutputFormat {
     }
 }
 
-/// A prepull pod the service would create.
-#[derive(Serialize)]
-pub struct PlannedPod {
-    pub name: String,
-    pub node: String,
-    pub image: String,
-    /// The tag the image is known by (not in the JSON, which keeps its original shape).
-    #[serde(skip)]
-    pub tag: String,
-}
-
 pub fn run(args: PlanArgs) -> Result<(), CliError> {
     let config = load_config(&args.config)?;
     let now = match &args.now {
@@ -96,24 +82,19 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|error| CliError::Failed(format!("cannot start the async runtime: {error}")))?;
-    let listing = runtime.block_on(async {
-        let source = AnySource::from_config(&config.images, &rsp_config::config_dir(&args.config))
-            .await
-            .map_err(|error| CliError::Usage(error.to_string()))?;
-        source
-            .update_images(&config.images)
-            .await
-            .map_err(|error| CliError::Failed(error.to_string()))
-    })?;
-    let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
-    let plan = views::prepull_plan(&world);
-    let pods = planned_pods(&plan);
+    let config_dir = rsp_config::config_dir(&args.config);
+    let listing = runtime
+        .block_on(dry_run::list_once(&config, &config_dir))
+        .map_err(|error| match error {
+            ListingError::Source(error) => CliError::Usage(error.to_string()),
+            ListingError::Registry(error) => CliError::Failed(error.to_string()),
+        })?;
+    let run = DryRun::new(listing, &nodes, &config);
     let text = match args.output.resolve(std::io::stdout().is_terminal()) {
-        OutputFormat::Table => super::plan_table::render(&config, &world, &plan, &pods, now),
-        OutputFormat::Manifests => manifests(&config, &plan)?,
+        OutputFormat::Table => super::plan_table::render(&config, &run, now),
+        OutputFormat::Manifests => manifests(&config, &run.plan)?,
         OutputFormat::Json | OutputFormat::Auto => {
-            let output = plan_json(&config, &world, &pods, now);
-            let text = serde_json::to_string_pretty(&output)
+            let text = serde_json::to_string_pretty(&run.json(&config, now))
                 .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?;
             text + "\n"
         }
@@ -134,34 +115,6 @@ fn manifests(config: &Config, plan: &PrepullPlan) -> Result<String, CliError> {
         text.push_str(&yaml);
     }
     Ok(text)
-}
-
-/// The pods the plan creates, in the order the prepuller starts them: every node's first
-/// image, then the second…
-fn planned_pods(plan: &PrepullPlan) -> Vec<PlannedPod> {
-    plan.in_pull_order()
-        .into_iter()
-        .map(|(node, image)| PlannedPod {
-            name: rsp_kube::pod_name(image, node),
-            node: node.to_owned(),
-            image: image.reference_with_digest.clone(),
-            tag: image.tag.clone(),
-        })
-        .collect()
-}
-
-fn plan_json(
-    config: &Config,
-    world: &World,
-    pods: &[PlannedPod],
-    now: DateTime<Utc>,
-) -> serde_json::Value {
-    serde_json::json!({
-        "images": views::spawner_images(world, &config.images.recommended_tag),
-        "prepulls": views::prepuller_status(world, config, &PrepullErrors::new()),
-        "menu": views::menu(world, config, now),
-        "pods": pods,
-    })
 }
 
 fn read_nodes(path: &Path) -> Result<Vec<NodeInfo>, CliError> {

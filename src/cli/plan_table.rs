@@ -3,26 +3,20 @@
 //! the spawner menu, the prepull images with how many eligible nodes have them, every node
 //! with its eligibility and reason, and the prepull pods the plan would create.
 
-use super::plan::PlannedPod;
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
-use rsp_model::plan::PrepullPlan;
 use rsp_model::reference::ReferenceParts;
+use rsp_service::dry_run::DryRun;
 use rsp_service::text::{human_size, short_digest};
-use rsp_service::views::{self, World};
+use rsp_service::views;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 /// Shown for an empty cell, as kubectl does.
 const NONE: &str = "<none>";
 
-pub fn render(
-    config: &Config,
-    world: &World,
-    plan: &PrepullPlan,
-    pods: &[PlannedPod],
-    now: DateTime<Utc>,
-) -> String {
+pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
+    let DryRun { world, plan, pods } = run;
     let mut out = String::new();
     let menu = views::menu(world, config, now);
     let catalog = &world.listing.catalog;
