@@ -18,6 +18,8 @@
 //! - `reference`: Docker references `registry/repository[:tag][@digest]`.
 //! - `api`: the serde types of the HTTP API and menus, and the borrowed `/spawner/v1/images`
 //!   entries serialised straight from a catalog.
+//! - `lab`: lab sizes and their labels, user quotas, and what lab creation accepts from a
+//!   submitted spawner form.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
 //! - `platform`: the platforms (os, architecture) an image runs on, and whether a node's
 //!   platform is one of them.
@@ -30,6 +32,7 @@ pub mod catalog;
 pub mod collection;
 pub mod duration;
 pub mod filter;
+pub mod lab;
 pub mod node;
 pub mod plan;
 pub mod platform;

@@ -11,19 +11,8 @@ use std::future::Future;
 use std::time::SystemTime;
 
 /// How the spawner chose an image (behaviour §9.6), after the form's rules were applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageSelection {
-    /// `image_list`: a reference from the menu's radio buttons.
-    List(String),
-    /// `image_dropdown`: a reference from the dropdown.
-    Dropdown(String),
-    /// `image_class`: a class of image.
-    Class(ImageClass),
-    /// `image_tag`: a bare tag (bots).
-    Tag(String),
-}
-
-pub use rsp_registry::source::{ImageClass, ResolvedImage};
+pub use rsp_model::lab::{ImageClass, ImageSelection};
+pub use rsp_registry::source::ResolvedImage;
 
 /// Why an image could not be found or resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -126,26 +126,8 @@ pub async fn image_for_reference<S: ImageSource>(
     }
 }
 
-/// The image classes a bot may ask for (`image_class`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageClass {
-    Recommended,
-    LatestRelease,
-    LatestWeekly,
-    LatestDaily,
-}
-
-impl ImageClass {
-    /// The class as the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageClass::Recommended => "recommended",
-            ImageClass::LatestRelease => "latest-release",
-            ImageClass::LatestWeekly => "latest-weekly",
-            ImageClass::LatestDaily => "latest-daily",
-        }
-    }
-}
+/// The image classes a bot may ask for (`image_class`); the form's rules live in the model.
+pub use rsp_model::lab::ImageClass;
 
 /// Only prepull images can be chosen by class (behaviour §8.7).
 pub fn image_for_class(
