@@ -4,8 +4,9 @@
 //! a few optional rsp-images sections. The rules, from the project contract:
 //!
 //! - the sections rsp-images reads (`images`, `dropdownMenu`, `lab.nodeSelector`,
-//!   `lab.tolerations`, `lab.pullSecret`, `pathPrefix`, `metadataPath`, and its own `cluster`,
-//!   `prepuller`, `server`) are strict: an unknown key is an error naming its full path;
+//!   `lab.tolerations`, `lab.pullSecret`, `lab.sizes`, `lab.defaultSize`, `pathPrefix`,
+//!   `metadataPath`, and its own `cluster`, `prepuller`, `server`, `gafaelfawr`) are strict:
+//!   an unknown key is an error naming its full path;
 //! - every other top-level section and every other `lab` key belongs to the controller and is
 //!   ignored, reported once as a [`Warning`] that names them all.
 //!
@@ -13,15 +14,19 @@
 //! pure (text in, value out) so that the binary decides where files come from.
 
 mod error;
+mod gafaelfawr;
 mod images;
+mod lab;
 mod service;
 
 pub use error::ConfigError;
+pub use gafaelfawr::{GafaelfawrConfig, GafaelfawrEndpoint, REPERTOIRE_VARIABLE};
 pub use images::{
     default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
     SnapshotSourceConfig, SourceConfig,
 };
-pub use service::{ClusterConfig, LabConfig, PrepullerConfig, ServerConfig};
+pub use lab::LabConfig;
+pub use service::{ClusterConfig, PrepullerConfig, ServerConfig};
 
 use rsp_model::filter::ImageFilterPolicy;
 use serde::de::DeserializeOwned;
@@ -39,6 +44,7 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub prepuller: PrepullerConfig,
     pub server: ServerConfig,
+    pub gafaelfawr: GafaelfawrConfig,
 }
 
 /// Something in the file that rsp-images does not use; worth one log line, not a failure.
@@ -50,9 +56,6 @@ impl std::fmt::Display for Warning {
         f.write_str(&self.0)
     }
 }
-
-/// `lab` keys that the lab controller uses and rsp-images does not.
-const LAB_KEYS_READ: [&str; 3] = ["nodeSelector", "tolerations", "pullSecret"];
 
 impl Config {
     /// Parses configuration text (YAML, of which JSON is a subset).
@@ -83,6 +86,7 @@ impl Config {
         let cluster = take(&mut root, "cluster", &[])?.unwrap_or_default();
         let prepuller = take(&mut root, "prepuller", &[])?.unwrap_or_default();
         let server = take(&mut root, "server", &[])?.unwrap_or_default();
+        let gafaelfawr = take(&mut root, "gafaelfawr", &[])?.unwrap_or_default();
         ignored.extend(root.keys().map(key_name));
 
         let config = Config {
@@ -99,6 +103,7 @@ impl Config {
             cluster,
             prepuller,
             server,
+            gafaelfawr,
         };
         config.validate()?;
         let warnings = if ignored.is_empty() {
@@ -113,15 +118,8 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        for (index, toleration) in self.lab.tolerations.iter().enumerate() {
-            toleration
-                .validate()
-                .map_err(|error| ConfigError::Invalid {
-                    path: format!("lab.tolerations[{index}]"),
-                    message: error.to_string(),
-                })?;
-        }
         self.images.validate()?;
+        self.gafaelfawr.validate()?;
         self.prepuller.validate()?;
         self.server.validate()
     }
@@ -152,14 +150,14 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, InvalidPrefix> {
 
 fn lab_section(mut lab: Mapping, ignored: &mut Vec<String>) -> Result<LabConfig, ConfigError> {
     let mut read = Mapping::new();
-    for key in LAB_KEYS_READ {
+    for key in lab::LAB_KEYS_READ {
         let snake = camel_to_snake(key);
         if let Some(value) = take_raw(&mut lab, key, &[snake.as_str()]) {
             read.insert(Value::String(key.to_owned()), value);
         }
     }
     ignored.extend(lab.keys().map(|key| format!("lab.{}", key_name(key))));
-    deserialize(Value::Mapping(read), "lab")
+    deserialize::<lab::LabSection>(Value::Mapping(read), "lab")?.check()
 }
 
 /// Removes a section (under its camelCase name or one of its aliases) and deserializes it,

@@ -1,27 +1,11 @@
-//! The sections about where rsp-images runs: the `lab` keys it shares with the lab
-//! controller, and its own `cluster`, `prepuller` and `server` sections (decisions §3).
+//! The sections about where rsp-images runs: its own `cluster`, `prepuller` and `server`
+//! sections (decisions §3).
 
 use crate::ConfigError;
 use rsp_model::duration;
-use rsp_model::node::Toleration;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// The `lab` keys that decide where lab images belong.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LabConfig {
-    /// Equality label selector for the nodes labs (and so prepulls) may run on.
-    #[serde(default)]
-    pub node_selector: BTreeMap<String, String>,
-    #[serde(default)]
-    pub tolerations: Vec<Toleration>,
-    /// Secret name for `imagePullSecrets` of prepull pods.
-    #[serde(default)]
-    pub pull_secret: Option<String>,
-}
 
 /// Where nodes come from.
 #[derive(Debug, Clone, Default, Deserialize)]

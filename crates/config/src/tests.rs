@@ -35,13 +35,18 @@ fn defaults_follow_the_original() {
 #[test]
 fn controller_sections_are_ignored_with_one_warning() {
     let text = format!(
-        "logLevel: DEBUG\nfsadmin:\n  image: x\nlab:\n  sizes: []\n  namespacePrefix: u\n  \
+        "logLevel: DEBUG\nfsadmin:\n  image: x\nlab:\n  spawnTimeout: 10\n  namespacePrefix: u\n  \
          pullSecret: pull-secret\n  nodeSelector:\n    a: b\n{MINIMAL}"
     );
     let (config, warnings) = parse(&text).unwrap();
     assert_eq!(warnings.len(), 1);
     let warning = &warnings[0].0;
-    for name in ["logLevel", "fsadmin", "lab.sizes", "lab.namespacePrefix"] {
+    for name in [
+        "logLevel",
+        "fsadmin",
+        "lab.spawnTimeout",
+        "lab.namespacePrefix",
+    ] {
         assert!(warning.contains(name), "{warning} should name {name}");
     }
     assert_eq!(config.lab.pull_secret.as_deref(), Some("pull-secret"));
@@ -168,5 +173,174 @@ fn prefixes_are_normalised_or_refused() {
             Some("pathPrefix"),
             "{bad}"
         );
+    }
+}
+
+/// The standard sizes of the original's configuration, as a Nublado file writes them.
+const SIZES: &str = "lab:
+  sizes:
+    - size: small
+      resources:
+        limits: {cpu: 1.0, memory: 3Gi}
+        requests: {cpu: 0.25, memory: 0.75Gi}
+    - size: medium
+      resources:
+        limits: {cpu: 2, memory: 6Gi}
+        requests: {cpu: 500m, memory: 1610612736}
+";
+
+fn with_sizes(extra: &str) -> String {
+    format!("{MINIMAL}{SIZES}{extra}")
+}
+
+#[test]
+fn lab_sizes_are_read_as_the_original_reads_them() {
+    let (config, warnings) = parse(&with_sizes("  defaultSize: medium\n")).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let sizes = &config.lab.sizes;
+    let labels: Vec<String> = sizes.sizes.iter().map(|s| s.label()).collect();
+    assert_eq!(
+        labels,
+        ["Small (1.0 CPU, 3Gi RAM)", "Medium (2.0 CPU, 6Gi RAM)"]
+    );
+    assert_eq!(sizes.sizes[1].requests.cpu, 0.5);
+    assert_eq!(sizes.sizes[1].requests.memory.get(), 1610612736.0);
+    assert_eq!(sizes.default, Some(rsp_model::lab::SizeName::Medium));
+    // snake_case, as the original also accepts it
+    let (config, _) = parse(&with_sizes("  default_size: small\n")).unwrap();
+    assert_eq!(
+        config.lab.sizes.default,
+        Some(rsp_model::lab::SizeName::Small)
+    );
+    // Omitting sizes is accepted, as in the original: the form then has none to offer.
+    assert!(parse(MINIMAL).unwrap().0.lab.sizes.sizes.is_empty());
+}
+
+#[test]
+fn lab_size_errors_name_their_key() {
+    let size = |name: &str, limits: &str, requests: &str| {
+        format!(
+            "{MINIMAL}lab:\n  sizes:\n    - size: {name}\n      resources:\n        \
+             limits: {limits}\n        requests: {requests}\n"
+        )
+    };
+    let ok = "{cpu: 1, memory: 1Gi}";
+    for (text, path, message) in [
+        (size("Small", ok, ok), "lab.sizes[0].size", "Small"),
+        (size("xl", ok, ok), "lab.sizes[0].size", "xl"),
+        (
+            size("small", ok, "{cpu: 2, memory: 1Gi}"),
+            "lab.sizes[0].resources.requests.cpu",
+            "must not exceed",
+        ),
+        (
+            size("small", ok, "{cpu: 1, memory: 1025Mi}"),
+            "lab.sizes[0].resources.requests.memory",
+            "must not exceed",
+        ),
+        (
+            size("small", "{cpu: 1.2345, memory: 1Gi}", ok),
+            "lab.sizes[0].resources.limits.cpu",
+            "1.2345",
+        ),
+        (
+            size("small", "{cpu: 1, memory: inf}", ok),
+            "lab.sizes[0].resources.limits.memory",
+            "finite",
+        ),
+        (
+            size("small", "{cpu: 1, memory: 4GI}", ok),
+            "lab.sizes[0].resources.limits.memory",
+            "4GI",
+        ),
+        (
+            size("small", "{cpu: nan, memory: 1Gi}", "{cpu: nan, memory: 1Gi}"),
+            "lab.sizes[0].resources.limits.cpu",
+            "nan",
+        ),
+        (
+            size("small", "{cpu: true, memory: 1Gi}", ok),
+            "lab.sizes[0].resources.limits.cpu",
+            "quantity",
+        ),
+        (
+            size("small", "{cpu: 1, memory: 1Gi, gpu: 1}", ok),
+            "lab.sizes[0].resources.limits.gpu",
+            "unknown field",
+        ),
+        (
+            format!("{MINIMAL}lab:\n  sizes: []\n"),
+            "lab.sizes",
+            "at least one",
+        ),
+        (
+            with_sizes("  defaultSize: large\n"),
+            "lab.defaultSize",
+            "large is not one of",
+        ),
+        (
+            with_sizes("    - size: small\n      resources:\n        limits: {cpu: 1, memory: 1}\n        requests: {cpu: 1, memory: 1}\n"),
+            "lab.sizes[2].size",
+            "duplicate lab size small",
+        ),
+    ] {
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{error}");
+        assert!(error.to_string().contains(message), "{error}");
+    }
+}
+
+#[test]
+fn gafaelfawr_only_where_configured() {
+    use crate::GafaelfawrEndpoint;
+    let (config, _) = parse(MINIMAL).unwrap();
+    assert_eq!(config.gafaelfawr.timeout.as_secs(), 20);
+    assert_eq!(config.gafaelfawr.cache_lifetime.as_secs(), 300);
+    assert_eq!(config.gafaelfawr.endpoint(None), Ok(None));
+    assert_eq!(config.gafaelfawr.endpoint(Some("")), Ok(None));
+    assert_eq!(
+        config
+            .gafaelfawr
+            .endpoint(Some("https://h.example/repertoire/")),
+        Ok(Some(GafaelfawrEndpoint::Repertoire(
+            "https://h.example/repertoire".into()
+        )))
+    );
+    let error = config
+        .gafaelfawr
+        .endpoint(Some("https://u:secret@h.example"))
+        .unwrap_err();
+    assert_eq!(error.path(), Some(REPERTOIRE_VARIABLE));
+    assert!(!error.to_string().contains("secret"), "{error}");
+
+    let text = format!(
+        "{MINIMAL}gafaelfawr:\n  url: https://h.example/auth/api/v1/\n  timeout: 5s\n  \
+         cacheLifetime: 0\n"
+    );
+    let (config, _) = parse(&text).unwrap();
+    assert_eq!(
+        config
+            .gafaelfawr
+            .endpoint(Some("https://other.example/repertoire")),
+        Ok(Some(GafaelfawrEndpoint::Url(
+            "https://h.example/auth/api/v1".into()
+        )))
+    );
+    assert!(config.gafaelfawr.cache_lifetime.is_zero());
+    for (section, path) in [
+        ("url: ftp://h.example", "gafaelfawr.url"),
+        ("url: https://alice:pw@h.example", "gafaelfawr.url"),
+        ("url: https://h.example/?q=1", "gafaelfawr.url"),
+        ("url: not a url", "gafaelfawr.url"),
+        ("timeout: 0", "gafaelfawr.timeout"),
+        ("timeout: 1h", "gafaelfawr.timeout"),
+        ("cacheLifetime: 6m", "gafaelfawr.cacheLifetime"),
+        ("cache_lifetime: 1w", "gafaelfawr.cacheLifetime"),
+        ("urls: x", "gafaelfawr.urls"),
+    ] {
+        let text = format!("{MINIMAL}gafaelfawr:\n  {section}\n");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{section}: {error}");
+        assert!(!error.to_string().contains(":pw@"), "{error}");
     }
 }
