@@ -126,10 +126,14 @@ fn wrong_values_are_errors_with_paths() {
 fn prepuller_options_have_the_original_shape() {
     let (config, _) = parse(MINIMAL).unwrap();
     let options = config.images.prepuller_options();
-    assert_eq!(options["refresh_interval"], serde_json::json!(300.0));
-    assert_eq!(options["source"]["type"], "docker");
-    assert_eq!(options["cycle"], serde_json::Value::Null);
-    assert!(options.get("docker_credentials_path").is_none());
+    // Keys in the original's order, not sorted; no credentials path, no rsp-images additions.
+    assert_eq!(
+        serde_json::to_string(&options).unwrap(),
+        "{\"source\":{\"type\":\"docker\",\"registry\":\"docker.io\",\"repository\":\
+         \"library/sketchbook\"},\"refresh_interval\":300.0,\"prepull_timeout\":600.0,\
+         \"recommended_tag\":\"recommended\",\"num_releases\":1,\"num_weeklies\":2,\
+         \"num_dailies\":3,\"cycle\":null,\"pin\":[],\"alias_tags\":[]}"
+    );
 }
 
 #[test]
