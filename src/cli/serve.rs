@@ -4,7 +4,7 @@ use super::plan::config_dir;
 use super::setup::load_config;
 use super::CliError;
 use clap::Args;
-use rsp_service::run::{serve, ServeError};
+use rsp_service::run::{serve, Environment, ServeError};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -29,6 +29,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             config,
             &config_dir(&args.config),
             &listen,
+            Environment::from_process(),
             shutdown_signal(),
         ))
         .map_err(|error| match error {

@@ -5,7 +5,10 @@
 //! registries or Kubernetes are reached. The service's real state implements it in `state`.
 
 use crate::body::JsonBody;
+use crate::form::LabForm;
 use crate::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
+use crate::pages::{self, RenderError};
+use axum::body::Bytes;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use std::future::Future;
 use std::time::SystemTime;
@@ -85,6 +88,23 @@ pub struct RefreshView {
     pub last_error: Option<(String, SystemTime)>,
 }
 
+/// How much a notice matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Something the status page tells its reader about how the service is set up or doing: a
+/// severity, a short title and a sentence of detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub severity: Severity,
+    pub title: String,
+    pub detail: String,
+}
+
 /// Everything the status page shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusView {
@@ -95,6 +115,8 @@ pub struct StatusView {
     pub leader: bool,
     /// Whether prepull pods are really created (false for a static cluster: plan only).
     pub prepulling: bool,
+    /// What the reader should know about the setup (e.g. an unauthenticated lab form).
+    pub notices: Vec<Notice>,
 }
 
 /// Counters and gauges for `/metrics`, read at scrape time.
@@ -145,13 +167,21 @@ pub trait Backend: Send + Sync + 'static {
     fn spawner_images_body(&self) -> JsonBody {
         JsonBody::new(&self.spawner_images())
     }
-    /// The body of `/spawner/v1/prepulls`, serialised.
-    fn prepulls_body(&self) -> JsonBody {
-        JsonBody::new(&self.prepulls())
+    /// The body of `/spawner/v1/prepulls`, serialised. Implementations that serve many
+    /// nodes serialise it away from the threads that answer requests.
+    fn prepulls_body(&self) -> impl Future<Output = JsonBody> + Send {
+        std::future::ready(JsonBody::new(&self.prepulls()))
     }
-    /// The body of `/spawner/v1/menu`, serialised.
-    fn menu_body(&self) -> JsonBody {
-        JsonBody::new(&self.menu())
+    /// The body of `/spawner/v1/menu`, serialised (off the request threads, as above).
+    fn menu_body(&self) -> impl Future<Output = JsonBody> + Send {
+        std::future::ready(JsonBody::new(&self.menu()))
+    }
+    /// The lab form's sizes and how it authenticates users.
+    fn lab_form(&self) -> &LabForm;
+    /// The images half of the lab form for the current menu (see `pages::lab_form`); the
+    /// service renders it once per menu, off the request threads, and shares it.
+    fn lab_form_images(&self) -> impl Future<Output = Result<Bytes, RenderError>> + Send {
+        std::future::ready(pages::lab_form::images(&self.menu()))
     }
     /// `GET /spawner/v1/images/{tag}`.
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError>;

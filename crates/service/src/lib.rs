@@ -2,6 +2,7 @@
 //!
 //! - `backend`: the boundary the HTTP layer reads through ([`backend::Backend`]).
 //! - `body`: JSON bodies serialised (and gzip-compressed) once, shared by requests.
+//! - `form`: the lab form's sizes and authentication (open, or Gafaelfawr).
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
 //! - `pages`: the server-rendered lab form and status page.
 //! - `metrics`: the Prometheus text exposition of the backend's metrics snapshot.
@@ -14,6 +15,7 @@
 
 pub mod backend;
 pub mod body;
+pub mod form;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

@@ -15,12 +15,14 @@
 //! On shutdown the server drains its requests, the prepuller stops creating pods and deletes
 //! the ones in flight, and `serve` returns.
 
+use crate::form::{FormAuth, LabForm};
 use crate::http::{self, server::ServerLimits};
 use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
 use crate::state::{self, Current, ServiceState};
 use crate::views::{self, World};
-use rsp_config::{ClusterConfig, Config};
+use rsp_config::{ClusterConfig, Config, REPERTOIRE_VARIABLE};
+use rsp_gafaelfawr::GafaelfawrClient;
 use rsp_kube::prepuller::{PrepullerHandle, PrepullerStatus as PullerStatus};
 use rsp_kube::{LeaderConfig, LeaderElection, NodeWatcher, OwnerPod, PodTemplate};
 use rsp_model::node::NodeInfo;
@@ -54,13 +56,31 @@ struct Cluster {
     _keep: Vec<Box<dyn Send + Sync>>,
 }
 
+/// What `serve` takes from the process environment; the binary reads it, tests give their own.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `REPERTOIRE_BASE_URL`: where Repertoire lists Gafaelfawr, when set.
+    pub repertoire_base_url: Option<String>,
+}
+
+impl Environment {
+    /// The values of this process's environment.
+    pub fn from_process() -> Environment {
+        Environment {
+            repertoire_base_url: std::env::var(REPERTOIRE_VARIABLE).ok(),
+        }
+    }
+}
+
 /// Runs the service until `shutdown` completes.
 pub async fn serve(
     config: Config,
     config_dir: &Path,
     listen: &str,
+    environment: Environment,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let form = lab_form(&config, &environment)?;
     let config = Arc::new(config);
     let source = Arc::new(
         AnySource::from_config(&config.images, config_dir)
@@ -73,8 +93,12 @@ pub async fn serve(
     tracing::info!(
         listen = %listener.local_addr().map_or_else(|_| listen.to_owned(), |a| a.to_string()),
         source = %source.describe(),
+        users = %form.describe_auth(),
         "Starting rsp-images"
     );
+    for notice in form.notices() {
+        tracing::warn!(detail = %notice.detail, "{}", notice.title);
+    }
 
     let (registry, repository) = source.registry_and_repository();
     let (listings_tx, listings) = watch::channel(Arc::new(Listing::empty(registry, repository)));
@@ -124,6 +148,7 @@ pub async fn serve(
         leader: cluster.leader.clone(),
         prepulling,
         prepull_durations,
+        form,
     });
     let router = http::router(backend, &config.path_prefix)
         .map_err(|error| ServeError::Config(format!("pathPrefix: {error}")))?;
@@ -145,6 +170,24 @@ pub async fn serve(
     }
     refresher.abort();
     Ok(())
+}
+
+/// The lab form's settings: the configured sizes, and Gafaelfawr where it is configured.
+fn lab_form(config: &Config, environment: &Environment) -> Result<LabForm, ServeError> {
+    let endpoint = config
+        .gafaelfawr
+        .endpoint(environment.repertoire_base_url.as_deref())
+        .map_err(|error| ServeError::Config(error.to_string()))?;
+    let auth = match endpoint {
+        Some(endpoint) => FormAuth::Gafaelfawr(
+            GafaelfawrClient::new(&endpoint, &config.gafaelfawr).map_err(ServeError::Failed)?,
+        ),
+        None => FormAuth::Open,
+    };
+    Ok(LabForm {
+        sizes: config.lab.sizes.clone(),
+        auth,
+    })
 }
 
 /// True from the first successful refresh on.

@@ -4,17 +4,21 @@
 //! Writers never block readers: the world is rebuilt off to the side and published through a
 //! `watch` channel whenever the listing, the nodes or the prepuller's successes change (see
 //! `world_task`), and every request reads the latest `Arc<World>`. Bodies derived from a world
-//! are computed once per world and shared (`BodyCache`), so a burst of spawner requests costs
-//! one computation, not one per request.
+//! are computed once per world and shared, so a burst of spawner requests costs one
+//! computation, not one per request; the menu, the lab form's images and `/prepulls` are
+//! computed on the blocking pool, never on the threads that answer requests and probes.
 
 use crate::backend::{
     Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
     ResolvedImage, StatusView,
 };
 use crate::body::JsonBody;
+use crate::form::LabForm;
 use crate::metrics::Histogram;
+use crate::pages::{self, RenderError};
 use crate::refresh::SharedRecord;
 use crate::views::{self, PrepullErrors, World};
+use axum::body::Bytes;
 use chrono::Utc;
 use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
@@ -35,12 +39,24 @@ const MENU_MAX_AGE: Duration = Duration::from_secs(10);
 /// bursts, and one rebuild for a burst is enough.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// The menu body of one world, recomputed in the background when it gets older than
-/// `MENU_MAX_AGE` while requests keep getting the previous one.
+/// The menu of one world and what is derived from it: its JSON body and the images half of
+/// the lab form. Recomputed in the background when it gets older than `MENU_MAX_AGE` while
+/// requests keep getting the previous one; an unchanged menu keeps its body and form.
 #[derive(Default)]
 struct MenuCache {
-    body: Mutex<Option<(Instant, JsonBody)>>,
+    latest: Mutex<Option<Arc<MenuEntry>>>,
     refreshing: AtomicBool,
+    /// Held while the first menu of the world is computed, so concurrent first requests wait
+    /// for one computation instead of each starting their own.
+    first: tokio::sync::Mutex<()>,
+}
+
+struct MenuEntry {
+    made: Instant,
+    menu: MenuImages,
+    body: JsonBody,
+    /// The lab form's images half, rendered at the first form request for this menu.
+    form: Arc<OnceLock<Result<Bytes, RenderError>>>,
 }
 
 /// The world with its bodies. `images` and `menu` depend only on the world and are shared
@@ -51,7 +67,7 @@ pub struct Current {
     pub puller: Arc<PullerStatus>,
     images: Arc<OnceLock<JsonBody>>,
     menu: Arc<MenuCache>,
-    prepulls: OnceLock<JsonBody>,
+    prepulls: tokio::sync::OnceCell<JsonBody>,
 }
 
 impl Current {
@@ -61,7 +77,7 @@ impl Current {
             puller,
             images: Arc::default(),
             menu: Arc::default(),
-            prepulls: OnceLock::new(),
+            prepulls: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -72,7 +88,7 @@ impl Current {
             puller,
             images: Arc::clone(&self.images),
             menu: Arc::clone(&self.menu),
-            prepulls: OnceLock::new(),
+            prepulls: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -104,6 +120,7 @@ pub struct ServiceState<S> {
     pub(crate) prepulling: bool,
     /// Durations of successful prepulls (see `record_prepull_durations`).
     pub(crate) prepull_durations: SharedHistogram,
+    pub(crate) form: LabForm,
 }
 
 /// A histogram written by one task and read at scrape time.
@@ -193,40 +210,108 @@ impl Current {
             .clone()
     }
 
-    fn prepulls_body(&self, config: &Config) -> JsonBody {
+    /// The `/prepulls` body, serialised once per `Current` on the blocking pool (thousands
+    /// of nodes make it large).
+    async fn prepulls_body(self: &Arc<Self>, config: &Arc<Config>) -> JsonBody {
         self.prepulls
             .get_or_init(|| {
-                let errors = prepull_errors(&self.puller);
-                JsonBody::new(&views::prepuller_status(&self.world, config, &errors))
+                let (current, config) = (Arc::clone(self), Arc::clone(config));
+                offload(move || {
+                    let errors = prepull_errors(&current.puller);
+                    JsonBody::new(&views::prepuller_status(&current.world, &config, &errors))
+                })
             })
+            .await
             .clone()
     }
 
-    /// The menu body; when it is stale, one caller recomputes it in the background and
-    /// everyone gets the previous one meanwhile.
-    fn menu_body(self: &Arc<Self>, config: &Arc<Config>) -> JsonBody {
-        let cached = lock(&self.menu.body).clone();
-        match cached {
-            Some((made, body)) if made.elapsed() < MENU_MAX_AGE => body,
-            Some((_, body)) => {
+    /// The current menu entry; when it is stale, one caller recomputes it in the background
+    /// and everyone gets the previous one meanwhile. The first is computed once, awaited by
+    /// every request that asks for it meanwhile.
+    async fn menu_entry(self: &Arc<Self>, config: &Arc<Config>) -> Arc<MenuEntry> {
+        let latest = lock(&self.menu.latest).clone();
+        match latest {
+            Some(entry) if entry.made.elapsed() < MENU_MAX_AGE => entry,
+            Some(entry) => {
                 if !self.menu.refreshing.swap(true, Ordering::AcqRel) {
                     let (current, config) = (Arc::clone(self), Arc::clone(config));
-                    tokio::task::spawn_blocking(move || {
-                        current.compute_menu(&config);
+                    tokio::spawn(async move {
+                        current.compute_menu(&config).await;
                         current.menu.refreshing.store(false, Ordering::Release);
                     });
                 }
-                body
+                entry
             }
-            None => self.compute_menu(config),
+            None => {
+                let _first = self.menu.first.lock().await;
+                if let Some(entry) = lock(&self.menu.latest).clone() {
+                    return entry;
+                }
+                self.compute_menu(config).await
+            }
         }
     }
 
-    fn compute_menu(&self, config: &Config) -> JsonBody {
-        let body = JsonBody::new(&views::menu(&self.world, config, Utc::now()));
-        body.gzip();
-        *lock(&self.menu.body) = Some((Instant::now(), body.clone()));
-        body
+    /// Computes the menu on the blocking pool and publishes it; a menu equal to the previous
+    /// one keeps the previous body and form (the dropdown's age filters rarely change it).
+    async fn compute_menu(self: &Arc<Self>, config: &Arc<Config>) -> Arc<MenuEntry> {
+        let (current, config) = (Arc::clone(self), Arc::clone(config));
+        let previous = lock(&self.menu.latest).clone();
+        let entry = offload(move || {
+            let menu = views::menu(&current.world, &config, Utc::now());
+            let entry = match previous {
+                Some(previous) if previous.menu == menu => MenuEntry {
+                    made: Instant::now(),
+                    menu,
+                    body: previous.body.clone(),
+                    form: Arc::clone(&previous.form),
+                },
+                _ => {
+                    let body = JsonBody::new(&menu);
+                    body.gzip();
+                    MenuEntry {
+                        made: Instant::now(),
+                        menu,
+                        body,
+                        form: Arc::default(),
+                    }
+                }
+            };
+            Arc::new(entry)
+        })
+        .await;
+        *lock(&self.menu.latest) = Some(Arc::clone(&entry));
+        entry
+    }
+
+    /// The lab form's images half for the current menu: rendered once per menu, on the
+    /// blocking pool (a large dropdown makes it megabytes), and shared by every request.
+    async fn form_images(self: &Arc<Self>, config: &Arc<Config>) -> Result<Bytes, RenderError> {
+        let entry = self.menu_entry(config).await;
+        if let Some(rendered) = entry.form.get() {
+            return rendered.clone();
+        }
+        offload(move || {
+            entry
+                .form
+                .get_or_init(|| pages::lab_form::images(&entry.menu))
+                .clone()
+        })
+        .await
+    }
+}
+
+/// Runs CPU-heavy work on the blocking pool and waits for it without holding a request
+/// thread. A panic there is a bug, resumed here, where the request's panic layer logs and
+/// answers it; work cancelled because the runtime is stopping never completes, and the
+/// request goes with the runtime.
+async fn offload<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => std::future::pending().await,
+        },
     }
 }
 
@@ -294,12 +379,20 @@ impl<S: ImageSource> Backend for ServiceState<S> {
         self.current().images_body(&self.config)
     }
 
-    fn prepulls_body(&self) -> JsonBody {
-        self.current().prepulls_body(&self.config)
+    async fn prepulls_body(&self) -> JsonBody {
+        self.current().prepulls_body(&self.config).await
     }
 
-    fn menu_body(&self) -> JsonBody {
-        self.current().menu_body(&self.config)
+    async fn menu_body(&self) -> JsonBody {
+        self.current().menu_entry(&self.config).await.body.clone()
+    }
+
+    fn lab_form(&self) -> &LabForm {
+        &self.form
+    }
+
+    async fn lab_form_images(&self) -> Result<Bytes, RenderError> {
+        self.current().form_images(&self.config).await
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
@@ -361,6 +454,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             images,
             leader: *self.leader.borrow(),
             prepulling: self.prepulling,
+            notices: self.form.notices(),
         }
     }
 

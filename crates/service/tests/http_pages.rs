@@ -148,3 +148,14 @@ async fn pairs_with_nothing_under_way_are_missing() {
     assert_eq!(html.matches(r#"<td class="cell missing""#).count(), 2);
     assert!(html.contains("4 cached, 0 pulling, 0 backing off,\n    2 missing."));
 }
+
+#[tokio::test]
+async fn status_page_says_when_the_lab_form_is_open_or_has_no_sizes() {
+    let html = page(TestBackend::standard(), &format!("{PREFIX}/")).await;
+    assert!(html.contains("Lab form without authentication"), "{html}");
+    assert!(!html.contains("No lab sizes"));
+    let mut backend = TestBackend::standard();
+    backend.form.sizes = Default::default();
+    let html = page(backend, &format!("{PREFIX}/")).await;
+    assert!(html.contains("No lab sizes"), "{html}");
+}

@@ -121,7 +121,8 @@ async fn prepulls_body(config: &str, nodes: Value) -> Vec<u8> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config_dir = dir.path().to_owned();
     let server = tokio::spawn(async move {
-        rsp_service::run::serve(config, &config_dir, &listen, async {
+        let environment = rsp_service::run::Environment::default();
+        rsp_service::run::serve(config, &config_dir, &listen, environment, async {
             let _ = stopped.await;
         })
         .await

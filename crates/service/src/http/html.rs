@@ -1,4 +1,4 @@
-//! The two HTML routes: the spawner form's image part and the status page.
+//! The status page, and the answer every page gives when rendering fails.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,13 +9,6 @@ use std::time::SystemTime;
 use super::error::ApiError;
 use crate::backend::Backend;
 use crate::pages::{self, RenderError};
-
-/// `GET {prefix}/spawner/v1/lab-form/{username}`. The user name is not used: the form is the
-/// same for everyone (sizes and quotas stay with the lab controller), and the route keeps the
-/// original's shape so JupyterHub's spawner can call it unchanged.
-pub async fn lab_form<B: Backend>(State(backend): State<Arc<B>>) -> Response {
-    respond(pages::lab_form(&backend.menu()))
-}
 
 /// `GET {prefix}/`.
 pub async fn status<B: Backend>(State(backend): State<Arc<B>>, prefix: Arc<str>) -> Response {
@@ -29,16 +22,19 @@ pub async fn status<B: Backend>(State(backend): State<Arc<B>>, prefix: Arc<str>)
 fn respond(page: Result<String, RenderError>) -> Response {
     match page {
         Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            // A template bug, not bad input: log it and answer in the API's error shape.
-            tracing::error!(error = %e, "page rendering failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &[],
-                "The page could not be rendered",
-                "internal_error",
-            )
-            .into_response()
-        }
+        Err(error) => rendering_failed(&error),
     }
+}
+
+/// A template bug, not bad input (tests render every shape): logged, and answered in the
+/// API's error shape.
+pub fn rendering_failed(error: &RenderError) -> Response {
+    tracing::error!(%error, "page rendering failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &[],
+        "The page could not be rendered",
+        "internal_error",
+    )
+    .into_response()
 }

@@ -1,31 +1,32 @@
-//! Server-rendered HTML: the image part of the spawner form and the status page.
+//! Server-rendered HTML: the spawner's lab form (`lab_form`) and the status page (`status`).
 //!
 //! Templates are plain Jinja files embedded at compile time and rendered by `minijinja` with
 //! HTML autoescaping (every template name ends in `.html`), so image names and error messages
 //! from a registry can never inject markup. No build step, no external fonts or scripts: the
 //! only script is the form's three-line `selectDropdown`, the CSS is inlined.
 
+pub mod lab_form;
 mod status;
 mod time;
 
-use minijinja::{context, AutoEscape, Environment};
-use rsp_model::api::MenuImages;
+use minijinja::{AutoEscape, Environment};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::backend::StatusView;
 
-const LAB_FORM: &str = "lab_form.html";
+const LAB_FORM_IMAGES: &str = "lab_form_images.html";
+const LAB_FORM_OPTIONS: &str = "lab_form_options.html";
 const STATUS: &str = "status.html";
 const CSS: &str = include_str!("style.css");
 
 /// Rendering failed: a template bug, never a property of the data (tests render every shape).
-#[derive(Debug, thiserror::Error)]
-#[error("rendering {template} failed: {source}")]
+/// Kept as text so that a failure cached with the form it stands for can be cloned.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("rendering {template} failed: {message}")]
 pub struct RenderError {
     template: &'static str,
-    #[source]
-    source: minijinja::Error,
+    message: String,
 }
 
 fn environment() -> &'static Environment<'static> {
@@ -33,9 +34,19 @@ fn environment() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_formatter(markupsafe_formatter);
+        // The lab form's halves end exactly where their files end: the images half in a
+        // newline, the options half (like the original's form) without one.
+        env.set_keep_trailing_newline(true);
         // Both are constants of this crate: a syntax error fails the first render in tests.
         for (name, source) in [
-            (LAB_FORM, include_str!("templates/lab_form.html")),
+            (
+                LAB_FORM_IMAGES,
+                include_str!("templates/lab_form_images.html"),
+            ),
+            (
+                LAB_FORM_OPTIONS,
+                include_str!("templates/lab_form_options.html"),
+            ),
             (STATUS, include_str!("templates/status.html")),
         ] {
             if let Err(e) = env.add_template(name, source) {
@@ -81,16 +92,10 @@ fn render(template: &'static str, ctx: minijinja::Value) -> Result<String, Rende
     environment()
         .get_template(template)
         .and_then(|t| t.render(ctx))
-        .map_err(|source| RenderError { template, source })
-}
-
-/// The image part of the spawner form (behaviour §9.5): one radio per menu entry (the first
-/// checked), the dropdown sentinel radio (checked only when the menu is empty) and the select.
-pub fn lab_form(menu: &MenuImages) -> Result<String, RenderError> {
-    render(
-        LAB_FORM,
-        context! { menu => menu.menu, dropdown => menu.dropdown },
-    )
+        .map_err(|error| RenderError {
+            template,
+            message: format!("{error:#}"),
+        })
 }
 
 /// The status page; `prefix` is the normalised path prefix for links, `now` the clock used

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::time::SystemTime;
 
 use super::time::{relative, span, timestamp};
-use crate::backend::{CellState, ImageRow, NodeView, RefreshView, StatusView};
+use crate::backend::{CellState, ImageRow, NodeView, Notice, RefreshView, Severity, StatusView};
 
 #[derive(Serialize)]
 pub struct StatusPage<'a> {
@@ -18,6 +18,29 @@ pub struct StatusPage<'a> {
     summary: Summary,
     leader: bool,
     prepulling: bool,
+    notices: Vec<NoticeItem<'a>>,
+}
+
+/// A notice as the page lists it; the severity doubles as its CSS class.
+#[derive(Serialize)]
+struct NoticeItem<'a> {
+    severity: &'static str,
+    title: &'a str,
+    detail: &'a str,
+}
+
+impl<'a> NoticeItem<'a> {
+    fn new(notice: &'a Notice) -> Self {
+        Self {
+            severity: match notice.severity {
+                Severity::Info => "info",
+                Severity::Warning => "warning",
+                Severity::Error => "error",
+            },
+            title: &notice.title,
+            detail: &notice.detail,
+        }
+    }
 }
 
 /// How the (image, eligible node) pairs stand, for a one-line overview above the matrix.
@@ -112,6 +135,7 @@ impl<'a> StatusPage<'a> {
             summary: Summary::new(view),
             leader: view.leader,
             prepulling: view.prepulling,
+            notices: view.notices.iter().map(NoticeItem::new).collect(),
         }
     }
 }

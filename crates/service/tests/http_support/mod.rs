@@ -28,6 +28,7 @@ use rsp_service::backend::{
     Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
     ResolvedImage, StatusView,
 };
+use rsp_service::form::{FormAuth, LabForm};
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::views::{self, PrepullErrors, World};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -51,6 +52,26 @@ images:
   numWeeklies: 2
   numDailies: 3
 pathPrefix: /nublado
+";
+
+/// **STD** of lab-form.md §6: small, medium, large, huge, as `lab.sizes` items.
+pub const STD_SIZES: &str = "
+    - size: small
+      resources:
+        limits: {cpu: 1.0, memory: 3Gi}
+        requests: {cpu: 0.25, memory: 0.75Gi}
+    - size: medium
+      resources:
+        limits: {cpu: 2.0, memory: 6Gi}
+        requests: {cpu: 0.5, memory: 1.5Gi}
+    - size: large
+      resources:
+        limits: {cpu: 9.0, memory: 27Gi}
+        requests: {cpu: 2.25, memory: 6.7Gi}
+    - size: huge
+      resources:
+        limits: {cpu: 12.0, memory: 32Gi}
+        requests: {cpu: 3, memory: 8Gi}
 ";
 
 /// The registry as the lookups see it: digests of tags outside the listing's catalog.
@@ -97,6 +118,10 @@ pub struct TestBackend {
     pub leader: bool,
     /// Makes `menu` panic, to show the last-resort panic layer at work.
     pub panic_in_menu: bool,
+    /// The lab form's sizes (the configuration's) and authentication (open by default).
+    pub form: LabForm,
+    /// A menu to serve instead of the world's (lab-form vectors with other menus).
+    pub menu_override: Option<MenuImages>,
 }
 
 fn at(secs_ago: u64) -> SystemTime {
@@ -104,7 +129,7 @@ fn at(secs_ago: u64) -> SystemTime {
 }
 
 fn config() -> Config {
-    Config::from_yaml(CONFIG)
+    Config::from_yaml(&format!("{CONFIG}lab:\n  sizes:{STD_SIZES}"))
         .expect("the test configuration is valid")
         .0
 }
@@ -217,7 +242,6 @@ impl TestBackend {
             CellState::Pulling { since: at(42) },
         );
         TestBackend {
-            config,
             world,
             registry: FakeRegistry {
                 registry: REGISTRY.to_owned(),
@@ -233,6 +257,12 @@ impl TestBackend {
             ready: AtomicBool::new(true),
             leader: true,
             panic_in_menu: false,
+            form: LabForm {
+                sizes: config.lab.sizes.clone(),
+                auth: FormAuth::Open,
+            },
+            menu_override: None,
+            config,
         }
     }
 
@@ -288,7 +318,14 @@ impl Backend for TestBackend {
 
     fn menu(&self) -> MenuImages {
         assert!(!self.panic_in_menu, "menu panics on purpose");
-        views::menu(&self.world, &self.config, chrono::Utc::now())
+        match &self.menu_override {
+            Some(menu) => menu.clone(),
+            None => views::menu(&self.world, &self.config, chrono::Utc::now()),
+        }
+    }
+
+    fn lab_form(&self) -> &LabForm {
+        &self.form
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
@@ -339,6 +376,7 @@ impl Backend for TestBackend {
             images,
             leader: self.leader,
             prepulling: true,
+            notices: self.form.notices(),
         }
     }
 
