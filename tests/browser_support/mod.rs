@@ -1,7 +1,10 @@
-//! A small WebDriver client for the browser test: chromedriver driving headless Chromium.
+//! A small WebDriver client for the browser test: chromedriver driving headless Chromium;
+//! and (`hub`) a stand-in for JupyterHub's spawn page that records what the form submits.
 //!
 //! The W3C WebDriver protocol is JSON over HTTP, and the test needs seven commands, so this
 //! speaks it with `reqwest` instead of pulling in a WebDriver crate and its HTTP stack.
+
+pub mod hub;
 
 use serde_json::{json, Value};
 use std::net::TcpListener;
