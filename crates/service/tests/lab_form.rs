@@ -681,3 +681,44 @@ async fn open_form_without_gafaelfawr() {
     let shape = check_form("open", &reply, &std, None);
     assert_eq!(shape.size_names(), "small✓ medium large huge");
 }
+
+/// With Gafaelfawr configured, no way of asking returns a form without both headers.
+#[tokio::test]
+async fn no_path_serves_a_form_without_authentication() {
+    let fake = FakeGafaelfawr::start().await.unwrap();
+    let app = app_for(backend(&fake, sizes(Some(STD), None)));
+    for (method, uri) in [
+        (Method::GET, form_uri("alice")),
+        (Method::HEAD, form_uri("alice")),
+        (Method::GET, format!("{}?user=alice", form_uri("alice"))),
+        (Method::GET, format!("{}/", form_uri("alice"))),
+        (Method::GET, format!("{}//", form_uri("alice"))),
+        (Method::GET, form_uri("%61lice")),
+        (Method::GET, form_uri("alice%2F..")),
+        (Method::GET, format!("/{}", form_uri("alice"))),
+        (Method::GET, format!("{PREFIX}/spawner/v1/lab-form/alice/x")),
+        (Method::GET, format!("{PREFIX}/spawner/v1//lab-form/alice")),
+    ] {
+        let reply = send(
+            &app,
+            Request::builder()
+                .method(method.clone())
+                .uri(&uri)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert!(
+            [307, 404, 405, 422].contains(&reply.status.as_u16()),
+            "{method} {uri}: {} {}",
+            reply.status,
+            reply.text()
+        );
+        assert!(!reply.text().contains("<input"), "{method} {uri}");
+    }
+    assert_eq!(
+        fake.request_count(),
+        0,
+        "nothing reached Gafaelfawr without a token"
+    );
+}
