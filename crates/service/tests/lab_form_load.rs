@@ -8,9 +8,12 @@
 //! within a second, and the four forms are the same bytes: the images half is rendered once
 //! and shared, off the threads that answer probes.
 
+mod serve_support;
+
 use rsp_config::Config;
 use rsp_testkit::gar::{generate_images, GarRepository};
 use rsp_testkit::registry::TempDir;
+use serve_support::{free_port, wait_ready};
 use std::time::{Duration, Instant};
 
 /// Tags in the listing: enough that rendering the form on a request thread stalls probes
@@ -19,13 +22,6 @@ const TAGS: usize = 60_000;
 
 /// kubelet's default `timeoutSeconds` for probes.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
 
 /// Writes the snapshot and configuration; returns the configuration.
 fn setup(dir: &std::path::Path) -> Config {
@@ -85,16 +81,7 @@ async fn probes_answer_while_large_forms_are_served() {
         .timeout(Duration::from_secs(300))
         .build()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the service never became ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&base, Duration::from_secs(120)).await;
 
     let started = Instant::now();
     let forms: Vec<_> = (0..4)

@@ -4,14 +4,16 @@
 //! original's (`wire/prepulls*.json`, see that directory's README for the mapping).
 
 mod conformance_support;
+mod serve_support;
 
 use conformance_support::{json, read};
 use rsp_config::Config;
+use rsp_service::run::Environment;
 use rsp_testkit::gar::{DockerImage, FakeGar, GarRepository};
 use rsp_testkit::registry::FakeDockerRegistry;
 use rsp_testkit::registry::TempDir;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use serve_support::Running;
 
 /// A conformance fixture's Docker image as the Artifact Registry REST API lists it.
 fn rest_image(image: &Value) -> DockerImage {
@@ -104,51 +106,18 @@ fn config_text(fixture: &str, api_url: &str, google: bool) -> String {
     out.join("\n") + "\n"
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
-
 /// Serves `config` and returns the `/prepulls` body once the service is ready.
 async fn prepulls_body(config: &str, nodes: Value) -> Vec<u8> {
     let dir = TempDir::new("rsp-prepulls-wire").expect("a temporary directory");
     std::fs::write(dir.path().join("nodes.json"), nodes.to_string()).unwrap();
     let (config, _) = Config::from_yaml(config).expect("the fixture configuration loads");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{listen}");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config_dir = dir.path().to_owned();
-    let server = tokio::spawn(async move {
-        let environment = rsp_service::run::Environment::default();
-        rsp_service::run::serve(config, &config_dir, &listen, environment, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = client.get(format!("{base}/readyz")).send().await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the service never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let reply = client
-        .get(format!("{base}/nublado/spawner/v1/prepulls"))
-        .send()
+    let running = Running::start(config, dir.path(), Environment::default()).await;
+    let reply = reqwest::get(format!("{}/nublado/spawner/v1/prepulls", running.base))
         .await
         .expect("an answer");
     assert_eq!(reply.status(), 200);
     let body = reply.bytes().await.expect("a body").to_vec();
-    let _ = stop.send(());
-    server
-        .await
-        .expect("serve does not panic")
-        .expect("serve stops cleanly");
+    running.stop().await;
     body
 }
 

@@ -2,11 +2,13 @@
 //! `REPERTOIRE_BASE_URL` is set, else nowhere (the open form). Through `serve` and real HTTP
 //! on the demo's saved listing, with the fake Gafaelfawr and Repertoire.
 
+mod serve_support;
+
 use rsp_config::Config;
-use rsp_service::run::{serve, Environment};
+use rsp_service::run::Environment;
 use rsp_testkit::gafaelfawr::{user_info, FakeGafaelfawr, FakeRepertoire, Recorded};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use serve_support::Running;
+use std::path::{Path, PathBuf};
 
 fn demo_config(extra: &str) -> Config {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
@@ -24,45 +26,6 @@ fn demo_config(extra: &str) -> Config {
     Config::from_yaml(&format!("{text}{extra}"))
         .expect("loads")
         .0
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
-
-/// Runs `serve` until the returned sender is used; waits until it is ready.
-async fn start(
-    config: Config,
-    environment: Environment,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{listen}");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        serve(
-            config,
-            std::path::Path::new("."),
-            &listen,
-            environment,
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await
-        .expect("serve runs");
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(format!("{base}/readyz"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (base, stop)
 }
 
 async fn form(base: &str, user: &str, token: Option<&str>) -> (u16, String) {
@@ -88,7 +51,8 @@ async fn user_information_only_where_configured() {
 
     // gafaelfawr.url: the headers are required, the quota filters the sizes.
     let config = demo_config(&format!("gafaelfawr:\n  url: {}\n", gafaelfawr.url()));
-    let (base, stop) = start(config, Environment::default()).await;
+    let running = Running::start(config, Path::new("."), Environment::default()).await;
+    let base = running.base.clone();
     assert_eq!(form(&base, "alice", None).await.0, 422);
     let (status, html) = form(&base, "alice", Some(&token)).await;
     assert_eq!(status, 200);
@@ -100,22 +64,24 @@ async fn user_information_only_where_configured() {
         .await
         .unwrap();
     assert!(!status_page.contains("Lab form without authentication"));
-    let _ = stop.send(());
+    running.stop().await;
 
     // REPERTOIRE_BASE_URL: Gafaelfawr found through discovery.
     let repertoire = FakeRepertoire::start(Some(gafaelfawr.url())).await.unwrap();
     let environment = Environment {
         repertoire_base_url: Some(repertoire.base_url()),
     };
-    let (base, stop) = start(demo_config(""), environment).await;
+    let running = Running::start(demo_config(""), Path::new("."), environment).await;
+    let base = running.base.clone();
     assert_eq!(form(&base, "alice", None).await.0, 422);
     assert_eq!(form(&base, "alice", Some(&token)).await.0, 200);
     assert_eq!(form(&base, "mallory", Some(&token)).await.0, 403);
     assert_eq!(repertoire.request_count(), 1);
-    let _ = stop.send(());
+    running.stop().await;
 
     // Neither: the open form, with every size, and a notice.
-    let (base, stop) = start(demo_config(""), Environment::default()).await;
+    let running = Running::start(demo_config(""), Path::new("."), Environment::default()).await;
+    let base = running.base.clone();
     let (status, html) = form(&base, "anyone", None).await;
     assert_eq!(status, 200);
     assert_eq!(html.matches(r#"name="size""#).count(), 4);
@@ -126,5 +92,5 @@ async fn user_information_only_where_configured() {
         .await
         .unwrap();
     assert!(status_page.contains("Lab form without authentication"));
-    let _ = stop.send(());
+    running.stop().await;
 }
