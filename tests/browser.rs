@@ -323,11 +323,11 @@ async fn lab_form_submissions_are_valid_lab_requests() {
 
     // A cached image from the radio buttons: the last, so that the user changes the choice.
     let cached = menu["menu"].as_array().expect("a menu");
-    let (index, image) = cached
-        .iter()
-        .enumerate()
-        .last()
+    let index = cached
+        .len()
+        .checked_sub(1)
         .expect("the demo has cached images");
+    let image = &cached[index];
     browser.goto(&spawn_page).await;
     browser.click(&format!("#image{}", index + 1)).await;
     let reference = image["reference"].as_str().expect("a reference").to_owned();

@@ -156,8 +156,8 @@ fn sizes(
         let path = format!("{path}.resources");
         let limits = resources(&entry.resources.limits, &format!("{path}.limits"))?;
         let requests = resources(&entry.resources.requests, &format!("{path}.requests"))?;
-        // Written as "not ≤" so that a NaN CPU, which no quota could ever admit, is refused.
-        if !(requests.cpu <= limits.cpu) {
+        // Both are numbers: `resources` refuses a NaN CPU.
+        if requests.cpu > limits.cpu {
             return Err(invalid(
                 format!("{path}.requests.cpu"),
                 format!(

@@ -274,6 +274,10 @@ async fn v1_is_byte_identical_to_the_original() {
     assert_eq!(shape.size_names(), "small✓ medium large");
 }
 
+/// A form vector: name, `lab.sizes` items, `lab.defaultSize`, Gafaelfawr's user information,
+/// and the answer (`small✓ medium`, `unavailable`, or `status type`).
+type FormVector<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Value, &'a str);
+
 /// §6.1 V2–V21 except the menus (see `menu_vectors`) and the labels (`v10_labels`).
 #[tokio::test]
 async fn size_and_quota_vectors() {
@@ -281,7 +285,7 @@ async fn size_and_quota_vectors() {
     let notebook = |cpu: f64, memory: f64, spawn: bool| json!({"username": "alice", "quota": {"notebook": {"cpu": cpu, "memory": memory, "spawn": spawn}}});
     let small_4g = even(&[("small", "1", "4G")]);
     let v19 = even(&[("small", "1", "1536Mi"), ("medium", "1", "1610612737")]);
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Value, &str)> = vec![
+    let cases: Vec<FormVector> = vec![
         ("V2", Some("\n    - size: small\n      resources:\n        limits: {cpu: 1.0, memory: 3Gi}\n        requests: {cpu: 0.25, memory: 0.75Gi}\n    - size: large\n      resources:\n        limits: {cpu: 9.0, memory: 27Gi}\n        requests: {cpu: 2.25, memory: 6.7Gi}\n"), Some("large"), notebook(9.0, 27.0, true), "small large✓"),
         ("V3", Some(STD), None, user_info("alice", None), "small✓ medium large huge"),
         ("V4", Some(STD), Some("medium"), json!({"username": "alice", "quota": {"api": {"datalinker": 5}}}), "small medium✓ large huge"),

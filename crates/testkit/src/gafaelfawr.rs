@@ -160,7 +160,7 @@ fn answer(shared: &Shared, method: &Method, request: &RecordedRequest) -> Respon
     }
     let token = match bearer_token(request.authorization.as_deref()) {
         Ok(token) => token,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let inner = shared.inner();
     let info = match inner.tokens.get(token) {
@@ -188,45 +188,45 @@ fn answer(shared: &Shared, method: &Method, request: &RecordedRequest) -> Respon
 }
 
 /// The token of an `Authorization` header, or Gafaelfawr's refusal.
-fn bearer_token(header: Option<&str>) -> Result<&str, Response> {
+fn bearer_token(header: Option<&str>) -> Result<&str, Box<Response>> {
     let Some(header) = header.filter(|h| !h.is_empty()) else {
-        return Err(challenge(
+        return Err(Box::new(challenge(
             StatusCode::UNAUTHORIZED,
             "Authentication required",
             "no_authorization",
-        ));
+        )));
     };
     let Some((kind, blob)) = header.split_once(char::is_whitespace) else {
-        return Err(refusal(
+        return Err(Box::new(refusal(
             StatusCode::BAD_REQUEST,
             "Malformed Authorization header",
             "invalid_request",
-        ));
+        )));
     };
     if !kind.eq_ignore_ascii_case("bearer") {
-        return Err(refusal(
+        return Err(Box::new(refusal(
             StatusCode::BAD_REQUEST,
             &format!("Unknown Authorization type {kind} (this fake models Bearer only)"),
             "invalid_request",
-        ));
+        )));
     }
     let token = blob.trim_start();
     let Some(rest) = token.strip_prefix("gt-") else {
-        return Err(challenge(
+        return Err(Box::new(challenge(
             StatusCode::UNAUTHORIZED,
             "Token does not start with gt-",
             "invalid_token",
-        ));
+        )));
     };
     let well_formed = rest
         .split_once('.')
         .is_some_and(|(key, secret)| key.len() == 22 && secret.len() == 22);
     if !well_formed {
-        return Err(challenge(
+        return Err(Box::new(challenge(
             StatusCode::UNAUTHORIZED,
             "Token is malformed",
             "invalid_token",
-        ));
+        )));
     }
     Ok(token)
 }
