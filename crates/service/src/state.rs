@@ -40,7 +40,8 @@ const MENU_MAX_AGE: Duration = Duration::from_secs(10);
 const SETTLE: Duration = Duration::from_millis(50);
 
 /// The menu of one world and what is derived from it: its JSON body and the images half of
-/// the lab form. Recomputed in the background when it gets older than `MENU_MAX_AGE` while
+/// the lab form, each made at the first request that needs it (a large menu makes both
+/// tens of megabytes, and a hub may only ever ask for one). Recomputed in the background when it gets older than `MENU_MAX_AGE` while
 /// requests keep getting the previous one; an unchanged menu keeps its body and form.
 #[derive(Default)]
 struct MenuCache {
@@ -54,7 +55,8 @@ struct MenuCache {
 struct MenuEntry {
     made: Instant,
     menu: MenuImages,
-    body: JsonBody,
+    /// The JSON body, serialised (and compressed) at the first menu request.
+    body: Arc<OnceLock<JsonBody>>,
     /// The lab form's images half, rendered at the first form request for this menu.
     form: Arc<OnceLock<Result<Bytes, RenderError>>>,
 }
@@ -263,19 +265,15 @@ impl Current {
                 Some(previous) if previous.menu == menu => MenuEntry {
                     made: Instant::now(),
                     menu,
-                    body: previous.body.clone(),
+                    body: Arc::clone(&previous.body),
                     form: Arc::clone(&previous.form),
                 },
-                _ => {
-                    let body = JsonBody::new(&menu);
-                    body.gzip();
-                    MenuEntry {
-                        made: Instant::now(),
-                        menu,
-                        body,
-                        form: Arc::default(),
-                    }
-                }
+                _ => MenuEntry {
+                    made: Instant::now(),
+                    menu,
+                    body: Arc::default(),
+                    form: Arc::default(),
+                },
             };
             Arc::new(entry)
         })
@@ -284,21 +282,40 @@ impl Current {
         entry
     }
 
+    /// The `/menu` body for the current menu: serialised once per menu, on the blocking pool.
+    async fn menu_body(self: &Arc<Self>, config: &Arc<Config>) -> JsonBody {
+        let entry = self.menu_entry(config).await;
+        derived(
+            entry,
+            |entry| &entry.body,
+            |menu| {
+                let body = JsonBody::new(menu);
+                body.gzip();
+                body
+            },
+        )
+        .await
+    }
+
     /// The lab form's images half for the current menu: rendered once per menu, on the
     /// blocking pool (a large dropdown makes it megabytes), and shared by every request.
     async fn form_images(self: &Arc<Self>, config: &Arc<Config>) -> Result<Bytes, RenderError> {
         let entry = self.menu_entry(config).await;
-        if let Some(rendered) = entry.form.get() {
-            return rendered.clone();
-        }
-        offload(move || {
-            entry
-                .form
-                .get_or_init(|| pages::lab_form::images(&entry.menu))
-                .clone()
-        })
-        .await
+        derived(entry, |entry| &entry.form, pages::lab_form::images).await
     }
+}
+
+/// What `cell` of a menu entry holds, made from the menu by `make` on the blocking pool the
+/// first time; concurrent first callers wait there for the one making it.
+async fn derived<T: Clone + Send + Sync + 'static>(
+    entry: Arc<MenuEntry>,
+    cell: fn(&MenuEntry) -> &OnceLock<T>,
+    make: fn(&MenuImages) -> T,
+) -> T {
+    if let Some(value) = cell(&entry).get() {
+        return value.clone();
+    }
+    offload(move || cell(&entry).get_or_init(|| make(&entry.menu)).clone()).await
 }
 
 /// Runs CPU-heavy work on the blocking pool and waits for it without holding a request
@@ -384,7 +401,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
     }
 
     async fn menu_body(&self) -> JsonBody {
-        self.current().menu_entry(&self.config).await.body.clone()
+        self.current().menu_body(&self.config).await
     }
 
     fn lab_form(&self) -> &LabForm {
