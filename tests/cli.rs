@@ -114,7 +114,38 @@ async fn snapshot_then_plan_gives_the_same_answers_as_the_registry() {
             .await
             .unwrap();
     assert!(snapshot.status.success(), "{}", stderr(&snapshot));
+    assert_eq!(
+        stderr(&snapshot),
+        "",
+        "no progress when stderr is not a terminal"
+    );
     std::fs::write(dir.join("listing.json"), &snapshot.stdout).unwrap();
+
+    // On a terminal (util-linux `script` gives it one), the pages and tags so far: one
+    // image per page here, the other repository's image left out.
+    let command = format!(
+        "{} snapshot --config {} >/dev/null",
+        env!("CARGO_BIN_EXE_rsp-images"),
+        google.display()
+    );
+    let terminal = tokio::task::spawn_blocking(move || {
+        Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("run script (util-linux)")
+    })
+    .await
+    .unwrap();
+    assert!(terminal.status.success(), "{}", stderr(&terminal));
+    let screen = String::from_utf8_lossy(&terminal.stdout);
+    assert!(
+        screen.contains("rsp-images: listing ") && screen.contains(": 3 pages, 4 tags\r\n"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("rsp-images: saved 4 tags in "),
+        "{screen:?}"
+    );
     let offline = dir.join("offline.yaml");
     std::fs::write(
         &offline,
@@ -189,4 +220,112 @@ fn a_bad_repertoire_url_is_a_configuration_error() {
     let message = stderr(&output);
     assert!(message.contains("REPERTOIRE_BASE_URL"), "{message}");
     assert!(!message.contains("secret"), "{message}");
+}
+
+fn demo_plan(args: &[&str]) -> Output {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.yaml");
+    let mut all = vec!["plan", "--config", config, "--now", "2026-12-01T00:00:00Z"];
+    all.extend_from_slice(args);
+    rsp_images(&all)
+}
+
+/// The columns of a table line: cells separated by runs of at least two spaces.
+fn columns(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|cell| !cell.is_empty())
+        .collect()
+}
+
+#[test]
+fn plan_prints_tables_for_people() {
+    let output = demo_plan(&["--output", "table"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    for title in [
+        "MENU (3 images; 95 in the dropdown) from us-central1-docker.pkg.dev/",
+        "PREPULL IMAGES (6)",
+        "NODES (6, 4 eligible)",
+        "PODS TO CREATE (6)",
+    ] {
+        assert!(text.contains(title), "{title} in\n{text}");
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    // Columns are aligned: in each table every cell starts where its header does.
+    let header = lines
+        .iter()
+        .position(|line| line.starts_with("NAME ") && line.contains("ELIGIBLE"))
+        .expect("the node table");
+    let starts = |line: &str| -> Vec<usize> {
+        let mut from = 0;
+        columns(line)
+            .iter()
+            .map(|cell| {
+                let start = from + line[from..].find(cell).unwrap();
+                from = start + cell.len();
+                start
+            })
+            .collect()
+    };
+    let header_starts = starts(lines[header]);
+    let node_lines = &lines[header + 1..header + 7];
+    for line in node_lines {
+        assert_eq!(starts(line)[..3], header_starts[..3], "{line}\n{text}");
+    }
+    assert_eq!(
+        columns(node_lines[4])[..3],
+        ["rsp-node-5", "no", "cordoned"]
+    );
+    assert_eq!(columns(node_lines[5])[..3], ["rsp-node-6", "no", "tainted"]);
+    assert!(node_lines[5].ends_with("Node is tainted (NoSchedule, nvidia.com/gpu = true)"));
+    assert_eq!(columns(node_lines[0])[..3], ["rsp-node-1", "yes", "<none>"]);
+    let pods = lines
+        .iter()
+        .skip_while(|line| !line.starts_with("PODS TO CREATE"))
+        .skip(2)
+        .map(|line| columns(line)[0])
+        .collect::<Vec<_>>();
+    assert_eq!(pods.len(), 6, "{text}");
+    assert_eq!(pods[0], "prepull-d-2026-11-25-rsp-node-1");
+}
+
+#[test]
+fn plan_writes_json_when_not_on_a_terminal_and_tables_on_one() {
+    let piped = demo_plan(&[]);
+    let json = demo_plan(&["--output", "json"]);
+    assert!(piped.status.success() && json.status.success());
+    assert_eq!(piped.stdout, json.stdout, "auto is json when piped");
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["pods"].as_array().unwrap().len(), 6);
+
+    // On a terminal (util-linux `script` gives the command one), auto is the table.
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.yaml");
+    let command = format!(
+        "{} plan --config {config} --now 2026-12-01T00:00:00Z",
+        env!("CARGO_BIN_EXE_rsp-images")
+    );
+    let terminal = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("run script (util-linux)");
+    assert!(terminal.status.success(), "{}", stderr(&terminal));
+    let text = String::from_utf8_lossy(&terminal.stdout);
+    assert!(text.starts_with("MENU ("), "{text}");
+    assert!(!text.contains("\"pods\""), "{text}");
+}
+
+/// Regression: `plan | head` closed the pipe early and `print!` panicked (exit 101).
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rsp-images"))
+        .args(["plan", "--config", config, "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rsp-images");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
 }

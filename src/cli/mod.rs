@@ -5,6 +5,8 @@
 //! printed to stderr as one sentence.
 
 mod plan;
+mod plan_table;
+mod progress;
 mod serve;
 mod setup;
 mod snapshot;
@@ -81,5 +83,21 @@ pub fn run() -> ExitCode {
                 CliError::Failed(_) => 1,
             })
         }
+    }
+}
+
+/// Writes a command's result to stdout. A reader that went away (`plan | head`) is not a
+/// failure, and never a panic as `print!` would make it.
+pub fn write_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Failed(
+            format!("cannot write to standard output: {error}"),
+        )),
+        _ => Ok(()),
     }
 }

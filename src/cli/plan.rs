@@ -1,6 +1,10 @@
 //! `rsp-images plan`: one refresh against the configured registry and, instead of a cluster,
 //! the nodes of a NodeList file; prints what the service would serve and the prepull pods it
 //! would create. A dry run for operators, and the black-box view the conformance suite uses.
+//!
+//! `--output json` is the one JSON object scripts (and the conformance suite) read;
+//! `--output table` is the same plan as aligned tables for people (`plan_table`); `auto`, the
+//! default, is `table` on a terminal and `json` otherwise.
 
 use super::setup::load_config;
 use super::CliError;
@@ -8,10 +12,11 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use rsp_config::{ClusterConfig, Config};
 use rsp_model::node::NodeInfo;
-use rsp_model::plan::PulledSet;
+use rsp_model::plan::{PrepullPlan, PulledSet};
 use rsp_registry::source::{AnySource, ImageSource};
 use rsp_service::views::{self, PrepullErrors, World};
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,14 +31,41 @@ pub struct PlanArgs {
     /// The time filters are evaluated at (RFC 3339); default: now.
     #[arg(long)]
     now: Option<String>,
+    /// What to print: `table` for people, `json` for scripts, `manifests` for the pods'
+    /// manifests; `auto` is `table` on a terminal, `json` otherwise.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Auto)]
+    output: OutputFormat,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Auto,
+    Json,
+    Table,
+    Manifests,
+}
+
+impl OutputFormat {
+    /// `auto` decided by whether stdout is a terminal.
+    fn resolve(self, stdout_is_terminal: bool) -> OutputFormat {
+        match self {
+            OutputFormat::Auto if stdout_is_terminal => OutputFormat::Table,
+            OutputFormat::Auto => OutputFormat::Json,
+            other => other,
+        }
+    }
 }
 
 /// A prepull pod the service would create.
 #[derive(Serialize)]
-struct PlannedPod {
-    name: String,
-    node: String,
-    image: String,
+pub struct PlannedPod {
+    pub name: String,
+    pub node: String,
+    pub image: String,
+    /// The tag the image is known by (not in the JSON, which keeps its original shape).
+    #[serde(skip)]
+    pub tag: String,
 }
 
 pub fn run(args: PlanArgs) -> Result<(), CliError> {
@@ -69,36 +101,50 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
             .await
             .map_err(|error| CliError::Failed(error.to_string()))
     })?;
-    let output = plan_output(&config, Arc::new(listing), &nodes, now);
-    let text = serde_json::to_string_pretty(&output)
-        .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?;
-    println!("{text}");
-    Ok(())
+    let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
+    let plan = views::prepull_plan(&world);
+    let pods = planned_pods(&plan);
+    let text = match args.output.resolve(std::io::stdout().is_terminal()) {
+        OutputFormat::Table => super::plan_table::render(&config, &world, &plan, &pods, now),
+        OutputFormat::Manifests => {
+            return Err(CliError::Usage(
+                "--output manifests is not available in this build; use json or table".into(),
+            ))
+        }
+        OutputFormat::Json | OutputFormat::Auto => {
+            let output = plan_json(&config, &world, &pods, now);
+            let text = serde_json::to_string_pretty(&output)
+                .map_err(|error| CliError::Failed(format!("cannot write the plan: {error}")))?;
+            text + "\n"
+        }
+    };
+    super::write_stdout(&text)
 }
 
-fn plan_output(
-    config: &Config,
-    listing: Arc<rsp_registry::source::Listing>,
-    nodes: &[NodeInfo],
-    now: DateTime<Utc>,
-) -> serde_json::Value {
-    let pulled = PulledSet::default();
-    let world = World::new(listing, nodes, config, &pulled);
-    let plan = views::prepull_plan(&world);
-    // In the order the prepuller starts them: every node's first image, then the second…
-    let pods: Vec<PlannedPod> = plan
-        .in_pull_order()
+/// The pods the plan creates, in the order the prepuller starts them: every node's first
+/// image, then the second…
+fn planned_pods(plan: &PrepullPlan) -> Vec<PlannedPod> {
+    plan.in_pull_order()
         .into_iter()
         .map(|(node, image)| PlannedPod {
             name: rsp_kube::pod_name(image, node),
             node: node.to_owned(),
             image: image.reference_with_digest.clone(),
+            tag: image.tag.clone(),
         })
-        .collect();
+        .collect()
+}
+
+fn plan_json(
+    config: &Config,
+    world: &World,
+    pods: &[PlannedPod],
+    now: DateTime<Utc>,
+) -> serde_json::Value {
     serde_json::json!({
-        "images": views::spawner_images(&world, &config.images.recommended_tag),
-        "prepulls": views::prepuller_status(&world, config, &PrepullErrors::new()),
-        "menu": views::menu(&world, config, now),
+        "images": views::spawner_images(world, &config.images.recommended_tag),
+        "prepulls": views::prepuller_status(world, config, &PrepullErrors::new()),
+        "menu": views::menu(world, config, now),
         "pods": pods,
     })
 }

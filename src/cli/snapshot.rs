@@ -1,8 +1,10 @@
 //! `rsp-images snapshot`: saves the configured registry's full listing (every tag with its
 //! digest, and sizes where the registry reports them) in the Artifact Registry
 //! `dockerImages` shape, for a `snapshot` source: demos, air-gapped tests, bug reports.
+//! On a terminal, stderr shows the pages and tags listed so far; elsewhere it stays quiet.
 
 use super::plan::config_dir;
+use super::progress::StatusLine;
 use super::setup::load_config;
 use super::CliError;
 use clap::Args;
@@ -39,20 +41,22 @@ pub fn run(args: SnapshotArgs) -> Result<(), CliError> {
         let source = AnySource::from_config(&config.images, &config_dir(&args.config))
             .await
             .map_err(|error| CliError::Usage(error.to_string()))?;
-        if progress {
-            eprintln!("rsp-images: listing {} …", source.describe());
-        }
+        let status = progress.then(|| {
+            let prefix = format!("rsp-images: listing {}", source.describe());
+            StatusLine::start(prefix, source.progress())
+        });
         let failed = |error: rsp_registry::RegistryError| CliError::Failed(error.to_string());
         let images = match &source {
             AnySource::Google(google) => google.list().await.map_err(failed)?,
             AnySource::Docker(docker) => group_by_digest(docker.list_all().await.map_err(failed)?),
             AnySource::Snapshot(_) => Vec::new(),
         };
+        drop(status);
         let (registry, repository) = source.registry_and_repository();
         let count: usize = images.iter().map(|image| image.tags.len()).sum();
         Ok::<_, CliError>((write_snapshot(registry, repository, &images), count))
     })?;
-    println!("{text}");
+    super::write_stdout(&(text + "\n"))?;
     if progress {
         eprintln!(
             "rsp-images: saved {count} tags in {:.1} s",

@@ -129,7 +129,41 @@ impl Toleration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Eligibility {
     Eligible,
-    Ineligible(String),
+    Ineligible {
+        reason: IneligibleReason,
+        /// The operator-facing sentence, naming the taint or condition.
+        comment: String,
+    },
+}
+
+/// Why a node is ineligible, as a fixed vocabulary: the `reason` label of the node metrics
+/// and a column of `plan`'s table (the comment says the details).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IneligibleReason {
+    /// `spec.unschedulable`.
+    Cordoned,
+    /// The `Ready` condition is not `True`.
+    NotReady,
+    /// A taint that `lab.tolerations` does not tolerate.
+    Tainted,
+}
+
+impl IneligibleReason {
+    /// Every reason, so that metrics report zeros rather than missing series.
+    pub const ALL: [IneligibleReason; 3] = [
+        IneligibleReason::Cordoned,
+        IneligibleReason::NotReady,
+        IneligibleReason::Tainted,
+    ];
+
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IneligibleReason::Cordoned => "cordoned",
+            IneligibleReason::NotReady => "not_ready",
+            IneligibleReason::Tainted => "tainted",
+        }
+    }
 }
 
 impl Eligibility {
@@ -141,8 +175,20 @@ impl Eligibility {
     pub fn comment(&self) -> Option<&str> {
         match self {
             Eligibility::Eligible => None,
-            Eligibility::Ineligible(comment) => Some(comment),
+            Eligibility::Ineligible { comment, .. } => Some(comment),
         }
+    }
+
+    /// Why the node is ineligible, `None` for an eligible node.
+    pub fn reason(&self) -> Option<IneligibleReason> {
+        match self {
+            Eligibility::Eligible => None,
+            Eligibility::Ineligible { reason, .. } => Some(*reason),
+        }
+    }
+
+    fn ineligible(reason: IneligibleReason, comment: String) -> Eligibility {
+        Eligibility::Ineligible { reason, comment }
     }
 }
 
@@ -159,23 +205,32 @@ impl NodeInfo {
     /// node about to be drained), and counting it would keep every image "not prepulled".
     pub fn eligibility(&self, tolerations: &[Toleration]) -> Eligibility {
         if self.unschedulable {
-            return Eligibility::Ineligible("Node is cordoned (spec.unschedulable)".to_owned());
+            return Eligibility::ineligible(
+                IneligibleReason::Cordoned,
+                "Node is cordoned (spec.unschedulable)".to_owned(),
+            );
         }
         if self.ready == Some(false) {
-            return Eligibility::Ineligible("Node is not ready".to_owned());
+            return Eligibility::ineligible(
+                IneligibleReason::NotReady,
+                "Node is not ready".to_owned(),
+            );
         }
         let untolerated = self.taints.iter().find(|taint| {
             taint.effect != "PreferNoSchedule" && !tolerations.iter().any(|t| t.tolerates(taint))
         });
         match untolerated {
             None => Eligibility::Eligible,
-            Some(taint) => Eligibility::Ineligible(match &taint.value {
-                Some(value) => format!(
-                    "Node is tainted ({}, {} = {})",
-                    taint.effect, taint.key, value
-                ),
-                None => format!("Node is tainted ({}, {})", taint.effect, taint.key),
-            }),
+            Some(taint) => Eligibility::ineligible(
+                IneligibleReason::Tainted,
+                match &taint.value {
+                    Some(value) => format!(
+                        "Node is tainted ({}, {} = {})",
+                        taint.effect, taint.key, value
+                    ),
+                    None => format!("Node is tainted ({}, {})", taint.effect, taint.key),
+                },
+            ),
         }
     }
 }
@@ -230,6 +285,11 @@ mod tests {
             node.eligibility(&[]).comment(),
             Some("Node is tainted (NoExecute, bare)")
         );
+        assert_eq!(
+            node.eligibility(&[]).reason(),
+            Some(IneligibleReason::Tainted)
+        );
+        assert_eq!(node_with(vec![]).eligibility(&[]).reason(), None);
     }
 
     #[test]
@@ -279,6 +339,10 @@ mod tests {
             ..node_with(vec![])
         };
         assert!(!cordoned.eligibility(&[]).is_eligible());
+        assert_eq!(
+            cordoned.eligibility(&[]).reason(),
+            Some(IneligibleReason::Cordoned)
+        );
         let not_ready = NodeInfo {
             ready: Some(false),
             ..node_with(vec![])
@@ -286,6 +350,10 @@ mod tests {
         assert_eq!(
             not_ready.eligibility(&[]).comment(),
             Some("Node is not ready")
+        );
+        assert_eq!(
+            not_ready.eligibility(&[]).reason(),
+            Some(IneligibleReason::NotReady)
         );
         let unknown = NodeInfo {
             ready: None,

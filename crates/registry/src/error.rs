@@ -106,6 +106,14 @@ pub enum RegistryError {
     /// The Docker credentials file cannot be used.
     #[error("Docker credentials file {path}: {detail}")]
     CredentialsFile { path: String, detail: String },
+    /// A Docker credential helper (`credHelpers`, `credsStore`) gave no usable answer. The
+    /// detail never quotes what the helper printed.
+    #[error("Docker credential helper {helper} (for {server}): {detail}")]
+    CredentialHelper {
+        helper: String,
+        server: String,
+        detail: String,
+    },
     /// The client configuration is unusable.
     #[error("invalid registry client configuration: {0}")]
     Config(String),

@@ -4,6 +4,7 @@
 //! - [`docker`]: tag lists and manifest digests from a Docker Registry v2 API, with Basic and
 //!   Bearer authentication, `Link` paging and bounded concurrency for digests.
 //! - [`gar`]: the `dockerImages.list` listing of Google Artifact Registry.
+//! - [`progress`]: counters of a listing in progress, for `rsp-images snapshot`.
 //! - [`retry`]: the shared retry policy for transient failures (429, 5xx, network).
 //! - [`error`]: [`RegistryError`], whose messages name host, operation and remedy and never
 //!   contain a credential.
@@ -15,6 +16,7 @@ pub mod docker;
 pub mod error;
 pub mod gar;
 mod http;
+pub mod progress;
 pub mod retry;
 pub mod source;
 

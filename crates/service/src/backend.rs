@@ -10,11 +10,13 @@ use crate::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use crate::pages::{self, RenderError};
 use axum::body::Bytes;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use rsp_model::node::IneligibleReason;
 use std::future::Future;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// How the spawner chose an image (behaviour §9.6), after the form's rules were applied.
-pub use rsp_model::lab::{ImageClass, ImageSelection};
+pub use rsp_model::api::ImageClass;
+pub use rsp_model::lab::ImageSelection;
 pub use rsp_registry::source::ResolvedImage;
 
 /// Why an image could not be found or resolved.
@@ -119,22 +121,49 @@ pub struct StatusView {
     pub notices: Vec<Notice>,
 }
 
-/// Counters and gauges for `/metrics`, read at scrape time.
-#[derive(Debug, Clone, PartialEq)]
+/// Counters and gauges for `/metrics`, read at scrape time: plain data, one field per value.
+/// Adding a series is a field here and one call in `metrics/snapshot.rs`; the series name is
+/// in each field's comment.
+#[derive(Debug, Clone)]
 pub struct MetricsSnapshot {
+    /// `rsp_images_refresh_total{outcome="success"}`.
     pub refresh_success_total: u64,
+    /// `rsp_images_refresh_total{outcome="failure"}`.
     pub refresh_failure_total: u64,
-    /// Durations of refreshes, in seconds.
+    /// `rsp_images_refresh_duration_seconds`: durations of refreshes (shared with the loop).
     pub refresh_durations: Histogram,
+    /// `rsp_images_refresh_last_success_timestamp_seconds`; absent before the first success.
+    pub last_refresh_success: Option<SystemTime>,
+    /// `rsp_images_refresh_interval_seconds`: `images.refreshInterval`.
+    pub refresh_interval: Duration,
+    /// `rsp_images_images_seen`.
     pub images_seen: u64,
+    /// `rsp_images_tags_seen`.
     pub tags_seen: u64,
+    /// `rsp_images_leader`: whether this replica prepulls; `None` when nothing is prepulled
+    /// (a static cluster), so that "no leader" cannot fire there.
+    pub leader: Option<bool>,
+    /// `rsp_images_prepull_pods_in_flight`.
     pub prepull_pods_in_flight: u64,
-    /// Durations of successful prepulls, in seconds.
+    /// `rsp_images_prepull_pods_max`: `prepuller.maxInFlight`.
+    pub prepull_pods_max: u64,
+    /// `rsp_images_prepull_duration_seconds`: durations of successful prepulls.
     pub prepull_durations: Histogram,
-    /// Failed prepulls by reason (`timeout`, `pull_error`, `api_error`, …).
+    /// `rsp_images_prepulls_total{outcome="success"}`.
+    pub prepull_successes_total: u64,
+    /// `rsp_images_prepulls_total{outcome="failure",reason}`: failed prepulls by reason
+    /// (`timeout`, `pull_error`, `create_failed`, …).
     pub prepull_failures: Vec<(String, u64)>,
-    /// (node, image) pairs that should be cached on an eligible node and are not.
+    /// `rsp_images_missing_pairs`: (node, image) pairs that should be cached on an eligible
+    /// node and are not.
     pub missing_pairs: u64,
+    /// `rsp_images_nodes_eligible`.
+    pub eligible_nodes: u64,
+    /// `rsp_images_nodes_ineligible{reason}`; reasons not listed count 0.
+    pub ineligible_nodes: Vec<(IneligibleReason, u64)>,
+    /// `rsp_images_prepull_image_missing_nodes{tag}`: for each prepull image, the eligible
+    /// nodes that do not have it yet.
+    pub prepull_image_missing_nodes: Vec<(String, u64)>,
 }
 
 impl Default for MetricsSnapshot {
@@ -142,13 +171,21 @@ impl Default for MetricsSnapshot {
         MetricsSnapshot {
             refresh_success_total: 0,
             refresh_failure_total: 0,
-            refresh_durations: Histogram::new(&REFRESH_BUCKETS),
+            refresh_durations: Histogram::new(REFRESH_BUCKETS),
+            last_refresh_success: None,
+            refresh_interval: Duration::ZERO,
             images_seen: 0,
             tags_seen: 0,
+            leader: None,
             prepull_pods_in_flight: 0,
-            prepull_durations: Histogram::new(&PREPULL_BUCKETS),
+            prepull_pods_max: 0,
+            prepull_durations: Histogram::new(PREPULL_BUCKETS),
+            prepull_successes_total: 0,
             prepull_failures: Vec::new(),
             missing_pairs: 0,
+            eligible_nodes: 0,
+            ineligible_nodes: Vec::new(),
+            prepull_image_missing_nodes: Vec::new(),
         }
     }
 }

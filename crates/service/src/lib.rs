@@ -5,9 +5,11 @@
 //! - `form`: the lab form's sizes and authentication (open, or Gafaelfawr).
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
 //! - `pages`: the server-rendered lab form and status page.
-//! - `metrics`: the Prometheus text exposition of the backend's metrics snapshot.
+//! - `metrics`: `/metrics` through prometheus-client: the backend's metrics snapshot and the
+//!   HTTP request histograms.
 //! - `openapi`: the OpenAPI document of the JSON routes.
 //! - `state`: the live state the routes read, rebuilt when an input changes.
+//! - `text`: sizes and digests as people read them (status page, `plan` tables).
 //! - `refresh`: the registry refresh loop and its record (last success, last error).
 //! - `run`: `serve`, which starts every task and stops them cleanly.
 //! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
@@ -23,4 +25,5 @@ pub mod pages;
 pub mod refresh;
 pub mod run;
 pub mod state;
+pub mod text;
 pub mod views;

@@ -31,7 +31,7 @@ impl Default for RefreshRecord {
             last_error: None,
             success_total: 0,
             failure_total: 0,
-            durations: Histogram::new(&REFRESH_BUCKETS),
+            durations: Histogram::new(REFRESH_BUCKETS),
         }
     }
 }

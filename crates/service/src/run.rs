@@ -113,11 +113,11 @@ pub async fn serve(
     ));
     let cluster = start_cluster(&config, config_dir, listings.clone()).await?;
     let prepulling = cluster.prepuller.is_some();
-    let prepull_durations = Arc::new(Mutex::new(Histogram::new(&PREPULL_BUCKETS)));
+    let prepull_durations = Histogram::new(PREPULL_BUCKETS);
     if let Some(prepuller) = &cluster.prepuller {
         tokio::spawn(state::record_prepull_durations(
             prepuller.events(),
-            Arc::clone(&prepull_durations),
+            prepull_durations.clone(),
         ));
     }
 

@@ -121,12 +121,9 @@ pub struct ServiceState<S> {
     /// Whether prepull pods are really created (false for a static cluster).
     pub(crate) prepulling: bool,
     /// Durations of successful prepulls (see `record_prepull_durations`).
-    pub(crate) prepull_durations: SharedHistogram,
+    pub(crate) prepull_durations: Histogram,
     pub(crate) form: LabForm,
 }
-
-/// A histogram written by one task and read at scrape time.
-pub type SharedHistogram = Arc<Mutex<Histogram>>;
 
 impl<S: ImageSource> ServiceState<S> {
     fn current(&self) -> Arc<Current> {
@@ -351,15 +348,14 @@ fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
 /// Counts the duration of every successful prepull until the prepuller stops.
 pub async fn record_prepull_durations(
     mut events: tokio::sync::broadcast::Receiver<rsp_kube::prepuller::PrepullEvent>,
-    histogram: SharedHistogram,
+    histogram: Histogram,
 ) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match events.recv().await {
             Ok(event) => {
                 if event.outcome == rsp_kube::prepuller::PrepullOutcome::Succeeded {
-                    let mut guard = lock(&histogram);
-                    guard.observe(event.duration.as_secs_f64());
+                    histogram.observe(event.duration.as_secs_f64());
                 }
             }
             // Missed events only cost metric samples; keep counting the next ones.
@@ -481,23 +477,34 @@ impl<S: ImageSource> Backend for ServiceState<S> {
 
     fn metrics(&self) -> MetricsSnapshot {
         let current = self.current();
+        let world = &current.world;
         let record = lock(&self.refresh).clone();
         let puller = &current.puller;
-        let plan = views::prepull_plan(&current.world);
+        let images = views::prepull_images(&world.listing);
+        let plan = views::plan_for_images(world, &images);
+        let (eligible_nodes, ineligible_nodes) = views::nodes_by_eligibility(world);
         MetricsSnapshot {
             refresh_success_total: record.success_total,
             refresh_failure_total: record.failure_total,
             refresh_durations: record.durations,
-            images_seen: current.world.listing.catalog.len() as u64,
-            tags_seen: current.world.listing.tag_count() as u64,
+            last_refresh_success: record.last_success,
+            refresh_interval: self.config.images.refresh_interval,
+            images_seen: world.listing.catalog.len() as u64,
+            tags_seen: world.listing.tag_count() as u64,
+            leader: self.prepulling.then(|| *self.leader.borrow()),
             prepull_pods_in_flight: puller.in_flight as u64,
-            prepull_durations: lock(&self.prepull_durations).clone(),
+            prepull_pods_max: self.config.prepuller.max_in_flight as u64,
+            prepull_durations: self.prepull_durations.clone(),
+            prepull_successes_total: puller.succeeded_total,
             prepull_failures: puller
                 .failed_total
                 .iter()
                 .map(|(reason, count)| (reason.as_str().to_owned(), *count))
                 .collect(),
             missing_pairs: plan.pulls().count() as u64,
+            eligible_nodes,
+            ineligible_nodes,
+            prepull_image_missing_nodes: views::missing_nodes_by_image(&plan, &images),
         }
     }
 }

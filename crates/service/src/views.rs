@@ -14,7 +14,7 @@ use rsp_model::api::{
     SpawnerEntry, SpawnerImagesView,
 };
 use rsp_model::catalog::{Image, NodePresence, NodeSet};
-use rsp_model::node::{Eligibility, NodeInfo};
+use rsp_model::node::{Eligibility, IneligibleReason, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
 use rsp_model::reference::TagReference;
 use rsp_model::TagKind;
@@ -293,9 +293,39 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
 /// The pulls still needed on eligible nodes, from the world's presence (which counts the
 /// pulls the prepuller saw succeed).
 pub fn prepull_plan(world: &World) -> PrepullPlan {
-    plan_with_presence(
-        &prepull_images(&world.listing),
-        world.eligible_names(),
-        &world.presence,
-    )
+    plan_for_images(world, &prepull_images(&world.listing))
+}
+
+/// [`prepull_plan`] for prepull images the caller computed already.
+pub fn plan_for_images(world: &World, images: &[PrepullImage]) -> PrepullPlan {
+    plan_with_presence(images, world.eligible_names(), &world.presence)
+}
+
+/// For each prepull image (in priority order), how many eligible nodes the plan still pulls
+/// it onto: zero once it is on every eligible node.
+pub fn missing_nodes_by_image(plan: &PrepullPlan, images: &[PrepullImage]) -> Vec<(String, u64)> {
+    let mut missing: HashMap<&str, u64> = HashMap::new();
+    for (_, image) in plan.pulls() {
+        *missing.entry(image.digest.as_str()).or_default() += 1;
+    }
+    images
+        .iter()
+        .map(|image| {
+            let count = missing.get(image.digest.as_str()).copied().unwrap_or(0);
+            (image.tag.clone(), count)
+        })
+        .collect()
+}
+
+/// The number of eligible nodes, and of ineligible ones by reason.
+pub fn nodes_by_eligibility(world: &World) -> (u64, Vec<(IneligibleReason, u64)>) {
+    let mut eligible = 0;
+    let mut ineligible: BTreeMap<IneligibleReason, u64> = BTreeMap::new();
+    for eligibility in &world.eligibility {
+        match eligibility.reason() {
+            None => eligible += 1,
+            Some(reason) => *ineligible.entry(reason).or_default() += 1,
+        }
+    }
+    (eligible, ineligible.into_iter().collect())
 }

@@ -1,5 +1,7 @@
 //! `GET /metrics` answers Prometheus text that a strict reader of the 0.0.4 format accepts,
-//! with every metric decisions §4 lists.
+//! with every metric decisions §4 lists and those operators need besides, and OpenMetrics
+//! to a client that asks for it (Prometheus). `tests/prometheus.rs` has the real Prometheus
+//! and `promtool` read them.
 
 mod http_support;
 
@@ -121,29 +123,43 @@ fn sample<'a>(samples: &'a [Sample], name: &str, label: Option<(&str, &str)>) ->
         .unwrap_or_else(|| panic!("no sample {name} {label:?}"))
 }
 
-#[tokio::test]
-async fn metrics_parse_and_carry_every_metric() {
-    let reply = get(&app(Arc::new(TestBackend::standard())), "/metrics").await;
+/// Scrapes `/metrics` as a client that does not ask for OpenMetrics (curl, promtool).
+async fn scrape_text(app: &axum::Router) -> (HashMap<String, String>, Vec<Sample>, String) {
+    let reply = get(app, "/metrics").await;
     assert_eq!(reply.status, 200);
     assert!(reply
         .content_type()
         .starts_with("text/plain; version=0.0.4"));
     let text = reply.text();
     let (types, samples) = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    (types, samples, text)
+}
+
+#[tokio::test]
+async fn metrics_parse_and_carry_every_metric() {
+    let app = app(Arc::new(TestBackend::standard()));
+    let (types, samples, text) = scrape_text(&app).await;
     for (family, kind) in [
         ("rsp_images_refresh_total", "counter"),
         ("rsp_images_refresh_duration_seconds", "histogram"),
+        ("rsp_images_refresh_last_success_timestamp_seconds", "gauge"),
+        ("rsp_images_refresh_interval_seconds", "gauge"),
         ("rsp_images_images_seen", "gauge"),
         ("rsp_images_tags_seen", "gauge"),
+        ("rsp_images_leader", "gauge"),
         ("rsp_images_prepull_pods_in_flight", "gauge"),
+        ("rsp_images_prepull_pods_max", "gauge"),
         ("rsp_images_prepull_duration_seconds", "histogram"),
-        ("rsp_images_prepull_failures_total", "counter"),
+        ("rsp_images_prepulls_total", "counter"),
         ("rsp_images_missing_pairs", "gauge"),
+        ("rsp_images_nodes_eligible", "gauge"),
+        ("rsp_images_nodes_ineligible", "gauge"),
+        ("rsp_images_prepull_image_missing_nodes", "gauge"),
     ] {
         assert_eq!(
             types.get(family).map(String::as_str),
             Some(kind),
-            "{family}"
+            "{family}\n{text}"
         );
     }
     let v = |name, label| sample(&samples, name, label).2;
@@ -171,25 +187,45 @@ async fn metrics_parse_and_carry_every_metric() {
         2.0
     );
     assert!((v("rsp_images_refresh_duration_seconds_sum", None) - 32.9).abs() < 1e-9);
-    assert_eq!(v("rsp_images_prepull_duration_seconds_count", None), 2.0);
     assert_eq!(
-        v(
-            "rsp_images_prepull_failures_total",
-            Some(("reason", "pull_error"))
-        ),
+        v("rsp_images_refresh_last_success_timestamp_seconds", None),
+        1.7e9
+    );
+    assert_eq!(v("rsp_images_refresh_interval_seconds", None), 300.0);
+    assert_eq!(v("rsp_images_prepull_duration_seconds_count", None), 2.0);
+    assert_eq!(v("rsp_images_leader", None), 1.0);
+    assert_eq!(
+        v("rsp_images_prepulls_total", Some(("outcome", "success"))),
+        2.0
+    );
+    assert_eq!(
+        v("rsp_images_prepulls_total", Some(("reason", "pull_error"))),
         2.0
     );
     // A reason with a quote and a newline survives escaping.
     assert_eq!(
-        v(
-            "rsp_images_prepull_failures_total",
-            Some(("reason", "timeout\"\n"))
-        ),
+        v("rsp_images_prepulls_total", Some(("reason", "timeout\"\n"))),
         1.0
     );
     assert_eq!(v("rsp_images_tags_seen", None), 5.0);
     assert_eq!(v("rsp_images_prepull_pods_in_flight", None), 1.0);
+    assert_eq!(v("rsp_images_prepull_pods_max", None), 10.0);
     assert_eq!(v("rsp_images_missing_pairs", None), 2.0);
+    assert_eq!(v("rsp_images_nodes_eligible", None), 2.0);
+    // Every reason is reported, zeros included, so a dashboard sees 0 rather than nothing.
+    for (reason, count) in [("cordoned", 1.0), ("not_ready", 0.0), ("tainted", 0.0)] {
+        assert_eq!(
+            v("rsp_images_nodes_ineligible", Some(("reason", reason))),
+            count
+        );
+    }
+    assert_eq!(
+        v(
+            "rsp_images_prepull_image_missing_nodes",
+            Some(("tag", "w_2077_43"))
+        ),
+        2.0
+    );
     // Buckets are cumulative.
     let buckets: Vec<f64> = samples
         .iter()
@@ -197,6 +233,65 @@ async fn metrics_parse_and_carry_every_metric() {
         .map(|s| s.2)
         .collect();
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_route_template_and_status() {
+    let app = app(Arc::new(TestBackend::standard()));
+    let api = format!("{}/spawner/v1", http_support::PREFIX);
+    for path in [
+        format!("{api}/images/recommended"),
+        format!("{api}/images/recommended"),
+        format!("{api}/images/nope"),
+        "/no/such/route/42".to_owned(),
+    ] {
+        get(&app, &path).await;
+    }
+    let (_, samples, text) = scrape_text(&app).await;
+    let count = |route: &str, status: &str| {
+        samples
+            .iter()
+            .find(|(name, labels, _)| {
+                name == "rsp_images_http_request_duration_seconds_count"
+                    && labels.get("route").is_some_and(|r| r == route)
+                    && labels.get("status").is_some_and(|s| s == status)
+                    && labels.get("method").is_some_and(|m| m == "GET")
+            })
+            .map(|sample| sample.2)
+    };
+    let tag_route = format!("{api}/images/{{tag}}");
+    assert_eq!(count(&tag_route, "200"), Some(2.0), "{text}");
+    assert_eq!(count(&tag_route, "404"), Some(1.0), "{text}");
+    // Unknown paths share one label value, so clients cannot grow the series without bound.
+    assert_eq!(count("unmatched", "404"), Some(1.0), "{text}");
+    assert!(!text.contains("/no/such/route"), "{text}");
+}
+
+#[tokio::test]
+async fn prometheus_gets_openmetrics() {
+    let app = app(Arc::new(TestBackend::standard()));
+    let request = axum::http::Request::get("/metrics")
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .body(axum::body::Body::empty())
+        .expect("valid request");
+    let reply = http_support::send(&app, request).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply
+        .content_type()
+        .starts_with("application/openmetrics-text; version=1.0.0"));
+    let text = reply.text();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        text.contains("# TYPE rsp_images_prepulls counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rsp_images_prepulls_total{outcome=\"success\"} 2\n"),
+        "{text}"
+    );
 }
 
 #[test]

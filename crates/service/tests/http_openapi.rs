@@ -1,5 +1,6 @@
-//! `GET /openapi.json` is an OpenAPI 3 document of the JSON routes, and every real body the
-//! routes send (successes and errors) validates against the schema the document gives it.
+//! `GET /openapi.json` is an OpenAPI 3 document of the JSON routes that a real validator
+//! accepts, and every real body the routes send (successes and errors) validates against the
+//! schema the document gives it.
 
 mod http_support;
 
@@ -196,6 +197,33 @@ async fn real_bodies_validate_against_their_schemas() {
         validate(&doc, &request, &body, "$").unwrap_or_else(|e| panic!("{body}: {e}"));
     }
     assert!(validate(&doc, &request, &json!({"image_tag": ["a", "b"]}), "$").is_err());
+}
+
+/// The document passes a real OpenAPI validator (`openapi-spec-validator`, PyPI).
+#[tokio::test]
+async fn the_document_passes_openapi_spec_validator() {
+    let (doc, _) = document().await;
+    let path = std::env::temp_dir().join(format!("rsp-images-openapi-{}.json", std::process::id()));
+    std::fs::write(&path, doc.to_string()).expect("write the document");
+    let output = std::process::Command::new("openapi-spec-validator")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run openapi-spec-validator ({e}): run `pip install openapi-spec-validator`"
+            )
+        });
+    let _ = std::fs::remove_file(&path);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "openapi-spec-validator: {said}");
+    assert!(
+        said.trim_end().ends_with("OK"),
+        "openapi-spec-validator: {said}"
+    );
 }
 
 #[test]

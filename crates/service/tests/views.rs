@@ -11,12 +11,13 @@ use rsp_config::Config;
 use rsp_model::api::{MenuImage, PrepulledImage};
 use rsp_model::catalog::{ImageCatalog, ListedImage};
 use rsp_model::collection::TagCollection;
-use rsp_model::node::{CachedImage, NodeInfo, Taint};
+use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
 use rsp_registry::source::Listing;
 use rsp_service::views::{
-    menu, prepull_images, prepull_plan, prepuller_status, spawner_images, PrepullErrors, World,
+    menu, missing_nodes_by_image, nodes_by_eligibility, prepull_images, prepull_plan,
+    prepuller_status, spawner_images, PrepullErrors, World,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
@@ -618,6 +619,34 @@ fn the_plan_pulls_each_digest_once_on_eligible_nodes_only() {
             ("node-d", Some("Node is cordoned (spec.unschedulable)")),
             ("node-e", Some("Node is not ready")),
             ("node-f", None),
+        ]
+    );
+
+    // What the metrics report of the same world: nodes by eligibility, and per prepull image
+    // the eligible nodes that still miss it (node-b has w_2077_43 and w_2077_42).
+    let (eligible, ineligible) = nodes_by_eligibility(&world);
+    assert_eq!(eligible, 3);
+    assert_eq!(
+        ineligible,
+        [
+            (IneligibleReason::Cordoned, 1),
+            (IneligibleReason::NotReady, 1),
+            (IneligibleReason::Tainted, 1),
+        ]
+    );
+    let missing = missing_nodes_by_image(&plan, &all);
+    let missing: Vec<(&str, u64)> = missing
+        .iter()
+        .map(|(tag, count)| (tag.as_str(), *count))
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            ("r21_0_1", 2),
+            ("w_2077_43", 2),
+            ("w_2077_42", 2),
+            ("d_2077_10_23", 3),
+            ("d_2077_10_22", 2),
         ]
     );
 }

@@ -7,8 +7,10 @@
 //! when there is an error, so error-free bodies are exactly the original's.
 
 mod entry;
+mod resolve;
 
 pub use entry::{SpawnerEntry, SpawnerImagesView};
+pub use resolve::{FormField, ImageClass, ResolveRequest, ResolvedImage};
 
 use crate::catalog::{Image, NodePresence, NodeSet};
 use crate::tag::Tag;
@@ -17,6 +19,7 @@ use std::collections::BTreeMap;
 
 /// One entry of the spawner menu or dropdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MenuImage {
     /// `registry/repository:tag@digest` (without `@digest` when unknown).
     pub reference: String,
@@ -36,6 +39,7 @@ impl MenuImage {
 
 /// The images offered by the spawner form: radio-button `menu` and `dropdown`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MenuImages {
     pub menu: Vec<MenuImage>,
     pub dropdown: Vec<MenuImage>,
@@ -43,6 +47,7 @@ pub struct MenuImages {
 
 /// An image as `/spawner/v1/images` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrepulledImage {
     /// `registry/repository:tag`, without digest.
     pub reference: String,
@@ -78,6 +83,7 @@ impl PrepulledImage {
 
 /// The body of `GET {prefix}/spawner/v1/images`; absent entries are omitted, not null.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpawnerImages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recommended: Option<PrepulledImage>,
@@ -92,12 +98,16 @@ pub struct SpawnerImages {
 
 /// A prepull image and the nodes it is, or is not yet, cached on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeImage {
     /// `registry/repository:tag`, without digest.
     pub reference: String,
     pub tag: String,
     pub name: String,
+    /// Present, and null when unknown (the body keeps nulls).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub digest: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub size: Option<u64>,
     /// Nodes that cache the image (eligible or not), sorted.
     pub nodes: Vec<String>,
@@ -131,6 +141,7 @@ impl NodeImage {
 
 /// Prepull images split by whether every eligible node caches them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrepullerImages {
     pub prepulled: Vec<NodeImage>,
     pub pending: Vec<NodeImage>,
@@ -138,10 +149,12 @@ pub struct PrepullerImages {
 
 /// A node as `/spawner/v1/prepulls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeStatus {
     pub name: String,
     pub eligible: bool,
-    /// Why the node is not eligible.
+    /// Why the node is not eligible; null for an eligible node.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub comment: Option<String>,
     /// References (without digest) of the prepull images cached on the node.
     pub cached: Vec<String>,
@@ -152,6 +165,7 @@ pub struct NodeStatus {
 
 /// The body of `GET {prefix}/spawner/v1/prepulls`; nulls are kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrepullerStatus {
     pub config: PrepullerOptions,
     pub images: PrepullerImages,
@@ -162,6 +176,7 @@ pub struct PrepullerStatus {
 /// keys in the original's order so that the body is byte-identical (a JSON map would sort
 /// them). The configuration crate fills it in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrepullerOptions {
     pub source: PrepullerSource,
     /// Seconds, written as a float (`300.0`).
@@ -180,6 +195,7 @@ pub struct PrepullerOptions {
 /// The image source as the original's options show it: its own keys only (rsp-images'
 /// additions such as `apiUrl` and credentials are left out on purpose), `type` first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum PrepullerSource {
     Docker {
@@ -201,9 +217,11 @@ pub enum PrepullerSource {
 
 /// One problem in an error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Where the problem is, e.g. `["body", "options", "image_list"]`; may be empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(required = false))]
     pub loc: Vec<String>,
     pub msg: String,
     /// Machine-readable kind, e.g. `unknown_image`, `invalid_docker_reference`.
@@ -213,6 +231,7 @@ pub struct ErrorDetail {
 
 /// An error response: `{"detail": [{"loc": […], "msg": "…", "type": "…"}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub detail: Vec<ErrorDetail>,
 }

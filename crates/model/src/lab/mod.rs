@@ -20,7 +20,7 @@ mod size;
 #[cfg(test)]
 mod tests;
 
-pub use options::{ImageClass, ImageSelection, LabRequest, OptionError, DROPDOWN_SENTINEL};
+pub use options::{ImageSelection, LabRequest, OptionError, DROPDOWN_SENTINEL};
 pub use quantity::{parse_cpu, parse_memory, MemoryBytes, QuantityError};
 pub use quota::{NotebookQuota, SizeOffer, SizeRefusal};
 pub use render::{cpu as render_cpu, memory as render_memory};

@@ -7,40 +7,13 @@
 use serde_json::{Map, Value};
 
 use super::size::SizeName;
+use crate::api::ImageClass;
 
 /// The `image_list` radio value that means "use the dropdown instead".
 pub const DROPDOWN_SENTINEL: &str = "use_image_from_dropdown";
 
 /// The form fields that can name an image, in the order the original reports them.
 const IMAGE_FIELDS: [&str; 4] = ["image_list", "image_dropdown", "image_class", "image_tag"];
-
-/// The image classes a bot may ask for (`image_class`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageClass {
-    Recommended,
-    LatestRelease,
-    LatestWeekly,
-    LatestDaily,
-}
-
-impl ImageClass {
-    pub const ALL: [ImageClass; 4] = [
-        ImageClass::Recommended,
-        ImageClass::LatestRelease,
-        ImageClass::LatestWeekly,
-        ImageClass::LatestDaily,
-    ];
-
-    /// The class as the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageClass::Recommended => "recommended",
-            ImageClass::LatestRelease => "latest-release",
-            ImageClass::LatestWeekly => "latest-weekly",
-            ImageClass::LatestDaily => "latest-daily",
-        }
-    }
-}
 
 /// How a submission chose its image, after the form's rules were applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,7 +209,7 @@ impl ImageFields {
             }
         });
         let class = class.and_then(|text| {
-            let class = ImageClass::ALL.into_iter().find(|c| c.as_str() == text);
+            let class = ImageClass::parse(&text);
             if class.is_none() {
                 errors.push(OptionError::UnknownClass(text));
             }

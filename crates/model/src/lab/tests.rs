@@ -1,6 +1,7 @@
 //! lab-form.md §6's vectors for sizes, quotas and lab requests.
 
 use super::*;
+use crate::api::ImageClass;
 use serde_json::{json, Map, Value};
 
 fn size(name: SizeName, limits: (&str, &str), requests: (&str, &str)) -> LabSize {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::challenge::{self, Challenge};
-use super::credentials::DockerCredential;
+use super::credentials::{CredentialSource, DockerCredential};
 use crate::error::RegistryError;
 use crate::http::{authority, exchange};
 use crate::retry::RetryPolicy;
@@ -30,7 +30,7 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Authentication state for one registry API.
 pub(crate) struct Authenticator {
-    pub credential: Option<DockerCredential>,
+    pub credential: CredentialSource,
     pub registry: String,
     pub api: Url,
     pub host: String,
@@ -71,7 +71,7 @@ struct TokenResponse {
 
 impl Authenticator {
     pub fn new(
-        credential: Option<DockerCredential>,
+        credential: CredentialSource,
         registry: String,
         api: Url,
         host: String,
@@ -139,24 +139,31 @@ impl Authenticator {
             }
         }
         let challenge = self.pick_challenge(headers, operation)?;
+        // Asked now rather than once: a helper's credential (an access token) expires.
+        let credential = self.credential.get().await?;
         match challenge.scheme.as_str() {
             "basic" => {
-                let credential = self.require_credential(operation)?;
+                let credential = self.require_credential(credential.as_ref(), operation)?;
                 self.cache().basic = Some(basic_header(credential));
                 Ok(())
             }
-            _ => self.fetch_token(http, scope, &challenge, operation).await,
+            _ => {
+                self.fetch_token(http, scope, &challenge, credential.as_ref(), operation)
+                    .await
+            }
         }
     }
 
-    fn require_credential(&self, operation: &str) -> Result<&DockerCredential, RegistryError> {
-        self.credential
-            .as_ref()
-            .ok_or_else(|| RegistryError::CredentialsRequired {
-                host: self.host.clone(),
-                operation: operation.to_owned(),
-                registry: self.registry.clone(),
-            })
+    fn require_credential<'c>(
+        &self,
+        credential: Option<&'c DockerCredential>,
+        operation: &str,
+    ) -> Result<&'c DockerCredential, RegistryError> {
+        credential.ok_or_else(|| RegistryError::CredentialsRequired {
+            host: self.host.clone(),
+            operation: operation.to_owned(),
+            registry: self.registry.clone(),
+        })
     }
 
     fn challenge_error(&self, operation: &str, detail: String) -> RegistryError {
@@ -253,6 +260,7 @@ impl Authenticator {
         http: &reqwest::Client,
         scope: &str,
         challenge: &Challenge,
+        credential: Option<&DockerCredential>,
         operation: &str,
     ) -> Result<(), RegistryError> {
         let realm = challenge.param("realm").ok_or_else(|| {
@@ -280,7 +288,7 @@ impl Authenticator {
             .retry
             .run(|| {
                 let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
-                if let Some(credential) = &self.credential {
+                if let Some(credential) = credential {
                     request =
                         request.basic_auth(credential.username(), Some(credential.password()));
                 }
@@ -288,7 +296,7 @@ impl Authenticator {
             })
             .await?;
         if reply.status == reqwest::StatusCode::UNAUTHORIZED {
-            self.require_credential(&token_operation)?;
+            self.require_credential(credential, &token_operation)?;
             return Err(RegistryError::Unauthorized {
                 host: self.host.clone(),
                 operation: token_operation,
@@ -342,7 +350,7 @@ mod tests {
     fn authenticator(api: &str, allowed: &[&str]) -> Authenticator {
         let api = Url::parse(api).unwrap();
         Authenticator::new(
-            None,
+            CredentialSource::None,
             authority(&api),
             api.clone(),
             authority(&api),

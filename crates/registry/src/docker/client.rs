@@ -15,11 +15,12 @@ use serde::Deserialize;
 use url::Url;
 
 use super::auth::Authenticator;
-use super::{link, DockerClientConfig, MANIFEST_MEDIA_TYPES};
+use super::{link, CredentialSource, DockerClientConfig, MANIFEST_MEDIA_TYPES};
 use crate::error::RegistryError;
 use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
 };
+use crate::progress::ListingProgress;
 use crate::retry::RetryPolicy;
 
 /// A client for one Docker registry; clones share one connection pool and token cache.
@@ -39,6 +40,7 @@ struct Inner {
     digest_concurrency: usize,
     tag_page_size: u32,
     list_deadline: std::time::Duration,
+    progress: Arc<ListingProgress>,
 }
 
 #[derive(Deserialize)]
@@ -65,8 +67,7 @@ impl DockerRegistryClient {
         let credential = config
             .credentials
             .as_ref()
-            .and_then(|c| c.lookup(&config.registry))
-            .cloned();
+            .map_or(CredentialSource::None, |c| c.source(&config.registry));
         let auth = Authenticator::new(
             credential,
             config.registry.clone(),
@@ -84,10 +85,16 @@ impl DockerRegistryClient {
             digest_concurrency: config.digest_concurrency.max(1),
             tag_page_size: config.tag_page_size.max(1),
             list_deadline: config.list_deadline,
+            progress: Arc::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// How far this client's listings have got.
+    pub fn progress(&self) -> Arc<ListingProgress> {
+        Arc::clone(&self.inner.progress)
     }
 
     /// Every tag of `repository`, in the registry's order, each once.
@@ -119,7 +126,9 @@ impl DockerRegistryClient {
             let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
                 RegistryError::parse(&self.inner.host, operation, format!("not a tag list: {e}"))
             })?;
-            for tag in page.tags.unwrap_or_default() {
+            let page_tags = page.tags.unwrap_or_default();
+            self.inner.progress.page(page_tags.len());
+            for tag in page_tags {
                 if seen.insert(tag.clone()) {
                     tags.push(tag);
                 }
@@ -187,6 +196,7 @@ impl DockerRegistryClient {
         futures::stream::iter(tags.iter().cloned())
             .map(|tag| async move {
                 let digest = self.manifest_digest(repository, &tag).await?;
+                self.inner.progress.digest();
                 Ok::<_, RegistryError>((tag, digest))
             })
             .buffered(self.inner.digest_concurrency)

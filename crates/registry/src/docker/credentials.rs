@@ -1,10 +1,19 @@
-//! The Docker credentials file (`.dockerconfigjson`), behaviour.md §6.3.
+//! The Docker credentials file (`.dockerconfigjson`, `~/.docker/config.json`), behaviour.md
+//! §6.3, with the credential helpers Docker reads from it.
 //!
 //! The original reads only `auth`; here `auth` (base64 `user:password`) is preferred and
 //! `username` + `password` are accepted when it is absent, since tools write either. Keys may
 //! be bare hosts or URLs (`https://index.docker.io/v1/`); they are reduced to `host[:port]`.
 //! Lookup tries the exact host, then its parent domains, nearest first, so that an entry for
 //! `example.com` serves `foo.example.com`. Passwords never appear in `Debug` output.
+//!
+//! As Docker does (docker/cli `configfile.GetCredentialsStore`), a registry named in
+//! `credHelpers` asks that helper, else a `credsStore` asks the store's helper, else `auths`
+//! answers (`gcloud auth configure-docker` writes `credHelpers`). Helpers are run by
+//! [`super::helper`].
+//!
+//! Hand-written rather than the `docker_credential` crate: that crate reads only the default
+//! file, blocks on the helper without a timeout, and puts the helper's output in its errors.
 
 use std::fmt;
 use std::path::Path;
@@ -12,6 +21,7 @@ use std::path::Path;
 use base64::Engine;
 use serde::Deserialize;
 
+use super::helper::{valid_helper_name, CredentialHelper};
 use crate::error::RegistryError;
 
 /// One registry's username and password.
@@ -52,6 +62,32 @@ impl fmt::Debug for DockerCredential {
 pub struct DockerCredentials {
     /// In file order, keys reduced to `host[:port]`, lower-cased.
     entries: Vec<(String, DockerCredential)>,
+    /// `credHelpers`: registry host (as reduced above) → helper name.
+    helpers: Vec<(String, String)>,
+    /// `credsStore`: the helper for every registry `credHelpers` does not name.
+    store: Option<String>,
+}
+
+/// Where one registry's credential comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// Anonymous access.
+    None,
+    /// A username and password from `auths` (or given in code).
+    Fixed(DockerCredential),
+    /// A helper, asked each time credentials are needed.
+    Helper(CredentialHelper),
+}
+
+impl CredentialSource {
+    /// The credential to present now, if any.
+    pub async fn get(&self) -> Result<Option<DockerCredential>, RegistryError> {
+        match self {
+            CredentialSource::None => Ok(None),
+            CredentialSource::Fixed(credential) => Ok(Some(credential.clone())),
+            CredentialSource::Helper(helper) => helper.get().await,
+        }
+    }
 }
 
 impl fmt::Debug for DockerCredentials {
@@ -61,6 +97,8 @@ impl fmt::Debug for DockerCredentials {
                 "hosts",
                 &self.entries.iter().map(|(h, _)| h).collect::<Vec<_>>(),
             )
+            .field("helpers", &self.helpers)
+            .field("store", &self.store)
             .finish()
     }
 }
@@ -69,6 +107,10 @@ impl fmt::Debug for DockerCredentials {
 struct File {
     #[serde(default)]
     auths: std::collections::BTreeMap<String, Entry>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: std::collections::BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -121,7 +163,30 @@ impl DockerCredentials {
             };
             entries.push((host, credential));
         }
-        Ok(Self { entries })
+        let helper_name = |name: String, key: &str| {
+            if valid_helper_name(&name) {
+                Ok(name)
+            } else {
+                Err(format!(
+                    "{key} names the helper {name:?}, which is not a helper name \
+                     (letters, digits, '-', '_', '.'; the program is docker-credential-NAME)"
+                ))
+            }
+        };
+        let mut helpers = Vec::new();
+        for (key, name) in file.cred_helpers {
+            let name = helper_name(name, &format!("credHelpers.{key}"))?;
+            helpers.push((normalise_host(&key), name));
+        }
+        let store = match file.creds_store {
+            Some(name) if !name.is_empty() => Some(helper_name(name, "credsStore")?),
+            _ => None,
+        };
+        Ok(Self {
+            entries,
+            helpers,
+            store,
+        })
     }
 
     /// Credentials from explicit `(host, credential)` pairs.
@@ -131,6 +196,26 @@ impl DockerCredentials {
                 .into_iter()
                 .map(|(host, credential)| (normalise_host(&host), credential))
                 .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Where the credential for `host` comes from: `credHelpers` for that host, else
+    /// `credsStore`, else `auths` ([`Self::lookup`]).
+    pub fn source(&self, host: &str) -> CredentialSource {
+        let key = host.to_ascii_lowercase();
+        let helper = self
+            .helpers
+            .iter()
+            .find(|(helper_host, _)| *helper_host == key)
+            .map(|(_, name)| name)
+            .or(self.store.as_ref());
+        if let Some(name) = helper {
+            return CredentialSource::Helper(CredentialHelper::named(name, host));
+        }
+        match self.lookup(host) {
+            Some(credential) => CredentialSource::Fixed(credential.clone()),
+            None => CredentialSource::None,
         }
     }
 
@@ -158,7 +243,7 @@ impl DockerCredentials {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.helpers.is_empty() && self.store.is_none()
     }
 }
 
@@ -240,6 +325,55 @@ mod tests {
         let shown = format!("{creds:?} {:?}", creds.lookup("repo.example.com"));
         assert!(shown.contains("repo.example.com"));
         assert!(!shown.contains("p/q2-q4!a") && !shown.contains("a2VuOnAvcTItcTQhYQ"));
+    }
+
+    #[test]
+    fn helpers_come_before_the_store_and_the_store_before_auths() {
+        let creds = DockerCredentials::from_json(
+            r#"{"auths": {"repo.example.com": {"auth": "a2VuOnB3"}, "other.example": {"auth": "a2VuOnB3"}},
+                "credHelpers": {"us-central1-docker.pkg.dev": "gcloud", "https://Repo.Example.com": "pass"},
+                "credsStore": "desktop"}"#,
+        )
+        .unwrap();
+        let helper = |name: &str, server: &str| {
+            CredentialSource::Helper(CredentialHelper::named(name, server))
+        };
+        assert_eq!(
+            creds.source("us-central1-docker.pkg.dev"),
+            helper("gcloud", "us-central1-docker.pkg.dev")
+        );
+        assert_eq!(
+            creds.source("repo.example.com"),
+            helper("pass", "repo.example.com")
+        );
+        // With a store, the store answers for everything else (as Docker does).
+        assert_eq!(
+            creds.source("other.example"),
+            helper("desktop", "other.example")
+        );
+        let without_store =
+            DockerCredentials::from_json(r#"{"auths": {"other.example": {"auth": "a2VuOnB3"}}}"#)
+                .unwrap();
+        assert_eq!(
+            without_store.source("other.example"),
+            CredentialSource::Fixed(DockerCredential::new("ken", "pw"))
+        );
+        assert_eq!(
+            without_store.source("nowhere.example"),
+            CredentialSource::None
+        );
+    }
+
+    #[test]
+    fn helper_names_cannot_be_paths() {
+        for bad in [r#""../../bin/sh""#, r#""a/b""#, r#""""#, r#"".hidden""#] {
+            let text = format!(r#"{{"credHelpers": {{"h.example": {bad}}}}}"#);
+            let err = DockerCredentials::from_json(&text).unwrap_err();
+            assert!(err.contains("credHelpers.h.example"), "{err}");
+        }
+        let err = DockerCredentials::from_json(r#"{"credsStore": "x y"}"#).unwrap_err();
+        assert!(err.contains("credsStore"), "{err}");
+        assert!(DockerCredentials::from_json(r#"{"credsStore": ""}"#).is_ok());
     }
 
     #[test]

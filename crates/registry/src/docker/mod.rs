@@ -1,6 +1,7 @@
 //! Docker Registry v2 client (behaviour.md §6.2–§6.3): tag lists and manifest digests.
 //!
-//! Split by concern: [`credentials`] reads `.dockerconfigjson`, [`challenge`] parses
+//! Split by concern: [`credentials`] reads `.dockerconfigjson` and [`helper`] runs the
+//! credential helpers it names, [`challenge`] parses
 //! `WWW-Authenticate`, `auth` answers 401s (Basic/Bearer, token cache, realm allow-list),
 //! [`link`] follows tag-list pages, and `client` puts them together. The client talks to
 //! `api_url` only (plain http only when that URL says so) and keeps `registry` — the host as
@@ -10,6 +11,7 @@ mod auth;
 pub mod challenge;
 mod client;
 pub mod credentials;
+pub mod helper;
 pub mod link;
 
 use std::time::Duration;
@@ -19,7 +21,8 @@ use url::Url;
 use crate::retry::RetryPolicy;
 
 pub use client::DockerRegistryClient;
-pub use credentials::{DockerCredential, DockerCredentials};
+pub use credentials::{CredentialSource, DockerCredential, DockerCredentials};
+pub use helper::CredentialHelper;
 
 /// The five manifest media types asked for with `Accept`, most specific first.
 pub const MANIFEST_MEDIA_TYPES: [&str; 5] = [

@@ -22,6 +22,7 @@ use crate::error::RegistryError;
 use crate::http::{
     api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
 };
+use crate::progress::ListingProgress;
 use crate::retry::RetryPolicy;
 
 /// Partial-response mask: only the fields the listing uses.
@@ -41,6 +42,7 @@ struct Inner {
     retry: RetryPolicy,
     page_size: u32,
     list_deadline: std::time::Duration,
+    progress: Arc<ListingProgress>,
 }
 
 impl std::fmt::Debug for GarClient {
@@ -71,10 +73,16 @@ impl GarClient {
             retry: config.retry,
             page_size: config.page_size.clamp(1, 1000),
             list_deadline: config.list_deadline,
+            progress: Arc::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// How far this client's listings have got.
+    pub fn progress(&self) -> Arc<ListingProgress> {
+        Arc::clone(&self.inner.progress)
     }
 
     /// Every image of `what.image` in `what`'s repository, in API order; other images of
@@ -112,6 +120,8 @@ impl GarClient {
             let reply = self.get(&url, operation).await?;
             let page = parse_page(&reply.body, &matcher)
                 .map_err(|detail| RegistryError::parse(&self.inner.host, operation, detail))?;
+            let tags = page.images.iter().map(|image| image.tags.len()).sum();
+            self.inner.progress.page(tags);
             images.extend(page.images);
             match page.next_page_token {
                 None => return Ok(images),

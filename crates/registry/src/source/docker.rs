@@ -44,6 +44,10 @@ impl DockerSource {
         })
     }
 
+    pub fn progress(&self) -> std::sync::Arc<crate::progress::ListingProgress> {
+        self.client.progress()
+    }
+
     /// Every tag with its digest (one HEAD per tag), for `rsp-images snapshot`.
     pub async fn list_all(&self) -> Result<Vec<(String, String)>, RegistryError> {
         let tags = self.client.list_tags(&self.repository).await?;

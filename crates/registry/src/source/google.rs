@@ -43,6 +43,10 @@ impl GoogleSource {
     }
 
     /// The raw listing, as `rsp-images snapshot` saves it.
+    pub fn progress(&self) -> std::sync::Arc<crate::progress::ListingProgress> {
+        self.client.progress()
+    }
+
     pub async fn list(&self) -> Result<Vec<GarImage>, RegistryError> {
         self.client.list_images(&self.image).await
     }

@@ -8,31 +8,9 @@
 
 use super::{ImageSource, Listing};
 use crate::RegistryError;
-use rsp_model::catalog::Image;
+pub use rsp_model::api::{ImageClass, ResolvedImage};
 use rsp_model::reference::{DockerReference, TagReference};
 use rsp_model::TagKind;
-
-/// An image as the spawner needs it to start a lab.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ResolvedImage {
-    pub reference: String,
-    pub reference_with_digest: String,
-    pub tag: String,
-    pub name: String,
-    pub digest: String,
-}
-
-impl From<&Image> for ResolvedImage {
-    fn from(image: &Image) -> ResolvedImage {
-        ResolvedImage {
-            reference: image.reference(),
-            reference_with_digest: image.reference_with_digest(),
-            tag: image.name().to_owned(),
-            name: image.display_name().to_string(),
-            digest: image.digest().to_owned(),
-        }
-    }
-}
 
 /// Why an image could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -125,9 +103,6 @@ pub async fn image_for_reference<S: ImageSource>(
         }
     }
 }
-
-/// The image classes a bot may ask for (`image_class`); the form's rules live in the model.
-pub use rsp_model::lab::ImageClass;
 
 /// Only prepull images can be chosen by class (behaviour §8.7).
 pub fn image_for_class(

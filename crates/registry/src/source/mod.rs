@@ -160,6 +160,15 @@ impl AnySource {
             }
         })
     }
+
+    /// How far the source's listings have got (a snapshot file has no pages: all zeros).
+    pub fn progress(&self) -> std::sync::Arc<crate::progress::ListingProgress> {
+        match self {
+            AnySource::Docker(source) => source.progress(),
+            AnySource::Google(source) => source.progress(),
+            AnySource::Snapshot(_) => std::sync::Arc::default(),
+        }
+    }
 }
 
 impl ImageSource for AnySource {

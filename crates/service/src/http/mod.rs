@@ -4,7 +4,7 @@
 //! - `resolve`: `POST …/images/resolve`, the spawner form's image selection rules.
 //! - `lab_form`: the spawner's lab form, with its authentication.
 //! - `html`: the status page (rendered by `crate::pages`).
-//! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root.
+//! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root (request metrics: `crate::metrics`).
 //! - `error`: the one error body shape all of them answer with.
 //!
 //! Failures a client can cause are answered here as JSON with a 4xx status: unknown routes
@@ -19,10 +19,11 @@ mod lab_form;
 mod probes;
 pub mod resolve;
 pub mod server;
-mod spawner;
+pub(crate) mod spawner;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -33,6 +34,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::backend::Backend;
+use crate::metrics::{self, HttpMetrics};
 use error::ApiError;
 pub use rsp_config::{normalize_prefix, InvalidPrefix};
 
@@ -50,6 +52,13 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             "{}".to_owned()
         });
     let page_prefix: Arc<str> = Arc::from(prefix.as_str());
+    let http_metrics = HttpMetrics::default();
+    let scrape = {
+        let http_metrics = http_metrics.clone();
+        get(move |State(backend): State<Arc<B>>, headers: HeaderMap| {
+            std::future::ready(probes::metrics(backend.as_ref(), &http_metrics, &headers))
+        })
+    };
     let status = get(move |state: State<Arc<B>>| html::status(state, page_prefix.clone()));
 
     let mut routes: Vec<(String, MethodRouter<Arc<B>>)> = vec![
@@ -76,7 +85,7 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
     }
     routes.push(("/healthz".to_owned(), get(probes::healthz)));
     routes.push(("/readyz".to_owned(), get(probes::readyz::<B>)));
-    routes.push(("/metrics".to_owned(), get(probes::metrics::<B>)));
+    routes.push(("/metrics".to_owned(), scrape));
     routes.push((
         "/openapi.json".to_owned(),
         get(move || std::future::ready(probes::json_text(document.clone()))),
@@ -90,6 +99,10 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
         .fallback(move |uri: Uri| std::future::ready(unrouted(&uri, &patterns)))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            http_metrics,
+            metrics::track_requests,
+        ))
         .layer(
             // One line per request at debug level: the spawner polls often, and a busy hub
             // would drown the log (`RUST_LOG=tower_http=debug` shows them; failures are

@@ -3,7 +3,7 @@
 //! expect them.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use crate::backend::Backend;
+use crate::metrics::{Format, HttpMetrics};
 
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
@@ -31,9 +32,14 @@ pub async fn readyz<B: Backend>(State(backend): State<Arc<B>>) -> Response {
     }
 }
 
-pub async fn metrics<B: Backend>(State(backend): State<Arc<B>>) -> Response {
-    let text = crate::metrics::render(&backend.metrics());
-    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+/// Every series, in the format the scraper asked for (see `crate::metrics::Format`).
+pub fn metrics<B: Backend>(backend: &B, http: &HttpMetrics, headers: &HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let format = Format::from_accept(accept);
+    let text = crate::metrics::render(backend.metrics(), http, format);
+    ([(header::CONTENT_TYPE, format.content_type())], text).into_response()
 }
 
 /// A pre-serialised JSON document (the OpenAPI description, built once at startup).

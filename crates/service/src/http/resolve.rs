@@ -15,9 +15,26 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use crate::backend::{Backend, ImageSelection, ResolvedImage};
+// The schemas the route documentation (`utoipa::path`) names.
+use rsp_model::api::{ErrorBody, ResolveRequest};
 
 pub use rsp_model::lab::DROPDOWN_SENTINEL;
 
+#[utoipa::path(
+    post,
+    path = "/spawner/v1/images/resolve",
+    operation_id = "resolveImage",
+    summary = "Which image a spawner form chose (exactly one of the fields must be set)",
+    request_body(content = ResolveRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = ResolvedImage),
+        (status = 400, description = "unknown_image: the reference, class or tag names no image", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 415, description = "unsupported_media_type: the body is not JSON", body = ErrorBody),
+        (status = 422, description = "invalid_docker_reference, or a body that breaks the form's rules", body = ErrorBody),
+        (status = 502, description = "registry_error: the registry could not be asked", body = ErrorBody),
+    ),
+)]
 pub async fn resolve<B: Backend>(
     State(backend): State<Arc<B>>,
     headers: HeaderMap,

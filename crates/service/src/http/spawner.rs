@@ -10,23 +10,57 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use rsp_model::api::PrepulledImage;
+// The schemas the route documentation (`utoipa::path`) names.
+use rsp_model::api::{ErrorBody, MenuImages, PrepullerStatus, SpawnerImages};
 use std::sync::Arc;
 
 use super::error::ApiError;
 use crate::backend::Backend;
 
+#[utoipa::path(
+    get,
+    path = "/spawner/v1/images",
+    operation_id = "getImages",
+    summary = "Images for the spawner: recommended, latest of each kind, all prepull images",
+    responses((status = 200, description = "OK", body = SpawnerImages)),
+)]
 pub async fn images<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
     backend.spawner_images_body().respond(&headers)
 }
 
+#[utoipa::path(
+    get,
+    path = "/spawner/v1/prepulls",
+    operation_id = "getPrepulls",
+    summary = "Prepuller configuration, prepull images with their nodes, and the nodes",
+    responses((status = 200, description = "OK", body = PrepullerStatus)),
+)]
 pub async fn prepulls<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
     backend.prepulls_body().await.respond(&headers)
 }
 
+#[utoipa::path(
+    get,
+    path = "/spawner/v1/menu",
+    operation_id = "getMenu",
+    summary = "Spawner menu (prepulled images) and dropdown (every listed image)",
+    responses((status = 200, description = "OK", body = MenuImages)),
+)]
 pub async fn menu<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
     backend.menu_body().await.respond(&headers)
 }
 
+#[utoipa::path(
+    get,
+    path = "/spawner/v1/images/{tag}",
+    operation_id = "getImageForTag",
+    summary = "The image with this tag",
+    params(("tag" = String, Path, description = "A tag of the repository")),
+    responses(
+        (status = 200, description = "OK", body = PrepulledImage),
+        (status = 404, description = "unknown_image: no image has this tag", body = ErrorBody),
+    ),
+)]
 pub async fn image_for_tag<B: Backend>(
     State(backend): State<Arc<B>>,
     tag: Result<Path<String>, PathRejection>,

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use super::time::{relative, span, timestamp};
 use crate::backend::{CellState, ImageRow, NodeView, Notice, RefreshView, Severity, StatusView};
+use crate::text::{human_size, short_digest};
 
 #[derive(Serialize)]
 pub struct StatusPage<'a> {
@@ -239,44 +240,4 @@ impl Cell {
 /// Elapsed time since `since`, `0s` if the clocks disagree.
 fn age(since: SystemTime, now: SystemTime) -> String {
     span(now.duration_since(since).unwrap_or_default())
-}
-
-/// `sha256:0123456789ab` — enough to tell digests apart at a glance; the title has all of it.
-fn short_digest(digest: &str) -> &str {
-    let end = digest
-        .char_indices()
-        .nth(19)
-        .map_or(digest.len(), |(i, _)| i);
-    &digest[..end]
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_digests_are_short() {
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
-        assert_eq!(
-            short_digest("sha256:0123456789abcdef0123"),
-            "sha256:0123456789ab"
-        );
-        assert_eq!(short_digest("sha256:é"), "sha256:é");
-    }
 }

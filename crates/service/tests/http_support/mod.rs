@@ -20,7 +20,7 @@ use rsp_config::Config;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::catalog::{ImageCatalog, ListedImage};
 use rsp_model::collection::TagCollection;
-use rsp_model::node::{CachedImage, NodeInfo, Taint};
+use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
 use rsp_registry::RegistryError;
@@ -388,13 +388,24 @@ impl Backend for TestBackend {
         MetricsSnapshot {
             refresh_success_total: 3,
             refresh_failure_total: 1,
-            refresh_durations: histogram(&REFRESH_BUCKETS, &[0.4, 1.2, 0.3, 31.0]),
+            refresh_durations: histogram(REFRESH_BUCKETS, &[0.4, 1.2, 0.3, 31.0]),
+            last_refresh_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            refresh_interval: Duration::from_secs(300),
             images_seen: self.world.listing.catalog.len() as u64,
             tags_seen: self.world.listing.tag_count() as u64,
+            leader: Some(true),
             prepull_pods_in_flight: 1,
-            prepull_durations: histogram(&PREPULL_BUCKETS, &[12.5, 80.0]),
+            prepull_pods_max: 10,
+            prepull_durations: histogram(PREPULL_BUCKETS, &[12.5, 80.0]),
+            prepull_successes_total: 2,
             prepull_failures: vec![("pull_error".to_owned(), 2), ("timeout\"\n".to_owned(), 1)],
             missing_pairs: 2,
+            eligible_nodes: 2,
+            ineligible_nodes: vec![(IneligibleReason::Cordoned, 1)],
+            prepull_image_missing_nodes: vec![
+                ("recommended".to_owned(), 0),
+                ("w_2077_43".to_owned(), 2),
+            ],
         }
     }
 }
@@ -501,8 +512,8 @@ pub async fn resolve(app: &Router, body: serde_json::Value) -> Reply {
     .await
 }
 
-fn histogram(bounds: &[f64], values: &[f64]) -> Histogram {
-    let mut histogram = Histogram::new(bounds);
+fn histogram<const N: usize>(bounds: [f64; N], values: &[f64]) -> Histogram {
+    let histogram = Histogram::new(bounds);
     for value in values {
         histogram.observe(*value);
     }
