@@ -79,7 +79,7 @@ fn group_by_digest(pairs: Vec<(String, String)>) -> Vec<GarImage> {
             GarImage {
                 tags,
                 digest,
-                size: None,
+                ..GarImage::default()
             }
         })
         .collect()

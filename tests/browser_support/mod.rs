@@ -1,8 +1,10 @@
 //! A small WebDriver client for the browser test: chromedriver driving headless Chromium;
 //! and (`hub`) a stand-in for JupyterHub's spawn page that records what the form submits.
 //!
-//! The W3C WebDriver protocol is JSON over HTTP, and the test needs seven commands, so this
+//! The W3C WebDriver protocol is JSON over HTTP, and the test needs nine commands, so this
 //! speaks it with `reqwest` instead of pulling in a WebDriver crate and its HTTP stack.
+//! Console messages come from chromedriver's log endpoint (`/se/log`, with the
+//! `goog:loggingPrefs` capability), which the W3C protocol does not cover.
 
 pub mod hub;
 
@@ -100,6 +102,7 @@ impl Browser {
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let reply = browser.command("POST", "/session", capabilities).await;
         browser.session = reply["sessionId"]
@@ -175,6 +178,28 @@ impl Browser {
             .to_owned();
         self.session("POST", &format!("/element/{id}/click"), json!({}))
             .await;
+    }
+
+    /// The URL of the page shown.
+    pub async fn url(&self) -> String {
+        let url = self.session("GET", "/url", Value::Null).await;
+        url.as_str()
+            .unwrap_or_else(|| panic!("no URL: {url}"))
+            .to_owned()
+    }
+
+    /// The console's errors (level `SEVERE`: script errors, failed loads) since the last call.
+    pub async fn console_errors(&self) -> Vec<String> {
+        let entries = self
+            .session("POST", "/se/log", json!({"type": "browser"}))
+            .await;
+        entries
+            .as_array()
+            .unwrap_or_else(|| panic!("no console log: {entries}"))
+            .iter()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or("").to_owned())
+            .collect()
     }
 
     /// Saves a PNG of the viewport to `path`.

@@ -200,7 +200,7 @@ async fn poll(
         }
     }
     // A reference the registry may or may not have, and an unparsable one, now and then.
-    if round % 5 == 0 {
+    if round.is_multiple_of(5) {
         let registry = shared.registry_tags();
         if let Some(tag) = registry
             .keys()

@@ -66,7 +66,7 @@ impl Timing {
     }
 
     pub fn coin(&mut self) -> bool {
-        self.randomise && self.next() % 2 == 0
+        self.randomise && self.next().is_multiple_of(2)
     }
 }
 

@@ -49,6 +49,74 @@ pub struct ImagesConfig {
     /// written in the config must exist (fix 3).
     #[serde(default, alias = "docker_credentials_path")]
     pub docker_credentials_path: Option<PathBuf>,
+    /// How much a registry may send (rsp-images addition).
+    #[serde(default, alias = "registry_limits")]
+    pub registry_limits: RegistryLimits,
+}
+
+/// `images.registryLimits`: bounds on what one listing may cost, so that a broken or hostile
+/// registry (a huge body, a page chain that never ends) fails the refresh with an error
+/// naming the key instead of exhausting memory. The defaults are far above what a real
+/// repository needs (Rubin's has about 20,000 tags, sent in pages of well under 2 MB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistryLimits {
+    /// Largest response body read, counted after decompression.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+    /// Most pages one listing may take.
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u64,
+    /// Most entries one listing may hold: tags of a Docker tag list, images of an Artifact
+    /// Registry listing (counted as received, before other images are left out).
+    #[serde(default = "default_max_entries")]
+    pub max_entries: u64,
+}
+
+impl Default for RegistryLimits {
+    fn default() -> RegistryLimits {
+        RegistryLimits {
+            max_response_bytes: default_max_response_bytes(),
+            max_pages: default_max_pages(),
+            max_entries: default_max_entries(),
+        }
+    }
+}
+
+fn default_max_response_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+fn default_max_pages() -> u64 {
+    5_000
+}
+fn default_max_entries() -> u64 {
+    1_000_000
+}
+
+impl RegistryLimits {
+    /// Each bound between a value that makes real listings fail and one whose memory the
+    /// process cannot hold anyway.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bounds: [(&str, u64, u64, u64); 3] = [
+            (
+                "maxResponseBytes",
+                self.max_response_bytes,
+                64 * 1024,
+                4 * 1024 * 1024 * 1024,
+            ),
+            ("maxPages", self.max_pages, 1, 10_000_000),
+            ("maxEntries", self.max_entries, 1, 100_000_000),
+        ];
+        for (key, value, least, most) in bounds {
+            if !(least..=most).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    path: format!("images.registryLimits.{key}"),
+                    message: format!("must be between {least} and {most} (got {value})"),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_refresh_interval() -> Duration {
@@ -118,9 +186,16 @@ impl GoogleSourceConfig {
         format!("{}-docker.pkg.dev", self.location)
     }
 
-    /// The Docker repository path that image references use.
+    /// The Docker repository path that image references use. A domain-scoped project
+    /// (`example.com:proj`) is written `example.com/proj` there, as Artifact Registry writes
+    /// it (a `:` is not valid in a reference's path).
     pub fn docker_repository(&self) -> String {
-        format!("{}/{}/{}", self.project_id, self.repository, self.image)
+        format!(
+            "{}/{}/{}",
+            self.project_id.replacen(':', "/", 1),
+            self.repository,
+            self.image
+        )
     }
 }
 
@@ -166,6 +241,7 @@ impl ImagesConfig {
         if let Some(url) = api_url {
             check_api_url(url)?;
         }
+        self.registry_limits.validate()?;
         if self.refresh_interval.is_zero() {
             return Err(ConfigError::Invalid {
                 path: "images.refreshInterval".into(),

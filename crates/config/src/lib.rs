@@ -23,7 +23,7 @@ pub use error::ConfigError;
 pub use gafaelfawr::{GafaelfawrConfig, GafaelfawrEndpoint, REPERTOIRE_VARIABLE};
 pub use images::{
     default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
-    SnapshotSourceConfig, SourceConfig,
+    RegistryLimits, SnapshotSourceConfig, SourceConfig,
 };
 pub use lab::LabConfig;
 pub use service::{ClusterConfig, PrepullerConfig, ServerConfig};

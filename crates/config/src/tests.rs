@@ -90,6 +90,15 @@ fn snake_case_keys_are_accepted() {
 }
 
 #[test]
+fn domain_scoped_projects_are_written_as_artifact_registry_writes_them() {
+    let text = "images:\n  source:\n    type: google\n    location: us-central1\n    \
+                projectId: example.com:proj\n    repository: r\n    image: i\n";
+    let (config, _) = parse(text).unwrap();
+    let (_, repository) = config.images.source.registry_and_repository();
+    assert_eq!(repository, "example.com/proj/r/i");
+}
+
+#[test]
 fn wrong_values_are_errors_with_paths() {
     let text = format!("{MINIMAL}  numReleases: -1\n");
     assert_eq!(parse(&text).unwrap_err().path(), Some("images.numReleases"));
@@ -346,5 +355,39 @@ fn gafaelfawr_only_where_configured() {
         let error = parse(&text).unwrap_err();
         assert_eq!(error.path(), Some(path), "{section}: {error}");
         assert!(!error.to_string().contains(":pw@"), "{error}");
+    }
+}
+
+#[test]
+fn registry_limits_have_defaults_bounds_and_key_names() {
+    let (config, _) = parse(MINIMAL).unwrap();
+    assert_eq!(config.images.registry_limits, RegistryLimits::default());
+    let text =
+        format!("{MINIMAL}  registryLimits:\n    maxResponseBytes: 1048576\n    maxPages: 3\n");
+    let limits = parse(&text).unwrap().0.images.registry_limits;
+    assert_eq!(
+        (limits.max_response_bytes, limits.max_pages),
+        (1_048_576, 3)
+    );
+    assert_eq!(limits.max_entries, RegistryLimits::default().max_entries);
+    for (setting, path) in [
+        ("maxPages: 0", "images.registryLimits.maxPages"),
+        (
+            "maxEntries: 18446744073709551615",
+            "images.registryLimits.maxEntries",
+        ),
+        (
+            "maxResponseBytes: 10",
+            "images.registryLimits.maxResponseBytes",
+        ),
+        (
+            "maxResponseBytes: -1",
+            "images.registryLimits.maxResponseBytes",
+        ),
+        ("maxPage: 3", "images.registryLimits.maxPage"),
+    ] {
+        let text = format!("{MINIMAL}  registryLimits:\n    {setting}\n");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{setting}: {error}");
     }
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rsp_model::node::Toleration;
+pub use rsp_retry::Backoff;
 
 /// Where the service-account token mount tells a pod its own namespace.
 pub const SERVICE_ACCOUNT_NAMESPACE: &str =
@@ -59,24 +60,6 @@ pub struct PodTemplate {
     pub owner: Option<OwnerPod>,
 }
 
-/// Exponential backoff with jitter for one failing (node, image) pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// Wait after the first failure.
-    pub initial: Duration,
-    /// Upper bound of the wait, however many failures.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(30),
-            max: Duration::from_secs(30 * 60),
-        }
-    }
-}
-
 /// Settings of the prepuller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrepullerConfig {
@@ -90,6 +73,8 @@ pub struct PrepullerConfig {
     /// How long a pull may stay in `ErrImagePull` / `ImagePullBackOff` before it counts as
     /// failed; kubelet retries by itself, so a short blip must not fail the pull.
     pub pull_error_grace: Duration,
+    /// Exponential backoff with jitter for one failing (node, image) pair: 30 s doubling to
+    /// 30 minutes by default.
     pub backoff: Backoff,
     /// On shutdown, how long to spend deleting the pods still in flight.
     pub shutdown_timeout: Duration,
@@ -107,7 +92,7 @@ impl PrepullerConfig {
             max_in_flight: 10,
             prepull_timeout: Duration::from_secs(600),
             pull_error_grace: Duration::from_secs(60),
-            backoff: Backoff::default(),
+            backoff: Backoff::new(Duration::from_secs(30), Duration::from_secs(30 * 60)),
             shutdown_timeout: Duration::from_secs(10),
         }
     }

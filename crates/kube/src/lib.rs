@@ -10,7 +10,7 @@
 //! - `prepuller`: the reconcile loop that creates, watches and deletes prepull pods, with its
 //!   pure state machine in `prepuller::reconcile` and its status and events.
 //! - `leader`: leader election with a `coordination.k8s.io/v1` Lease.
-//! - `backoff`: exponential backoff with jitter shared by watchers and failing pulls.
+//! - `backoff`: the watchers' backoff, the project's one rule (`rsp_retry`) as kube-rs wants it.
 //! - `error`: errors of Kubernetes calls.
 //!
 //! The prepull plan itself (which node needs which image) is pure and lives in

@@ -9,6 +9,16 @@
 
 use std::time::Duration;
 
+/// What to check when a Docker registry rejects the credentials.
+pub const DOCKER_CREDENTIALS: &str =
+    "the entry for this registry in the Docker credentials file (images.dockerCredentialsPath)";
+
+/// What to check when Artifact Registry rejects the credentials.
+pub const GOOGLE_CREDENTIALS: &str =
+    "the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, \
+     or the GKE workload identity's service account) and that the account has \
+     roles/artifactregistry.reader on the repository";
+
 /// Status codes that mean "try again": rate limiting and transient server failures.
 pub(crate) const RETRYABLE_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
 
@@ -24,15 +34,19 @@ pub enum RegistryError {
         status: u16,
         /// The registry's own explanation (error code and message), if it gave one.
         detail: String,
-        /// The `Retry-After` delay the registry asked for, if any.
+        /// The delay the registry asked for before a retry (`Retry-After`, or Google's
+        /// `RetryInfo.retryDelay`), if any.
         retry_after: Option<Duration>,
     },
     /// Credentials or a token were presented and rejected, even after authenticating again.
-    #[error("registry {host}: {operation}: the credentials were rejected (HTTP {status}); check the Docker credentials file or the service account's permissions")]
+    #[error("registry {host}: {operation}: the credentials were rejected (HTTP {status}) even after authenticating again; check {credentials}")]
     Unauthorized {
         host: String,
         operation: String,
         status: u16,
+        /// Where the credentials come from, and what to check ([`DOCKER_CREDENTIALS`],
+        /// [`GOOGLE_CREDENTIALS`]).
+        credentials: &'static str,
     },
     /// The registry wants credentials and the credentials file has none for it.
     #[error("registry {host}: {operation}: the registry requires credentials and none are configured for {registry}; add an entry for it to the Docker credentials file")]
@@ -78,6 +92,13 @@ pub enum RegistryError {
         host: String,
         operation: String,
         detail: String,
+    },
+    /// A response larger than the configured cap; reading stopped there.
+    #[error("registry {host}: {operation}: the response is larger than images.registryLimits.maxResponseBytes ({limit} bytes, counted after decompression); raise the limit if the registry is right to send that much")]
+    TooLarge {
+        host: String,
+        operation: String,
+        limit: u64,
     },
     /// A manifest HEAD answered without `Docker-Content-Digest`.
     #[error("registry {host}: {operation}: the response has no usable Docker-Content-Digest header; the registry does not implement the Docker Registry v2 API as expected")]
@@ -132,7 +153,9 @@ fn status_hint(status: u16) -> &'static str {
         404 => {
             "check that the repository, image or tag exists and that the configured names are right"
         }
-        403 => "the credentials are valid but lack permission to read this repository",
+        // Artifact Registry (and many Docker registries) answer 403 alike for a repository the
+        // caller may not read and one that does not exist.
+        403 => "the credentials lack permission to read this repository, or the repository does not exist; check both",
         401 => "the registry wants authentication",
         s if RETRYABLE_STATUSES.contains(&s) => {
             "the registry is overloaded or failing; it will be retried"
@@ -186,7 +209,7 @@ impl RegistryError {
         }
     }
 
-    /// The delay the registry asked for with `Retry-After`.
+    /// The delay the registry asked for before a retry.
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Status { retry_after, .. } => *retry_after,

@@ -1,13 +1,18 @@
 //! One HTTP exchange with a registry, shared by the Docker and Artifact Registry clients.
 //!
-//! A request is sent, its whole body read (so that a connection cut mid-body is a transport
-//! error and retried like any other), and the status classified: 2xx and 401 are returned to
+//! A request is sent asking for gzip, its whole body read and decompressed up to a size cap
+//! (`images.registryLimits.maxResponseBytes`, counted after decompression, so that neither a
+//! huge body nor a small compressed bomb can take the process's memory; a connection cut
+//! mid-body is a transport error and retried like any other), and the status classified: 2xx and 401 are returned to
 //! the caller (401 because authentication is the caller's business), everything else becomes
 //! a [`RegistryError::Status`] carrying the registry's own explanation. The HTTP client built
 //! here follows redirects only within the same scheme, host and port, so that an
 //! `Authorization` header can never be carried to another host by a redirect.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use rsp_config::RegistryLimits;
+use rsp_retry::hint;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{redirect, RequestBuilder, StatusCode};
@@ -75,23 +80,21 @@ pub(crate) fn authority(url: &Url) -> String {
     }
 }
 
-/// Sends one request and reads the whole answer; see the module documentation.
+/// Sends one request and reads the whole answer, at most `max_body` bytes of it after
+/// decompression; see the module documentation.
 pub(crate) async fn exchange(
     request: RequestBuilder,
     host: &str,
     operation: &str,
+    max_body: u64,
 ) -> Result<Reply, RegistryError> {
-    let response = request
+    let mut response = request
         .send()
         .await
         .map_err(|e| transport(e, host, operation))?;
     let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| transport(e, host, operation))?
-        .to_vec();
+    let headers = std::mem::take(response.headers_mut());
+    let body = read_body(response, host, operation, max_body).await?;
     if status.is_success() || status == StatusCode::UNAUTHORIZED {
         return Ok(Reply {
             status,
@@ -104,8 +107,41 @@ pub(crate) async fn exchange(
         operation: operation.to_owned(),
         status: status.as_u16(),
         detail: explanation(&body),
-        retry_after: retry_after(&headers),
+        retry_after: asked_delay(&headers, &body),
     })
+}
+
+/// The body, chunk by chunk as it arrives (decompressed when the registry sent gzip), refused
+/// as soon as it grows past `max_body`: a huge answer costs at most the cap, never its size.
+async fn read_body(
+    mut response: reqwest::Response,
+    host: &str,
+    operation: &str,
+    max_body: u64,
+) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || RegistryError::TooLarge {
+        host: host.to_owned(),
+        operation: operation.to_owned(),
+        limit: max_body,
+    };
+    // Known only for uncompressed bodies; a compressed one is counted as it decompresses.
+    let announced = response.content_length().unwrap_or(0);
+    if announced > max_body {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport(e, host, operation))?
+    {
+        let length = u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
+        if length > max_body {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Runs a whole multi-request operation (a listing) under `limit`.
@@ -122,6 +158,55 @@ pub(crate) async fn within<T>(
             operation: operation.to_owned(),
             limit,
         })?
+}
+
+/// Pages and entries one listing has taken so far, against `images.registryLimits`: a chain
+/// of new pages that never ends (Docker `Link`, Artifact Registry page tokens) fails when it
+/// passes a bound, long before the listing deadline and with memory bounded by the limits.
+pub(crate) struct ListingBudget<'a> {
+    limits: &'a RegistryLimits,
+    host: &'a str,
+    operation: &'a str,
+    pages: u64,
+    entries: u64,
+}
+
+impl<'a> ListingBudget<'a> {
+    pub fn new(limits: &'a RegistryLimits, host: &'a str, operation: &'a str) -> Self {
+        Self {
+            limits,
+            host,
+            operation,
+            pages: 0,
+            entries: 0,
+        }
+    }
+
+    /// Counts one page of `entries`; an error once the listing exceeds a bound.
+    pub fn count_page(&mut self, entries: usize) -> Result<(), RegistryError> {
+        self.pages = self.pages.saturating_add(1);
+        self.entries = self
+            .entries
+            .saturating_add(u64::try_from(entries).unwrap_or(u64::MAX));
+        let exceeded = if self.pages > self.limits.max_pages {
+            Some(("maxPages", self.limits.max_pages, "pages"))
+        } else if self.entries > self.limits.max_entries {
+            Some(("maxEntries", self.limits.max_entries, "entries"))
+        } else {
+            None
+        };
+        match exceeded {
+            None => Ok(()),
+            Some((key, limit, what)) => Err(RegistryError::Paging {
+                host: self.host.to_owned(),
+                operation: self.operation.to_owned(),
+                detail: format!(
+                    "the listing goes on past {limit} {what} (images.registryLimits.{key}); \
+                     the registry's paging may never end, or the limit is too low for this repository"
+                ),
+            }),
+        }
+    }
 }
 
 /// Adds `Authorization: {value}` marked sensitive, so that it never shows in `Debug` output.
@@ -165,16 +250,29 @@ fn transport(error: reqwest::Error, host: &str, operation: &str) -> RegistryErro
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for registries and ignored).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
+/// The delay the registry asked for: Google's `RetryInfo.retryDelay` in the error body, else
+/// `Retry-After` (Google rarely sends the header; Docker registries send nothing else).
+fn asked_delay(headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
+    google_retry_delay(body).or_else(|| {
+        let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+        hint::retry_after(value, SystemTime::now())
+    })
+}
+
+/// `error.details[]` entry of type `google.rpc.RetryInfo`, as Google's APIs send it with
+/// `RESOURCE_EXHAUSTED` and `UNAVAILABLE` (https://cloud.google.com/apis/design/errors#retryinfo):
+/// `{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"}`.
+fn google_retry_delay(body: &[u8]) -> Option<Duration> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    json.get("error")?
+        .get("details")?
+        .as_array()?
+        .iter()
+        .filter(|detail| {
+            detail.get("@type").and_then(|t| t.as_str())
+                == Some("type.googleapis.com/google.rpc.RetryInfo")
+        })
+        .find_map(|detail| hint::protobuf_duration(detail.get("retryDelay")?.as_str()?))
 }
 
 /// The registry's explanation of an error: Docker `errors[].code/message`, Google
@@ -232,6 +330,19 @@ mod tests {
         assert_eq!(explanation(google), "NOT_FOUND: Repository not found");
         assert_eq!(explanation(b"  bad gateway \n"), "bad gateway");
         assert_eq!(explanation(&[b'x'; 1000]).chars().count(), DETAIL_LIMIT + 1);
+    }
+
+    #[test]
+    fn asked_delays_come_from_retry_info_or_retry_after() {
+        let google = br#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"Quota exceeded","details":[
+            {"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED"},
+            {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"}]}}"#;
+        let mut headers = HeaderMap::new();
+        assert_eq!(asked_delay(&headers, google), Some(Duration::from_secs(30)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(asked_delay(&headers, google), Some(Duration::from_secs(30)));
+        assert_eq!(asked_delay(&headers, b"{}"), Some(Duration::from_secs(7)));
+        assert_eq!(asked_delay(&HeaderMap::new(), b"busy"), None);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   Bearer authentication, `Link` paging and bounded concurrency for digests.
 //! - [`gar`]: the `dockerImages.list` listing of Google Artifact Registry.
 //! - [`progress`]: counters of a listing in progress, for `rsp-images snapshot`.
-//! - [`retry`]: the shared retry policy for transient failures (429, 5xx, network).
+//! - `retry`: runs a request again after transient failures (429, 5xx, network), by the
+//!   project's one retry rule ([`rsp_retry`]).
 //! - [`error`]: [`RegistryError`], whose messages name host, operation and remedy and never
 //!   contain a credential.
 //!
@@ -17,10 +18,11 @@ pub mod error;
 pub mod gar;
 mod http;
 pub mod progress;
-pub mod retry;
+mod retry;
 pub mod source;
 
 pub use docker::{DockerClientConfig, DockerCredential, DockerCredentials, DockerRegistryClient};
 pub use error::RegistryError;
 pub use gar::{GarAuth, GarClient, GarClientConfig, GarImage, GarImageRef, GarTokenProvider};
-pub use retry::RetryPolicy;
+pub use rsp_config::RegistryLimits;
+pub use rsp_retry::{Backoff, RetryPolicy};

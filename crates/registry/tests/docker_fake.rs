@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use common::{assert_token_request, with_credentials};
 use rsp_registry::docker::MANIFEST_MEDIA_TYPES;
-use rsp_registry::{DockerClientConfig, DockerRegistryClient, RegistryError, RetryPolicy};
+use rsp_registry::{Backoff, DockerClientConfig, DockerRegistryClient, RegistryError, RetryPolicy};
 use rsp_testkit::registry::{
     BearerSettings, FakeAuth, FakeDockerRegistry, Fault, LinkStyle, Recorded,
 };
@@ -409,9 +409,9 @@ async fn retries_stop_within_the_budget() {
     fake.push_faults(std::iter::repeat_n(Fault::Status(503), 1000));
     let mut config = config(&fake);
     config.retry = RetryPolicy {
+        backoff: Backoff::new(Duration::from_millis(10), Duration::from_millis(40)),
         max_elapsed: Duration::from_millis(200),
-        initial: Duration::from_millis(10),
-        max_delay: Duration::from_millis(40),
+        max_asked: Duration::from_millis(40),
     };
     let error = client(config).list_tags(REPO).await.unwrap_err();
     assert!(
@@ -421,6 +421,22 @@ async fn retries_stop_within_the_budget() {
     assert!(error.is_retryable());
     assert_eq!(error.status(), Some(503));
     assert!(fake.request_count() > 1 && fake.request_count() < 100);
+}
+
+/// Issue 10: a registry answering `429` with `Retry-After: 0` got 83 requests in 4 s, the
+/// header having switched backoff off. The backoff's floor holds whatever the header says:
+/// with the default policy (0.5 s doubling), 2 s allow at most five attempts.
+#[tokio::test]
+async fn retry_after_zero_keeps_the_backoff_floor() {
+    let fake = fake_with_tags(1).await;
+    fake.push_faults(std::iter::repeat_n(Fault::StatusRetryAfter(429, 0), 1000));
+    let mut config = config(&fake);
+    config.retry = RetryPolicy::default();
+    config.list_deadline = Duration::from_secs(2);
+    let error = client(config).list_tags(REPO).await.unwrap_err();
+    assert!(matches!(error, RegistryError::Deadline { .. }), "{error:?}");
+    let requests = fake.request_count();
+    assert!((2..=5).contains(&requests), "{requests} requests in 2 s");
 }
 
 #[tokio::test]

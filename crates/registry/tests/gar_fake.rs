@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rsp_registry::{
-    GarAuth, GarClient, GarClientConfig, GarImageRef, GarTokenProvider, RegistryError, RetryPolicy,
+    Backoff, GarAuth, GarClient, GarClientConfig, GarImageRef, GarTokenProvider, RegistryError,
+    RegistryLimits, RetryPolicy,
 };
 use rsp_testkit::gar::{generate_images, FakeGar, Fault, GarRepository, Recorded};
 use url::Url;
@@ -31,12 +32,13 @@ fn config(fake: &FakeGar) -> GarClientConfig {
         auth: GarAuth::None,
         timeout: Duration::from_secs(5),
         retry: RetryPolicy {
+            backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(20)),
             max_elapsed: Duration::from_secs(5),
-            initial: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
+            max_asked: Duration::from_millis(20),
         },
         page_size: 1000,
         list_deadline: Duration::from_secs(30),
+        limits: RegistryLimits::default(),
     }
 }
 
@@ -78,7 +80,9 @@ async fn pages_are_followed_in_api_order_with_size_and_field_mask() {
     );
     assert_eq!(requests[0].param("pageSize"), Some("1000"));
     assert_eq!(requests[0].param("pageToken"), None);
-    assert_eq!(requests[1].param("pageToken"), Some("10"));
+    // The opaque token (base64 with `+ / =`) arrives as it was issued: percent-encoded.
+    let token = requests[1].param("pageToken").unwrap();
+    assert!(token.starts_with("+/+/") && token.ends_with('='), "{token}");
     assert!(requests[0]
         .param("fields")
         .unwrap()

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use rsp_config::{ImagesConfig, SourceConfig};
+use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
+use rsp_model::platform::{Platform, Platforms};
 use rsp_model::TagKind;
 use rsp_registry::source::{DockerSource, ImageSource, Listing};
 use rsp_testkit::registry::{DockerRegistry, Pusher, RegistryAuth};
@@ -52,7 +53,7 @@ async fn start() -> (DockerRegistry, Pusher, Pushed) {
 
 fn source_for(registry: &DockerRegistry) -> (DockerSource, ImagesConfig) {
     let config = docker_config(registry.url());
-    let source = DockerSource::new(&config, None).unwrap();
+    let source = DockerSource::new(&config, None, RegistryLimits::default()).unwrap();
     let mut options = options(SourceConfig::Docker(config));
     options.num_dailies = 1;
     options.alias_tags = strings(&["latest_weekly", "latest_daily"]);
@@ -205,4 +206,37 @@ async fn a_moved_tag_gives_its_new_digest_at_the_next_refresh() {
     assert_eq!(all.len(), 11);
     assert!(all.contains(&("recommended".to_owned(), weekly_44)));
     assert!(all.contains(&("latest_weekly".to_owned(), pushed.weekly_43)));
+}
+
+/// Platforms of prepulled images come from their manifest index (pushed to the real
+/// registry as an OCI image index); a single-manifest image stays unknown.
+#[tokio::test]
+async fn prepull_platforms_come_from_the_manifest_index() {
+    let registry = DockerRegistry::start(RegistryAuth::None).await.unwrap();
+    let pusher = Pusher::new(registry.url(), None);
+    pusher
+        .push_index(
+            DOCKER_REPOSITORY,
+            "w43",
+            &["linux/amd64", "linux/arm64/v8"],
+            &["w_2077_43", "recommended"],
+        )
+        .await
+        .unwrap();
+    pusher
+        .push_image(DOCKER_REPOSITORY, "w42", &["w_2077_42"])
+        .await
+        .unwrap();
+    let (source, options) = source_for(&registry);
+    let listing = source.update_images(&options).await.unwrap();
+    let mut arm = Platform::new("linux", "arm64");
+    arm.variant = Some("v8".into());
+    let both = Platforms::known([Platform::new("linux", "amd64"), arm]);
+    let image = |tag: &str| listing.catalog.get(tag).unwrap().platforms();
+    assert_eq!(image("w_2077_43"), both, "{}", registry.log());
+    assert_eq!(image("recommended"), both);
+    assert_eq!(image("w_2077_42"), Platforms::Unknown);
+    // Cached by digest: a second refresh gives the same answer.
+    let again = source.update_images(&options).await.unwrap();
+    assert_eq!(again.catalog.get("w_2077_43").unwrap().platforms(), both);
 }

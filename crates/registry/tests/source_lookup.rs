@@ -6,15 +6,16 @@
 //! listings from `DockerSource` over the loopback fake registry, which records the manifest
 //! HEADs a lookup outside the prepull set needs.
 
-use rsp_config::{ImagesConfig, SourceConfig};
+use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
 use rsp_registry::source::{
     image_for_class, image_for_reference, image_for_tag_name, DockerSource, GoogleSource,
     ImageClass, ImageSource, Listing, LookupError, ResolvedImage,
 };
 use rsp_testkit::gar::FakeGar;
-use rsp_testkit::registry::{FakeDockerRegistry, Recorded};
+use rsp_testkit::registry::{FakeDockerRegistry, Fault, Recorded};
 use sources::{
-    digest, docker_config, fake_gar, gar_image, google_source, options, DOCKER_REPOSITORY, IMAGE,
+    digest, docker_config, fake_gar, gar_image, google_source, options, DOCKER_REGISTRY,
+    DOCKER_REPOSITORY, IMAGE,
 };
 
 #[path = "common/sources.rs"]
@@ -262,7 +263,7 @@ async fn docker() -> Docker {
         ],
     );
     let config = docker_config(fake.url());
-    let source = DockerSource::new(&config, None).unwrap();
+    let source = DockerSource::new(&config, None, RegistryLimits::default()).unwrap();
     let mut options = options(SourceConfig::Docker(config));
     options.num_weeklies = 1;
     let listing = source.update_images(&options).await.unwrap();
@@ -435,5 +436,37 @@ async fn a_docker_tag_deleted_since_the_refresh_is_an_unknown_image() {
         docker.heads("w_2077_42"),
         2,
         "the registry was asked each time"
+    );
+}
+
+/// Issue 10: resolving a tag outside the prepull set while the registry answers 500 held the
+/// spawner 53–60 s before a 502. It answers within the lookup budget now: with the digest the
+/// registry gave last time when there is one, else with the registry's error.
+#[tokio::test]
+async fn a_failing_registry_answers_lookups_within_the_budget() {
+    let docker = docker().await;
+    let reference = format!("{DOCKER_REGISTRY}/{DOCKER_REPOSITORY}:w_2077_42");
+    assert_eq!(
+        docker.reference(&reference).await.unwrap().digest,
+        digest(2)
+    );
+    docker
+        .fake
+        .push_faults(std::iter::repeat_n(Fault::Status(500), 10_000));
+
+    let started = std::time::Instant::now();
+    let remembered = image_for_tag_name(&docker.source, &docker.listing, "w_2077_42")
+        .await
+        .unwrap();
+    assert_eq!(remembered.digest, digest(2));
+    let never_resolved = image_for_tag_name(&docker.source, &docker.listing, "w_2077_41").await;
+    assert!(
+        matches!(never_resolved, Err(LookupError::Registry(_))),
+        "{never_resolved:?}"
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < 2 * rsp_registry::source::LOOKUP_BUDGET + std::time::Duration::from_secs(1),
+        "{elapsed:?}"
     );
 }

@@ -85,12 +85,13 @@ async fn entries_of_other_images_and_missing_sizes_are_handled() {
     let ours = vec![GarImage {
         tags: strings(&["w_2077_43"]),
         digest: digest(1),
-        size: None,
+        ..GarImage::default()
     }];
     let theirs = vec![GarImage {
         tags: strings(&["w_2077_44"]),
         digest: digest(2),
         size: Some(5),
+        ..GarImage::default()
     }];
     let mut file: serde_json::Value =
         serde_json::from_str(&write_snapshot(GAR_REGISTRY, GAR_PATH, &ours)).unwrap();

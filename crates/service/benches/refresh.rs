@@ -111,7 +111,7 @@ fn generate() -> Vec<Generated> {
                         false,
                     ),
                 ];
-                if week.week() % 4 == 0 {
+                if week.week().is_multiple_of(4) {
                     tags.push((vec![format!("exp_{weekly}_gpu")], false));
                 }
                 if week.week() == 50 {
@@ -228,7 +228,7 @@ fn nodes(images: &[Generated], prepull: &[(String, String)]) -> Vec<NodeInfo> {
                 k += 1;
                 let r = mix(n as u64, k);
                 // Three in four from the recent images, the rest from anywhere.
-                let image = if r % 4 != 0 {
+                let image = if !r.is_multiple_of(4) {
                     recent[(r >> 8) as usize % recent.len()]
                 } else {
                     &images[(r >> 8) as usize % images.len()]
@@ -357,7 +357,7 @@ impl Context {
             let SourceConfig::Google(google) = &config.images.source else {
                 unreachable!("a google source is configured")
             };
-            let source = GoogleSource::new(google).await.unwrap();
+            let source = GoogleSource::new(google, Default::default()).await.unwrap();
             let raw = source.list().await.unwrap();
             (fake, source, config, raw)
         });

@@ -44,82 +44,8 @@ impl From<rsp_registry::source::LookupError> for LookupError {
     }
 }
 
-/// The state of one image on one node, for the status page and metrics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CellState {
-    /// The node reports the image (or a prepull of it succeeded).
-    Cached,
-    /// A prepull pod is pulling it.
-    Pulling { since: SystemTime },
-    /// The last prepull failed and the pair waits before the next try.
-    BackingOff {
-        reason: String,
-        failed_at: SystemTime,
-        until: SystemTime,
-    },
-    /// Not on the node yet, nothing under way (waiting for a slot).
-    Missing,
-}
-
-/// One row of the status page: a prepull image against every node of `StatusView::nodes`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRow {
-    pub tag: String,
-    pub name: String,
-    pub reference: String,
-    pub digest: String,
-    pub size: Option<u64>,
-    /// One cell per node, in the order of `StatusView::nodes`.
-    pub cells: Vec<CellState>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeView {
-    pub name: String,
-    pub eligible: bool,
-    pub comment: Option<String>,
-}
-
-/// How the last refreshes went.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RefreshView {
-    /// What is tracked, e.g. `us-central1-docker.pkg.dev/project/repo/image (google)`.
-    pub source: String,
-    pub last_success: Option<SystemTime>,
-    /// The error of the last refresh, if it failed; the last good listing is still served.
-    pub last_error: Option<(String, SystemTime)>,
-}
-
-/// How much a notice matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-/// Something the status page tells its reader about how the service is set up or doing: a
-/// severity, a short title and a sentence of detail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub severity: Severity,
-    pub title: String,
-    pub detail: String,
-}
-
-/// Everything the status page shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatusView {
-    pub refresh: RefreshView,
-    pub nodes: Vec<NodeView>,
-    pub images: Vec<ImageRow>,
-    /// Whether this replica is the one that prepulls.
-    pub leader: bool,
-    /// Whether prepull pods are really created (false for a static cluster: plan only).
-    pub prepulling: bool,
-    /// What the reader should know about the setup (e.g. an unauthenticated lab form).
-    pub notices: Vec<Notice>,
-}
+/// What the status pages read (see `crate::status`).
+pub use crate::status::{CellState, Notice, RefreshView, Severity, StatusView};
 
 /// Counters and gauges for `/metrics`, read at scrape time: plain data, one field per value.
 /// Adding a series is a field here and one call in `metrics/snapshot.rs`; the series name is
@@ -227,7 +153,8 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         selection: ImageSelection,
     ) -> impl Future<Output = Result<ResolvedImage, LookupError>> + Send;
-    /// The status page.
+    /// What the status pages show. Pages call it off the async worker threads: the first
+    /// call for a snapshot may build its grid (milliseconds at 5,000 nodes).
     fn status(&self) -> StatusView;
     /// `GET /readyz`: true once one refresh has succeeded.
     fn ready(&self) -> bool;

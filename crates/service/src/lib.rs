@@ -4,14 +4,16 @@
 //! - `body`: JSON bodies serialised (and gzip-compressed) once, shared by requests.
 //! - `form`: the lab form's sizes and authentication (open, or Gafaelfawr).
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
-//! - `pages`: the server-rendered lab form and status page.
+//! - `pages`: the server-rendered lab form and status pages (overview, node list, node).
 //! - `metrics`: `/metrics` through prometheus-client: the backend's metrics snapshot and the
 //!   HTTP request histograms.
 //! - `openapi`: the OpenAPI document of the JSON routes.
 //! - `state`: the live state the routes read, rebuilt when an input changes.
-//! - `text`: sizes and digests as people read them (status page, `plan` tables).
+//! - `text`: sizes and digests as people read them (status pages, `plan` tables).
 //! - `refresh`: the registry refresh loop and its record (last success, last error).
 //! - `run`: `serve`, which starts every task and stops them cleanly.
+//! - `status`: what the status pages show (the image × node grid, node queries, notices),
+//!   pure functions of the served snapshot.
 //! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
 //!   presence); pure, shared with the `plan` command.
 
@@ -25,5 +27,6 @@ pub mod pages;
 pub mod refresh;
 pub mod run;
 pub mod state;
+pub mod status;
 pub mod text;
 pub mod views;

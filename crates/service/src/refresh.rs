@@ -5,11 +5,13 @@
 //! for the status page (decisions §5 fix 10). Refreshes follow `refreshInterval` with ±10 %
 //! jitter (replicas do not hit the registry in step); after a failure the next try comes
 //! sooner, backing off from 5 s up to the interval, so a service that started while the
-//! registry was down becomes ready soon after it comes back.
+//! registry was down becomes ready soon after it comes back. Both waits follow the project's
+//! one retry rule ([`rsp_retry`]).
 
 use crate::metrics::{Histogram, REFRESH_BUCKETS};
 use rsp_config::ImagesConfig;
 use rsp_registry::source::{ImageSource, Listing};
+use rsp_retry::Backoff;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
@@ -19,6 +21,10 @@ use tokio::sync::watch;
 pub struct RefreshRecord {
     pub last_success: Option<SystemTime>,
     pub last_error: Option<(String, SystemTime)>,
+    /// When the current run of failures began (none after a success).
+    pub failing_since: Option<SystemTime>,
+    /// Refreshes failed in a row.
+    pub consecutive_failures: u32,
     pub success_total: u64,
     pub failure_total: u64,
     pub durations: Histogram,
@@ -29,6 +35,8 @@ impl Default for RefreshRecord {
         RefreshRecord {
             last_success: None,
             last_error: None,
+            failing_since: None,
+            consecutive_failures: 0,
             success_total: 0,
             failure_total: 0,
             durations: Histogram::new(REFRESH_BUCKETS),
@@ -66,11 +74,13 @@ pub async fn run<S: ImageSource>(
                 update(&record, |r| {
                     r.last_success = Some(SystemTime::now());
                     r.last_error = None;
+                    r.failing_since = None;
+                    r.consecutive_failures = 0;
                     r.success_total += 1;
                     r.durations.observe(elapsed.as_secs_f64());
                 });
                 listings.send_replace(Arc::new(listing));
-                jittered(options.refresh_interval.saturating_sub(elapsed))
+                rsp_retry::spread(options.refresh_interval.saturating_sub(elapsed))
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
@@ -81,11 +91,14 @@ pub async fn run<S: ImageSource>(
                     "Refreshing image information failed; still serving the last good listing"
                 );
                 update(&record, |r| {
-                    r.last_error = Some((error.to_string(), SystemTime::now()));
+                    let now = SystemTime::now();
+                    r.failing_since.get_or_insert(now);
+                    r.consecutive_failures = failures;
+                    r.last_error = Some((error.to_string(), now));
                     r.failure_total += 1;
                     r.durations.observe(elapsed.as_secs_f64());
                 });
-                retry_delay(failures, options.refresh_interval)
+                failure_backoff(options.refresh_interval).delay(failures)
             }
         };
         tokio::select! {
@@ -102,30 +115,102 @@ fn update(record: &SharedRecord, f: impl FnOnce(&mut RefreshRecord)) {
     }
 }
 
-/// `delay` ± 10 %.
-fn jittered(delay: Duration) -> Duration {
-    let factor = 0.9 + rand::random::<f64>() * 0.2;
-    delay.mul_f64(factor)
-}
-
-/// 5 s, 10 s, 20 s, … after consecutive failures, never more than the refresh interval.
-fn retry_delay(failures: u32, interval: Duration) -> Duration {
-    let exponent = failures.saturating_sub(1).min(16);
-    let backoff = Duration::from_secs(5).saturating_mul(1 << exponent);
-    jittered(backoff.min(interval))
+/// After failures: 5 s doubling, never more than the refresh interval.
+fn failure_backoff(interval: Duration) -> Backoff {
+    Backoff::new(Duration::from_secs(5).min(interval), interval)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rsp_registry::RegistryError;
+    use tokio::sync::mpsc;
+
+    /// A source whose refreshes succeed or fail as the test says, one message per refresh.
+    struct Scripted {
+        outcomes: tokio::sync::Mutex<mpsc::UnboundedReceiver<bool>>,
+    }
+
+    impl ImageSource for Scripted {
+        async fn update_images(&self, _: &ImagesConfig) -> Result<Listing, RegistryError> {
+            let next = self.outcomes.lock().await.recv().await;
+            match next {
+                Some(true) => Ok(Listing::empty("registry.test", "lab")),
+                Some(false) => Err(RegistryError::Transport {
+                    host: "registry.test".to_owned(),
+                    operation: "list tags".to_owned(),
+                    detail: "connection refused".to_owned(),
+                    timeout: false,
+                }),
+                None => std::future::pending().await,
+            }
+        }
+
+        fn registry_and_repository(&self) -> (&str, &str) {
+            ("registry.test", "lab")
+        }
+    }
+
+    async fn after_refresh(record: &SharedRecord, number: u64) -> RefreshRecord {
+        loop {
+            let current = record.lock().expect("not poisoned").clone();
+            if current.success_total + current.failure_total >= number {
+                return current;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_record_knows_since_when_refreshes_fail() {
+        let (config, _) = rsp_config::Config::from_yaml(
+            "images:\n  source:\n    type: docker\n    repository: lab\n",
+        )
+        .expect("config");
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let source = Arc::new(Scripted {
+            outcomes: tokio::sync::Mutex::new(outcomes),
+        });
+        let (listings, _listings_rx) = watch::channel(Arc::new(Listing::empty("r", "l")));
+        let record = SharedRecord::default();
+        let (_stop_tx, stop) = watch::channel(false);
+        tokio::spawn(run(
+            source,
+            config.images,
+            listings,
+            Arc::clone(&record),
+            stop,
+        ));
+
+        outcomes_tx.send(false).expect("the loop listens");
+        let first = after_refresh(&record, 1).await;
+        assert_eq!(first.consecutive_failures, 1);
+        let since = first
+            .failing_since
+            .expect("failing since the first failure");
+        outcomes_tx.send(false).expect("the loop listens");
+        let second = after_refresh(&record, 2).await;
+        assert_eq!(
+            (second.consecutive_failures, second.failing_since),
+            (2, Some(since))
+        );
+        outcomes_tx.send(true).expect("the loop listens");
+        let ok = after_refresh(&record, 3).await;
+        assert_eq!((ok.consecutive_failures, ok.failing_since), (0, None));
+        assert!(ok.last_error.is_none());
+        outcomes_tx.send(false).expect("the loop listens");
+        let again = after_refresh(&record, 4).await;
+        assert_eq!(again.consecutive_failures, 1);
+        assert!(again.failing_since.is_some_and(|t| t > since));
+    }
 
     #[test]
     fn retries_back_off_up_to_the_interval() {
-        let interval = Duration::from_secs(300);
-        let first = retry_delay(1, interval);
-        assert!(first >= Duration::from_millis(4500) && first <= Duration::from_millis(5500));
-        let third = retry_delay(3, interval);
-        assert!(third >= Duration::from_secs(18) && third <= Duration::from_secs(22));
-        assert!(retry_delay(30, interval) <= Duration::from_secs(330));
+        let backoff = failure_backoff(Duration::from_secs(300));
+        assert_eq!(backoff.step(1), Duration::from_secs(5));
+        assert_eq!(backoff.step(3), Duration::from_secs(20));
+        assert_eq!(backoff.step(30), Duration::from_secs(300));
+        let short = failure_backoff(Duration::from_secs(2));
+        assert_eq!(short.step(1), Duration::from_secs(2));
     }
 }

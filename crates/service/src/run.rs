@@ -96,7 +96,7 @@ pub async fn serve(
         users = %form.describe_auth(),
         "Starting rsp-images"
     );
-    for notice in form.notices() {
+    for notice in crate::status::lab_form_notices(&form.setup()) {
         tracing::warn!(detail = %notice.detail, "{}", notice.title);
     }
 

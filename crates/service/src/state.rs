@@ -9,15 +9,15 @@
 //! computed on the blocking pool, never on the threads that answer requests and probes.
 
 use crate::backend::{
-    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
-    ResolvedImage, StatusView,
+    Backend, ImageSelection, LookupError, MetricsSnapshot, RefreshView, ResolvedImage, StatusView,
 };
 use crate::body::JsonBody;
 use crate::form::LabForm;
 use crate::metrics::Histogram;
 use crate::pages::{self, RenderError};
 use crate::refresh::SharedRecord;
-use crate::views::{self, PrepullErrors, World};
+use crate::status::StatusGrid;
+use crate::views::{self, World};
 use axum::body::Bytes;
 use chrono::Utc;
 use rsp_config::Config;
@@ -28,7 +28,7 @@ use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, ImageSource, Listing};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How stale the dropdown's age filters may get: a cutoff measured in days or weeks moving
@@ -62,14 +62,15 @@ struct MenuEntry {
 }
 
 /// The world with its bodies. `images` and `menu` depend only on the world and are shared
-/// with the next `Current` when a rebuild changed nothing they show; `prepulls` also shows
-/// the prepuller's errors, so it belongs to one `Current`.
+/// with the next `Current` when a rebuild changed nothing they show; `prepulls` and the
+/// status pages' grid also show the prepuller's activity, so they belong to one `Current`.
 pub struct Current {
     pub world: Arc<World>,
     pub puller: Arc<PullerStatus>,
     images: Arc<OnceLock<JsonBody>>,
     menu: Arc<MenuCache>,
     prepulls: tokio::sync::OnceCell<JsonBody>,
+    grid: OnceLock<Arc<StatusGrid>>,
 }
 
 impl Current {
@@ -80,6 +81,7 @@ impl Current {
             images: Arc::default(),
             menu: Arc::default(),
             prepulls: tokio::sync::OnceCell::new(),
+            grid: OnceLock::new(),
         }
     }
 
@@ -91,6 +93,7 @@ impl Current {
             images: Arc::clone(&self.images),
             menu: Arc::clone(&self.menu),
             prepulls: tokio::sync::OnceCell::new(),
+            grid: OnceLock::new(),
         }
     }
 
@@ -216,12 +219,20 @@ impl Current {
             .get_or_init(|| {
                 let (current, config) = (Arc::clone(self), Arc::clone(config));
                 offload(move || {
-                    let errors = prepull_errors(&current.puller);
+                    let errors = views::prepull_errors(&current.puller);
                     JsonBody::new(&views::prepuller_status(&current.world, &config, &errors))
                 })
             })
             .await
             .clone()
+    }
+
+    /// The status pages' grid, built at the first page view of this snapshot.
+    fn status_grid(&self) -> Arc<StatusGrid> {
+        Arc::clone(
+            self.grid
+                .get_or_init(|| Arc::new(StatusGrid::build(Arc::clone(&self.world), &self.puller))),
+        )
     }
 
     /// The current menu entry; when it is stale, one caller recomputes it in the background
@@ -336,15 +347,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// The last prepull error of each (node, digest) pair, for `/prepulls`.
-fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
-    puller
-        .pulls
-        .iter()
-        .filter_map(|(key, pull)| Some((key.clone(), pull.last_error.clone()?)))
-        .collect()
-}
-
 /// Counts the duration of every successful prepull until the prepuller stops.
 pub async fn record_prepull_durations(
     mut events: tokio::sync::broadcast::Receiver<rsp_kube::prepuller::PrepullEvent>,
@@ -365,10 +367,6 @@ pub async fn record_prepull_durations(
     }
 }
 
-fn system_time(time: chrono::DateTime<Utc>) -> SystemTime {
-    SystemTime::from(time)
-}
-
 impl<S: ImageSource> Backend for ServiceState<S> {
     fn spawner_images(&self) -> SpawnerImages {
         views::spawner_images(&self.current().world, &self.config.images.recommended_tag)
@@ -380,7 +378,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
         views::prepuller_status(
             &current.world,
             &self.config,
-            &prepull_errors(&current.puller),
+            &views::prepull_errors(&current.puller),
         )
     }
 
@@ -429,45 +427,19 @@ impl<S: ImageSource> Backend for ServiceState<S> {
     }
 
     fn status(&self) -> StatusView {
-        let current = self.current();
-        let world = &current.world;
         let record = lock(&self.refresh).clone();
-        let nodes = views::node_views(world);
-        let images = views::prepull_images(&world.listing)
-            .into_iter()
-            .map(|wanted| {
-                let image = world.listing.catalog.get(&wanted.tag);
-                let cells = world
-                    .nodes
-                    .iter()
-                    .map(|node| cell(&current, &node.name, &wanted.digest))
-                    .collect();
-                ImageRow {
-                    name: image
-                        .map(|i| i.display_name().to_string())
-                        .unwrap_or_default(),
-                    reference: image.map(|i| i.reference()).unwrap_or_default(),
-                    size: world
-                        .presence
-                        .size(&wanted.digest)
-                        .or_else(|| image.and_then(|i| i.size())),
-                    tag: wanted.tag,
-                    digest: wanted.digest,
-                    cells,
-                }
-            })
-            .collect();
         StatusView {
             refresh: RefreshView {
                 source: self.source.describe(),
                 last_success: record.last_success,
                 last_error: record.last_error,
+                failing_since: record.failing_since,
+                consecutive_failures: record.consecutive_failures,
             },
-            nodes,
-            images,
             leader: *self.leader.borrow(),
             prepulling: self.prepulling,
-            notices: self.form.notices(),
+            grid: self.current().status_grid(),
+            lab_form: self.form.setup(),
         }
     }
 
@@ -506,28 +478,5 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             ineligible_nodes,
             prepull_image_missing_nodes: views::missing_nodes_by_image(&plan, &images),
         }
-    }
-}
-
-/// The state of one image on one node, as the status page shows it.
-fn cell(current: &Current, node: &str, digest: &str) -> CellState {
-    if current.world.presence.is_on(digest, node) {
-        return CellState::Cached;
-    }
-    let Some(pull) = current.puller.pull(node, digest) else {
-        return CellState::Missing;
-    };
-    if let Some(since) = pull.pulling_since {
-        return CellState::Pulling {
-            since: system_time(since),
-        };
-    }
-    match (&pull.last_error, pull.last_error_at, pull.backing_off_until) {
-        (Some(reason), Some(failed_at), Some(until)) => CellState::BackingOff {
-            reason: reason.clone(),
-            failed_at: system_time(failed_at),
-            until: system_time(until),
-        },
-        _ => CellState::Missing,
     }
 }

@@ -1,4 +1,4 @@
-//! How sizes and digests are shown to people, the same on the status page and in `plan`'s
+//! How sizes and digests are shown to people, the same on the status pages and in `plan`'s
 //! tables.
 
 /// `sha256:0123456789ab`: enough to tell digests apart at a glance (as `docker images`).

@@ -6,9 +6,9 @@
 //! one of its inputs changes (a refresh, a node event, a finished prepull); rebuilding is
 //! cheap because the catalog is shared and only the node presence is recomputed.
 
-use crate::backend::NodeView;
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
+use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
 use rsp_model::api::{
     MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage, PrepullerImages, PrepullerStatus,
     SpawnerEntry, SpawnerImagesView,
@@ -211,6 +211,15 @@ fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuI
 /// The last prepull error of (node, digest) pairs, shown as extra fields of the status.
 pub type PrepullErrors = HashMap<(String, String), String>;
 
+/// The last prepull error of each (node, digest) pair the prepuller reports, for `/prepulls`.
+pub fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
+    puller
+        .pulls
+        .iter()
+        .filter_map(|(key, pull)| Some((key.clone(), pull.last_error.clone()?)))
+        .collect()
+}
+
 /// Body of `GET /spawner/v1/prepulls`.
 pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) -> PrepullerStatus {
     let mut nodes: Vec<NodeStatus> = world
@@ -260,18 +269,6 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
         images,
         nodes,
     }
-}
-
-/// The nodes as the status page lists them.
-pub fn node_views(world: &World) -> Vec<NodeView> {
-    world
-        .entries()
-        .map(|(node, eligibility)| NodeView {
-            name: node.name.clone(),
-            eligible: eligibility.is_eligible(),
-            comment: eligibility.comment().map(str::to_owned),
-        })
-        .collect()
 }
 
 /// The images to prepull, most important first: one per digest (the digest's primary tag, so

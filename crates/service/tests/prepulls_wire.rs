@@ -32,6 +32,8 @@ fn rest_image(image: &Value) -> DockerImage {
         media_type: text("media_type"),
         build_time: text("build_time"),
         update_time: text("update_time"),
+        artifact_type: None,
+        image_manifests: Vec::new(),
     }
 }
 

@@ -95,6 +95,23 @@ pub struct PullStatus {
     pub backing_off_until: Option<DateTime<Utc>>,
 }
 
+impl PullStatus {
+    /// A pair with nothing recorded yet: no pod, no failure.
+    pub fn new(node: String, image: PrepullImage) -> PullStatus {
+        PullStatus {
+            node,
+            image,
+            pulling_since: None,
+            pod: None,
+            failures: 0,
+            last_error: None,
+            last_error_reason: None,
+            last_error_at: None,
+            backing_off_until: None,
+        }
+    }
+}
+
 /// A snapshot of the prepuller, published after every change.
 #[derive(Debug, Clone, Default)]
 pub struct PrepullerStatus {

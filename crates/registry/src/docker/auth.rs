@@ -1,7 +1,8 @@
 //! Answering a registry's 401 challenge: Basic or Bearer (behaviour.md §6.2, decisions.md §5
 //! fixes 3 and 12, and the `authRealms` addition of decisions.md §3).
 //!
-//! Bearer tokens are cached per scope until `expires_in` (default 60 s) minus a small margin,
+//! Bearer tokens are cached per scope until `expires_in` (default 60 s, see `token`) minus a
+//! small margin,
 //! and the Basic header once the registry asked for it. The token endpoint gets only
 //! `service` and `scope` (not `realm`, which the original echoed back), with Basic
 //! credentials when there are some and anonymously otherwise, and may answer with `token` or
@@ -13,20 +14,18 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::header::{HeaderMap, ACCEPT, WWW_AUTHENTICATE};
-use serde::Deserialize;
 use url::Url;
 
 use super::challenge::{self, Challenge};
 use super::credentials::{CredentialSource, DockerCredential};
+use super::token::{read_token_answer, reuse_until};
 use crate::error::RegistryError;
 use crate::http::{authority, exchange};
-use crate::retry::RetryPolicy;
-
-/// Lifetime of a token whose response has no `expires_in` (the distribution spec's default).
-const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+use crate::retry;
+use rsp_retry::RetryPolicy;
 
 /// Authentication state for one registry API.
 pub(crate) struct Authenticator {
@@ -36,6 +35,8 @@ pub(crate) struct Authenticator {
     pub host: String,
     pub allowed_realms: Vec<String>,
     pub retry: RetryPolicy,
+    /// Largest token answer read (`images.registryLimits.maxResponseBytes`).
+    pub max_body: u64,
     cache: Mutex<Cache>,
     refresh: tokio::sync::Mutex<()>,
 }
@@ -62,13 +63,6 @@ impl fmt::Debug for Authenticator {
     }
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    token: Option<String>,
-    access_token: Option<String>,
-    expires_in: Option<u64>,
-}
-
 impl Authenticator {
     pub fn new(
         credential: CredentialSource,
@@ -77,6 +71,7 @@ impl Authenticator {
         host: String,
         allowed_realms: Vec<String>,
         retry: RetryPolicy,
+        max_body: u64,
     ) -> Self {
         Self {
             credential,
@@ -85,6 +80,7 @@ impl Authenticator {
             host,
             allowed_realms,
             retry,
+            max_body,
             cache: Mutex::new(Cache::default()),
             refresh: tokio::sync::Mutex::new(()),
         }
@@ -284,50 +280,30 @@ impl Authenticator {
             "{operation}: fetching a bearer token from {}",
             authority(&url)
         );
-        let reply = self
-            .retry
-            .run(|| {
-                let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
-                if let Some(credential) = credential {
-                    request =
-                        request.basic_auth(credential.username(), Some(credential.password()));
-                }
-                exchange(request, &self.host, &token_operation)
-            })
-            .await?;
+        let reply = retry::run(&self.retry, || {
+            let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
+            if let Some(credential) = credential {
+                request = request.basic_auth(credential.username(), Some(credential.password()));
+            }
+            exchange(request, &self.host, &token_operation, self.max_body)
+        })
+        .await?;
         if reply.status == reqwest::StatusCode::UNAUTHORIZED {
             self.require_credential(credential, &token_operation)?;
             return Err(RegistryError::Unauthorized {
                 host: self.host.clone(),
                 operation: token_operation,
                 status: 401,
+                credentials: crate::error::DOCKER_CREDENTIALS,
             });
         }
-        let parsed: TokenResponse = serde_json::from_slice(&reply.body).map_err(|e| {
-            RegistryError::parse(
-                &self.host,
-                &token_operation,
-                format!("not a token response: {e}"),
-            )
-        })?;
-        let token = parsed
-            .token
-            .filter(|t| !t.is_empty())
-            .or(parsed.access_token.filter(|t| !t.is_empty()))
-            .ok_or_else(|| {
-                let detail = "the token response has neither \"token\" nor \"access_token\"";
-                RegistryError::parse(&self.host, &token_operation, detail.to_owned())
-            })?;
-        let lifetime = parsed
-            .expires_in
-            .filter(|&s| s > 0)
-            .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
-        let margin = (lifetime / 10).min(Duration::from_secs(10));
+        let answer = read_token_answer(&reply.body)
+            .map_err(|detail| RegistryError::parse(&self.host, &token_operation, detail))?;
         self.cache().bearer.insert(
             scope.to_owned(),
             Cached {
-                header: format!("Bearer {token}"),
-                expires: Instant::now() + lifetime - margin,
+                header: format!("Bearer {}", answer.token),
+                expires: reuse_until(Instant::now(), answer.lifetime),
             },
         );
         Ok(())
@@ -346,6 +322,7 @@ fn basic_header(credential: &DockerCredential) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn authenticator(api: &str, allowed: &[&str]) -> Authenticator {
         let api = Url::parse(api).unwrap();
@@ -356,6 +333,7 @@ mod tests {
             authority(&api),
             allowed.iter().map(|s| (*s).to_owned()).collect(),
             RetryPolicy::none(),
+            1024,
         )
     }
 

@@ -15,13 +15,17 @@ use serde::Deserialize;
 use url::Url;
 
 use super::auth::Authenticator;
-use super::{link, CredentialSource, DockerClientConfig, MANIFEST_MEDIA_TYPES};
+use super::{index, link, CredentialSource, DockerClientConfig, MANIFEST_MEDIA_TYPES};
 use crate::error::RegistryError;
 use crate::http::{
-    api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
+    api_path, authority, authorize, build_client, check_api_url, exchange, within, ListingBudget,
+    Reply,
 };
 use crate::progress::ListingProgress;
-use crate::retry::RetryPolicy;
+use crate::retry;
+use rsp_config::RegistryLimits;
+use rsp_model::platform::Platforms;
+use rsp_retry::RetryPolicy;
 
 /// A client for one Docker registry; clones share one connection pool and token cache.
 #[derive(Debug, Clone)]
@@ -40,6 +44,7 @@ struct Inner {
     digest_concurrency: usize,
     tag_page_size: u32,
     list_deadline: std::time::Duration,
+    limits: RegistryLimits,
     progress: Arc<ListingProgress>,
 }
 
@@ -74,7 +79,8 @@ impl DockerRegistryClient {
             config.api_url.clone(),
             host.clone(),
             config.auth_realms.clone(),
-            config.retry.clone(),
+            config.retry,
+            config.limits.max_response_bytes,
         );
         let inner = Inner {
             http: build_client(config.timeout)?,
@@ -85,6 +91,7 @@ impl DockerRegistryClient {
             digest_concurrency: config.digest_concurrency.max(1),
             tag_page_size: config.tag_page_size.max(1),
             list_deadline: config.list_deadline,
+            limits: config.limits,
             progress: Arc::default(),
         };
         Ok(Self {
@@ -118,15 +125,22 @@ impl DockerRegistryClient {
         let mut fetched: HashSet<Url> = HashSet::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut tags = Vec::new();
+        let mut budget = ListingBudget::new(&self.inner.limits, &self.inner.host, operation);
         loop {
             fetched.insert(url.clone());
             let reply = self
-                .send(&scope, operation, Method::GET, &url, "application/json")
+                .send(
+                    &scope,
+                    operation,
+                    (Method::GET, &url, "application/json"),
+                    &self.inner.retry,
+                )
                 .await?;
             let page: TagList = serde_json::from_slice(&reply.body).map_err(|e| {
                 RegistryError::parse(&self.inner.host, operation, format!("not a tag list: {e}"))
             })?;
             let page_tags = page.tags.unwrap_or_default();
+            budget.count_page(page_tags.len())?;
             self.inner.progress.page(page_tags.len());
             for tag in page_tags {
                 if seen.insert(tag.clone()) {
@@ -159,6 +173,30 @@ impl DockerRegistryClient {
         repository: &str,
         tag: &str,
     ) -> Result<String, RegistryError> {
+        self.manifest_digest_with(repository, tag, &self.inner.retry)
+            .await
+    }
+
+    /// [`Self::manifest_digest`] within `budget`, retries and authentication included: for a
+    /// caller that is waiting (the spawner resolving a tag), where a late answer is no answer.
+    pub async fn manifest_digest_within(
+        &self,
+        repository: &str,
+        tag: &str,
+        budget: std::time::Duration,
+    ) -> Result<String, RegistryError> {
+        let operation = format!("reading the digest of {repository}:{tag}");
+        let retry = self.inner.retry.within(budget);
+        let lookup = self.manifest_digest_with(repository, tag, &retry);
+        within(budget, &self.inner.host, &operation, lookup).await
+    }
+
+    async fn manifest_digest_with(
+        &self,
+        repository: &str,
+        tag: &str,
+        retry: &RetryPolicy,
+    ) -> Result<String, RegistryError> {
         let operation = format!("reading the digest of {repository}:{tag}");
         let url = self.repository_url(repository, &["manifests", tag], &operation)?;
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
@@ -166,9 +204,8 @@ impl DockerRegistryClient {
             .send(
                 &pull_scope(repository),
                 &operation,
-                Method::HEAD,
-                &url,
-                &accept,
+                (Method::HEAD, &url, &accept),
+                retry,
             )
             .await?;
         reply
@@ -182,6 +219,31 @@ impl DockerRegistryClient {
                 host: self.inner.host.clone(),
                 operation,
             })
+    }
+
+    /// The platforms of the manifest `repository@digest`: those of an image index or manifest
+    /// list, unknown for a single manifest or a body that cannot be read.
+    pub async fn manifest_platforms(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Platforms, RegistryError> {
+        let operation = format!("reading the manifest of {repository}@{digest}");
+        let url = self.repository_url(repository, &["manifests", digest], &operation)?;
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let reply = self
+            .send(
+                &pull_scope(repository),
+                &operation,
+                (Method::GET, &url, &accept),
+                &self.inner.retry,
+            )
+            .await?;
+        let content_type = reply
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        Ok(index::platforms_of(&reply.body, content_type))
     }
 
     /// `(tag, digest)` for every tag, in the order given, with at most `digest_concurrency`
@@ -204,29 +266,27 @@ impl DockerRegistryClient {
             .await
     }
 
-    /// One request with retries and at most one authentication; see the module docs.
+    /// One request (method, URL, `Accept`) with retries by `retry` and at most one
+    /// authentication; see the module docs.
     async fn send(
         &self,
         scope: &str,
         operation: &str,
-        method: Method,
-        url: &Url,
-        accept: &str,
+        (method, url, accept): (Method, &Url, &str),
+        retry: &RetryPolicy,
     ) -> Result<Reply, RegistryError> {
         let mut authenticated = false;
         loop {
             let sent = self.inner.auth.header(scope);
-            let reply = self
-                .inner
-                .retry
-                .run(|| {
-                    exchange(
-                        self.request(method.clone(), url, accept, sent.as_deref()),
-                        &self.inner.host,
-                        operation,
-                    )
-                })
-                .await?;
+            let reply = retry::run(retry, || {
+                exchange(
+                    self.request(method.clone(), url, accept, sent.as_deref()),
+                    &self.inner.host,
+                    operation,
+                    self.inner.limits.max_response_bytes,
+                )
+            })
+            .await?;
             if reply.status != StatusCode::UNAUTHORIZED {
                 return Ok(reply);
             }
@@ -238,6 +298,7 @@ impl DockerRegistryClient {
                     host: self.inner.host.clone(),
                     operation: operation.to_owned(),
                     status: 401,
+                    credentials: crate::error::DOCKER_CREDENTIALS,
                 });
             }
             self.inner

@@ -3,7 +3,9 @@
 //! Split by concern: [`credentials`] reads `.dockerconfigjson` and [`helper`] runs the
 //! credential helpers it names, [`challenge`] parses
 //! `WWW-Authenticate`, `auth` answers 401s (Basic/Bearer, token cache, realm allow-list),
-//! [`link`] follows tag-list pages, and `client` puts them together. The client talks to
+//! [`token`] reads token answers, [`index`] reads platforms from manifest indexes, [`link`]
+//! follows tag-list pages, and `client` puts them
+//! together. The client talks to
 //! `api_url` only (plain http only when that URL says so) and keeps `registry` — the host as
 //! written in image references — for choosing credentials and naming errors.
 
@@ -12,13 +14,16 @@ pub mod challenge;
 mod client;
 pub mod credentials;
 pub mod helper;
+pub mod index;
 pub mod link;
+pub mod token;
 
 use std::time::Duration;
 
 use url::Url;
 
-use crate::retry::RetryPolicy;
+use rsp_config::RegistryLimits;
+use rsp_retry::RetryPolicy;
 
 pub use client::DockerRegistryClient;
 pub use credentials::{CredentialSource, DockerCredential, DockerCredentials};
@@ -54,6 +59,8 @@ pub struct DockerClientConfig {
     pub tag_page_size: u32,
     /// Bound on a whole tag listing, all pages and retries included.
     pub list_deadline: Duration,
+    /// Bounds on response sizes, pages and tags per listing.
+    pub limits: RegistryLimits,
 }
 
 impl DockerClientConfig {
@@ -74,6 +81,7 @@ impl DockerClientConfig {
             digest_concurrency: 8,
             tag_page_size: 1000,
             list_deadline: Duration::from_secs(180),
+            limits: RegistryLimits::default(),
         })
     }
 }

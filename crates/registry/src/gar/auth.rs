@@ -1,21 +1,26 @@
 //! Bearer tokens for Artifact Registry.
 //!
-//! Production uses Application Default Credentials through `gcp_auth` (a key file named by
-//! `GOOGLE_APPLICATION_CREDENTIALS`, gcloud user credentials, or the GKE metadata server of
-//! workload identity); `gcp_auth` caches tokens and renews them before they expire. The
-//! provider is found lazily, on the first listing, because startup must not need Google
-//! to be reachable (decisions.md §5 fix 10). [`GarTokenProvider`] lets tests and embedders
-//! hand out tokens of their own, e.g. ones that expire, to exercise the refresh after a 401.
+//! Production finds credentials as Google's own client libraries do, with Google's Rust auth
+//! crate (`google-cloud-auth`): the file named by `GOOGLE_APPLICATION_CREDENTIALS` (a service
+//! account key, gcloud user credentials, or an `external_account` file of workload identity
+//! federation, used outside GKE), then gcloud's well-known file, then the metadata server
+//! (GKE workload identity). It asks for the `cloud-platform.read-only` scope, which is all
+//! `dockerImages.list` needs (the discovery document lists it for the method). The
+//! credentials are built lazily, on the first listing, because startup must not need Google
+//! to be reachable (decisions.md §5 fix 10). A token the API rejects with 401 is not asked
+//! for again: the credentials are built anew, so the next token is fetched, not cached.
+//! [`GarTokenProvider`] lets tests and embedders hand out tokens of their own.
 
 use std::fmt;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use google_cloud_auth::credentials::{AccessTokenCredentials, Builder};
 
 use crate::error::RegistryError;
 
-/// OAuth scope for Artifact Registry reads.
-const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// OAuth scope for Artifact Registry reads: listing needs no more.
+const READ_ONLY_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform.read-only";
 
 /// A source of bearer tokens.
 pub trait GarTokenProvider: Send + Sync {
@@ -27,7 +32,7 @@ pub trait GarTokenProvider: Send + Sync {
 /// How the client authenticates.
 #[derive(Clone, Default)]
 pub enum GarAuth {
-    /// Application Default Credentials via `gcp_auth`.
+    /// Application Default Credentials, found as Google's client libraries find them.
     #[default]
     Google,
     /// No `Authorization` header (fakes, proxies).
@@ -46,16 +51,17 @@ impl fmt::Debug for GarAuth {
     }
 }
 
-/// [`GarAuth::Google`] as a provider: `gcp_auth`, initialised on first use.
+/// [`GarAuth::Google`] as a provider: Application Default Credentials, built on first use
+/// and again after a 401.
 pub(crate) struct GoogleTokens {
-    provider: tokio::sync::OnceCell<Arc<dyn gcp_auth::TokenProvider>>,
+    credentials: tokio::sync::Mutex<Option<AccessTokenCredentials>>,
     host: String,
 }
 
 impl GoogleTokens {
     pub fn new(host: String) -> Self {
         Self {
-            provider: tokio::sync::OnceCell::new(),
+            credentials: tokio::sync::Mutex::new(None),
             host,
         }
     }
@@ -67,25 +73,45 @@ impl GoogleTokens {
             detail,
         }
     }
+
+    /// The credentials to ask, built anew when `refresh` (their token cache starts empty).
+    async fn credentials(&self, refresh: bool) -> Result<AccessTokenCredentials, RegistryError> {
+        let mut slot = self.credentials.lock().await;
+        if let (Some(credentials), false) = (slot.as_ref(), refresh) {
+            return Ok(credentials.clone());
+        }
+        install_crypto_provider();
+        let built = Builder::default()
+            .with_scopes([READ_ONLY_SCOPE])
+            .build_access_token_credentials()
+            .map_err(|e| self.error(format!("no usable Application Default Credentials: {e}")))?;
+        *slot = Some(built.clone());
+        Ok(built)
+    }
 }
 
 impl GarTokenProvider for GoogleTokens {
-    // gcp_auth renews tokens itself before they expire, so `refresh` cannot force anything
-    // more; a token rejected while still valid is a permission problem, reported as such.
-    fn token(&self, _refresh: bool) -> BoxFuture<'_, Result<String, RegistryError>> {
+    fn token(&self, refresh: bool) -> BoxFuture<'_, Result<String, RegistryError>> {
         Box::pin(async move {
-            let provider = self
-                .provider
-                .get_or_try_init(gcp_auth::provider)
+            let credentials = self.credentials(refresh).await?;
+            // In a task of its own: the library adds the lifetime a token endpoint announces
+            // to the clock without checking, so a hostile answer would panic; a panic there
+            // is an error here, not the end of the refresh loop.
+            let token = tokio::spawn(async move { credentials.access_token().await })
                 .await
-                .map_err(|e| {
-                    self.error(format!("no Application Default Credentials found: {e}"))
-                })?;
-            let token = provider
-                .token(&[CLOUD_PLATFORM_SCOPE])
-                .await
+                .map_err(|e| self.error(format!("the credentials library failed: {e}")))?
                 .map_err(|e| self.error(e.to_string()))?;
-            Ok(token.as_str().to_owned())
+            Ok(token.token)
         })
     }
+}
+
+/// google-cloud-auth is built without its own crypto backend (aws-lc, a C build); it uses
+/// the process's default rustls provider, which is ring, as reqwest and kube-rs use here.
+fn install_crypto_provider() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // An error means a provider is installed already, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

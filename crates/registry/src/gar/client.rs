@@ -20,13 +20,17 @@ use super::wire::{parse_page, ImageMatcher};
 use super::{GarAuth, GarClientConfig, GarImage, GarImageRef};
 use crate::error::RegistryError;
 use crate::http::{
-    api_path, authority, authorize, build_client, check_api_url, exchange, within, Reply,
+    api_path, authority, authorize, build_client, check_api_url, exchange, within, ListingBudget,
+    Reply,
 };
 use crate::progress::ListingProgress;
-use crate::retry::RetryPolicy;
+use crate::retry;
+use rsp_config::RegistryLimits;
+use rsp_retry::RetryPolicy;
 
-/// Partial-response mask: only the fields the listing uses.
-const FIELDS: &str = "dockerImages(name,uri,tags,imageSizeBytes),nextPageToken";
+/// Partial-response mask: only the fields the listing uses, the platforms of multi-arch
+/// images among them (`imageManifests`, and `artifactType` to tell artifacts from images).
+const FIELDS: &str = "dockerImages(name,uri,tags,imageSizeBytes,artifactType,imageManifests(architecture,os,variant)),nextPageToken";
 
 /// An Artifact Registry client; clones share one connection pool and token provider.
 #[derive(Clone)]
@@ -42,6 +46,7 @@ struct Inner {
     retry: RetryPolicy,
     page_size: u32,
     list_deadline: std::time::Duration,
+    limits: RegistryLimits,
     progress: Arc<ListingProgress>,
 }
 
@@ -73,6 +78,7 @@ impl GarClient {
             retry: config.retry,
             page_size: config.page_size.clamp(1, 1000),
             list_deadline: config.list_deadline,
+            limits: config.limits,
             progress: Arc::default(),
         };
         Ok(Self {
@@ -88,10 +94,7 @@ impl GarClient {
     /// Every image of `what.image` in `what`'s repository, in API order; other images of
     /// the repository are skipped.
     pub async fn list_images(&self, what: &GarImageRef) -> Result<Vec<GarImage>, RegistryError> {
-        let operation = format!(
-            "listing the images of {}-docker.pkg.dev/{}/{}/{}",
-            what.location, what.project_id, what.repository, what.image
-        );
+        let operation = format!("listing the images of {}", what.reference_path());
         let listing = self.list_pages(what, &operation);
         let inner = &self.inner;
         within(inner.list_deadline, &inner.host, &operation, listing).await
@@ -107,6 +110,7 @@ impl GarClient {
         let matcher = ImageMatcher::new(what);
         let mut tokens_seen: HashSet<String> = HashSet::new();
         let mut page_token: Option<String> = None;
+        let mut budget = ListingBudget::new(&self.inner.limits, &self.inner.host, operation);
         loop {
             let mut url = base.clone();
             {
@@ -120,6 +124,7 @@ impl GarClient {
             let reply = self.get(&url, operation).await?;
             let page = parse_page(&reply.body, &matcher)
                 .map_err(|detail| RegistryError::parse(&self.inner.host, operation, detail))?;
+            budget.count_page(page.entries)?;
             let tags = page.images.iter().map(|image| image.tags.len()).sum();
             self.inner.progress.page(tags);
             images.extend(page.images);
@@ -146,22 +151,20 @@ impl GarClient {
                 Some(provider) => Some(format!("Bearer {}", provider.token(refresh).await?)),
                 None => None,
             };
-            let reply = self
-                .inner
-                .retry
-                .run(|| {
-                    let request = self
-                        .inner
-                        .http
-                        .get(url.clone())
-                        .header(ACCEPT, "application/json");
-                    exchange(
-                        authorize(request, bearer.as_deref()),
-                        &self.inner.host,
-                        operation,
-                    )
-                })
-                .await?;
+            let reply = retry::run(&self.inner.retry, || {
+                let request = self
+                    .inner
+                    .http
+                    .get(url.clone())
+                    .header(ACCEPT, "application/json");
+                exchange(
+                    authorize(request, bearer.as_deref()),
+                    &self.inner.host,
+                    operation,
+                    self.inner.limits.max_response_bytes,
+                )
+            })
+            .await?;
             if reply.status != StatusCode::UNAUTHORIZED {
                 return Ok(reply);
             }
@@ -170,6 +173,7 @@ impl GarClient {
                     host: self.inner.host.clone(),
                     operation: operation.to_owned(),
                     status: 401,
+                    credentials: crate::error::GOOGLE_CREDENTIALS,
                 });
             }
             refresh = true;

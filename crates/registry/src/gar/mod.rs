@@ -10,9 +10,11 @@ pub mod wire;
 
 use std::time::Duration;
 
+use rsp_model::platform::Platforms;
 use url::Url;
 
-use crate::retry::RetryPolicy;
+use rsp_config::RegistryLimits;
+use rsp_retry::RetryPolicy;
 
 pub use auth::{GarAuth, GarTokenProvider};
 pub use client::GarClient;
@@ -34,6 +36,8 @@ pub struct GarClientConfig {
     /// Bound on one whole listing, all pages, retries and token refreshes included, so that
     /// a page chain that never ends fails instead of hanging a refresh.
     pub list_deadline: Duration,
+    /// Bounds on response sizes, pages and images per listing.
+    pub limits: RegistryLimits,
 }
 
 impl Default for GarClientConfig {
@@ -46,6 +50,7 @@ impl Default for GarClientConfig {
             retry: RetryPolicy::default(),
             page_size: 1000,
             list_deadline: Duration::from_secs(180),
+            limits: RegistryLimits::default(),
         }
     }
 }
@@ -61,6 +66,18 @@ pub struct GarImageRef {
 }
 
 impl GarImageRef {
+    /// `{location}-docker.pkg.dev/{project}/{repository}/{image}`, with a domain-scoped
+    /// project (`example.com:proj`) written `example.com/proj`, as references write it.
+    pub fn reference_path(&self) -> String {
+        format!(
+            "{}-docker.pkg.dev/{}/{}/{}",
+            self.location,
+            self.project_id.replacen(':', "/", 1),
+            self.repository,
+            self.image
+        )
+    }
+
     /// The API parent of the listing.
     pub fn parent(&self) -> String {
         format!(
@@ -71,11 +88,16 @@ impl GarImageRef {
 }
 
 /// One image (one digest) of the listing, in API order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GarImage {
     /// Possibly empty (untagged images).
     pub tags: Vec<String>,
     pub digest: String,
     /// `imageSizeBytes`, when the API gave a number.
     pub size: Option<u64>,
+    /// The platforms of a multi-arch image's `imageManifests`; unknown for a single manifest
+    /// (the listing does not say which platform its config names).
+    pub platforms: Platforms,
+    /// `artifactType`, when the entry is an OCI artifact rather than a plain image.
+    pub artifact_type: Option<String>,
 }

@@ -8,7 +8,8 @@
 //! of `uri`, so nested images (`team/app`) never matched and `other/app` was mistaken for
 //! `app` (behaviour.md §12 item 19); here the whole path must equal the configured image.
 
-use serde::Deserialize;
+use rsp_model::platform::{Platform, Platforms};
+use serde::{Deserialize, Serialize};
 
 use super::{GarImage, GarImageRef};
 
@@ -16,6 +17,8 @@ use super::{GarImage, GarImageRef};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub images: Vec<GarImage>,
+    /// Entries the page held, other images of the repository included.
+    pub entries: usize,
     /// Absent or empty on the last page.
     pub next_page_token: Option<String>,
 }
@@ -27,6 +30,7 @@ pub fn parse_page(body: &[u8], matcher: &ImageMatcher<'_>) -> Result<Page, Strin
     let page: ListPage =
         serde_json::from_slice(body).map_err(|e| format!("not a dockerImages list page: {e}"))?;
     Ok(Page {
+        entries: page.docker_images.len(),
         images: page
             .docker_images
             .into_iter()
@@ -58,6 +62,40 @@ struct DockerImage {
     pub tags: Option<Vec<String>>,
     #[serde(default)]
     pub image_size_bytes: Option<serde_json::Value>,
+    #[serde(default)]
+    pub artifact_type: Option<String>,
+    /// For multi-arch images, the child manifests (`ImageManifest`).
+    #[serde(default)]
+    pub image_manifests: Option<Vec<ImageManifest>>,
+}
+
+/// One child manifest of a multi-arch image, the fields platforms are made of (snapshots
+/// write the same shape).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageManifest {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
+}
+
+impl ImageManifest {
+    /// One manifest per known platform.
+    pub fn all(platforms: &Platforms) -> Vec<ImageManifest> {
+        platforms
+            .as_slice()
+            .unwrap_or_default()
+            .iter()
+            .map(|platform| ImageManifest {
+                architecture: platform.architecture.to_string(),
+                os: platform.os.to_string(),
+                variant: platform.variant.as_deref().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
 }
 
 /// Decides which entries of a listing are the configured image. Built once per listing: the
@@ -130,8 +168,28 @@ impl DockerImage {
             tags: self.tags.unwrap_or_default(),
             digest,
             size,
+            platforms: platforms(self.image_manifests.unwrap_or_default()),
+            artifact_type: self.artifact_type.filter(|t| !t.is_empty()),
         })
     }
+}
+
+/// The platforms of `imageManifests`; children without an architecture (and attestation
+/// manifests, which BuildKit lists with `unknown/unknown`) say nothing and are left out.
+pub fn platforms(manifests: Vec<ImageManifest>) -> Platforms {
+    Platforms::known(manifests.into_iter().filter_map(|manifest| {
+        let known = |text: &str| !text.is_empty() && text != "unknown";
+        if !known(&manifest.architecture) || !known(&manifest.os) {
+            return None;
+        }
+        Some(Platform {
+            os: manifest.os.into(),
+            architecture: manifest.architecture.into(),
+            variant: Some(manifest.variant)
+                .filter(|v| !v.is_empty())
+                .map(Into::into),
+        })
+    }))
 }
 
 /// Decodes `%XX` escapes; anything malformed is kept as it is.
@@ -173,6 +231,8 @@ mod tests {
             uri: format!("us-central1-docker.pkg.dev/proj/repo/{uri_image}@sha256:aa"),
             tags: Some(vec!["t".into()]),
             image_size_bytes: Some(serde_json::json!("123")),
+            artifact_type: None,
+            image_manifests: None,
         }
     }
 
@@ -227,6 +287,49 @@ mod tests {
             bad.for_image(&ImageMatcher::new(&what("a"))).unwrap().size,
             None
         );
+    }
+
+    /// A page as the discovery document's `ListDockerImagesResponse` schema writes it: every
+    /// field with its JSON type (int64 as a string, timestamps as RFC 3339 with nanoseconds).
+    #[test]
+    fn reads_a_page_written_as_the_schema_says() {
+        let body = br#"{
+          "dockerImages": [{
+            "name": "projects/proj/locations/us-central1/repositories/repo/dockerImages/sciplat-lab@sha256:aa",
+            "uri": "us-central1-docker.pkg.dev/proj/repo/sciplat-lab@sha256:aa",
+            "tags": ["w_2077_43", "recommended"],
+            "imageSizeBytes": "1234567890123",
+            "uploadTime": "2026-11-01T12:00:00.123456789Z",
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "buildTime": "2026-11-01T11:59:00.5Z",
+            "updateTime": "2026-11-01T12:00:00.123456789Z",
+            "artifactType": "application/vnd.oci.image.config.v1+json",
+            "imageManifests": [
+              {"architecture": "amd64", "os": "linux", "digest": "sha256:b1",
+               "mediaType": "application/vnd.oci.image.manifest.v1+json"},
+              {"architecture": "arm64", "os": "linux", "variant": "v8", "digest": "sha256:b2",
+               "mediaType": "application/vnd.oci.image.manifest.v1+json",
+               "osVersion": "", "osFeatures": []}
+            ]
+          }],
+          "nextPageToken": "+/+/cGFnZS0x="
+        }"#;
+        let page = parse_page(body, &ImageMatcher::new(&what("sciplat-lab"))).unwrap();
+        assert_eq!(page.next_page_token.as_deref(), Some("+/+/cGFnZS0x="));
+        assert_eq!(page.entries, 1);
+        let image = &page.images[0];
+        assert_eq!(image.tags, ["w_2077_43", "recommended"]);
+        assert_eq!(image.size, Some(1_234_567_890_123));
+        assert_eq!(image.digest, "sha256:aa");
+        let mut arm = Platform::new("linux", "arm64");
+        arm.variant = Some("v8".into());
+        assert_eq!(
+            image.platforms,
+            Platforms::known([Platform::new("linux", "amd64"), arm])
+        );
+        // An empty repository is `{}`.
+        let empty = parse_page(b"{}", &ImageMatcher::new(&what("sciplat-lab"))).unwrap();
+        assert!(empty.images.is_empty() && empty.next_page_token.is_none());
     }
 
     #[test]

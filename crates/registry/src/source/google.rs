@@ -5,7 +5,7 @@
 use super::{ImageSource, Listing};
 use crate::gar::{GarAuth, GarClient, GarClientConfig, GarImage, GarImageRef};
 use crate::RegistryError;
-use rsp_config::{GoogleAuthMode, GoogleSourceConfig, ImagesConfig};
+use rsp_config::{GoogleAuthMode, GoogleSourceConfig, ImagesConfig, RegistryLimits};
 use rsp_model::catalog::ListedImage;
 use rsp_model::Tag;
 use url::Url;
@@ -18,8 +18,14 @@ pub struct GoogleSource {
 }
 
 impl GoogleSource {
-    pub async fn new(config: &GoogleSourceConfig) -> Result<GoogleSource, RegistryError> {
-        let mut client_config = GarClientConfig::default();
+    pub async fn new(
+        config: &GoogleSourceConfig,
+        limits: RegistryLimits,
+    ) -> Result<GoogleSource, RegistryError> {
+        let mut client_config = GarClientConfig {
+            limits,
+            ..GarClientConfig::default()
+        };
         if let Some(api_url) = &config.api_url {
             client_config.api_url = Url::parse(api_url).map_err(|error| {
                 RegistryError::Config(format!("images.source.apiUrl {api_url:?}: {error}"))
@@ -57,12 +63,12 @@ impl GoogleSource {
 pub(super) fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
     // Sized up front: growing a vector of 20,000 parsed tags copies it several times.
     let mut listed = Vec::with_capacity(images.iter().map(|image| image.tags.len()).sum());
-    for GarImage { tags, digest, size } in images {
-        listed.extend(tags.iter().map(|tag| ListedImage {
+    for image in images {
+        listed.extend(image.tags.iter().map(|tag| ListedImage {
             tag: Tag::parse(tag),
-            digest: digest.clone(),
-            size,
-            platforms: Default::default(),
+            digest: image.digest.clone(),
+            size: image.size,
+            platforms: image.platforms.clone(),
         }));
     }
     listed

@@ -17,7 +17,7 @@ mod google;
 mod lookup;
 mod snapshot;
 
-pub use docker::DockerSource;
+pub use docker::{DockerSource, LOOKUP_BUDGET};
 pub use google::GoogleSource;
 pub use lookup::{
     image_for_class, image_for_reference, image_for_tag_name, ImageClass, LookupError,
@@ -153,8 +153,11 @@ impl AnySource {
             SourceConfig::Docker(docker) => AnySource::Docker(DockerSource::new(
                 docker,
                 images.docker_credentials_path.as_deref(),
+                images.registry_limits,
             )?),
-            SourceConfig::Google(google) => AnySource::Google(GoogleSource::new(google).await?),
+            SourceConfig::Google(google) => {
+                AnySource::Google(GoogleSource::new(google, images.registry_limits).await?)
+            }
             SourceConfig::Snapshot(snapshot) => {
                 AnySource::Snapshot(SnapshotSource::new(snapshot, config_dir))
             }

@@ -6,6 +6,7 @@
 //! entry belongs to the configured image when its `uri` is `{registry}/{repository}@{digest}`.
 
 use super::{ImageSource, Listing};
+use crate::gar::wire::{platforms, ImageManifest};
 use crate::gar::GarImage;
 use crate::RegistryError;
 use rsp_config::{ImagesConfig, SnapshotSourceConfig};
@@ -31,6 +32,9 @@ struct SnapshotImage {
     /// int64 as a string, as the REST API encodes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     image_size_bytes: Option<String>,
+    /// The platforms of a multi-arch image, as the API's `imageManifests` lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    image_manifests: Vec<ImageManifest>,
 }
 
 /// Serialises a listing of `registry/repository` as a snapshot file.
@@ -43,6 +47,7 @@ pub fn write_snapshot(registry: &str, repository: &str, images: &[GarImage]) -> 
                 uri: format!("{registry}/{repository}@{}", image.digest),
                 tags: image.tags.clone(),
                 image_size_bytes: image.size.map(|size| size.to_string()),
+                image_manifests: ImageManifest::all(&image.platforms),
             })
             .collect(),
     };
@@ -87,6 +92,8 @@ impl SnapshotSource {
                     tags: image.tags,
                     digest,
                     size: image.image_size_bytes.and_then(|size| size.parse().ok()),
+                    platforms: platforms(image.image_manifests),
+                    artifact_type: None,
                 })
             })
             .collect())

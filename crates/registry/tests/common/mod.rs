@@ -1,17 +1,19 @@
 //! Helpers shared by the registry client tests.
 
+#![allow(dead_code)] // Each test binary uses a different part.
+
 use std::time::Duration;
 
-use rsp_registry::{DockerClientConfig, DockerCredential, DockerCredentials, RetryPolicy};
+use rsp_registry::{Backoff, DockerClientConfig, DockerCredential, DockerCredentials, RetryPolicy};
 use rsp_testkit::registry::RecordedRequest;
 use url::Url;
 
 /// Retries quick enough for tests, still several attempts.
 pub fn quick_retry() -> RetryPolicy {
     RetryPolicy {
+        backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(20)),
         max_elapsed: Duration::from_secs(5),
-        initial: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
+        max_asked: Duration::from_millis(20),
     }
 }
 

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use rsp_config::{
-    DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig, SnapshotSourceConfig,
-    SourceConfig,
+    DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig, RegistryLimits,
+    SnapshotSourceConfig, SourceConfig,
 };
 use rsp_model::catalog::{Image, ImageCatalog};
 use rsp_model::TagKind;
@@ -62,7 +62,9 @@ pub async fn fake_gar(images: Vec<DockerImage>) -> FakeGar {
 /// The source of `image` on `fake`, and the `images` section that configures it.
 pub async fn google_source(fake: &FakeGar, image: &str) -> (GoogleSource, ImagesConfig) {
     let config = google_config(fake.url(), image);
-    let source = GoogleSource::new(&config).await.unwrap();
+    let source = GoogleSource::new(&config, RegistryLimits::default())
+        .await
+        .unwrap();
     (source, options(SourceConfig::Google(config)))
 }
 
@@ -98,6 +100,7 @@ pub fn options(source: SourceConfig) -> ImagesConfig {
         pin: Vec::new(),
         alias_tags: Vec::new(),
         docker_credentials_path: None,
+        registry_limits: RegistryLimits::default(),
     }
 }
 

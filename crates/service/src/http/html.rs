@@ -1,25 +1,13 @@
-//! The status page, and the answer every page gives when rendering fails.
+//! How every HTML route answers a rendered page, and what it answers when rendering fails.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use std::sync::Arc;
-use std::time::SystemTime;
 
 use super::error::ApiError;
-use crate::backend::Backend;
-use crate::pages::{self, RenderError};
+use crate::pages::RenderError;
 
-/// `GET {prefix}/`.
-pub async fn status<B: Backend>(State(backend): State<Arc<B>>, prefix: Arc<str>) -> Response {
-    respond(pages::status_page(
-        &backend.status(),
-        &prefix,
-        SystemTime::now(),
-    ))
-}
-
-fn respond(page: Result<String, RenderError>) -> Response {
+/// A rendered page, or the API's error body when rendering failed.
+pub fn respond(page: Result<String, RenderError>) -> Response {
     match page {
         Ok(html) => Html(html).into_response(),
         Err(error) => rendering_failed(&error),
@@ -30,10 +18,14 @@ fn respond(page: Result<String, RenderError>) -> Response {
 /// API's error shape.
 pub fn rendering_failed(error: &RenderError) -> Response {
     tracing::error!(%error, "page rendering failed");
+    internal_error("The page could not be rendered")
+}
+
+pub fn internal_error(message: &str) -> Response {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         &[],
-        "The page could not be rendered",
+        message,
         "internal_error",
     )
     .into_response()

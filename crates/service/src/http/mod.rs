@@ -3,7 +3,8 @@
 //! - `spawner`: the JSON routes under `{prefix}/spawner/v1`.
 //! - `resolve`: `POST …/images/resolve`, the spawner form's image selection rules.
 //! - `lab_form`: the spawner's lab form, with its authentication.
-//! - `html`: the status page (rendered by `crate::pages`).
+//! - `html`: how HTML routes answer a rendered page (pages are made by `crate::pages`).
+//! - `status_pages`: the overview, node list and node pages, rendered off the async threads.
 //! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root (request metrics: `crate::metrics`).
 //! - `error`: the one error body shape all of them answer with.
 //!
@@ -20,6 +21,7 @@ mod probes;
 pub mod resolve;
 pub mod server;
 pub(crate) mod spawner;
+mod status_pages;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -51,7 +53,17 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             tracing::error!(error = %e, "OpenAPI document does not serialise");
             "{}".to_owned()
         });
-    let page_prefix: Arc<str> = Arc::from(prefix.as_str());
+    let pages = status_pages::Pages::new(&prefix);
+    let overview = {
+        let pages = pages.clone();
+        get(move |state: State<Arc<B>>| status_pages::overview(state, pages.clone()))
+    };
+    let node_list = {
+        let pages = pages.clone();
+        get(move |state: State<Arc<B>>, query| status_pages::node_list(state, query, pages.clone()))
+    };
+    let node =
+        get(move |state: State<Arc<B>>, name| status_pages::node(state, name, pages.clone()));
     let http_metrics = HttpMetrics::default();
     let scrape = {
         let http_metrics = http_metrics.clone();
@@ -59,7 +71,6 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             std::future::ready(probes::metrics(backend.as_ref(), &http_metrics, &headers))
         })
     };
-    let status = get(move |state: State<Arc<B>>| html::status(state, page_prefix.clone()));
 
     let mut routes: Vec<(String, MethodRouter<Arc<B>>)> = vec![
         (format!("{api}/images"), get(spawner::images::<B>)),
@@ -78,10 +89,12 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             format!("{api}/lab-form/{{username}}"),
             get(lab_form::lab_form::<B>),
         ),
-        (format!("{prefix}/"), status.clone()),
+        (format!("{prefix}/"), overview.clone()),
+        (format!("{prefix}/nodes"), node_list),
+        (format!("{prefix}/nodes/{{name}}"), node),
     ];
     if !prefix.is_empty() {
-        routes.push((prefix.clone(), status));
+        routes.push((prefix.clone(), overview));
     }
     routes.push(("/healthz".to_owned(), get(probes::healthz)));
     routes.push(("/readyz".to_owned(), get(probes::readyz::<B>)));

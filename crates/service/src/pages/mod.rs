@@ -1,23 +1,37 @@
-//! Server-rendered HTML: the spawner's lab form (`lab_form`) and the status page (`status`).
+//! Server-rendered HTML: the spawner's lab form (`lab_form`) and the status pages.
 //!
 //! Templates are plain Jinja files embedded at compile time and rendered by `minijinja` with
-//! HTML autoescaping (every template name ends in `.html`), so image names and error messages
-//! from a registry can never inject markup. No build step, no external fonts or scripts: the
-//! only script is the form's three-line `selectDropdown`, the CSS is inlined.
+//! HTML autoescaping (every template name ends in `.html`), so image names, node names, labels
+//! and error messages from a registry or a cluster can never inject markup; links are built
+//! and percent-encoded in `links`. No build step, no external fonts or scripts: the only
+//! script is the form's three-line `selectDropdown`, the CSS is inlined.
+//!
+//! The status pages read a [`StatusView`] (`crate::status`) through a view model per page
+//! (`overview`, `node_list`, `node_detail`) that has already turned times, states and limits
+//! into words, so templates hold no logic beyond loops and conditions. Every page is bounded
+//! whatever the cluster: the overview grows with the prepull images, not the nodes; the node
+//! list shows one page of nodes; text from outside is shortened (`words`).
 
 pub mod lab_form;
-mod status;
+mod links;
+mod node_detail;
+mod node_list;
+mod overview;
 mod time;
+mod words;
 
 use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use crate::backend::StatusView;
+use crate::status::{NodeQuery, StatusView};
 
 const LAB_FORM_IMAGES: &str = "lab_form_images.html";
 const LAB_FORM_OPTIONS: &str = "lab_form_options.html";
-const STATUS: &str = "status.html";
+const OVERVIEW: &str = "overview.html";
+const NODE_LIST: &str = "nodes.html";
+const NODE: &str = "node.html";
 const CSS: &str = include_str!("style.css");
 
 /// Rendering failed: a template bug, never a property of the data (tests render every shape).
@@ -47,7 +61,10 @@ fn environment() -> &'static Environment<'static> {
                 LAB_FORM_OPTIONS,
                 include_str!("templates/lab_form_options.html"),
             ),
-            (STATUS, include_str!("templates/status.html")),
+            ("layout.html", include_str!("templates/layout.html")),
+            (OVERVIEW, include_str!("templates/overview.html")),
+            (NODE_LIST, include_str!("templates/nodes.html")),
+            (NODE, include_str!("templates/node.html")),
         ] {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not parse");
@@ -98,13 +115,51 @@ fn render(template: &'static str, ctx: minijinja::Value) -> Result<String, Rende
         })
 }
 
-/// The status page; `prefix` is the normalised path prefix for links, `now` the clock used
-/// for ages ("3m ago").
-pub fn status_page(
+/// What every status page has around its content: the time, the navigation and the CSS.
+#[derive(Serialize)]
+struct Frame {
+    now: String,
+    css: &'static str,
+    nav: links::Nav,
+}
+
+impl Frame {
+    fn new(prefix: &str, now: SystemTime) -> Frame {
+        Frame {
+            now: time::timestamp(now),
+            css: CSS,
+            nav: links::Nav::new(prefix),
+        }
+    }
+}
+
+/// The overview (`{prefix}/`); `prefix` is the normalised path prefix for links, `now` the
+/// clock used for ages ("3m ago").
+pub fn overview(view: &StatusView, prefix: &str, now: SystemTime) -> Result<String, RenderError> {
+    let page = overview::Overview::new(view, prefix, now);
+    render(OVERVIEW, minijinja::Value::from_serialize(&page))
+}
+
+/// One page of the node list (`{prefix}/nodes`).
+pub fn node_list(
     view: &StatusView,
+    query: &NodeQuery,
     prefix: &str,
     now: SystemTime,
 ) -> Result<String, RenderError> {
-    let page = status::StatusPage::new(view, prefix, now);
-    render(STATUS, minijinja::Value::from_serialize(&page))
+    let page = node_list::NodeListPage::new(view, query, prefix, now);
+    render(NODE_LIST, minijinja::Value::from_serialize(&page))
+}
+
+/// The page of the node called `name` (`{prefix}/nodes/{name}`); `None` when there is no
+/// such node.
+pub fn node_detail(
+    view: &StatusView,
+    name: &str,
+    prefix: &str,
+    now: SystemTime,
+) -> Option<Result<String, RenderError>> {
+    let node = view.grid.node_named(name)?;
+    let page = node_detail::NodePage::new(view, node, prefix, now);
+    Some(render(NODE, minijinja::Value::from_serialize(&page)))
 }

@@ -1,8 +1,9 @@
 //! A test [`Backend`] over the behaviour's Docker "standard" fixture (§9.1, §9.3), computed
 //! the way the service computes it: a Docker-shaped `Listing` (tag collection, prepull subset,
 //! `ImageCatalog`) and real `NodeInfo`s combined into a `views::World`, bodies from `views`,
-//! lookups from the registry crate's `image_for_*` over a fake `ImageSource`. Only the
-//! prepuller's activity (pulling, backing off) and the metric counters are made up.
+//! lookups from the registry crate's `image_for_*` over a fake `ImageSource`, the status pages'
+//! view from `status::StatusGrid` over a prepuller status. Only the prepuller's activity
+//! (pulling, backing off) and the metric counters are made up.
 //!
 //! Listing: `lighthouse.ceres/library/sketchbook` with `recommended` and `w_2077_43`
 //! (`sha256:5678`), `d_2077_10_23` (`sha256:1234`), `latest_weekly` and `latest_daily` (no
@@ -17,21 +18,23 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use rsp_config::Config;
+use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, PullStatus};
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::catalog::{ImageCatalog, ListedImage};
 use rsp_model::collection::TagCollection;
 use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
+use rsp_model::plan::PrepullImage;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
-    Backend, CellState, ImageRow, ImageSelection, LookupError, MetricsSnapshot, RefreshView,
-    ResolvedImage, StatusView,
+    Backend, ImageSelection, LookupError, MetricsSnapshot, RefreshView, ResolvedImage, StatusView,
 };
 use rsp_service::form::{FormAuth, LabForm};
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
-use rsp_service::views::{self, PrepullErrors, World};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rsp_service::status::StatusGrid;
+use rsp_service::views::{self, World};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -109,23 +112,81 @@ impl ImageSource for FakeRegistry {
 
 pub struct TestBackend {
     pub config: Config,
-    pub world: World,
+    pub world: Arc<World>,
     pub registry: FakeRegistry,
-    /// (node, digest) → what the prepuller is doing about it.
-    pub activity: BTreeMap<(String, String), CellState>,
+    /// What the prepuller reports: pulls in progress and failures.
+    pub puller: PullerStatus,
     pub refresh: RefreshView,
     pub ready: AtomicBool,
     pub leader: bool,
+    pub prepulling: bool,
     /// Makes `menu` panic, to show the last-resort panic layer at work.
     pub panic_in_menu: bool,
     /// The lab form's sizes (the configuration's) and authentication (open by default).
     pub form: LabForm,
     /// A menu to serve instead of the world's (lab-form vectors with other menus).
     pub menu_override: Option<MenuImages>,
+    /// Makes `status` block its thread this long, as a slow computation would.
+    pub status_delay: Option<Duration>,
 }
 
-fn at(secs_ago: u64) -> SystemTime {
+pub fn at(secs_ago: u64) -> SystemTime {
     SystemTime::now() - Duration::from_secs(secs_ago)
+}
+
+fn utc(time: SystemTime) -> chrono::DateTime<chrono::Utc> {
+    time.into()
+}
+
+/// The prepuller's record of a pair it is pulling or that failed.
+fn pull(node: &str, digest: &str) -> PullStatus {
+    let image = PrepullImage {
+        tag: String::new(),
+        reference_with_digest: format!("{REGISTRY}/{REPOSITORY}@{digest}"),
+        digest: digest.to_owned(),
+    };
+    PullStatus::new(node.to_owned(), image)
+}
+
+impl TestBackend {
+    /// The same listing on these nodes.
+    pub fn set_nodes(&mut self, nodes: &[NodeInfo]) {
+        self.world = Arc::new(World::new(
+            Arc::clone(&self.world.listing),
+            nodes,
+            &self.config,
+            &PulledSet::default(),
+        ));
+    }
+
+    /// A prepull pod has been pulling `digest` onto `node` since `since`.
+    pub fn set_pulling(&mut self, node: &str, digest: &str, since: SystemTime) {
+        let mut status = pull(node, digest);
+        status.pulling_since = Some(utc(since));
+        status.pod = Some(format!("rsp-prepull-{node}"));
+        self.puller
+            .pulls
+            .insert((node.to_owned(), digest.to_owned()), status);
+    }
+
+    /// The last pull of `digest` onto `node` failed at `failed_at`; the next waits until `until`.
+    pub fn set_failed(
+        &mut self,
+        node: &str,
+        digest: &str,
+        error: &str,
+        failed_at: SystemTime,
+        until: SystemTime,
+    ) {
+        let mut status = pull(node, digest);
+        status.failures = 1;
+        status.last_error = Some(error.to_owned());
+        status.last_error_at = Some(utc(failed_at));
+        status.backing_off_until = Some(utc(until));
+        self.puller
+            .pulls
+            .insert((node.to_owned(), digest.to_owned()), status);
+    }
 }
 
 fn config() -> Config {
@@ -193,21 +254,40 @@ fn tainted(mut node: NodeInfo, value: &str) -> NodeInfo {
 impl TestBackend {
     /// The standard fixture, ready.
     pub fn standard() -> TestBackend {
-        TestBackend::build(REPOSITORY, "node1", "other-value")
+        TestBackend::build(
+            REPOSITORY,
+            "node2",
+            "other-value",
+            "image pull failed: manifest unknown",
+            "amd64",
+        )
     }
 
     /// Markup and quotes everywhere a registry or cluster could put them.
     pub fn hostile() -> TestBackend {
         let mut backend = TestBackend::build(
             "lib/<script>alert(\"x\")</script>&'",
-            "<b>node1</b>",
+            "<b>node2</b>",
             "<img src=x onerror=alert(1)>",
+            "<script>alert('pull')</script>",
+            "<svg onload=alert(2)>",
         );
         backend.refresh.last_error = Some(("<i>bad</i> & \"worse\"".to_owned(), at(30)));
+        backend.refresh.failing_since = Some(at(30));
+        backend.refresh.consecutive_failures = 1;
         backend
     }
 
-    fn build(repository: &str, first_node: &str, taint: &str) -> TestBackend {
+    /// The fixture with `failing_node` in place of `node2` (its pull of `sha256:1234` failed
+    /// with `pull_error`), node3 tainted with `taint` and every node's `kubernetes.io/arch`
+    /// label set to `arch`.
+    fn build(
+        repository: &str,
+        failing_node: &str,
+        taint: &str,
+        pull_error: &str,
+        arch: &str,
+    ) -> TestBackend {
         let config = config();
         let listing = docker_listing(
             &config,
@@ -221,89 +301,95 @@ impl TestBackend {
                 ("latest_daily", None),
             ],
         );
-        let nodes = [
-            node(first_node, &["sha256:5678", "sha256:1234"]),
-            node("node2", &["sha256:5678"]),
+        let mut nodes = [
+            node("node1", &["sha256:5678", "sha256:1234"]),
+            node(failing_node, &["sha256:5678"]),
             tainted(node("node3", &[]), taint),
             node("node4", &["sha256:5678"]),
         ];
+        for node in &mut nodes {
+            node.labels
+                .insert("kubernetes.io/arch".to_owned(), arch.to_owned());
+        }
         let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
-        let mut activity = BTreeMap::new();
-        activity.insert(
-            ("node2".to_owned(), "sha256:1234".to_owned()),
-            CellState::BackingOff {
-                reason: "image pull failed: manifest unknown".to_owned(),
-                failed_at: at(90),
-                until: SystemTime::now() + Duration::from_secs(150),
-            },
-        );
-        activity.insert(
-            ("node4".to_owned(), "sha256:1234".to_owned()),
-            CellState::Pulling { since: at(42) },
-        );
-        TestBackend {
-            world,
+        let form = LabForm {
+            sizes: config.lab.sizes.clone(),
+            auth: FormAuth::Open,
+        };
+        let mut backend = TestBackend {
+            config,
+            world: Arc::new(world),
             registry: FakeRegistry {
                 registry: REGISTRY.to_owned(),
                 repository: repository.to_owned(),
                 digests: [("latest_weekly".to_owned(), "sha256:9999".to_owned())].into(),
             },
-            activity,
+            puller: PullerStatus::default(),
             refresh: RefreshView {
                 source: format!("{REGISTRY}/{repository} (docker)"),
                 last_success: Some(at(120)),
-                last_error: None,
+                ..RefreshView::default()
             },
             ready: AtomicBool::new(true),
             leader: true,
+            prepulling: true,
             panic_in_menu: false,
-            form: LabForm {
-                sizes: config.lab.sizes.clone(),
-                auth: FormAuth::Open,
-            },
+            form,
             menu_override: None,
-            config,
+            status_delay: None,
+        };
+        backend.set_failed(
+            failing_node,
+            "sha256:1234",
+            pull_error,
+            at(90),
+            SystemTime::now() + Duration::from_secs(150),
+        );
+        backend.set_pulling("node4", "sha256:1234", at(42));
+        backend
+    }
+
+    /// The fixture's listing on `count` eligible nodes (`node-000`, `node-001`, …) that cache
+    /// `sha256:5678` only, each failing to pull `sha256:1234`.
+    pub fn many_failing(count: usize) -> TestBackend {
+        let mut backend = TestBackend::standard();
+        let nodes: Vec<NodeInfo> = (0..count)
+            .map(|i| node(&format!("node-{i:03}"), &["sha256:5678"]))
+            .collect();
+        backend.set_nodes(&nodes);
+        backend.puller = PullerStatus::default();
+        for node in &nodes {
+            backend.set_failed(
+                &node.name,
+                "sha256:1234",
+                &format!("manifest unknown on {}", node.name),
+                at(60),
+                SystemTime::now() + Duration::from_secs(60),
+            );
         }
+        backend
     }
 
     /// Before the first refresh: nothing listed, no nodes, not ready.
     pub fn empty() -> TestBackend {
         let mut backend = TestBackend::standard();
-        backend.world = World::new(
+        backend.world = Arc::new(World::new(
             Arc::new(Listing::empty(REGISTRY, REPOSITORY)),
             &[],
             &backend.config,
             &PulledSet::default(),
-        );
-        backend.activity.clear();
+        ));
+        backend.puller = PullerStatus::default();
         backend.ready = AtomicBool::new(false);
         backend.refresh.last_success = None;
         backend.refresh.last_error = Some(("connection refused".to_owned(), at(5)));
+        backend.refresh.failing_since = Some(at(65));
+        backend.refresh.consecutive_failures = 4;
         backend
     }
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
-    }
-
-    fn errors(&self) -> PrepullErrors {
-        self.activity
-            .iter()
-            .filter_map(|(key, state)| match state {
-                CellState::BackingOff { reason, .. } => Some((key.clone(), reason.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn cell(&self, node: &str, digest: &str) -> CellState {
-        if self.world.presence.is_on(digest, node) {
-            return CellState::Cached;
-        }
-        self.activity
-            .get(&(node.to_owned(), digest.to_owned()))
-            .cloned()
-            .unwrap_or(CellState::Missing)
     }
 }
 
@@ -313,7 +399,11 @@ impl Backend for TestBackend {
     }
 
     fn prepulls(&self) -> PrepullerStatus {
-        views::prepuller_status(&self.world, &self.config, &self.errors())
+        views::prepuller_status(
+            &self.world,
+            &self.config,
+            &views::prepull_errors(&self.puller),
+        )
     }
 
     fn menu(&self) -> MenuImages {
@@ -349,34 +439,15 @@ impl Backend for TestBackend {
     }
 
     fn status(&self) -> StatusView {
-        let world = &self.world;
-        let images = views::prepull_images(&world.listing)
-            .into_iter()
-            .map(|wanted| {
-                let image = world.listing.catalog.get(&wanted.tag);
-                ImageRow {
-                    name: image
-                        .map(|i| i.display_name().to_string())
-                        .unwrap_or_default(),
-                    reference: image.map(|i| i.reference()).unwrap_or_default(),
-                    size: world.presence.size(&wanted.digest),
-                    cells: world
-                        .nodes
-                        .iter()
-                        .map(|n| self.cell(&n.name, &wanted.digest))
-                        .collect(),
-                    tag: wanted.tag,
-                    digest: wanted.digest,
-                }
-            })
-            .collect();
+        if let Some(delay) = self.status_delay {
+            std::thread::sleep(delay);
+        }
         StatusView {
             refresh: self.refresh.clone(),
-            nodes: views::node_views(world),
-            images,
             leader: self.leader,
-            prepulling: true,
-            notices: self.form.notices(),
+            prepulling: self.prepulling,
+            grid: Arc::new(StatusGrid::build(Arc::clone(&self.world), &self.puller)),
+            lab_form: self.form.setup(),
         }
     }
 

@@ -30,6 +30,9 @@ pub enum LinkStyle {
     Elsewhere(String),
     /// Always the first page again: a loop.
     Repeat,
+    /// Every page, the last one too, links to a page never seen before: a chain that never
+    /// ends (each page serves the first tags again).
+    Endless,
 }
 
 /// How the fake authenticates.
@@ -83,6 +86,8 @@ struct Inner {
     /// token → (scope, expiry)
     tokens: HashMap<String, (String, Instant)>,
     issued: u64,
+    /// Pages served in [`LinkStyle::Endless`], numbering the next link.
+    endless_pages: u64,
     omit_digest: bool,
     /// This server's own base URL, for absolute links and the default realm.
     base: String,
@@ -106,6 +111,7 @@ impl FakeDockerRegistry {
             auth: FakeAuth::None,
             tokens: HashMap::new(),
             issued: 0,
+            endless_pages: 0,
             omit_digest: false,
             base: String::new(),
         }));
@@ -243,11 +249,16 @@ fn answer(shared: &Shared, request: &RecordedRequest) -> Response {
                 }
             }
         }
-        None => tag_page(&base, &inner, request, &repository),
+        None => tag_page(&base, &mut inner, request, &repository),
     }
 }
 
-fn tag_page(base: &str, inner: &Inner, request: &RecordedRequest, repository: &str) -> Response {
+fn tag_page(
+    base: &str,
+    inner: &mut Inner,
+    request: &RecordedRequest,
+    repository: &str,
+) -> Response {
     let Some(Some(tags)) = inner.repositories.get(repository) else {
         return json(
             StatusCode::OK,
@@ -262,7 +273,8 @@ fn tag_page(base: &str, inner: &Inner, request: &RecordedRequest, repository: &s
         (None, None) => usize::MAX,
     }
     .max(1);
-    let last = request.param("last");
+    let endless = inner.link_style == LinkStyle::Endless;
+    let last = request.param("last").filter(|_| !endless);
     let remaining: Vec<&String> = tags
         .keys()
         .filter(|t| last.is_none_or(|l| t.as_str() > l))
@@ -272,7 +284,16 @@ fn tag_page(base: &str, inner: &Inner, request: &RecordedRequest, repository: &s
         StatusCode::OK,
         &serde_json::json!({"name": repository, "tags": page}),
     );
-    if remaining.len() > page.len() {
+    if endless {
+        inner.endless_pages += 1;
+        let target = format!(
+            "/v2/{repository}/tags/list?n={size}&last=~{}",
+            inner.endless_pages
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("<{target}>; rel=\"next\"")) {
+            response.headers_mut().insert("link", value);
+        }
+    } else if remaining.len() > page.len() {
         let last = page.last().map(|s| s.as_str()).unwrap_or("");
         let path = format!(
             "/v2/{repository}/tags/list?n={size}&last={}",
@@ -282,7 +303,9 @@ fn tag_page(base: &str, inner: &Inner, request: &RecordedRequest, repository: &s
             LinkStyle::Relative => path,
             LinkStyle::Absolute => format!("{base}{path}"),
             LinkStyle::Elsewhere(other) => format!("{other}{path}"),
-            LinkStyle::Repeat => format!("/v2/{repository}/tags/list?n={size}"),
+            LinkStyle::Repeat | LinkStyle::Endless => {
+                format!("/v2/{repository}/tags/list?n={size}")
+            }
         };
         if let Ok(value) = HeaderValue::from_str(&format!("<{target}>; rel=\"next\"")) {
             response.headers_mut().insert("link", value);
@@ -364,10 +387,16 @@ fn token(inner: &mut Inner, request: &RecordedRequest) -> Response {
     };
     inner.issued += 1;
     let token = format!("fake-token-{}", inner.issued);
+    // A token server may announce any lifetime; the fake keeps the token for it, saturated.
     let lifetime = Duration::from_secs(settings.expires_in.unwrap_or(60));
+    let now = Instant::now();
+    let expiry = now
+        .checked_add(lifetime)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now);
     inner
         .tokens
-        .insert(token.clone(), (scope.to_owned(), Instant::now() + lifetime));
+        .insert(token.clone(), (scope.to_owned(), expiry));
     let field = if settings.access_token_field {
         "access_token"
     } else {

@@ -3,7 +3,8 @@
 //!
 //! An image is a config blob and one layer blob, each uploaded with `POST
 //! /v2/{name}/blobs/uploads/` then a monolithic `PUT {location}&digest=…`, and a schema-2
-//! manifest referencing both, `PUT` under every tag. Content derives from a seed string, so
+//! manifest referencing both, `PUT` under every tag; a multi-platform image is one such image
+//! per platform and an OCI image index naming them. Content derives from a seed string, so
 //! distinct seeds give distinct digests and equal seeds equal ones.
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::HarnessError;
 
 const MANIFEST_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 
 /// Pushes and deletes images on one registry.
 #[derive(Debug, Clone)]
@@ -127,9 +129,98 @@ impl Pusher {
         seed: &str,
         tags: &[&str],
     ) -> Result<String, HarnessError> {
+        self.push_platform_image(repository, seed, "linux/amd64", tags)
+            .await
+            .map(|(digest, _)| digest)
+    }
+
+    /// Pushes a multi-platform image: one image per platform (`linux/arm64`), by digest, and
+    /// an OCI image index naming them, under every tag; returns the index digest.
+    pub async fn push_index(
+        &self,
+        repository: &str,
+        seed: &str,
+        platforms: &[&str],
+        tags: &[&str],
+    ) -> Result<String, HarnessError> {
+        let mut children = Vec::new();
+        for platform in platforms {
+            let (digest, size) = self
+                .push_platform_image(repository, &format!("{seed} {platform}"), platform, &[])
+                .await?;
+            let mut parts = platform.split('/');
+            let mut described = serde_json::json!({
+                "os": parts.next().unwrap_or_default(),
+                "architecture": parts.next().unwrap_or_default(),
+            });
+            if let Some(variant) = parts.next() {
+                described["variant"] = serde_json::json!(variant);
+            }
+            children.push(serde_json::json!({
+                "mediaType": MANIFEST_TYPE,
+                "digest": digest,
+                "size": size,
+                "platform": described,
+            }));
+        }
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": INDEX_TYPE,
+            "manifests": children,
+        })
+        .to_string()
+        .into_bytes();
+        let digest = sha256_digest(&index);
+        self.put_manifest(repository, INDEX_TYPE, &index, tags)
+            .await?;
+        Ok(digest)
+    }
+
+    /// PUTs `manifest` under every tag, or under its digest when there are none.
+    async fn put_manifest(
+        &self,
+        repository: &str,
+        media_type: &str,
+        manifest: &[u8],
+        tags: &[&str],
+    ) -> Result<(), HarnessError> {
+        let digest = sha256_digest(manifest);
+        let references: Vec<&str> = if tags.is_empty() {
+            vec![digest.as_str()]
+        } else {
+            tags.to_vec()
+        };
+        for reference in references {
+            self.send(
+                self.request(
+                    reqwest::Method::PUT,
+                    &format!("{}/v2/{repository}/manifests/{reference}", self.base),
+                )
+                .header(CONTENT_TYPE, media_type)
+                .body(manifest.to_vec()),
+                &format!("pushing {repository}:{reference}"),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// One image for `platform` (`os/architecture[/variant]`); its digest and size.
+    async fn push_platform_image(
+        &self,
+        repository: &str,
+        seed: &str,
+        platform: &str,
+        tags: &[&str],
+    ) -> Result<(String, usize), HarnessError> {
+        let mut parts = platform.split('/');
+        let (os, architecture) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
         let config = serde_json::json!({
-            "architecture": "amd64",
-            "os": "linux",
+            "architecture": architecture,
+            "os": os,
             "config": {"Labels": {"seed": seed}},
             "rootfs": {"type": "layers", "diff_ids": []},
         })
@@ -156,19 +247,9 @@ impl Pusher {
         .to_string()
         .into_bytes();
         let digest = sha256_digest(&manifest);
-        for tag in tags {
-            self.send(
-                self.request(
-                    reqwest::Method::PUT,
-                    &format!("{}/v2/{repository}/manifests/{tag}", self.base),
-                )
-                .header(CONTENT_TYPE, MANIFEST_TYPE)
-                .body(manifest.clone()),
-                &format!("pushing {repository}:{tag}"),
-            )
+        self.put_manifest(repository, MANIFEST_TYPE, &manifest, tags)
             .await?;
-        }
-        Ok(digest)
+        Ok((digest, manifest.len()))
     }
 
     /// Deletes a manifest by digest (which untags every tag pointing at it).

@@ -26,6 +26,10 @@ pub enum Fault {
     TruncatedBody,
     /// Wait this long, then serve the normal answer.
     Delay(Duration),
+    /// Google's quota error: `429 RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` detail
+    /// asking for this delay, and no `Retry-After` header, as Google's APIs answer
+    /// (https://cloud.google.com/apis/design/errors#retryinfo).
+    GoogleQuota(Duration),
 }
 
 /// One request as the fake saw it.
@@ -154,6 +158,7 @@ where
     match fault {
         Some(Fault::Status(code)) => error_response(code, None),
         Some(Fault::StatusRetryAfter(code, seconds)) => error_response(code, Some(seconds)),
+        Some(Fault::GoogleQuota(delay)) => google_quota(delay),
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             handler.await
@@ -184,6 +189,23 @@ fn error_response(code: u16, retry_after: Option<u64>) -> Response {
         "error": {"code": code, "message": format!("injected fault {code}"), "status": "FAULT"},
     });
     (status, headers, body.to_string()).into_response()
+}
+
+fn google_quota(delay: Duration) -> Response {
+    let retry_delay = format!("{}.{:09}s", delay.as_secs(), delay.subsec_nanos());
+    json(
+        StatusCode::TOO_MANY_REQUESTS,
+        &serde_json::json!({"error": {
+            "code": 429,
+            "message": "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service 'artifactregistry.googleapis.com'.",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
+                 "domain": "googleapis.com"},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay},
+            ],
+        }}),
+    )
 }
 
 /// A JSON response.

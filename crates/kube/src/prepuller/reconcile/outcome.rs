@@ -7,7 +7,6 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{Action, OpDone, PodView, Reconciler, SlotState, DELETE_RECHECK, VANISH_GRACE};
-use crate::backoff;
 use crate::prepuller::observe::{progress, Progress};
 use crate::prepuller::status::{FailureReason, PrepullEvent, PrepullOutcome};
 
@@ -202,11 +201,7 @@ impl Reconciler {
             .entry(slot.image.digest.clone())
             .or_default();
         pair.failures += 1;
-        let wait = backoff::delay(
-            self.config.backoff.initial,
-            self.config.backoff.max,
-            pair.failures,
-        );
+        let wait = self.config.backoff.delay(pair.failures);
         let retry_at_wall =
             wall + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
         pair.retry_at = Some(now + wait);

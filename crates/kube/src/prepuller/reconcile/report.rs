@@ -48,17 +48,9 @@ impl Reconciler {
                 continue;
             }
             let key = (node.clone(), slot.image.digest.clone());
-            let entry = pulls.entry(key).or_insert_with(|| PullStatus {
-                node: node.clone(),
-                image: slot.image.clone(),
-                pulling_since: None,
-                pod: None,
-                failures: 0,
-                last_error: None,
-                last_error_reason: None,
-                last_error_at: None,
-                backing_off_until: None,
-            });
+            let entry = pulls
+                .entry(key)
+                .or_insert_with(|| PullStatus::new(node.clone(), slot.image.clone()));
             entry.pulling_since = Some(slot.started_at);
             entry.pod = Some(slot.name.clone());
         }

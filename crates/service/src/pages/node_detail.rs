@@ -1,0 +1,120 @@
+//! A node's page (`{prefix}/nodes/{name}`): its eligibility and why, the facts eligibility
+//! reads (readiness, cordon, taints) and the labels that say what the node is, and the state
+//! of every prepull image there with its last error.
+
+use serde::Serialize;
+use std::time::SystemTime;
+
+use super::links::NodeList;
+use super::words::{self, clip, kind_words};
+use super::Frame;
+use crate::status::{NodeEntry, StatusView};
+use crate::text::short_digest;
+
+/// Labels that say what a node is: its platform (which images can run there), machine type,
+/// zone and pool. Labels of the lab node selector are the same on every node listed.
+const LABELS: [&str; 5] = [
+    "kubernetes.io/arch",
+    "kubernetes.io/os",
+    "node.kubernetes.io/instance-type",
+    "topology.kubernetes.io/zone",
+    "cloud.google.com/gke-nodepool",
+];
+
+/// Taints listed; a node with more says how many more.
+const TAINTS_SHOWN: usize = 20;
+
+#[derive(Serialize)]
+pub struct NodePage<'a> {
+    frame: Frame,
+    name: &'a str,
+    eligible: bool,
+    reason: Option<String>,
+    ready: &'static str,
+    schedulable: &'static str,
+    labels: Vec<(&'static str, String)>,
+    taints: Vec<String>,
+    more_taints: usize,
+    images: Vec<ImageState<'a>>,
+    all_nodes: String,
+}
+
+#[derive(Serialize)]
+struct ImageState<'a> {
+    name: &'a str,
+    tag: &'a str,
+    digest: &'a str,
+    digest_short: &'a str,
+    class: &'static str,
+    label: &'static str,
+    detail: String,
+}
+
+impl<'a> NodePage<'a> {
+    pub fn new(
+        view: &'a StatusView,
+        node: NodeEntry<'a>,
+        prefix: &'a str,
+        now: SystemTime,
+    ) -> NodePage<'a> {
+        let info = node.info;
+        NodePage {
+            frame: Frame::new(prefix, now),
+            name: &info.name,
+            eligible: node.eligibility.is_eligible(),
+            reason: node
+                .eligibility
+                .comment()
+                .map(|reason| clip(reason, words::REASON).into_owned()),
+            ready: match info.ready {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "unknown (no Ready condition)",
+            },
+            schedulable: if info.unschedulable {
+                "no: cordoned"
+            } else {
+                "yes"
+            },
+            labels: LABELS
+                .iter()
+                .filter_map(|key| {
+                    let value = info.labels.get(*key)?;
+                    Some((*key, clip(value, words::REASON).into_owned()))
+                })
+                .collect(),
+            taints: info
+                .taints
+                .iter()
+                .take(TAINTS_SHOWN)
+                .map(|taint| {
+                    let text = match &taint.value {
+                        Some(value) => format!("{}={value}:{}", taint.key, taint.effect),
+                        None => format!("{}:{}", taint.key, taint.effect),
+                    };
+                    clip(&text, words::REASON).into_owned()
+                })
+                .collect(),
+            more_taints: info.taints.len().saturating_sub(TAINTS_SHOWN),
+            images: view
+                .grid
+                .images()
+                .iter()
+                .zip(node.cells)
+                .map(|(image, cell)| {
+                    let kind = kind_words(cell.kind());
+                    ImageState {
+                        name: &image.name,
+                        tag: &image.tag,
+                        digest: &image.digest,
+                        digest_short: short_digest(&image.digest),
+                        class: kind.class,
+                        label: kind.label,
+                        detail: words::cell_detail(cell, now),
+                    }
+                })
+                .collect(),
+            all_nodes: NodeList::default().href(prefix),
+        }
+    }
+}

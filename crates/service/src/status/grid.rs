@@ -1,0 +1,266 @@
+//! The prepull images against the nodes: one [`CellState`] per (node, image), with the
+//! summaries the pages show (per image over the eligible nodes, per node over the images, the
+//! nodes by eligibility), computed together in one pass over the snapshot.
+//!
+//! At 5,000 nodes × 8 images that is 40,000 cells: a few megabytes and a few milliseconds,
+//! made once per served snapshot and only when a page asks (see `state::Current`). Cells are
+//! decided by walking each digest's cached nodes and the prepuller's (few) pairs in progress
+//! or in trouble, not by asking about every pair.
+
+use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
+use rsp_model::node::{Eligibility, NodeInfo};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::cell::{CellState, KindCounts};
+use crate::views::{self, World};
+
+/// One prepull image, with how it stands on the eligible nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    pub tag: String,
+    /// The display name (`Weekly 2026_47`).
+    pub name: String,
+    pub reference: String,
+    pub digest: String,
+    pub size: Option<u64>,
+    /// Cells of the eligible nodes, by kind.
+    pub counts: KindCounts,
+    /// Eligible nodes where the last pull failed, by name (see [`StatusGrid::node`]).
+    pub failing: Vec<u32>,
+}
+
+/// The nodes by eligibility.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSummary {
+    pub total: usize,
+    pub eligible: usize,
+    /// Eligible nodes that cache every image they should.
+    pub complete: usize,
+    /// Eligible nodes where some pull failed.
+    pub failing: usize,
+    /// Ineligible nodes by reason, the most common first (then by reason).
+    pub ineligible: Vec<(String, usize)>,
+}
+
+/// One node with its cells, as pages read it.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeEntry<'a> {
+    /// The node's number in [`StatusGrid`] (for links back to it).
+    pub index: u32,
+    pub info: &'a NodeInfo,
+    pub eligibility: &'a Eligibility,
+    /// One cell per image of [`StatusGrid::images`], in that order.
+    pub cells: &'a [CellState],
+    /// The node's cells by kind.
+    pub counts: KindCounts,
+}
+
+/// Every (node, prepull image) cell of one snapshot, with its summaries.
+#[derive(Debug)]
+pub struct StatusGrid {
+    world: Arc<World>,
+    images: Vec<ImageRow>,
+    /// Node-major: node `i`, image `j` is at `i * images.len() + j`.
+    cells: Vec<CellState>,
+    node_counts: Vec<KindCounts>,
+    /// Node numbers sorted by name.
+    by_name: Vec<u32>,
+    nodes: NodeSummary,
+}
+
+impl StatusGrid {
+    /// The grid of `world` with what `puller` reports (pulls in progress, failures).
+    pub fn build(world: Arc<World>, puller: &PrepullerStatus) -> StatusGrid {
+        let wanted = views::prepull_images(&world.listing);
+        let (node_count, image_count) = (world.nodes.len(), wanted.len());
+        // Node names are unique in a cluster; should a node list repeat one, its first entry
+        // gets the facts.
+        let mut node_number: HashMap<&str, usize> = HashMap::with_capacity(node_count);
+        for (i, node) in world.nodes.iter().enumerate() {
+            node_number.entry(node.name.as_str()).or_insert(i);
+        }
+        let image_number: HashMap<&str, usize> = wanted
+            .iter()
+            .enumerate()
+            .map(|(j, image)| (image.digest.as_str(), j))
+            .collect();
+
+        let mut cached = vec![false; node_count * image_count];
+        for (j, image) in wanted.iter().enumerate() {
+            for node in world.presence.nodes(&image.digest) {
+                if let Some(&i) = node_number.get(node) {
+                    cached[i * image_count + j] = true;
+                }
+            }
+        }
+        let mut pulls: Vec<Option<&PullStatus>> = vec![None; node_count * image_count];
+        for ((node, digest), pull) in &puller.pulls {
+            if let (Some(&i), Some(&j)) = (
+                node_number.get(node.as_str()),
+                image_number.get(digest.as_str()),
+            ) {
+                pulls[i * image_count + j] = Some(pull);
+            }
+        }
+        let cells: Vec<CellState> = (0..node_count * image_count)
+            .map(|k| {
+                let eligible = world.eligibility[k / image_count].is_eligible();
+                CellState::decide(cached[k], eligible, pulls[k])
+            })
+            .collect();
+
+        let mut by_name: Vec<u32> = (0..node_count as u32).collect();
+        by_name.sort_by(|&a, &b| {
+            world.nodes[a as usize]
+                .name
+                .cmp(&world.nodes[b as usize].name)
+        });
+        let images = wanted
+            .into_iter()
+            .map(|image| {
+                let listed = world.listing.catalog.get(&image.tag);
+                ImageRow {
+                    name: listed
+                        .map(|i| i.display_name().to_string())
+                        .unwrap_or_default(),
+                    reference: listed.map(|i| i.reference()).unwrap_or_default(),
+                    size: world
+                        .presence
+                        .size(&image.digest)
+                        .or_else(|| listed.and_then(|i| i.size())),
+                    tag: image.tag,
+                    digest: image.digest,
+                    counts: KindCounts::default(),
+                    failing: Vec::new(),
+                }
+            })
+            .collect();
+        let mut grid = StatusGrid {
+            world,
+            images,
+            cells,
+            node_counts: Vec::new(),
+            by_name,
+            nodes: NodeSummary::default(),
+        };
+        grid.summarise();
+        grid
+    }
+
+    /// Fills the per-image, per-node and node summaries from the cells.
+    fn summarise(&mut self) {
+        let image_count = self.images.len();
+        let mut reasons: HashMap<&str, usize> = HashMap::new();
+        let mut summary = NodeSummary {
+            total: self.world.nodes.len(),
+            ..NodeSummary::default()
+        };
+        self.node_counts = vec![KindCounts::default(); summary.total];
+        for &i in &self.by_name {
+            let i = i as usize;
+            let row = &self.cells[i * image_count..(i + 1) * image_count];
+            let eligibility = &self.world.eligibility[i];
+            for (j, cell) in row.iter().enumerate() {
+                self.node_counts[i].add(cell.kind());
+                if eligibility.is_eligible() {
+                    let image = &mut self.images[j];
+                    image.counts.add(cell.kind());
+                    if cell.kind().is_failure() {
+                        image.failing.push(i as u32);
+                    }
+                }
+            }
+            match eligibility.comment() {
+                None => {
+                    summary.eligible += 1;
+                    let counts = &self.node_counts[i];
+                    summary.complete += usize::from(counts.outstanding() == 0);
+                    summary.failing += usize::from(counts.failures() > 0);
+                }
+                Some(reason) => *reasons.entry(reason).or_default() += 1,
+            }
+        }
+        summary.ineligible = reasons
+            .into_iter()
+            .map(|(reason, count)| (reason.to_owned(), count))
+            .collect();
+        summary
+            .ineligible
+            .sort_by(|(a, m), (b, n)| n.cmp(m).then_with(|| a.cmp(b)));
+        self.nodes = summary;
+    }
+
+    /// The snapshot the grid was made from.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The prepull images, most important first.
+    pub fn images(&self) -> &[ImageRow] {
+        &self.images
+    }
+
+    /// The position of the prepull image with this tag.
+    pub fn image_index(&self, tag: &str) -> Option<usize> {
+        self.images.iter().position(|image| image.tag == tag)
+    }
+
+    pub fn nodes(&self) -> &NodeSummary {
+        &self.nodes
+    }
+
+    /// Node numbers sorted by name.
+    pub fn by_name(&self) -> &[u32] {
+        &self.by_name
+    }
+
+    /// Node number `index` (from [`ImageRow::failing`], [`StatusGrid::by_name`] or a query).
+    pub fn node(&self, index: u32) -> NodeEntry<'_> {
+        let i = index as usize;
+        let image_count = self.images.len();
+        NodeEntry {
+            index,
+            info: &self.world.nodes[i],
+            eligibility: &self.world.eligibility[i],
+            cells: &self.cells[i * image_count..(i + 1) * image_count],
+            counts: self.node_counts[i],
+        }
+    }
+
+    pub fn node_named(&self, name: &str) -> Option<NodeEntry<'_>> {
+        let position = self
+            .by_name
+            .binary_search_by(|&i| self.world.nodes[i as usize].name.as_str().cmp(name))
+            .ok()?;
+        Some(self.node(self.by_name[position]))
+    }
+
+    /// Eligible cells by kind, over every image.
+    pub fn eligible_counts(&self) -> KindCounts {
+        let mut total = KindCounts::default();
+        for image in &self.images {
+            total.merge(&image.counts);
+        }
+        total
+    }
+}
+
+impl NodeEntry<'_> {
+    /// The node's cells of the images numbered in `images` (all of them when `None`).
+    pub fn cells_of(&self, image: Option<usize>) -> &[CellState] {
+        match image {
+            Some(j) => self.cells.get(j..=j).unwrap_or_default(),
+            None => self.cells,
+        }
+    }
+
+    /// Whether the node is eligible and some image it should cache is not there yet.
+    pub fn is_incomplete(&self, image: Option<usize>) -> bool {
+        self.eligibility.is_eligible()
+            && self
+                .cells_of(image)
+                .iter()
+                .any(|cell| cell.kind().is_outstanding())
+    }
+}

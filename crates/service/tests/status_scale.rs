@@ -1,0 +1,81 @@
+//! The status pages at 5,000 nodes × 8 images stay light whatever fails: no page is heavier
+//! than [`PAGE_BYTES_MAX`], and the overview does not grow with the number of nodes.
+
+mod scale_support;
+
+use rsp_service::pages;
+use rsp_service::status::{CellKind, NodeFilter, NodeQuery, NodeSort, StatusView};
+use scale_support::{long_error_node, Pattern, PATTERNS};
+use std::time::SystemTime;
+
+/// "A few hundred kilobytes": what a phone on a poor connection still loads in seconds.
+const PAGE_BYTES_MAX: usize = 300 * 1024;
+const NODES: usize = 5_000;
+const PREFIX: &str = "/nublado";
+
+/// Every page a person can open, by name: the overview, node lists, the heaviest node.
+fn pages(view: &StatusView) -> Vec<(String, usize)> {
+    let now = SystemTime::now();
+    let mut sizes = vec![(
+        "overview".to_owned(),
+        pages::overview(view, PREFIX, now)
+            .expect("the overview renders")
+            .len(),
+    )];
+    let lists = [
+        NodeQuery::default(),
+        NodeQuery {
+            sort: NodeSort::Problems,
+            ..NodeQuery::default()
+        },
+        NodeQuery {
+            filter: NodeFilter::Cell(CellKind::BackingOff),
+            ..NodeQuery::default()
+        },
+        NodeQuery {
+            filter: NodeFilter::Ineligible,
+            page: 7,
+            ..NodeQuery::default()
+        },
+    ];
+    for query in lists {
+        let html = pages::node_list(view, &query, PREFIX, now).expect("the node list renders");
+        sizes.push((format!("node list {query:?}"), html.len()));
+    }
+    let node = pages::node_detail(view, &long_error_node(), PREFIX, now)
+        .expect("the node exists")
+        .expect("the node page renders");
+    sizes.push(("node with the longest errors".to_owned(), node.len()));
+    sizes
+}
+
+#[test]
+fn no_page_is_heavier_than_a_few_hundred_kilobytes_at_5000_nodes() {
+    for pattern in PATTERNS {
+        let view = scale_support::view(NODES, pattern);
+        for (page, bytes) in pages(&view) {
+            eprintln!("{pattern:?}: {page}: {bytes} bytes");
+            assert!(
+                bytes <= PAGE_BYTES_MAX,
+                "{pattern:?}: {page} is {bytes} bytes, more than {PAGE_BYTES_MAX}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_overview_does_not_grow_with_the_nodes() {
+    let now = SystemTime::now();
+    let size = |nodes| {
+        let view = scale_support::view(nodes, Pattern::Mixed);
+        pages::overview(&view, PREFIX, now)
+            .expect("the overview renders")
+            .len()
+    };
+    let (small, large) = (size(50), size(NODES));
+    // Only counts get longer (a few digits per number).
+    assert!(
+        large < small + 1024,
+        "overview: {small} bytes at 50 nodes, {large} at {NODES}"
+    );
+}

@@ -1,0 +1,185 @@
+//! The status pages' data as pure functions of the served snapshot: the image × node grid and
+//! its summaries, and the notices, on the HTTP tests' fixture (no cluster, no templates).
+
+mod http_support;
+
+use http_support::{at, TestBackend};
+use rsp_service::backend::Backend;
+use rsp_service::status::{CellKind, CellState, FormUsers, LabFormSetup, Severity, StatusView};
+use std::time::{Duration, SystemTime};
+
+/// A lab form behind Gafaelfawr with sizes: nothing to say about it.
+const QUIET_FORM: LabFormSetup = LabFormSetup {
+    users: FormUsers::Authenticated,
+    sizes: 4,
+};
+
+/// The notices' titles, the lab form set up as `QUIET_FORM` (the fixture's form is open).
+fn titles(backend: &TestBackend) -> Vec<String> {
+    let mut view = backend.status();
+    view.lab_form = QUIET_FORM;
+    form_titles(&view)
+}
+
+fn form_titles(view: &StatusView) -> Vec<String> {
+    view.notices()
+        .into_iter()
+        .map(|notice| notice.title)
+        .collect()
+}
+
+/// The fixture with only the nodes named in `keep`.
+fn only_nodes(mut backend: TestBackend, keep: &[&str]) -> TestBackend {
+    let nodes: Vec<_> = backend
+        .world
+        .nodes
+        .iter()
+        .filter(|node| keep.contains(&node.name.as_str()))
+        .cloned()
+        .collect();
+    backend.set_nodes(&nodes);
+    backend
+}
+
+#[test]
+fn each_image_is_counted_over_the_eligible_nodes_with_its_failing_ones() {
+    let view = TestBackend::standard().status();
+    let grid = &view.grid;
+    let tags: Vec<&str> = grid.images().iter().map(|i| i.tag.as_str()).collect();
+    assert_eq!(tags, ["w_2077_43", "d_2077_10_23"]);
+    let weekly = &grid.images()[0];
+    assert_eq!(
+        (weekly.counts.get(CellKind::Cached), weekly.counts.wanted()),
+        (3, 3),
+        "node3 is ineligible: not counted"
+    );
+    let daily = &grid.images()[1];
+    let counts: Vec<(CellKind, usize)> = daily.counts.nonzero().collect();
+    assert_eq!(
+        counts,
+        [
+            (CellKind::Cached, 1),
+            (CellKind::Pulling, 1),
+            (CellKind::BackingOff, 1)
+        ]
+    );
+    let failing: Vec<&str> = daily
+        .failing
+        .iter()
+        .map(|&i| grid.node(i).info.name.as_str())
+        .collect();
+    assert_eq!(failing, ["node2"]);
+    assert_eq!(
+        daily.size,
+        Some(3 * 1024 * 1024 * 1024),
+        "size from the nodes"
+    );
+
+    let nodes = grid.nodes();
+    assert_eq!(
+        (nodes.total, nodes.eligible, nodes.complete, nodes.failing),
+        (4, 3, 1, 1)
+    );
+    assert_eq!(
+        nodes.ineligible,
+        [(
+            "Node is tainted (NoSchedule, some-taint = other-value)".to_owned(),
+            1
+        )]
+    );
+    let node3 = grid.node_named("node3").expect("node3");
+    assert_eq!(node3.cells, [CellState::NotWanted, CellState::NotWanted]);
+    assert!(grid.node_named("node5").is_none());
+}
+
+#[test]
+fn what_is_cached_wins_and_reports_about_unknown_pairs_are_ignored() {
+    let mut backend = TestBackend::standard();
+    let later = SystemTime::now() + Duration::from_secs(60);
+    // node1 caches both digests; "ghost" is no node; sha256:9999 is no prepull image.
+    backend.set_failed("node1", "sha256:1234", "stale", at(5), later);
+    backend.set_failed("ghost", "sha256:1234", "gone", at(5), later);
+    backend.set_pulling("node1", "sha256:9999", at(5));
+    // An ineligible node's pull in progress is shown as it is.
+    backend.set_pulling("node3", "sha256:5678", at(5));
+    let view = backend.status();
+    let node1 = view.grid.node_named("node1").expect("node1");
+    assert_eq!(node1.cells, [CellState::Cached, CellState::Cached]);
+    let node3 = view.grid.node_named("node3").expect("node3");
+    assert_eq!(node3.cells[0].kind(), CellKind::Pulling);
+    assert_eq!(
+        view.grid.images()[0].counts.get(CellKind::Pulling),
+        0,
+        "ineligible nodes are not in the image's summary"
+    );
+}
+
+#[test]
+fn each_condition_gives_its_notice_most_severe_first() {
+    assert_eq!(titles(&TestBackend::standard()), ["Prepulls failing"]);
+
+    let mut quiet = TestBackend::standard();
+    quiet.puller = Default::default();
+    assert!(titles(&quiet).is_empty());
+
+    assert_eq!(titles(&TestBackend::empty()), ["No image listing yet"]);
+    let mut starting = TestBackend::empty();
+    starting.refresh.last_error = None;
+    assert_eq!(titles(&starting), ["Waiting for the first listing"]);
+
+    let mut failing = TestBackend::standard();
+    failing.refresh.last_error = Some(("HTTP 503".to_owned(), at(3)));
+    failing.refresh.failing_since = Some(at(600));
+    failing.refresh.consecutive_failures = 7;
+    failing.leader = false;
+    failing.prepulling = false;
+    assert_eq!(
+        titles(&failing),
+        [
+            "Registry refresh failing",
+            "Prepulls failing",
+            "This replica is on standby",
+            "Plan only"
+        ]
+    );
+    let refresh = &failing.status().notices()[0];
+    assert_eq!(refresh.severity, Severity::Warning);
+    assert_eq!(refresh.since, failing.refresh.failing_since);
+    assert!(
+        refresh.detail.contains("The last 7 refreshes failed")
+            && refresh.detail.ends_with("HTTP 503"),
+        "{}",
+        refresh.detail
+    );
+
+    assert_eq!(
+        titles(&only_nodes(TestBackend::standard(), &[])),
+        ["No nodes"]
+    );
+    let tainted = only_nodes(TestBackend::standard(), &["node3"]);
+    assert_eq!(titles(&tainted), ["No eligible nodes"]);
+
+    let mut open = quiet.status();
+    open.lab_form = LabFormSetup {
+        users: FormUsers::Anyone,
+        ..QUIET_FORM
+    };
+    assert_eq!(form_titles(&open), ["Lab form without authentication"]);
+    open.lab_form.sizes = 0;
+    assert_eq!(
+        form_titles(&open),
+        ["Lab form without authentication", "No lab sizes"]
+    );
+    assert_eq!(
+        form_titles(&quiet.status()),
+        ["Lab form without authentication"],
+        "the fixture's form is open"
+    );
+
+    let mut worst = TestBackend::empty();
+    worst.leader = false;
+    let mut worst = worst.status();
+    worst.lab_form = QUIET_FORM;
+    let severities: Vec<Severity> = worst.notices().iter().map(|n| n.severity).collect();
+    assert_eq!(severities, [Severity::Critical, Severity::Info]);
+}
