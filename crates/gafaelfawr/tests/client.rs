@@ -52,7 +52,7 @@ async fn refused_tokens_are_invalid_tokens() {
     let client = client(&fake, Duration::from_secs(300));
     let token = fake.issue_token(user_info("alice", None));
     fake.expire_token(&token);
-    for bad in [token.as_str(), "gt-bad.bad", "not-a-token"] {
+    for bad in [token.as_str(), "gt-unknown.secret", "not-a-token"] {
         assert_eq!(
             client.user_info(bad).await,
             Err(UserInfoError::InvalidToken)

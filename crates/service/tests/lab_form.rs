@@ -1,33 +1,38 @@
-//! The lab form against lab-form.md §6: every form vector (sizes, quotas, menus), every error
-//! vector (headers, tokens, users, Gafaelfawr failing), each through the router with the
-//! real Gafaelfawr client talking to the fake Gafaelfawr. The standard case must equal the
+//! The lab form against lab-form.md, whose vectors are read from the specification at run
+//! time (`rsp_testkit::spec::lab_form`): every form vector of §6.1 (sizes, quotas, menus),
+//! every error vector of §6.2 with the bodies of §1.4, each through the router with the real
+//! Gafaelfawr client talking to the fake Gafaelfawr. The standard case must equal the
 //! original's `lab-form.html` byte for byte; every other form has the same structure and
 //! passes the acceptance check of §5.5 (its default submission is a valid lab request whose
-//! size the user's quota allows).
+//! size the user's quota allows). Where the original answers a plain-text 500, rsp-images
+//! answers 502 (504 on a timeout) with the JSON error body: no input gives a 500.
 
 mod conformance_support;
 mod http_support;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request};
-use http_support::{app, send, Reply, TestBackend, PREFIX, STD_SIZES as STD};
+use http_support::{app, send, Reply, TestBackend, PREFIX};
 use rsp_config::{Config, GafaelfawrConfig, GafaelfawrEndpoint};
 use rsp_gafaelfawr::GafaelfawrClient;
 use rsp_model::api::{MenuImage, MenuImages};
 use rsp_model::lab::{ImageSelection, LabRequest, LabSizes, NotebookQuota};
 use rsp_service::form::FormAuth;
 use rsp_testkit::gafaelfawr::{user_info, FakeGafaelfawr, Fault, Recorded};
+use rsp_testkit::spec::lab_form::{
+    sizes_yaml, ErrorVector, FormAnswer, FormCheck, FormVector, LabFormSpec, SpecSize,
+};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `lab.sizes` (a YAML list, or `None` for no key) and `lab.defaultSize`, read by the
-/// configuration crate as the service reads them.
-fn sizes(list: Option<&str>, default: Option<&str>) -> LabSizes {
+/// `lab.sizes` (`None`: no key) and `lab.defaultSize`, read by the configuration crate as
+/// the service reads them.
+fn sizes(list: Option<&[SpecSize]>, default: Option<&str>) -> LabSizes {
     let mut lab = String::from("lab:\n");
     if let Some(list) = list {
         lab.push_str("  sizes:");
-        lab.push_str(list);
+        lab.push_str(&sizes_yaml(list));
     }
     if let Some(default) = default {
         lab.push_str(&format!("  defaultSize: {default}\n"));
@@ -40,27 +45,22 @@ fn sizes(list: Option<&str>, default: Option<&str>) -> LabSizes {
         .sizes
 }
 
-/// Sizes whose requests equal their limits: `(name, cpu, memory)`.
-fn even(sizes: &[(&str, &str, &str)]) -> String {
-    sizes
-        .iter()
-        .map(|(name, cpu, memory)| {
-            format!(
-                "\n    - size: {name}\n      resources:\n        limits: {{cpu: \"{cpu}\", \
-                 memory: \"{memory}\"}}\n        requests: {{cpu: \"{cpu}\", memory: \"{memory}\"}}"
-            )
-        })
-        .collect::<String>()
-        + "\n"
+/// **STD**, the sizes most vectors use.
+fn std_sizes(spec: &LabFormSpec) -> LabSizes {
+    sizes(Some(&spec.std_sizes()), None)
 }
 
 fn client(fake: &FakeGafaelfawr, cache_lifetime: Duration) -> GafaelfawrClient {
+    client_for(&fake.url(), Duration::from_millis(1500), cache_lifetime)
+}
+
+fn client_for(url: &str, timeout: Duration, cache_lifetime: Duration) -> GafaelfawrClient {
     let settings = GafaelfawrConfig {
         url: None,
-        timeout: Duration::from_millis(1500),
+        timeout,
         cache_lifetime,
     };
-    GafaelfawrClient::new(&GafaelfawrEndpoint::Url(fake.url()), &settings).expect("a client")
+    GafaelfawrClient::new(&GafaelfawrEndpoint::Url(url.to_owned()), &settings).expect("a client")
 }
 
 /// The standard backend (menu M0) authenticating through `fake`.
@@ -250,219 +250,180 @@ fn check_form(name: &str, reply: &Reply, sizes: &LabSizes, quota: Option<&Notebo
     shape
 }
 
-fn quota(cpu: f64, memory_gib: f64) -> Option<NotebookQuota> {
-    Some(NotebookQuota {
-        cpu,
-        memory_gib,
-        spawn: true,
-    })
+/// The username every vector's requests are made as.
+const USER: &str = "alice";
+
+/// Where the original answers a plain-text 500, rsp-images answers 502 with the JSON error
+/// body (decisions §8: no input gives a 500); every other status is the original's.
+fn our_status(original: u16) -> u16 {
+    if original == 500 {
+        502
+    } else {
+        original
+    }
 }
 
-#[tokio::test]
-async fn v1_is_byte_identical_to_the_original() {
-    let fake = FakeGafaelfawr::start().await.unwrap();
-    let token = fake.issue_token(user_info("alice", Some((9.0, 27.0))));
-    let std = sizes(Some(STD), None);
-    let reply = form_for(backend(&fake, std.clone()), &token).await;
-    let expected = conformance_support::read("lab-form.html");
-    assert!(
-        reply.text() == expected,
-        "the standard form differs from lab-form.html\n--- want\n{expected}\n--- got\n{}",
-        reply.text()
-    );
-    let shape = check_form("V1", &reply, &std, quota(9.0, 27.0).as_ref());
-    assert_eq!(shape.size_names(), "small✓ medium large");
+fn menu_image((reference, name): &(String, String)) -> MenuImage {
+    MenuImage {
+        reference: reference.clone(),
+        name: name.clone(),
+    }
 }
 
-/// A form vector: name, `lab.sizes` items, `lab.defaultSize`, Gafaelfawr's user information,
-/// and the answer (`small✓ medium`, `unavailable`, or `status type`).
-type FormVector<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Value, &'a str);
+/// What the default submission chose as its image: `(field, value)`.
+fn chosen_image(image: &ImageSelection) -> (&'static str, String) {
+    let value = match image {
+        ImageSelection::List(text) | ImageSelection::Dropdown(text) | ImageSelection::Tag(text) => {
+            text.clone()
+        }
+        ImageSelection::Class(class) => format!("{class:?}"),
+    };
+    (image.field(), value)
+}
 
-/// §6.1 V2–V21 except the menus (see `menu_vectors`) and the labels (`v10_labels`).
+/// `small✓ medium` from a vector's sizes and checked size.
+fn marked(sizes: &[String], default: &str) -> String {
+    sizes
+        .iter()
+        .map(|name| format!("{name}{}", if name == default { "✓" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One detail of a vector's answer.
+fn assert_check(vector: &FormVector, check: &FormCheck, reply: &Reply, shape: &Shape) {
+    let id = &vector.id;
+    let html = reply.text();
+    match check {
+        FormCheck::ByteIdentical(file) => {
+            let expected = conformance_support::read(file);
+            assert!(
+                html == expected,
+                "{id}: the form differs from {file}\n--- want\n{expected}\n--- got\n{html}"
+            );
+        }
+        FormCheck::ImageChecked(radio, checked) => {
+            let image = shape.images.iter().find(|(i, _, _)| i == radio);
+            assert_eq!(image.map(|i| i.2), Some(*checked), "{id}: {radio}");
+        }
+        FormCheck::SentinelChecked(checked) => {
+            let sentinel = shape.images.last().expect("the sentinel");
+            assert_eq!(sentinel.2, *checked, "{id}: the sentinel radio");
+        }
+        FormCheck::NoMenuImages => assert_eq!(shape.images.len(), 1, "{id}: only the sentinel"),
+        FormCheck::Options(count) => assert_eq!(shape.options.len(), *count, "{id}: options"),
+        FormCheck::Submits(field, value) => {
+            let request = LabRequest::from_options(&shape.default_submission())
+                .unwrap_or_else(|errors| panic!("{id}: refused {errors:?}"));
+            assert_eq!(
+                chosen_image(&request.image),
+                (field.as_str(), value.clone()),
+                "{id}"
+            );
+        }
+        FormCheck::SubmissionRefused(message) => {
+            let errors = LabRequest::from_options(&shape.default_submission())
+                .expect_err("the default submission is refused");
+            assert_eq!(errors[0].to_string(), *message, "{id}");
+        }
+        FormCheck::Labels(labels) => {
+            let shown: Vec<&String> = shape.sizes.iter().map(|s| &s.1).collect();
+            assert_eq!(shown, labels.iter().collect::<Vec<_>>(), "{id}: labels");
+        }
+        FormCheck::Contains(text) => assert!(html.contains(text), "{id}: no {text:?} in\n{html}"),
+    }
+}
+
+/// §6.1: every form vector, as a user whose Gafaelfawr answer carries the vector's quota.
 #[tokio::test]
-async fn size_and_quota_vectors() {
+async fn form_vectors() {
+    let spec = LabFormSpec::load();
     let fake = FakeGafaelfawr::start().await.unwrap();
-    let notebook = |cpu: f64, memory: f64, spawn: bool| json!({"username": "alice", "quota": {"notebook": {"cpu": cpu, "memory": memory, "spawn": spawn}}});
-    let small_4g = even(&[("small", "1", "4G")]);
-    let v19 = even(&[("small", "1", "1536Mi"), ("medium", "1", "1610612737")]);
-    let cases: Vec<FormVector> = vec![
-        ("V2", Some("\n    - size: small\n      resources:\n        limits: {cpu: 1.0, memory: 3Gi}\n        requests: {cpu: 0.25, memory: 0.75Gi}\n    - size: large\n      resources:\n        limits: {cpu: 9.0, memory: 27Gi}\n        requests: {cpu: 2.25, memory: 6.7Gi}\n"), Some("large"), notebook(9.0, 27.0, true), "small large✓"),
-        ("V3", Some(STD), None, user_info("alice", None), "small✓ medium large huge"),
-        ("V4", Some(STD), Some("medium"), json!({"username": "alice", "quota": {"api": {"datalinker": 5}}}), "small medium✓ large huge"),
-        ("V5", Some(STD), None, notebook(100.0, 100.0, false), "unavailable"),
-        ("V6", Some(STD), None, notebook(0.5, 1.0, true), "unavailable"),
-        ("V7", Some(STD), Some("huge"), notebook(9.0, 27.0, true), "small✓ medium large"),
-        ("V8", Some(STD), Some("large"), notebook(2.0, 6.0, true), "small✓ medium"),
-        ("V9", Some(STD), None, notebook(2.0, 5.99, true), "small✓"),
-        ("V11", Some(&small_4g), None, notebook(1.0, 3.72529, true), "unavailable"),
-        ("V12", Some(&small_4g), None, notebook(1.0, 3.7253, true), "small✓"),
-        ("V16", Some(STD), None, notebook(1.5, 1000.0, true), "small✓"),
-        ("V17", Some(STD), None, notebook(100.0, 0.0, true), "unavailable"),
-        ("V18", Some(STD), None, notebook(12.0, 32.0, true), "small✓ medium large huge"),
-        ("V19", Some(&v19), None, notebook(4.0, 1.5, true), "small✓"),
-        ("V20", None, None, notebook(4.0, 16.0, true), "unavailable"),
-        // The original fails with a plain-text 500; a configuration problem is answered
-        // in the JSON error shape instead (no input gives a 500).
-        ("V21", None, None, user_info("alice", None), "502 no_lab_sizes"),
-    ];
-    for (name, list, default, info, expected) in cases {
-        let sizes = sizes(list, default);
+    for vector in spec.form_vectors() {
+        let id = &vector.id;
+        let sizes = sizes(vector.sizes.as_deref(), vector.default_size.as_deref());
+        let info = vector.quota.user_info(USER);
         let token = fake.issue_token(info.clone());
-        let reply = form_for(backend(&fake, sizes.clone()), &token).await;
-        let got = match reply.status.as_u16() {
-            200 if reply.text().contains("<form") || reply.text().contains("<input") => {
-                let quota = rsp_gafaelfawr::UserInfo::from_json(info.to_string().as_bytes())
-                    .unwrap()
-                    .notebook_quota;
-                check_form(name, &reply, &sizes, quota.as_ref()).size_names()
+        let mut backend = backend(&fake, sizes.clone());
+        if let Some(menu) = &vector.menu {
+            backend.menu_override = Some(MenuImages {
+                menu: menu.menu.iter().map(menu_image).collect(),
+                dropdown: menu.dropdown.iter().map(menu_image).collect(),
+            });
+        }
+        let reply = form_for(backend, &token).await;
+        match &vector.answer {
+            FormAnswer::ServerError => {
+                assert_eq!(reply.status, our_status(500), "{id}: {}", reply.text());
+                assert_eq!(reply.content_type(), "application/json", "{id}");
+                assert_eq!(reply.error().1, "no_lab_sizes", "{id}");
             }
-            200 => {
+            FormAnswer::Unavailable => {
+                assert_eq!(reply.status, 200, "{id}: {}", reply.text());
                 assert_eq!(
                     reply.text(),
                     rsp_service::pages::lab_form::UNAVAILABLE,
-                    "{name}"
+                    "{id}"
                 );
-                assert_eq!(reply.content_type(), "text/html; charset=utf-8", "{name}");
-                "unavailable".to_owned()
+                assert_eq!(reply.content_type(), "text/html; charset=utf-8", "{id}");
             }
-            status => format!("{status} {}", reply.error().1),
-        };
-        assert_eq!(got, expected, "{name}");
-    }
-    // V19: both labels would read 1.5Gi; only small fits.
-    let token = fake.issue_token(user_info("alice", None));
-    let reply = form_for(backend(&fake, sizes(Some(&v19), None)), &token).await;
-    let labels: Vec<String> = Shape::parse(&reply.text())
-        .sizes
-        .into_iter()
-        .map(|s| s.1)
-        .collect();
-    assert_eq!(
-        labels,
-        ["Small (1.0 CPU, 1.5Gi RAM)", "Medium (1.0 CPU, 1.5Gi RAM)"]
-    );
-}
-
-#[tokio::test]
-async fn v10_labels() {
-    let fake = FakeGafaelfawr::start().await.unwrap();
-    let token = fake.issue_token(user_info("alice", None));
-    let list = even(&[
-        ("fine", "500m", "1536Mi"),
-        ("diminutive", "1.234", "4G"),
-        ("tiny", "100000m", "1073741823"),
-        ("small", "2", "512"),
-        ("medium", "0.001", "1Ti"),
-        ("large", "1e3", "1000Gi"),
-        ("huge", "1.", "1024Ki"),
-        ("gargantuan", "1.5", "1023.5Mi"),
-        ("colossal", "3", "2.5e9"),
-    ]);
-    let sizes = sizes(Some(&list), Some("tiny"));
-    let reply = form_for(backend(&fake, sizes.clone()), &token).await;
-    let shape = check_form("V10", &reply, &sizes, None);
-    let labels: Vec<&str> = shape.sizes.iter().map(|s| s.1.as_str()).collect();
-    assert_eq!(
-        labels,
-        [
-            "Fine (0.5 CPU, 1.5Gi RAM)",
-            "Diminutive (1.234 CPU, 3.72529Gi RAM)",
-            "Tiny (100.0 CPU, 1024Mi RAM)",
-            "Small (2.0 CPU, 512 RAM)",
-            "Medium (0.001 CPU, 1Ti RAM)",
-            "Large (1000.0 CPU, 1000Gi RAM)",
-            "Huge (1.0 CPU, 1Mi RAM)",
-            "Gargantuan (1.5 CPU, 1023.5Mi RAM)",
-            "Colossal (3.0 CPU, 2.32831Gi RAM)",
-        ]
-    );
-    assert_eq!(
-        shape.size_names(),
-        "fine diminutive tiny✓ small medium large huge gargantuan colossal"
-    );
-}
-
-fn image(reference: &str, name: &str) -> MenuImage {
-    MenuImage {
-        reference: reference.to_owned(),
-        name: name.to_owned(),
+            FormAnswer::Form { sizes: offered } => {
+                let quota = rsp_gafaelfawr::UserInfo::from_json(info.to_string().as_bytes())
+                    .expect("user information")
+                    .notebook_quota;
+                let shape = check_form(id, &reply, &sizes, quota.as_ref());
+                if let Some((names, default)) = offered {
+                    assert_eq!(shape.size_names(), marked(names, default), "{id}");
+                }
+                for check in &vector.checks {
+                    assert_check(&vector, check, &reply, &shape);
+                }
+            }
+        }
     }
 }
 
-/// V13–V15: an empty menu, markup in references and names, nothing at all.
-#[tokio::test]
-async fn menu_vectors() {
-    let fake = FakeGafaelfawr::start().await.unwrap();
-    let token = fake.issue_token(user_info("alice", None));
-    let small = sizes(Some(&even(&[("small", "1", "3Gi")])), None);
-
-    let mut v13 = backend(&fake, sizes(Some(STD), None));
-    v13.menu_override = Some(MenuImages {
-        menu: vec![],
-        dropdown: vec![
-            image("r.example/lab:w_2077_40", "Weekly 2077_40"),
-            image("r.example/lab:d_2077_10_01", "Daily 2077_10_01"),
-        ],
-    });
-    let std = v13.form.sizes.clone();
-    let reply = form_for(v13, &token).await;
-    let shape = check_form("V13", &reply, &std, None);
-    assert_eq!(
-        shape.images,
-        [(
-            "use_image_from_dropdown".into(),
-            "use_image_from_dropdown".into(),
-            true
-        )]
-    );
-    assert_eq!(shape.options.len(), 2);
-    assert_eq!(
-        LabRequest::from_options(&shape.default_submission())
-            .unwrap()
-            .image,
-        ImageSelection::Dropdown("r.example/lab:w_2077_40".into())
-    );
-
-    let mut v14 = backend(&fake, small.clone());
-    v14.menu_override = Some(MenuImages {
-        menu: vec![
-            image("r.example/lab:a\"b'c", "<b>A & B</b> 'q' \"d\""),
-            image("r.example/lab:second", "Second"),
-        ],
-        dropdown: vec![image("r.example/lab:x&y", "x<y>")],
-    });
-    let reply = form_for(v14, &token).await;
-    let html = reply.text();
-    assert!(
-        html.contains(r#"value="r.example/lab:a&#34;b&#39;c" checked>"#),
-        "{html}"
-    );
-    assert!(html.contains("&lt;b&gt;A &amp; B&lt;/b&gt; &#39;q&#39; &#34;d&#34;</label>"));
-    assert!(html.contains(r#"id="image2" value="r.example/lab:second">"#));
-    assert!(html.contains(r#"<option value="r.example/lab:x&amp;y">x&lt;y&gt;</option>"#));
-    let shape = check_form("V14", &reply, &small, None);
-    assert_eq!(shape.images[0].1, "r.example/lab:a\"b'c");
-
-    let mut v15 = backend(&fake, small.clone());
-    v15.menu_override = Some(MenuImages::default());
-    let reply = form_for(v15, &token).await;
-    let shape = check_form("V15", &reply, &small, None);
-    assert!(shape.options.is_empty());
-    assert!(reply
-        .text()
-        .contains("<select name=\"image_dropdown\" onchange=\"selectDropdown()\">\n    </select>"));
-    assert_eq!(
-        LabRequest::from_options(&shape.default_submission()).unwrap_err()[0].to_string(),
-        "No image to spawn specified"
-    );
+/// §1.4's bodies: both headers missing, one of them missing, a refused token, a user that
+/// does not match.
+struct Bodies {
+    missing_both: String,
+    missing_user: String,
+    missing_token: String,
+    invalid_token: String,
+    permission_denied: String,
 }
 
-const MISSING_USER: &str = r#"{"type":"missing","loc":["header","x-auth-request-user"],"msg":"Field required","input":null}"#;
-const MISSING_TOKEN: &str = r#"{"type":"missing","loc":["header","x-auth-request-token"],"msg":"Field required","input":null}"#;
-const INVALID_TOKEN: &str =
-    r#"{"detail":[{"msg":"User token is invalid","type":"invalid_token"}]}"#;
-const PERMISSION_DENIED: &str =
-    r#"{"detail":[{"msg":"Permission denied","type":"permission_denied"}]}"#;
+impl Bodies {
+    fn read(spec: &LabFormSpec) -> Bodies {
+        let (status, missing_both) = spec.error_body("both headers missing");
+        assert_eq!(status, 422);
+        // "only one missing: same shape, one element, for the missing header", the
+        // elements as written (key order is part of the bytes).
+        let elements = missing_both
+            .strip_prefix(r#"{"detail":["#)
+            .and_then(|rest| rest.strip_suffix("]}"))
+            .and_then(|list| list.split_once("},{"))
+            .expect("two error elements");
+        let one = |element: &str| format!(r#"{{"detail":[{element}]}}"#);
+        let (user, token) = (format!("{}}}", elements.0), format!("{{{}", elements.1));
+        Bodies {
+            missing_user: one(&user),
+            missing_token: one(&token),
+            missing_both,
+            invalid_token: spec.error_body("Gafaelfawr answers 401").1,
+            permission_denied: spec.error_body("token's user").1,
+        }
+    }
+
+    /// The body §1.4 gives for `status` where the headers are both present.
+    fn refusal(&self, status: u16) -> &str {
+        match status {
+            401 => &self.invalid_token,
+            403 => &self.permission_denied,
+            other => panic!("no body for {other}"),
+        }
+    }
+}
 
 fn assert_answer(reply: &Reply, status: u16, body: &str, case: &str) {
     assert_eq!(reply.status.as_u16(), status, "{case}: {}", reply.text());
@@ -476,15 +437,22 @@ fn assert_answer(reply: &Reply, status: u16, body: &str, case: &str) {
     }
 }
 
+/// The quota of §6.2's user ("standard config, quota 9/27").
+fn error_vector_user(spec: &LabFormSpec) -> Value {
+    spec.error_vector_quota().user_info(USER)
+}
+
 /// §1.2–§1.4: every combination of the two headers (absent, empty, right, wrong) and of the
 /// path user, answered with the original's status and body, in its order of checks.
 #[tokio::test]
 async fn every_header_combination() {
+    let spec = LabFormSpec::load();
+    let bodies = Bodies::read(&spec);
     let fake = FakeGafaelfawr::start().await.unwrap();
-    let alice = fake.issue_token(user_info("alice", Some((9.0, 27.0))));
-    let expired = fake.issue_token(user_info("alice", None));
+    let alice = fake.issue_token(error_vector_user(&spec));
+    let expired = fake.issue_token(user_info(USER, None));
     fake.expire_token(&expired);
-    let app = app(Arc::new(backend(&fake, sizes(Some(STD), None))));
+    let app = app(Arc::new(backend(&fake, std_sizes(&spec))));
     let users = [
         None,
         Some(""),
@@ -497,7 +465,7 @@ async fn every_header_combination() {
         Some(""),
         Some(alice.as_str()),
         Some(expired.as_str()),
-        Some("gt-bad.bad"),
+        Some("gt-unknownunknownunknow.secretsecretsecretsecr"),
         Some("not a token"),
     ];
     let mut cases = 0;
@@ -507,42 +475,26 @@ async fn every_header_combination() {
                 let reply = request(&app, Method::GET, path_user, user, token).await;
                 let case = format!("path {path_user}, user {user:?}, token {token:?}");
                 match (user, token) {
-                    (None, None) => assert_answer(
-                        &reply,
-                        422,
-                        &format!(r#"{{"detail":[{MISSING_USER},{MISSING_TOKEN}]}}"#),
-                        &case,
-                    ),
-                    (None, Some(_)) => assert_answer(
-                        &reply,
-                        422,
-                        &format!(r#"{{"detail":[{MISSING_USER}]}}"#),
-                        &case,
-                    ),
-                    (Some(_), None) => assert_answer(
-                        &reply,
-                        422,
-                        &format!(r#"{{"detail":[{MISSING_TOKEN}]}}"#),
-                        &case,
-                    ),
+                    (None, None) => assert_answer(&reply, 422, &bodies.missing_both, &case),
+                    (None, Some(_)) => assert_answer(&reply, 422, &bodies.missing_user, &case),
+                    (Some(_), None) => assert_answer(&reply, 422, &bodies.missing_token, &case),
                     (Some(user), Some(token)) if token == alice => {
                         if user == "alice" && path_user == "alice" {
                             assert_answer(&reply, 200, "", &case);
                             assert!(reply.text().contains(r#"name="size""#), "{case}");
                         } else {
-                            assert_answer(&reply, 403, PERMISSION_DENIED, &case);
+                            assert_answer(&reply, 403, &bodies.permission_denied, &case);
                         }
                     }
-                    // Any refused token is 401, whatever the users (E9: before the path).
-                    (Some(_), Some(_)) => assert_answer(&reply, 401, INVALID_TOKEN, &case),
+                    // Any refused token is 401, whatever the users (before the path).
+                    (Some(_), Some(_)) => assert_answer(&reply, 401, &bodies.invalid_token, &case),
                 }
                 cases += 1;
             }
         }
     }
     assert_eq!(cases, 3 * users.len() * tokens.len());
-    // The empty token never reached Gafaelfawr (E21); every other one did, once per
-    // request that had both headers, bad ones being never cached.
+    // The empty token never reached Gafaelfawr.
     let asked = fake
         .requests()
         .iter()
@@ -551,125 +503,228 @@ async fn every_header_combination() {
     assert_eq!(asked, 0);
 }
 
-/// §6.2's error vectors not covered by `every_header_combination`.
+/// §6.2: every error vector, set up as its case says, answered as the original answers (a
+/// plain-text 500 as a JSON 502).
 #[tokio::test]
 async fn error_vectors() {
+    let spec = LabFormSpec::load();
+    let bodies = Bodies::read(&spec);
     let fake = FakeGafaelfawr::start().await.unwrap();
-    let std = sizes(Some(STD), None);
+    let std = std_sizes(&spec);
     let app = app(Arc::new(backend(&fake, std.clone())));
-    let alice = || fake.issue_token(user_info("alice", Some((9.0, 27.0))));
+    let standard_user = error_vector_user(&spec);
+    let alice = || fake.issue_token(standard_user.clone());
+    for vector in spec.error_vectors() {
+        let ErrorVector { id, case, answer } = &vector;
+        // A Gafaelfawr status named by the case is served once, for this request.
+        let queue_fault = || {
+            if let Some(status) = vector.gafaelfawr_status().filter(|&s| s != 200) {
+                fake.push_faults([Fault::Status(status)]);
+            }
+        };
+        let reply = match id.as_str() {
+            "E1" => ask(&app, USER, None, None).await,
+            "E2" => ask(&app, USER, Some(USER), None).await,
+            "E3" => ask(&app, USER, None, Some(&alice())).await,
+            "E4" => {
+                let token = code_span(case);
+                queue_fault();
+                ask(&app, USER, Some(USER), Some(&token)).await
+            }
+            "E5" => {
+                let token = alice();
+                fake.expire_token(&token);
+                ask(&app, USER, Some(USER), Some(&token)).await
+            }
+            "E6" => ask(&app, USER, Some("mallory"), Some(&alice())).await,
+            "E7" => ask(&app, "mallory", Some(USER), Some(&alice())).await,
+            "E8" => ask(&app, "Alice", Some(USER), Some(&alice())).await,
+            "E9" => ask(&app, "mallory", Some(USER), Some("gt-bad")).await,
+            "E10" => {
+                let reply = request(&app, Method::POST, USER, Some(USER), Some(&alice())).await;
+                assert!(reply.headers[header::ALLOW]
+                    .to_str()
+                    .unwrap()
+                    .contains("GET"));
+                reply
+            }
+            "E11" => {
+                let uri = format!("{}/?x=1", form_uri(USER));
+                let reply = send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+                assert_eq!(
+                    reply.headers[header::LOCATION],
+                    format!("{}?x=1", form_uri(USER)),
+                    "{id}"
+                );
+                reply
+            }
+            "E12" | "E13" | "E17" | "E18" => {
+                let token = alice();
+                queue_fault();
+                ask(&app, USER, Some(USER), Some(&token)).await
+            }
+            "E14" => {
+                let gone = FakeGafaelfawr::start().await.unwrap();
+                let token = gone.issue_token(standard_user.clone());
+                let url = gone.url();
+                drop(gone);
+                let mut backend = TestBackend::standard();
+                backend.form.auth =
+                    FormAuth::Gafaelfawr(client_for(&url, Duration::from_secs(2), Duration::ZERO));
+                request(
+                    &app_for(backend),
+                    Method::GET,
+                    USER,
+                    Some(USER),
+                    Some(&token),
+                )
+                .await
+            }
+            "E15" => {
+                let info: Value = serde_json::from_str(&code_span(case)).expect("JSON");
+                ask(&app, USER, Some(USER), Some(&fake.issue_token(info))).await
+            }
+            "E16" => {
+                let mut extra = standard_user.clone();
+                extra["future_field"] = json!({"a": [1, 2]});
+                ask(&app, USER, Some(USER), Some(&fake.issue_token(extra))).await
+            }
+            "E19" => {
+                cached_quota_change(&fake, &app, &standard_user, answer).await;
+                continue;
+            }
+            "E20" => ask(&app, USER, Some(""), Some(&alice())).await,
+            "E21" => {
+                let reply = ask(&app, USER, Some(USER), Some("")).await;
+                // Refused without asking Gafaelfawr with an empty bearer token.
+                let empty = fake
+                    .requests()
+                    .iter()
+                    .filter(|r| r.authorization.as_deref() == Some("Bearer "))
+                    .count();
+                assert_eq!(empty, 0, "{id}");
+                reply
+            }
+            other => panic!("{other} ({case}) has no test: add its setup here"),
+        };
+        let original = vector
+            .status()
+            .unwrap_or_else(|| panic!("{id}: no status in {answer:?}"));
+        let status = our_status(original);
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{id} {case}: {}",
+            reply.text()
+        );
+        match status {
+            200 if answer.contains("form") => {
+                check_form(id, &reply, &std, quota_of(&standard_user).as_ref());
+            }
+            422 => {
+                let body = match id.as_str() {
+                    "E1" => &bodies.missing_both,
+                    "E2" => &bodies.missing_token,
+                    _ => &bodies.missing_user,
+                };
+                assert_answer(&reply, 422, body, id);
+            }
+            401 | 403 => assert_answer(&reply, status, bodies.refusal(status), id),
+            502 => assert_eq!(reply.error(), (502, "gafaelfawr_error".into()), "{id}"),
+            _ => {}
+        }
+        // Nothing that is not a form carries one.
+        if status != 200 {
+            assert!(!reply.text().contains("<input"), "{id}");
+        }
+    }
+}
+
+/// A GET of the form of `path`'s user with these headers.
+async fn ask(app: &axum::Router, path: &str, user: Option<&str>, token: Option<&str>) -> Reply {
+    request(app, Method::GET, path, user, token).await
+}
+
+/// E19: the quota turns spawning off; the same token keeps its cached answer, a new one
+/// sees the change.
+async fn cached_quota_change(
+    fake: &FakeGafaelfawr,
+    app: &axum::Router,
+    user: &Value,
+    answer: &str,
+) {
+    assert!(
+        answer.contains("still the form") && answer.contains("unavailable page"),
+        "E19 reads {answer:?}"
+    );
+    let token = fake.issue_token(user.clone());
+    let get = |token: String| async move {
+        request(app, Method::GET, USER, Some(USER), Some(&token)).await
+    };
+    assert_eq!(get(token.clone()).await.status, 200);
+    let mut no_spawn = user.clone();
+    no_spawn["quota"]["notebook"]["spawn"] = json!(false);
+    fake.set_user_info(&token, no_spawn.clone());
+    assert!(
+        get(token).await.text().contains(r#"name="size""#),
+        "E19: the cached answer"
+    );
+    let fresh = get(fake.issue_token(no_spawn)).await;
+    assert_eq!(
+        fresh.text(),
+        rsp_service::pages::lab_form::UNAVAILABLE,
+        "E19: a fresh token"
+    );
+}
+
+/// Failures beyond the vectors: other Gafaelfawr statuses, a broken body, its backend
+/// failing, and a Gafaelfawr too slow to wait for (504, within the client's timeout).
+#[tokio::test]
+async fn gafaelfawr_failures_are_bounded_json_errors() {
+    let fake = FakeGafaelfawr::start().await.unwrap();
+    let app = app(Arc::new(backend(&fake, LabSizes::default())));
     let get = |token: String| {
         let app = app.clone();
-        async move { request(&app, Method::GET, "alice", Some("alice"), Some(&token)).await }
+        async move { request(&app, Method::GET, USER, Some(USER), Some(&token)).await }
     };
-
-    // E10: other methods; HEAD is answered as GET is (never worse for a client).
-    for method in [Method::POST, Method::PUT, Method::DELETE] {
-        let reply = request(&app, method.clone(), "alice", Some("alice"), Some(&alice())).await;
-        assert_eq!(
-            reply.error(),
-            (405, "method_not_allowed".into()),
-            "{method}"
-        );
-        assert!(reply.headers[header::ALLOW]
-            .to_str()
-            .unwrap()
-            .contains("GET"));
-    }
-    // E11: a trailing slash is redirected before any authentication.
-    let reply = send(
-        &app,
-        Request::get(format!("{}/?x=1", form_uri("alice")))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(reply.status, 307);
-    assert_eq!(
-        reply.headers[header::LOCATION],
-        format!("{}?x=1", form_uri("alice"))
-    );
-    for uri in [
-        format!("{PREFIX}/spawner/v1/lab-form/"),
-        format!("{PREFIX}/spawner/v1/lab-form"),
-    ] {
-        assert_eq!(
-            send(&app, Request::get(&uri).body(Body::empty()).unwrap())
-                .await
-                .status,
-            404,
-            "{uri}"
-        );
-    }
-    // E12, E13, E17: Gafaelfawr's errors; E18: its 403 is a refused token.
     for (fault, status, kind) in [
-        (Fault::Status(500), 502, "gafaelfawr_error"),
-        (Fault::Status(404), 502, "gafaelfawr_error"),
-        (Fault::Status(502), 502, "gafaelfawr_error"),
         (Fault::Status(400), 502, "gafaelfawr_error"),
+        (Fault::Status(503), 502, "gafaelfawr_error"),
         (Fault::TruncatedBody, 502, "gafaelfawr_error"),
-        (Fault::Status(403), 401, "invalid_token"),
         (
             Fault::Delay(Duration::from_secs(5)),
             504,
             "gafaelfawr_timeout",
         ),
     ] {
+        let token = fake.issue_token(user_info(USER, None));
         fake.push_faults([fault.clone()]);
-        let reply = get(alice()).await;
+        let started = std::time::Instant::now();
+        let reply = get(token).await;
         assert_eq!(reply.error(), (status, kind.to_owned()), "{fault:?}");
         assert_eq!(reply.content_type(), "application/json");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{fault:?}: not bounded"
+        );
     }
     fake.set_backend_failing(true);
-    assert_eq!(get(alice()).await.error(), (502, "gafaelfawr_error".into()));
-    fake.set_backend_failing(false);
-    // E15: a 200 that is not user information; E16: unknown keys are fine.
-    let reply = get(fake.issue_token(json!({"name": "no username"}))).await;
-    assert_eq!(reply.error(), (502, "gafaelfawr_error".into()));
-    let mut extra = user_info("alice", Some((9.0, 27.0)));
-    extra["future_field"] = json!({"a": [1, 2]});
-    check_form(
-        "E16",
-        &get(fake.issue_token(extra)).await,
-        &std,
-        quota(9.0, 27.0).as_ref(),
-    );
-    // E19: the quota turns spawning off; the same token keeps its cached answer, a new
-    // one sees the change.
-    let token = alice();
-    assert_eq!(get(token.clone()).await.status, 200);
-    let no_spawn = json!({"username": "alice", "quota": {"notebook": {"cpu": 9, "memory": 27, "spawn": false}}});
-    fake.set_user_info(&token, no_spawn.clone());
-    assert!(get(token).await.text().contains(r#"name="size""#));
-    let fresh = get(fake.issue_token(no_spawn)).await;
-    assert_eq!(fresh.text(), rsp_service::pages::lab_form::UNAVAILABLE);
-    // E14: Gafaelfawr gone.
-    drop(fake);
-    let gone = FakeGafaelfawr::start().await.unwrap();
-    let token = gone.issue_token(user_info("alice", None));
-    let url = gone.url();
-    drop(gone);
-    let mut backend = TestBackend::standard();
-    backend.form.auth = FormAuth::Gafaelfawr(
-        GafaelfawrClient::new(
-            &GafaelfawrEndpoint::Url(url),
-            &GafaelfawrConfig {
-                url: None,
-                timeout: Duration::from_secs(2),
-                cache_lifetime: Duration::ZERO,
-            },
-        )
-        .unwrap(),
-    );
-    let reply = request(
-        &app_for(backend),
-        Method::GET,
-        "alice",
-        Some("alice"),
-        Some(&token),
-    )
-    .await;
-    assert_eq!(reply.error(), (502, "gafaelfawr_error".into()));
+    let token = fake.issue_token(user_info(USER, None));
+    assert_eq!(get(token).await.error(), (502, "gafaelfawr_error".into()));
+}
+
+/// The text of the first code span of a vector's case.
+fn code_span(case: &str) -> String {
+    rsp_testkit::spec::code_spans(case)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no code span in {case:?}"))
+}
+
+fn quota_of(info: &Value) -> Option<NotebookQuota> {
+    rsp_gafaelfawr::UserInfo::from_json(info.to_string().as_bytes())
+        .expect("user information")
+        .notebook_quota
 }
 
 fn app_for(backend: TestBackend) -> axum::Router {
@@ -690,7 +745,7 @@ async fn open_form_without_gafaelfawr() {
 #[tokio::test]
 async fn no_path_serves_a_form_without_authentication() {
     let fake = FakeGafaelfawr::start().await.unwrap();
-    let app = app_for(backend(&fake, sizes(Some(STD), None)));
+    let app = app_for(backend(&fake, std_sizes(&LabFormSpec::load())));
     for (method, uri) in [
         (Method::GET, form_uri("alice")),
         (Method::HEAD, form_uri("alice")),

@@ -1,5 +1,6 @@
-//! Test-only fakes shared by tests and benchmarks: Artifact Registry, a Kubernetes API with a simulated kubelet, a real docker-registry harness, Gafaelfawr and Repertoire.
+//! Test-only fakes shared by tests and benchmarks: Artifact Registry, a Kubernetes API with a simulated kubelet, a real docker-registry harness, Gafaelfawr and Repertoire; and the specifications' vectors, read at run time.
 pub mod gafaelfawr;
 pub mod gar;
 pub mod kube;
 pub mod registry;
+pub mod spec;

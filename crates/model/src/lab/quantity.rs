@@ -120,56 +120,19 @@ mod tests {
             .get()
     }
 
-    /// lab-form.md §6.4, memory.
+    /// Cases beyond §6.4's vectors (which `tests/lab_form_vectors.rs` reads from the
+    /// specification): the limits of what parses.
     #[test]
-    fn memory_vectors() {
-        let gi4 = 4294967296.0;
+    fn memory_beyond_the_vectors() {
         for (text, value) in [
-            ("3Gi", 3221225472.0),
-            ("6.7Gi", 7194070220.0),
-            ("0.75Gi", 805306368.0),
-            ("4G", 4e9),
-            ("4GB", 4e9),
-            ("4gb", 4e9),
-            ("4Gb", 4e9),
-            ("4g", 4e9),
-            ("4gi", gi4),
-            ("4GiB", gi4),
-            ("4Gib", gi4),
-            ("1k", 1000.0),
-            ("1K", 1000.0),
-            ("1kB", 1000.0),
-            ("1KB", 1000.0),
-            ("1kb", 1000.0),
-            ("1Ki", 1024.0),
-            ("1ki", 1024.0),
-            ("512m", 512e6),
-            ("512M", 512e6),
-            ("512Mi", 536870912.0),
-            ("1Mb", 1e6),
-            ("1T", 1e12),
-            ("1Pi", 1125899906842624.0),
-            ("1e", 1e18),
-            ("1E3", 1000.0),
-            ("4e9", 4e9),
-            ("1.5", 1.0),
-            ("-5", -5.0),
-            (" 4Gi", gi4),
-            ("4 Gi", gi4),
-            ("1_000", 1000.0),
-            ("4B", 4.0),
-            ("4b", 0.0),
-            ("4 bytes", 4.0),
-            ("8bits", 1.0),
-            ("4294967296", gi4),
-            ("1Y", 999999999999999983222784.0),
+            ("4294967296", 4294967296.0),
+            ("2Ki", 2048.0),
+            ("0.5k", 500.0),
+            ("16bytes", 16.0),
         ] {
             assert_eq!(bytes(text), value, "{text:?}");
         }
-        for text in [
-            "4GI", "4Gi ", "nan", "4X", "4Xi", "Gi", "1.5.3Gi", "4Gix", "1e3Gi", "", "inf", "-inf",
-            "Bb",
-        ] {
+        for text in ["4Gix", "1e3Gi", "", "inf", "-inf", "Bb", "Ki"] {
             assert!(parse_memory(text).is_err(), "{text:?} accepted");
         }
         assert_eq!(
@@ -182,35 +145,22 @@ mod tests {
         );
     }
 
-    /// lab-form.md §6.4, CPU.
+    /// Cases beyond §6.4's vectors: milli-cores, Python's float syntax, what is refused.
     #[test]
-    fn cpu_vectors() {
+    fn cpu_beyond_the_vectors() {
         for (text, value) in [
-            ("500m", 0.5),
-            ("1500m", 1.5),
-            ("300m", 0.3),
-            ("1m", 0.001),
+            ("250m", 0.25),
             ("0m", 0.0),
-            ("100000m", 100.0),
-            ("1.234", 1.234),
-            ("1.000", 1.0),
-            (".5", 0.5),
-            ("1.", 1.0),
-            ("1e3", 1000.0),
-            ("1.5e3", 1500.0),
-            ("1e-3", 0.001),
-            ("1e-5", 1e-5),
-            ("-1", -1.0),
-            (" 1 ", 1.0),
+            ("2e-4", 0.0002),
+            ("-2", -2.0),
+            (" 2 ", 2.0),
             ("inf", f64::INFINITY),
+            ("2.125", 2.125),
         ] {
             assert_eq!(parse_cpu(text), Ok(value), "{text:?}");
         }
         assert!(parse_cpu("nan").is_ok_and(f64::is_nan));
-        for text in [
-            "1.2345", "1.0000", "1.25e3", "-500m", "500M", "500.0m", "0.0001", "abc", "500m\n",
-            "m", "",
-        ] {
+        for text in ["2.1250", "2.5e10", "500.0m", "abc", "500m\n", "m", ""] {
             assert_eq!(
                 parse_cpu(text),
                 Err(QuantityError::Cpu(text.into())),

@@ -112,31 +112,26 @@ mod tests {
     use super::*;
     use crate::lab::quantity::parse_memory;
 
+    /// Python's float repr at its thresholds and ties; the specification's own examples are
+    /// read from it by `tests/lab_form_vectors.rs`.
     #[test]
     fn cpu_as_python_repr() {
         for (value, text) in [
-            (1.0, "1.0"),
-            (0.5, "0.5"),
-            (0.001, "0.001"),
-            (100.0, "100.0"),
-            (12345678.5, "12345678.5"),
-            (1e16, "1e+16"),
             (1.5e16, "1.5e+16"),
+            (3e16, "3e+16"),
             (1e15, "1000000000000000.0"),
-            (1e-5, "1e-05"),
             (1e-4, "0.0001"),
             (1e-100, "1e-100"),
             (1e100, "1e+100"),
             (-1.0, "-1.0"),
             (-0.0, "-0.0"),
-            (1.234, "1.234"),
+            (2.5, "2.5"),
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
             (0.0, "0.0"),
             // Exactly between …405.2 and …405.3: Python takes the even one.
             (845_025_321_644_405.0 + 0.25, "845025321644405.2"),
-            (1.5, "1.5"),
             (123.456, "123.456"),
         ] {
             assert_eq!(cpu(value), text, "{value}");
@@ -147,37 +142,22 @@ mod tests {
         memory(MemoryBytes::truncate(bytes).unwrap())
     }
 
-    /// lab-form.md §3.5's table.
+    /// Memory as `format(v, "g")` with a binary prefix writes it (values checked against
+    /// Python); §3.5's table is read from the specification by `tests/lab_form_vectors.rs`.
     #[test]
     fn memory_as_the_original_writes_it() {
         for (quantity, text) in [
-            ("3Gi", "3Gi"),
-            ("27Gi", "27Gi"),
-            ("32Gi", "32Gi"),
-            ("0.75Gi", "768Mi"),
-            ("1536Mi", "1.5Gi"),
-            ("1610612737", "1.5Gi"),
-            ("4G", "3.72529Gi"),
-            ("2.5e9", "2.32831Gi"),
-            ("1073741823", "1024Mi"),
-            ("1048575", "1024Ki"),
-            ("1024Ki", "1Mi"),
-            ("1023.5Mi", "1023.5Mi"),
-            ("1000Gi", "1000Gi"),
-            ("1Ti", "1Ti"),
-            ("1024128", "1000.12Ki"),
-            ("102464", "100.062Ki"),
-            ("512", "512"),
-            ("0", "0b"),
-            ("1Y", "847.033Zi"),
-            ("1125899906842623", "1Pi"),
+            ("2047", "1.99902Ki"),
+            ("1536Ki", "1.5Mi"),
+            ("5e9", "4.65661Gi"),
+            ("123456789", "117.738Mi"),
             ("-1Gi", "-1Gi"),
             ("-5", "-5"),
         ] {
             let bytes = parse_memory(quantity).unwrap();
             assert_eq!(memory(bytes), text, "{quantity}");
         }
-        assert_eq!(of(2f64.powi(100)), "1.04858e+06Yi");
+        // The float logarithm, not an integer one, picks the prefix near a power of 1024.
         assert_eq!(of(2f64.powi(50) - 3.0), "1Pi");
         assert_eq!(of(1.0), "1");
     }

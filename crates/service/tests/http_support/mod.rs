@@ -57,8 +57,9 @@ images:
 pathPrefix: /nublado
 ";
 
-/// **STD** of lab-form.md §6: small, medium, large, huge, as `lab.sizes` items.
-pub const STD_SIZES: &str = "
+/// The fixture's `lab.sizes` items, the demo's (`examples/demo.yaml`): small, medium, large
+/// and huge. The lab-form vectors bring their own sizes from the specification.
+const SIZES: &str = "
     - size: small
       resources:
         limits: {cpu: 1.0, memory: 3Gi}
@@ -190,7 +191,7 @@ impl TestBackend {
 }
 
 fn config() -> Config {
-    Config::from_yaml(&format!("{CONFIG}lab:\n  sizes:{STD_SIZES}"))
+    Config::from_yaml(&format!("{CONFIG}lab:\n  sizes:{SIZES}"))
         .expect("the test configuration is valid")
         .0
 }
