@@ -37,6 +37,7 @@ fn the_prometheus_rule_manifest_carries_the_rule_file() {
             "RspImagesPrepullIncomplete",
             "RspImagesPrepullPodsStuck",
             "RspImagesPrepullsFailing",
+            "RspImagesTaskRestarting",
         ]
         .map(str::to_owned)
         .into(),

@@ -222,6 +222,65 @@ fn a_bad_repertoire_url_is_a_configuration_error() {
     assert!(!message.contains("secret"), "{message}");
 }
 
+/// Regression (issue 10): a release number beyond 64 bits is a release in the original, and
+/// `tags parse` writes it as a JSON integer of any length, as Python's `json` does.
+#[test]
+fn release_numbers_beyond_64_bits_are_written_whole() {
+    let big = "999999999999999999999";
+    let output = rsp_images(&["tags", "parse", &format!("r{big}_0_0")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(line.contains(r#""image_type":"Release""#), "{line}");
+    assert!(
+        line.contains(&format!(
+            r#""version":{{"major":{big},"minor":0,"patch":0,"#
+        )),
+        "{line}"
+    );
+    assert!(line.contains(&format!("Release r{big}.0.0")), "{line}");
+}
+
+/// Regression (issue 10): deep nesting did not finish parsing, and long values were echoed
+/// whole; policy files go through the same guards as the configuration.
+#[test]
+fn bad_policy_files_are_refused_quickly_and_briefly() {
+    let dir = temp_dir("policy");
+    let deep = dir.join("deep.yaml");
+    std::fs::write(&deep, format!("weekly: {}", "[".repeat(200_000))).unwrap();
+    let started = std::time::Instant::now();
+    let output = rsp_images(&[
+        "tags",
+        "filter",
+        "--policy",
+        deep.to_str().unwrap(),
+        "w_2077_01",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        stderr(&output).contains("nests more than"),
+        "{}",
+        stderr(&output)
+    );
+
+    let long = dir.join("long.yaml");
+    let value = "x".repeat(1_000_000);
+    std::fs::write(&long, format!("weekly:\n  cutoffDate: \"{value}\"\n")).unwrap();
+    let output = rsp_images(&[
+        "tags",
+        "filter",
+        "--policy",
+        long.to_str().unwrap(),
+        "w_2077_01",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).len() < 1000,
+        "{} bytes",
+        stderr(&output).len()
+    );
+}
+
 fn demo_plan(args: &[&str]) -> Output {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.yaml");
     let mut all = vec!["plan", "--config", config, "--now", "2026-12-01T00:00:00Z"];

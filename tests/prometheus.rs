@@ -150,6 +150,8 @@ async fn prometheus_scrapes_the_service_and_fires_listing_stale_when_the_registr
         "rsp_images_nodes_ineligible",
         "rsp_images_prepull_image_missing_nodes",
         "rsp_images_http_request_duration_seconds_count",
+        "rsp_images_task_restarts_total",
+        "rsp_images_task_up",
     ] {
         assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
@@ -172,7 +174,8 @@ async fn prometheus_scrapes_the_service_and_fires_listing_stale_when_the_registr
         objections,
         [
             "rsp_images_prepulls_total no help text",
-            "rsp_images_refresh_total no help text"
+            "rsp_images_refresh_total no help text",
+            "rsp_images_task_restarts_total no help text"
         ],
         "promtool on OpenMetrics: {findings}"
     );

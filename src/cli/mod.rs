@@ -31,7 +31,7 @@ enum Command {
     /// Parse, sort, subset and filter image tags.
     #[command(subcommand)]
     Tags(tags::TagsCommand),
-    /// Run the service until SIGTERM or SIGINT.
+    /// Run the service until SIGTERM, SIGINT or SIGHUP.
     Serve(serve::ServeArgs),
     /// One refresh against the registry and a NodeList file: what would be served and pulled.
     Plan(plan::PlanArgs),
@@ -77,7 +77,8 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("rsp-images: {err}");
+            // One sentence, however long the value it quotes.
+            eprintln!("rsp-images: {}", rsp_config::shorten(err.to_string()));
             ExitCode::from(match err {
                 CliError::Usage(_) => 2,
                 CliError::Failed(_) => 1,

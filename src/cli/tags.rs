@@ -188,7 +188,9 @@ fn read_policy(path: &Path) -> Result<ImageFilterPolicy, CliError> {
     let parsed = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| e.to_string())
     } else {
-        serde_yaml::from_str(&text).map_err(|e| e.to_string())
+        rsp_config::check_nesting(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|()| serde_yaml::from_str(&text).map_err(|e| e.to_string()))
     };
     parsed.map_err(|e| CliError::Usage(format!("invalid policy file {}: {e}", path.display())))
 }

@@ -3,7 +3,8 @@
 //! invariants instead of panicking, so that the scenario can report them all at the end.
 //!
 //! Invariants checked on every poll:
-//! - no answer is a 5xx, except `/readyz` before that replica's first successful refresh;
+//! - no answer is a 5xx, except the not-ready 503 (of `/readyz` and of every route that
+//!   reads the listing) before that replica's first listing;
 //! - the menu never loses an image still in the registry: once a tag was offered prepulled
 //!   (`menu`), it stays offered (`menu` or `dropdown`; a joining node legitimately moves it
 //!   to the dropdown) for as long as the registry holds it, whatever happens to the registry
@@ -129,8 +130,13 @@ fn check_cap(shared: &Shared, cluster: &FakeCluster) {
     }
 }
 
-fn server_error(shared: &Shared, name: &str, what: &str, r: &http::Response) {
-    if r.status >= 500 {
+/// Records a 5xx as a violation, except the not-ready 503 before the replica's first listing
+/// (`ready` is whether its `/readyz` has answered 200 yet).
+fn server_error(shared: &Shared, name: &str, what: &str, ready: bool, r: &http::Response) {
+    let not_ready = r.status == 503
+        && r.json()
+            .is_some_and(|body| body["detail"][0]["type"] == "not_ready");
+    if r.status >= 500 && (ready || !not_ready) {
         shared.violation(format!("{name}: {what} answered {}: {}", r.status, r.body));
     }
 }
@@ -155,14 +161,14 @@ async fn poll(
         }
     }
     if let Ok(r) = http::get(addr, &format!("{PREFIX}/spawner/v1/images")).await {
-        server_error(shared, name, "images", &r);
+        server_error(shared, name, "images", view.ready, &r);
         if r.status == 200 && r.json().is_none() {
             shared.violation(format!("{name}: images body is not JSON: {}", r.body));
         }
     }
     let menu = http::get(addr, &format!("{PREFIX}/spawner/v1/menu")).await;
     if let Ok(r) = &menu {
-        server_error(shared, name, "menu", r);
+        server_error(shared, name, "menu", view.ready, r);
         if r.status == 200 {
             match r.json() {
                 Some(body) => {
@@ -189,9 +195,9 @@ async fn poll(
     }
     let resolve = format!("{PREFIX}/spawner/v1/images/resolve");
     if let Ok(r) = http::post(addr, &resolve, r#"{"image_tag": "recommended"}"#).await {
-        server_error(shared, name, "resolve recommended", &r);
-        // Once ready, the API answers from a refreshed listing (a readiness race fixed in
-        // `rsp_service::run::readiness`, which this also guards).
+        server_error(shared, name, "resolve recommended", view.ready, &r);
+        // Once ready, the API answers from a refreshed listing (readiness follows the served
+        // state, `rsp_service::state`; this also guards it).
         if view.ready && r.status != 200 {
             shared.violation(format!(
                 "{name}: resolving recommended answered {}: {}",
@@ -208,14 +214,14 @@ async fn poll(
         {
             let body = serde_json::json!({"image_tag": tag}).to_string();
             if let Ok(r) = http::post(addr, &resolve, &body).await {
-                server_error(shared, name, &format!("resolve {tag}"), &r);
+                server_error(shared, name, &format!("resolve {tag}"), view.ready, &r);
             }
         }
         // No `/`: the original's regex does not match it (behaviour.md §4).
         let body = r#"{"image_list": "sketchbook:w_2077_43"}"#;
         if let Ok(r) = http::post(addr, &resolve, body).await {
-            server_error(shared, name, "resolve garbage", &r);
-            if r.status != 422 {
+            server_error(shared, name, "resolve garbage", view.ready, &r);
+            if view.ready && r.status != 422 {
                 shared.violation(format!(
                     "{name}: an unparsable reference answered {}, not 422: {}",
                     r.status, r.body
@@ -223,10 +229,10 @@ async fn poll(
             }
         }
         if let Ok(r) = http::get(addr, &format!("{PREFIX}/spawner/v1/prepulls")).await {
-            server_error(shared, name, "prepulls", &r);
+            server_error(shared, name, "prepulls", view.ready, &r);
         }
         if let Ok(r) = http::get(addr, &format!("{PREFIX}/")).await {
-            server_error(shared, name, "status page", &r);
+            server_error(shared, name, "status page", view.ready, &r);
         }
     }
     check_cap(shared, cluster);

@@ -6,21 +6,13 @@
 //! environment. Nothing is derived from a default: without either, the form stays open and
 //! the service says so.
 
+use crate::bounds::{self, MILLISECOND, MINUTE};
 use crate::ConfigError;
-use rsp_model::duration;
 use serde::Deserialize;
 use std::time::Duration;
 
 /// The environment variable that points at Repertoire (Phalanx sets it for the original).
 pub const REPERTOIRE_VARIABLE: &str = "REPERTOIRE_BASE_URL";
-
-/// The longest a Gafaelfawr answer may be reused: the contract allows at most five minutes,
-/// the original's own lifetime.
-const MAX_CACHE_LIFETIME: Duration = Duration::from_secs(300);
-
-/// The longest a user-info call may take; beyond this JupyterHub's spawn page has long given
-/// up on the form.
-const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -29,17 +21,19 @@ pub struct GafaelfawrConfig {
     /// `GET {url}/user-info`. A trailing `/` is ignored.
     #[serde(default)]
     pub url: Option<String>,
-    /// Bound on one call to Gafaelfawr or Repertoire (connect, send, answer).
+    /// Bound on one call to Gafaelfawr or Repertoire (connect, send, answer): more than
+    /// zero, at most five minutes (JupyterHub's spawn page has long given up by then).
     #[serde(
         default = "default_timeout",
-        deserialize_with = "duration::serde::deserialize"
+        deserialize_with = "bounds::duration::<_, MILLISECOND, { 5 * MINUTE }>"
     )]
     pub timeout: Duration,
-    /// How long a user's answer is reused for the same token; `0` asks every time.
+    /// How long a user's answer is reused for the same token; `0` asks every time. At most
+    /// five minutes, the original's own lifetime and what the contract allows.
     #[serde(
         default = "default_cache_lifetime",
         alias = "cache_lifetime",
-        deserialize_with = "duration::serde::deserialize"
+        deserialize_with = "bounds::duration::<_, 0, { 5 * MINUTE }>"
     )]
     pub cache_lifetime: Duration,
 }
@@ -73,22 +67,10 @@ pub enum GafaelfawrEndpoint {
 
 impl GafaelfawrConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(url) = &self.url {
-            base_url(url, "gafaelfawr.url")?;
+        match &self.url {
+            Some(url) => base_url(url, "gafaelfawr.url").map(drop),
+            None => Ok(()),
         }
-        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
-            return Err(ConfigError::Invalid {
-                path: "gafaelfawr.timeout".into(),
-                message: "must be longer than zero and at most 5m, e.g. 20s".into(),
-            });
-        }
-        if self.cache_lifetime > MAX_CACHE_LIFETIME {
-            return Err(ConfigError::Invalid {
-                path: "gafaelfawr.cacheLifetime".into(),
-                message: "must be at most 5m (0 turns the cache off)".into(),
-            });
-        }
-        Ok(())
     }
 
     /// Where user information comes from, given the value of `REPERTOIRE_BASE_URL` (`None`

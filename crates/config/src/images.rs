@@ -3,9 +3,9 @@
 //! Field names and defaults are the original's (behaviour §10.1); `apiUrl`, `auth`,
 //! `authRealms` and the `snapshot` source type are rsp-images additions (decisions §3).
 
+use crate::bounds::{self, DAY, SECOND};
 use crate::ConfigError;
 use rsp_model::api::{PrepullerOptions, PrepullerSource};
-use rsp_model::duration;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,20 +19,25 @@ pub fn default_credentials_path() -> PathBuf {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImagesConfig {
     pub source: SourceConfig,
+    /// Time between registry refreshes (±10 % jitter): at least a second, so that a typo does
+    /// not hammer the registry, at most 30 days.
     #[serde(
         default = "default_refresh_interval",
         alias = "refresh_interval",
-        deserialize_with = "duration::serde::deserialize"
+        deserialize_with = "bounds::duration::<_, SECOND, { 30 * DAY }>"
     )]
     pub refresh_interval: Duration,
+    /// How long one prepull pod may take: more than zero (zero would time every pull out at
+    /// once), at most a day (it is added to the clock).
     #[serde(
         default = "default_prepull_timeout",
         alias = "prepull_timeout",
-        deserialize_with = "duration::serde::deserialize"
+        deserialize_with = "bounds::duration::<_, SECOND, DAY>"
     )]
     pub prepull_timeout: Duration,
     #[serde(default = "default_recommended_tag", alias = "recommended_tag")]
     pub recommended_tag: String,
+    // The three counts need no bounds beyond their type's: more than there are keeps all.
     #[serde(default = "one", alias = "num_releases")]
     pub num_releases: usize,
     #[serde(default = "two", alias = "num_weeklies")]
@@ -61,15 +66,25 @@ pub struct ImagesConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegistryLimits {
-    /// Largest response body read, counted after decompression.
-    #[serde(default = "default_max_response_bytes")]
+    /// Largest response body read, counted after decompression: at least 64 KiB (real pages
+    /// are larger), at most 4 GiB (more than the process could hold anyway).
+    #[serde(
+        default = "default_max_response_bytes",
+        deserialize_with = "bounds::count::<_, u64, { 64 * 1024 }, { 4 * 1024 * 1024 * 1024 }>"
+    )]
     pub max_response_bytes: u64,
     /// Most pages one listing may take.
-    #[serde(default = "default_max_pages")]
+    #[serde(
+        default = "default_max_pages",
+        deserialize_with = "bounds::count::<_, u64, 1, 10_000_000>"
+    )]
     pub max_pages: u64,
     /// Most entries one listing may hold: tags of a Docker tag list, images of an Artifact
     /// Registry listing (counted as received, before other images are left out).
-    #[serde(default = "default_max_entries")]
+    #[serde(
+        default = "default_max_entries",
+        deserialize_with = "bounds::count::<_, u64, 1, 100_000_000>"
+    )]
     pub max_entries: u64,
 }
 
@@ -91,32 +106,6 @@ fn default_max_pages() -> u64 {
 }
 fn default_max_entries() -> u64 {
     1_000_000
-}
-
-impl RegistryLimits {
-    /// Each bound between a value that makes real listings fail and one whose memory the
-    /// process cannot hold anyway.
-    fn validate(&self) -> Result<(), ConfigError> {
-        let bounds: [(&str, u64, u64, u64); 3] = [
-            (
-                "maxResponseBytes",
-                self.max_response_bytes,
-                64 * 1024,
-                4 * 1024 * 1024 * 1024,
-            ),
-            ("maxPages", self.max_pages, 1, 10_000_000),
-            ("maxEntries", self.max_entries, 1, 100_000_000),
-        ];
-        for (key, value, least, most) in bounds {
-            if !(least..=most).contains(&value) {
-                return Err(ConfigError::Invalid {
-                    path: format!("images.registryLimits.{key}"),
-                    message: format!("must be between {least} and {most} (got {value})"),
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 fn default_refresh_interval() -> Duration {
@@ -234,19 +223,18 @@ impl SourceConfig {
 impl ImagesConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let api_url = match &self.source {
-            SourceConfig::Docker(docker) => docker.api_url.as_deref(),
+            SourceConfig::Docker(docker) => {
+                check_registry(&docker.registry)?;
+                docker.api_url.as_deref()
+            }
             SourceConfig::Google(google) => google.api_url.as_deref(),
-            SourceConfig::Snapshot(_) => None,
+            SourceConfig::Snapshot(snapshot) => {
+                check_registry(&snapshot.registry)?;
+                None
+            }
         };
         if let Some(url) = api_url {
             check_api_url(url)?;
-        }
-        self.registry_limits.validate()?;
-        if self.refresh_interval.is_zero() {
-            return Err(ConfigError::Invalid {
-                path: "images.refreshInterval".into(),
-                message: "must be longer than zero".into(),
-            });
         }
         Ok(())
     }
@@ -286,19 +274,63 @@ impl ImagesConfig {
 }
 
 /// `apiUrl` must be a bare `scheme://host[:port]`: paths are the client's business, and any
-/// other scheme would silently send credentials somewhere unexpected.
+/// other scheme would silently send credentials somewhere unexpected. Credentials written
+/// into it are refused without echoing them.
 fn check_api_url(url: &str) -> Result<(), ConfigError> {
-    let invalid = |message: &str| ConfigError::Invalid {
+    let invalid = |message: String| ConfigError::Invalid {
         path: "images.source.apiUrl".into(),
-        message: format!("{message} (got {url:?}; write it as https://host[:port])"),
+        message,
     };
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| invalid("must start with https:// or http://"))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "must start with https:// or http:// (got {}; write it as https://host[:port])",
+                crate::echo(url)
+            ))
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(invalid(CREDENTIALS.into()));
+    }
     let host = rest.trim_end_matches('/');
-    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
-        return Err(invalid("must be scheme://host[:port] with no path"));
+    if host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+        return Err(invalid(format!(
+            "must be scheme://host[:port] with no path (got {}; write it as https://host[:port])",
+            crate::echo(url)
+        )));
+    }
+    Ok(())
+}
+
+/// Why user:password@ is refused, in words that echo neither.
+const CREDENTIALS: &str = "must not contain credentials (user:password@ was given and is not \
+                           repeated here); put them in the Docker credentials file \
+                           (dockerCredentialsPath)";
+
+/// `registry` is the host of image references, `host[:port]`: a URL or credentials there
+/// would end up in every reference and be sent to the wrong place.
+fn check_registry(registry: &str) -> Result<(), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: "images.source.registry".into(),
+        message,
+    };
+    if registry.contains('@') {
+        return Err(invalid(CREDENTIALS.into()));
+    }
+    if registry.contains("://") {
+        return Err(invalid(format!(
+            "is a host[:port], not a URL (got {}); write the URL in apiUrl",
+            crate::echo(registry)
+        )));
+    }
+    if registry.is_empty() || registry.contains(['/', ' ', '?', '#']) {
+        return Err(invalid(format!(
+            "must be a host[:port] such as docker.io or registry.example:5000 (got {}); the \
+             path belongs in repository",
+            crate::echo(registry)
+        )));
     }
     Ok(())
 }

@@ -13,20 +13,23 @@
 //! Keys are camelCase; snake_case is accepted too, as the original accepted both. Parsing is
 //! pure (text in, value out) so that the binary decides where files come from.
 
+pub mod bounds;
 mod error;
 mod gafaelfawr;
 mod images;
 mod lab;
+mod nesting;
 mod service;
 
-pub use error::ConfigError;
+pub use error::{echo, shorten, ConfigError};
 pub use gafaelfawr::{GafaelfawrConfig, GafaelfawrEndpoint, REPERTOIRE_VARIABLE};
 pub use images::{
     default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
     RegistryLimits, SnapshotSourceConfig, SourceConfig,
 };
 pub use lab::LabConfig;
-pub use service::{ClusterConfig, PrepullerConfig, ServerConfig};
+pub use nesting::check as check_nesting;
+pub use service::{check_listen, ClusterConfig, PrepullerConfig, ServerConfig};
 
 use rsp_model::filter::ImageFilterPolicy;
 use serde::de::DeserializeOwned;
@@ -60,6 +63,7 @@ impl std::fmt::Display for Warning {
 impl Config {
     /// Parses configuration text (YAML, of which JSON is a subset).
     pub fn from_yaml(text: &str) -> Result<(Config, Vec<Warning>), ConfigError> {
+        nesting::check(text)?;
         let root: Value = serde_yaml::from_str(text).map_err(ConfigError::syntax)?;
         let mut root = match root {
             Value::Mapping(map) => map,
@@ -120,19 +124,34 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.images.validate()?;
         self.gafaelfawr.validate()?;
-        self.prepuller.validate()?;
         self.server.validate()
     }
 }
 
+/// Liveness, readiness, metrics and the OpenAPI document: the routes served at the root
+/// whatever the prefix, where probes and scrapers expect them.
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+pub const OPENAPI: &str = "/openapi.json";
+pub const ROOT_ROUTES: [&str; 4] = [HEALTHZ, READYZ, METRICS, OPENAPI];
+
 /// A `pathPrefix` that cannot be routed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("path prefix {0:?} must be empty or /-separated segments of letters, digits and -._~")]
-pub struct InvalidPrefix(pub String);
+pub enum InvalidPrefix {
+    #[error("path prefix {} must be empty or /-separated segments of letters, digits and -._~", echo(.0))]
+    Characters(String),
+    #[error(
+        "path prefix {} would put the status page where the root route {route} is; choose \
+         another prefix", echo(.prefix)
+    )]
+    RootRoute { prefix: String, route: &'static str },
+}
 
 /// Normalises a `pathPrefix`: `""`, `"/"` → `""`; `"nublado/"` → `"/nublado"`; empty segments
 /// dropped. Only unreserved URL characters are accepted, so the prefix can never be read as a
-/// route pattern (`{x}`, `:x`, `*x`) or need percent-encoding.
+/// route pattern (`{x}`, `:x`, `*x`) or need percent-encoding; a prefix equal to one of the
+/// [`ROOT_ROUTES`] is refused, as the status page at `{prefix}` would shadow it.
 pub fn normalize_prefix(prefix: &str) -> Result<String, InvalidPrefix> {
     let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
     let valid = segments.iter().all(|segment| {
@@ -143,9 +162,16 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, InvalidPrefix> {
                 .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
     });
     if !valid {
-        return Err(InvalidPrefix(prefix.to_owned()));
+        return Err(InvalidPrefix::Characters(prefix.to_owned()));
     }
-    Ok(segments.iter().map(|s| format!("/{s}")).collect())
+    let normalized: String = segments.iter().map(|s| format!("/{s}")).collect();
+    if let Some(route) = ROOT_ROUTES.iter().find(|route| **route == normalized) {
+        return Err(InvalidPrefix::RootRoute {
+            prefix: prefix.to_owned(),
+            route,
+        });
+    }
+    Ok(normalized)
 }
 
 fn lab_section(mut lab: Mapping, ignored: &mut Vec<String>) -> Result<LabConfig, ConfigError> {
@@ -187,7 +213,7 @@ fn deserialize<T: DeserializeOwned>(value: Value, section: &str) -> Result<T, Co
         } else {
             format!("{section}.{inner}")
         };
-        let message = error.into_inner().to_string();
+        let message = error::shorten(error.into_inner().to_string());
         // Inside an internally tagged enum serde reports an unknown key at its parent; name
         // the key itself.
         if let Some(key) = message

@@ -1,8 +1,8 @@
 //! The sections about where rsp-images runs: its own `cluster`, `prepuller` and `server`
 //! sections (decisions §3).
 
+use crate::bounds::{self, HOUR, MILLISECOND};
 use crate::ConfigError;
-use rsp_model::duration;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,8 +28,13 @@ pub struct PrepullerConfig {
     /// `default`.
     #[serde(default)]
     pub namespace: Option<String>,
-    /// Cluster-wide cap on prepull pods that exist at once.
-    #[serde(default = "default_max_in_flight", alias = "max_in_flight")]
+    /// Cluster-wide cap on prepull pods that exist at once: at least one, or nothing would
+    /// ever be prepulled; at most more pods than any cluster schedules at once.
+    #[serde(
+        default = "default_max_in_flight",
+        alias = "max_in_flight",
+        deserialize_with = "bounds::count::<_, usize, 1, 10_000>"
+    )]
     pub max_in_flight: usize,
     /// Use a Lease so that only one of several replicas prepulls.
     #[serde(default = "default_true", alias = "leader_election")]
@@ -46,18 +51,6 @@ impl Default for PrepullerConfig {
     }
 }
 
-impl PrepullerConfig {
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_in_flight == 0 {
-            return Err(ConfigError::Invalid {
-                path: "prepuller.maxInFlight".into(),
-                message: "must be at least 1, or nothing would ever be prepulled".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
 fn default_max_in_flight() -> usize {
     10
 }
@@ -70,15 +63,21 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerConfig {
+    /// `host:port` to listen on (see [`check_listen`]).
     #[serde(default = "default_listen")]
     pub listen: String,
     /// Connections open at once; further clients wait in the listen queue until one closes.
-    #[serde(default = "default_max_connections")]
+    /// At most what file descriptors allow on any machine.
+    #[serde(
+        default = "default_max_connections",
+        deserialize_with = "bounds::count::<_, usize, 1, 1_000_000>"
+    )]
     pub max_connections: usize,
     /// How long a client may take to send a request's headers before its connection closes.
+    /// Hyper adds it to the clock, so it is bounded well below what an `Instant` holds.
     #[serde(
         default = "default_header_read_timeout",
-        deserialize_with = "duration::serde::deserialize"
+        deserialize_with = "bounds::duration::<_, MILLISECOND, HOUR>"
     )]
     pub header_read_timeout: Duration,
 }
@@ -95,19 +94,38 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_connections == 0 {
-            return Err(ConfigError::Invalid {
-                path: "server.maxConnections".into(),
-                message: "must be at least 1, or no request would ever be answered".into(),
-            });
-        }
-        if self.header_read_timeout.is_zero() {
-            return Err(ConfigError::Invalid {
-                path: "server.headerReadTimeout".into(),
-                message: "must be longer than zero, e.g. 10s".into(),
-            });
-        }
+        check_listen(&self.listen).map_err(|message| ConfigError::Invalid {
+            path: "server.listen".into(),
+            message,
+        })
+    }
+}
+
+/// A listen address: `IP:port`, `[IPv6]:port` or `hostname:port`. What passes may still fail
+/// to bind (a port in use, a name that does not resolve), which is a failure at start, not a
+/// configuration error.
+pub fn check_listen(address: &str) -> Result<(), String> {
+    if address.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok()
+            && !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    });
+    if valid {
         Ok(())
+    } else {
+        Err(format!(
+            "{} is not an address to listen on: write host:port, e.g. 0.0.0.0:8080 or [::]:8080",
+            crate::echo(address)
+        ))
     }
 }
 

@@ -348,13 +348,276 @@ fn gafaelfawr_only_where_configured() {
         ("timeout: 0", "gafaelfawr.timeout"),
         ("timeout: 1h", "gafaelfawr.timeout"),
         ("cacheLifetime: 6m", "gafaelfawr.cacheLifetime"),
-        ("cache_lifetime: 1w", "gafaelfawr.cacheLifetime"),
+        ("cache_lifetime: 1w", "gafaelfawr.cache_lifetime"),
         ("urls: x", "gafaelfawr.urls"),
     ] {
         let text = format!("{MINIMAL}gafaelfawr:\n  {section}\n");
         let error = parse(&text).unwrap_err();
         assert_eq!(error.path(), Some(path), "{section}: {error}");
         assert!(!error.to_string().contains(":pw@"), "{error}");
+    }
+}
+
+/// The keys bounded in `bounds`, with a value just outside each end of their range.
+const BOUNDED: [(&str, &str, &str, &str); 10] = [
+    ("server", "maxConnections", "0", "1000001"),
+    ("server", "headerReadTimeout", "0s", "61m"),
+    ("images", "refreshInterval", "0.5", "31d"),
+    ("images", "prepullTimeout", "0", "25h"),
+    ("prepuller", "maxInFlight", "0", "10001"),
+    (
+        "images.registryLimits",
+        "maxResponseBytes",
+        "65535",
+        "4294967297",
+    ),
+    ("images.registryLimits", "maxPages", "0", "10000001"),
+    ("images.registryLimits", "maxEntries", "0", "100000001"),
+    ("gafaelfawr", "timeout", "0", "301s"),
+    ("gafaelfawr", "cacheLifetime", "-1", "301s"),
+];
+
+/// `key: value` inside `section`, on top of the minimal configuration.
+fn with_key(section: &str, key: &str, value: &str) -> String {
+    if section == "images" {
+        format!("{MINIMAL}  {key}: {value}\n")
+    } else if let Some(subsection) = section.strip_prefix("images.") {
+        format!("{MINIMAL}  {subsection}:\n    {key}: {value}\n")
+    } else {
+        format!("{MINIMAL}{section}:\n  {key}: {value}\n")
+    }
+}
+
+/// Regression (issue 10): values the code cannot use were accepted and then panicked (in
+/// hyper, the semaphore, the refresh jitter, `Instant` arithmetic).
+#[test]
+fn durations_and_counts_out_of_range_are_refused_naming_the_key() {
+    let huge = [
+        "10000000000000000000",
+        "18446744073709551615",
+        "1e300",
+        "-1",
+    ];
+    for (section, key, too_small, too_large) in BOUNDED {
+        let path = format!("{section}.{key}");
+        for value in [too_small, too_large].into_iter().chain(huge) {
+            let error = parse(&with_key(section, key, value)).unwrap_err();
+            assert_eq!(
+                error.path(),
+                Some(path.as_str()),
+                "{path}: {value}: {error}"
+            );
+        }
+    }
+    let error = parse(&with_key("server", "headerReadTimeout", "2h")).unwrap_err();
+    assert!(
+        error.to_string().contains("from 1ms to 1h"),
+        "the range is named: {error}"
+    );
+}
+
+/// Regression (issue 10): `prepullTimeout: 0` timed every prepull out at once.
+#[test]
+fn a_zero_prepull_timeout_is_refused_like_a_zero_max_in_flight() {
+    for (section, key) in [("images", "prepullTimeout"), ("prepuller", "maxInFlight")] {
+        let error = parse(&with_key(section, key, "0")).unwrap_err();
+        assert_eq!(error.path(), Some(format!("{section}.{key}").as_str()));
+    }
+}
+
+#[test]
+fn defaults_lie_within_their_bounds() {
+    let (config, _) = parse(MINIMAL).unwrap();
+    for (section, key, _, _) in BOUNDED {
+        let value = match key {
+            "maxConnections" => config.server.max_connections.to_string(),
+            "headerReadTimeout" => format!("{}ms", config.server.header_read_timeout.as_millis()),
+            "refreshInterval" => format!("{}", config.images.refresh_interval.as_secs()),
+            "prepullTimeout" => format!("{}", config.images.prepull_timeout.as_secs()),
+            "maxInFlight" => config.prepuller.max_in_flight.to_string(),
+            "maxResponseBytes" => config.images.registry_limits.max_response_bytes.to_string(),
+            "maxPages" => config.images.registry_limits.max_pages.to_string(),
+            "maxEntries" => config.images.registry_limits.max_entries.to_string(),
+            "timeout" => format!("{}", config.gafaelfawr.timeout.as_secs()),
+            "cacheLifetime" => format!("{}", config.gafaelfawr.cache_lifetime.as_secs()),
+            other => panic!("no default for {other}"),
+        };
+        let value = value.replace("ms", "");
+        let value = if key == "headerReadTimeout" {
+            format!("{}", value.parse::<u64>().unwrap() / 1000)
+        } else {
+            value
+        };
+        parse(&with_key(section, key, &value)).unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+}
+
+/// Regression (issue 10): a prefix equal to a root route panicked at start-up (overlapping
+/// routes).
+#[test]
+fn a_prefix_on_a_root_route_is_refused() {
+    for route in ROOT_ROUTES {
+        for written in [route.to_owned(), format!("{route}/"), route[1..].to_owned()] {
+            let error = parse(&format!("{MINIMAL}pathPrefix: \"{written}\"\n")).unwrap_err();
+            assert_eq!(error.path(), Some("pathPrefix"), "{written}");
+            assert!(error.to_string().contains(route), "{error}");
+        }
+    }
+    assert!(parse(&format!("{MINIMAL}pathPrefix: /metrics/x\n")).is_ok());
+}
+
+/// Regression (issue 10): `images:` and 200,000 `[` did not finish parsing in 10 s.
+#[test]
+fn deep_nesting_is_refused_quickly() {
+    let text = format!("images: {}", "[".repeat(200_000));
+    let started = std::time::Instant::now();
+    let error = parse(&text).unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(error, ConfigError::TooDeep { line: 1, .. }),
+        "{error}"
+    );
+}
+
+/// Regression (issue 10): a listen address that is no address was found only when binding
+/// (exit 1, "cannot listen").
+#[test]
+fn the_listen_address_is_checked_when_loading() {
+    for bad in [
+        "not-an-address",
+        "host:",
+        ":8080",
+        "1.2.3.4:99999",
+        "a b:80",
+        "h/x:80",
+    ] {
+        let error = parse(&format!("{MINIMAL}server:\n  listen: \"{bad}\"\n")).unwrap_err();
+        assert_eq!(error.path(), Some("server.listen"), "{bad}: {error}");
+    }
+    for good in [
+        "0.0.0.0:8080",
+        "[::]:80",
+        "localhost:8080",
+        "rsp-images.nublado.svc:80",
+    ] {
+        parse(&format!("{MINIMAL}server:\n  listen: \"{good}\"\n"))
+            .unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+}
+
+/// Regression (issue 10): credentials in `apiUrl` or `registry` were printed, with the wrong
+/// reason (and, for `registry`, the wrong key).
+#[test]
+fn credentials_in_urls_are_refused_without_echoing_them() {
+    let cases = [
+        (
+            "    registry: host\n    apiUrl: https://alice:S3cret@registry.example\n",
+            "images.source.apiUrl",
+        ),
+        (
+            "    registry: host\n    apiUrl: https://alice:S3cret@registry.example/v2\n",
+            "images.source.apiUrl",
+        ),
+        (
+            "    registry: \"alice:S3cret@host\"\n",
+            "images.source.registry",
+        ),
+    ];
+    for (source, path) in cases {
+        let text = format!("images:\n  source:\n    type: docker\n    repository: r\n{source}");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{error}");
+        let message = error.to_string();
+        assert!(
+            !message.contains("S3cret") && !message.contains("alice"),
+            "{message}"
+        );
+        assert!(message.contains("credentials"), "{message}");
+    }
+    let text = "images:\n  source:\n    type: docker\n    repository: r\n    registry: https://x\n";
+    assert_eq!(
+        parse(text).unwrap_err().path(),
+        Some("images.source.registry")
+    );
+}
+
+/// Regression (issue 10): a 50 MB string of the wrong type was echoed whole.
+#[test]
+fn echoed_values_are_cut() {
+    let long = "x".repeat(200_000);
+    for text in [
+        format!("{MINIMAL}  numReleases: \"{long}\"\n"),
+        format!("{MINIMAL}server:\n  listen: \"{long}:80\"\n"),
+        format!("{MINIMAL}pathPrefix: \"{long}?\"\n"),
+        format!(
+            "images:\n  source:\n    type: docker\n    repository: r\n    apiUrl: \"{long}\"\n"
+        ),
+        format!("{MINIMAL}  refreshInterval: \"{long}\"\n"),
+    ] {
+        let message = parse(&text).unwrap_err().to_string();
+        assert!(message.len() < 1000, "{} characters", message.len());
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Instant;
+
+    /// What YAML can write where a duration or a count goes.
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| format!("{n:e}")),
+            (0u64..100_000).prop_map(|n| n.to_string()),
+            (
+                0u64..1000,
+                prop::sample::select(vec!["w", "d", "h", "m", "s", "ms", "x"])
+            )
+                .prop_map(|(n, unit)| format!("{n}{unit}")),
+            "[0-9a-z. ]{0,12}",
+            Just("\"\"".to_owned()),
+            Just("[1]".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any number in any bounded key loads or is refused naming that key, and what loads
+        /// can be used: added to the clock, scaled by the refresh jitter, given to a semaphore.
+        #[test]
+        fn arbitrary_durations_and_counts_never_panic(
+            key in 0..BOUNDED.len(),
+            value in number(),
+        ) {
+            let (section, name, _, _) = BOUNDED[key];
+            match parse(&with_key(section, name, &value)) {
+                Err(error) => {
+                    let path = format!("{section}.{name}");
+                    prop_assert_eq!(error.path(), Some(path.as_str()), "{}", error);
+                }
+                Ok((config, _)) => {
+                    let now = Instant::now();
+                    for duration in [
+                        config.server.header_read_timeout,
+                        config.images.refresh_interval,
+                        config.images.prepull_timeout,
+                        config.gafaelfawr.timeout,
+                        config.gafaelfawr.cache_lifetime,
+                    ] {
+                        prop_assert!(now.checked_add(duration.mul_f64(1.1)).is_some());
+                    }
+                    prop_assert!(config.server.max_connections <= usize::MAX >> 3);
+                    prop_assert!(config.prepuller.max_in_flight >= 1);
+                }
+            }
+        }
     }
 }
 

@@ -142,6 +142,12 @@ impl NodeWatcher {
     pub fn store(&self) -> &Store<Node> {
         &self.store
     }
+
+    /// Completes if the watch task ends, which it never should (errors are retried): with its
+    /// panic, if it panicked. The service supervises it through this.
+    pub async fn ended(&mut self) -> Result<(), tokio::task::JoinError> {
+        (&mut self.task).await
+    }
 }
 
 impl Drop for NodeWatcher {

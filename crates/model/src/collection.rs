@@ -7,7 +7,7 @@
 use crate::filter::ImageFilterPolicy;
 pub use crate::select::SubsetSpec;
 use crate::select::{self, KindLists};
-use crate::tag::{Tag, TagKind};
+use crate::tag::{Number, Tag, TagKind};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 
@@ -57,7 +57,7 @@ impl TagCollection {
                     Tag::parse(name)
                 }
             })
-            .filter(|tag| cycle.is_none() || tag.cycle() == cycle)
+            .filter(|tag| cycle.is_none() || tag.cycle() == cycle.map(Number::from))
             .collect();
         TagCollection::new(tags)
     }

@@ -7,7 +7,7 @@
 //! ones, so the same code serves both without copying tags.
 
 use crate::filter::{ImageFilter, ImageFilterPolicy};
-use crate::tag::{SortKey, Tag, TagKind, Version};
+use crate::tag::{Number, SortKey, Tag, TagKind, Version};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -20,7 +20,7 @@ pub(crate) trait Item {
     fn kind(&self) -> TagKind;
     fn sort_key(&self) -> SortKey<'_>;
     fn is_arch_specific(&self) -> bool;
-    fn build(&self) -> Option<u32>;
+    fn build(&self) -> Option<Number<'_>>;
     fn date(&self) -> Option<DateTime<Utc>>;
     /// The version, for semantic items only (the only ones `cutoffVersion` applies to).
     fn semantic_version(&self) -> Option<Version<'_>>;
@@ -39,7 +39,7 @@ impl Item for Tag {
     fn is_arch_specific(&self) -> bool {
         Tag::is_arch_specific(self)
     }
-    fn build(&self) -> Option<u32> {
+    fn build(&self) -> Option<Number<'_>> {
         Tag::build(self)
     }
     fn date(&self) -> Option<DateTime<Utc>> {
@@ -188,7 +188,7 @@ fn accepted_by<T: Item>(
         }
         let item = &items[i as usize];
         let too_old_build =
-            matches!((item.build(), rule.cutoff_build), (Some(b), Some(c)) if i64::from(b) < c);
+            matches!((item.build(), rule.cutoff_build), (Some(b), Some(c)) if b.is_below(c));
         let too_old_date = matches!((item.date(), date_cutoff), (Some(d), Some(c)) if d < c);
         let too_old_version = match (item.semantic_version(), &rule.cutoff_version) {
             (Some(v), Some(c)) => v.cmp_semver(c).is_lt(),

@@ -45,7 +45,18 @@ impl From<rsp_registry::source::LookupError> for LookupError {
 }
 
 /// What the status pages read (see `crate::status`).
-pub use crate::status::{CellState, Notice, RefreshView, Severity, StatusView};
+pub use crate::status::{CellState, Notice, RefreshView, Severity, StatusView, TaskView};
+
+/// Why the service does not answer from a listing yet: the body of its 503s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// No refresh of the registry has succeeded yet.
+    #[error("No refresh of the image list has succeeded yet")]
+    NoListing,
+    /// A task the API depends on is down (it died and is being restarted).
+    #[error("{task} is not running ({reason}); it is being restarted")]
+    TaskDown { task: &'static str, reason: String },
+}
 
 /// Counters and gauges for `/metrics`, read at scrape time: plain data, one field per value.
 /// Adding a series is a field here and one call in `metrics/snapshot.rs`; the series name is
@@ -90,6 +101,18 @@ pub struct MetricsSnapshot {
     /// `rsp_images_prepull_image_missing_nodes{tag}`: for each prepull image, the eligible
     /// nodes that do not have it yet.
     pub prepull_image_missing_nodes: Vec<(String, u64)>,
+    /// Per supervised task (`refresh`, `world`, `node_watcher`, `prepuller`): how often it
+    /// died and was restarted (`rsp_images_task_restarts_total{task}`, a counter) and whether
+    /// it runs now (`rsp_images_task_up{task}`, a gauge of 0 or 1).
+    pub tasks: Vec<TaskMetrics>,
+}
+
+/// The metrics of one supervised task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskMetrics {
+    pub task: &'static str,
+    pub restarts: u64,
+    pub up: bool,
 }
 
 impl Default for MetricsSnapshot {
@@ -112,6 +135,7 @@ impl Default for MetricsSnapshot {
             eligible_nodes: 0,
             ineligible_nodes: Vec::new(),
             prepull_image_missing_nodes: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 }
@@ -119,7 +143,7 @@ impl Default for MetricsSnapshot {
 /// What the HTTP layer reads. Implementations answer from memory except `resolve`, which may
 /// ask the registry (a Docker source looks up digests of tags outside the prepull set).
 pub trait Backend: Send + Sync + 'static {
-    /// Body of `GET /spawner/v1/images`; empty lists before the first refresh.
+    /// Body of `GET /spawner/v1/images` (only asked for once a listing exists).
     fn spawner_images(&self) -> SpawnerImages;
     /// Body of `GET /spawner/v1/prepulls`.
     fn prepulls(&self) -> PrepullerStatus;
@@ -156,7 +180,9 @@ pub trait Backend: Send + Sync + 'static {
     /// What the status pages show. Pages call it off the async worker threads: the first
     /// call for a snapshot may build its grid (milliseconds at 5,000 nodes).
     fn status(&self) -> StatusView;
-    /// `GET /readyz`: true once one refresh has succeeded.
-    fn ready(&self) -> bool;
+    /// Whether a listing exists: until then the routes that read it answer 503.
+    fn has_listing(&self) -> bool;
+    /// `GET /readyz`: ready once a listing exists and every task the API depends on runs.
+    fn ready(&self) -> Result<(), NotReady>;
     fn metrics(&self) -> MetricsSnapshot;
 }

@@ -11,9 +11,12 @@
 //! - `state`: the live state the routes read, rebuilt when an input changes.
 //! - `text`: sizes and digests as people read them (status pages, `plan` tables).
 //! - `refresh`: the registry refresh loop and its record (last success, last error).
-//! - `run`: `serve`, which starts every task and stops them cleanly.
+//! - `run`: `serve`, which checks everything that can be checked, then starts every task
+//!   and stops them cleanly.
 //! - `status`: what the status pages show (the image × node grid, node queries, notices),
 //!   pure functions of the served snapshot.
+//! - `supervise`: restarts a long-running task that died, and reports it (readiness,
+//!   notices on the status pages, metrics).
 //! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
 //!   presence); pure, shared with the `plan` command.
 
@@ -28,5 +31,6 @@ pub mod refresh;
 pub mod run;
 pub mod state;
 pub mod status;
+pub mod supervise;
 pub mod text;
 pub mod views;

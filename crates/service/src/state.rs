@@ -9,7 +9,8 @@
 //! computed on the blocking pool, never on the threads that answer requests and probes.
 
 use crate::backend::{
-    Backend, ImageSelection, LookupError, MetricsSnapshot, RefreshView, ResolvedImage, StatusView,
+    Backend, ImageSelection, LookupError, MetricsSnapshot, NotReady, RefreshView, ResolvedImage,
+    StatusView,
 };
 use crate::body::JsonBody;
 use crate::form::LabForm;
@@ -17,6 +18,7 @@ use crate::metrics::Histogram;
 use crate::pages::{self, RenderError};
 use crate::refresh::SharedRecord;
 use crate::status::StatusGrid;
+use crate::supervise::Health;
 use crate::views::{self, World};
 use axum::body::Bytes;
 use chrono::Utc;
@@ -67,6 +69,9 @@ struct MenuEntry {
 pub struct Current {
     pub world: Arc<World>,
     pub puller: Arc<PullerStatus>,
+    /// Whether the world holds a refreshed listing rather than the empty placeholder the
+    /// service starts with: what readiness and the listing routes follow.
+    pub listed: bool,
     images: Arc<OnceLock<JsonBody>>,
     menu: Arc<MenuCache>,
     prepulls: tokio::sync::OnceCell<JsonBody>,
@@ -74,10 +79,11 @@ pub struct Current {
 }
 
 impl Current {
-    pub fn new(world: World, puller: Arc<PullerStatus>) -> Current {
+    pub fn new(world: World, puller: Arc<PullerStatus>, listed: bool) -> Current {
         Current {
             world: Arc::new(world),
             puller,
+            listed,
             images: Arc::default(),
             menu: Arc::default(),
             prepulls: tokio::sync::OnceCell::new(),
@@ -90,6 +96,7 @@ impl Current {
         Current {
             world: Arc::clone(&self.world),
             puller,
+            listed: self.listed,
             images: Arc::clone(&self.images),
             menu: Arc::clone(&self.menu),
             prepulls: tokio::sync::OnceCell::new(),
@@ -99,12 +106,12 @@ impl Current {
 
     /// A new world that shows the same images, menu and node states as this one (a node
     /// event that changed nothing visible, such as a heartbeat) keeps the bodies.
-    fn rebuilt(&self, world: World, puller: Arc<PullerStatus>) -> Current {
+    fn rebuilt(&self, world: World, puller: Arc<PullerStatus>, listed: bool) -> Current {
         let old = &self.world;
         let same_view = Arc::ptr_eq(&old.listing, &world.listing)
             && old.eligible == world.eligible
             && old.presence == world.presence;
-        let mut next = Current::new(world, puller);
+        let mut next = Current::new(world, puller, listed);
         if same_view {
             next.images = Arc::clone(&self.images);
             next.menu = Arc::clone(&self.menu);
@@ -119,7 +126,8 @@ pub struct ServiceState<S> {
     pub(crate) source: Arc<S>,
     pub(crate) current: watch::Receiver<Arc<Current>>,
     pub(crate) refresh: SharedRecord,
-    pub(crate) ready: watch::Receiver<bool>,
+    /// How the supervised tasks fare (readiness, notices, metrics).
+    pub(crate) health: Health,
     pub(crate) leader: watch::Receiver<bool>,
     /// Whether prepull pods are really created (false for a static cluster).
     pub(crate) prepulling: bool,
@@ -139,9 +147,11 @@ impl<S: ImageSource> ServiceState<S> {
 }
 
 /// Combines the latest inputs into a world whenever one of them changes, until every input
-/// is gone (the service is stopping).
+/// is gone (the service is stopping). `placeholder` is the empty listing the listings channel
+/// starts with: a world built from it is not `listed`.
 pub async fn world_task(
     config: Arc<Config>,
+    placeholder: Arc<Listing>,
     mut listings: watch::Receiver<Arc<Listing>>,
     mut nodes: watch::Receiver<Option<Arc<Vec<NodeInfo>>>>,
     mut puller: watch::Receiver<Arc<PullerStatus>>,
@@ -151,6 +161,7 @@ pub async fn world_task(
     let no_nodes: Arc<Vec<NodeInfo>> = Arc::default();
     loop {
         let listing = Arc::clone(&listings.borrow_and_update());
+        let listed = !Arc::ptr_eq(&listing, &placeholder);
         let node_list = nodes
             .borrow_and_update()
             .clone()
@@ -174,7 +185,7 @@ pub async fn world_task(
             // that answer requests.
             let built = tokio::task::spawn_blocking(move || {
                 let world = World::from_shared(listing, node_list, &config, &status.pulled);
-                let next = previous.rebuilt(world, status);
+                let next = previous.rebuilt(world, status, listed);
                 next.images_body(&config);
                 next
             })
@@ -246,8 +257,10 @@ impl Current {
                 if !self.menu.refreshing.swap(true, Ordering::AcqRel) {
                     let (current, config) = (Arc::clone(self), Arc::clone(config));
                     tokio::spawn(async move {
+                        // Cleared however the computation ends: a panic must not leave the
+                        // menu stale for the rest of this world.
+                        let _clear = ClearOnDrop(&current.menu.refreshing);
                         current.compute_menu(&config).await;
-                        current.menu.refreshing.store(false, Ordering::Release);
                     });
                 }
                 entry
@@ -340,7 +353,17 @@ async fn offload<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Clears a flag when dropped.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The guarded value, also after a panic while it was held (every writer leaves it whole).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match mutex.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -440,11 +463,21 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             prepulling: self.prepulling,
             grid: self.current().status_grid(),
             lab_form: self.form.setup(),
+            tasks: self.health.tasks(),
         }
     }
 
-    fn ready(&self) -> bool {
-        *self.ready.borrow()
+    fn has_listing(&self) -> bool {
+        self.current.borrow().listed
+    }
+
+    /// Follows the state as it is now: the world the API answers from holds a refreshed
+    /// listing, and every task the API depends on runs.
+    fn ready(&self) -> Result<(), NotReady> {
+        if !self.has_listing() {
+            return Err(NotReady::NoListing);
+        }
+        self.health.ready()
     }
 
     fn metrics(&self) -> MetricsSnapshot {
@@ -477,6 +510,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             eligible_nodes,
             ineligible_nodes,
             prepull_image_missing_nodes: views::missing_nodes_by_image(&plan, &images),
+            tasks: self.health.metrics(),
         }
     }
 }

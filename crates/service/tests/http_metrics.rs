@@ -152,6 +152,8 @@ async fn metrics_parse_and_carry_every_metric() {
         ("rsp_images_prepull_duration_seconds", "histogram"),
         ("rsp_images_prepulls_total", "counter"),
         ("rsp_images_missing_pairs", "gauge"),
+        ("rsp_images_task_restarts_total", "counter"),
+        ("rsp_images_task_up", "gauge"),
         ("rsp_images_nodes_eligible", "gauge"),
         ("rsp_images_nodes_ineligible", "gauge"),
         ("rsp_images_prepull_image_missing_nodes", "gauge"),
@@ -211,6 +213,12 @@ async fn metrics_parse_and_carry_every_metric() {
     assert_eq!(v("rsp_images_prepull_pods_in_flight", None), 1.0);
     assert_eq!(v("rsp_images_prepull_pods_max", None), 10.0);
     assert_eq!(v("rsp_images_missing_pairs", None), 2.0);
+    assert_eq!(
+        v("rsp_images_task_restarts_total", Some(("task", "refresh"))),
+        2.0
+    );
+    assert_eq!(v("rsp_images_task_up", Some(("task", "refresh"))), 1.0);
+    assert_eq!(v("rsp_images_task_up", Some(("task", "prepuller"))), 0.0);
     assert_eq!(v("rsp_images_nodes_eligible", None), 2.0);
     // Every reason is reported, zeros included, so a dashboard sees 0 rather than nothing.
     for (reason, count) in [("cordoned", 1.0), ("not_ready", 0.0), ("tainted", 0.0)] {

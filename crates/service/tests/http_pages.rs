@@ -4,7 +4,7 @@
 
 mod http_support;
 
-use http_support::{app, get, TestBackend, PREFIX};
+use http_support::{app, at, get, TestBackend, PREFIX};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,10 @@ async fn lab_form_has_the_menu_radios_then_the_sentinel_and_the_dropdown() {
 
 #[tokio::test]
 async fn with_an_empty_menu_the_sentinel_is_checked() {
-    let html = page(TestBackend::empty(), &lab_form_uri("u")).await;
+    // A listing without images.
+    let backend = TestBackend::empty();
+    backend.set_ready(true);
+    let html = page(backend, &lab_form_uri("u")).await;
     assert!(
         html.contains(r#"id="use_image_from_dropdown" value="use_image_from_dropdown" checked>"#)
     );
@@ -508,4 +511,31 @@ async fn status_page_says_when_the_lab_form_is_open_or_has_no_sizes() {
     backend.form.sizes = Default::default();
     let html = page(backend, &format!("{PREFIX}/")).await;
     assert!(html.contains("No lab sizes"), "{html}");
+}
+
+#[tokio::test]
+async fn a_dead_task_is_a_notice_shown_escaped() {
+    use rsp_service::backend::TaskView;
+    let mut backend = TestBackend::standard();
+    backend.tasks = vec![TaskView {
+        title: "The node watcher",
+        running: false,
+        serves_the_api: true,
+        restarts: 2,
+        last_death: Some(("panicked: <script>alert(1)</script>".to_owned(), at(30))),
+    }];
+    let html = page(backend, &format!("{PREFIX}/")).await;
+    let notice = position(&html, r#"<li class="notice critical">"#);
+    assert!(
+        position(&html, "<strong>The node watcher is down</strong>") > notice,
+        "{html}"
+    );
+    assert!(html.contains("(30s ago)"), "since its death: {html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
+    let html = page(TestBackend::standard(), &format!("{PREFIX}/")).await;
+    assert!(!html.contains("The node watcher"));
 }

@@ -224,10 +224,43 @@ async fn probes() {
     );
     backend.set_ready(true);
     assert_eq!(get(&app, "/readyz").await.status, 200);
-    // Before the first refresh the JSON routes answer with empty lists, not errors.
-    let body = get(&app, &format!("{PREFIX}/spawner/v1/images"))
-        .await
-        .json();
+}
+
+/// Regression (issue 10): before the first refresh `/images` answered `{"all": []}`, telling
+/// a client there were no images at all. Every route that reads the listing answers the
+/// not-ready 503 until one exists; the status page and the probes answer as always.
+#[tokio::test]
+async fn routes_that_read_the_listing_answer_503_until_one_exists() {
+    let backend = Arc::new(TestBackend::empty());
+    let app = http_support::app(backend.clone());
+    let api = format!("{PREFIX}/spawner/v1");
+    let reads_the_listing = [
+        format!("{api}/images"),
+        format!("{api}/prepulls"),
+        format!("{api}/menu"),
+        format!("{api}/images/recommended"),
+        format!("{api}/images/resolve"),
+        format!("{api}/lab-form/someone"),
+    ];
+    let readyz = get(&app, "/readyz").await;
+    for path in &reads_the_listing {
+        let reply = get(&app, path).await;
+        assert_eq!(reply.error(), (503, "not_ready".to_owned()), "{path}");
+        assert_eq!(reply.json(), readyz.json(), "{path}: the body of /readyz");
+    }
+    let reply = resolve(&app, json!({"image_class": "recommended"})).await;
+    assert_eq!(reply.error(), (503, "not_ready".to_owned()));
+    for path in [
+        format!("{PREFIX}/"),
+        "/healthz".to_owned(),
+        "/metrics".to_owned(),
+    ] {
+        assert_eq!(get(&app, &path).await.status, 200, "{path}");
+    }
+    assert_eq!(get(&app, "/nowhere").await.status, 404);
+
+    backend.set_ready(true);
+    let body = get(&app, &format!("{api}/images")).await.json();
     assert_eq!(body, json!({"all": []}));
 }
 
@@ -237,4 +270,52 @@ async fn head_requests_work_where_get_does() {
     let reply = http_support::call(&app, axum::http::Method::HEAD, "/healthz").await;
     assert_eq!(reply.status, 200);
     assert!(reply.body.is_empty());
+}
+
+mod prefixes {
+    use super::*;
+    use proptest::prelude::*;
+    use rsp_config::normalize_prefix;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Every prefix the configuration accepts builds the routes (axum panics on routes
+        /// that overlap, as `/metrics` did against the root route before issue 10), and the
+        /// status pages answer under it; every other prefix is refused by `router` too.
+        #[test]
+        fn every_accepted_prefix_routes_without_overlap(
+            segments in prop::collection::vec(
+                prop_oneof![
+                    Just("metrics".to_owned()),
+                    Just("healthz".to_owned()),
+                    Just("readyz".to_owned()),
+                    Just("openapi.json".to_owned()),
+                    Just("nodes".to_owned()),
+                    Just("spawner".to_owned()),
+                    Just("v1".to_owned()),
+                    Just("".to_owned()),
+                    "[a-z0-9._~{}*:-]{1,6}",
+                ],
+                0..4,
+            ),
+        ) {
+            let prefix = segments.join("/");
+            let backend = Arc::new(TestBackend::standard());
+            match normalize_prefix(&prefix) {
+                Err(_) => prop_assert!(rsp_service::http::router(backend, &prefix).is_err()),
+                Ok(normalized) => {
+                    let router = rsp_service::http::router(backend, &prefix)
+                        .expect("an accepted prefix routes");
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    let page = runtime.block_on(get(&router, &format!("{normalized}/nodes")));
+                    prop_assert_eq!(page.status.as_u16(), 200, "{}", prefix);
+                    let probe = runtime.block_on(get(&router, "/readyz"));
+                    prop_assert_eq!(probe.status.as_u16(), 200, "{}", prefix);
+                }
+            }
+        }
+    }
 }

@@ -183,3 +183,56 @@ fn each_condition_gives_its_notice_most_severe_first() {
     let severities: Vec<Severity> = worst.notices().iter().map(|n| n.severity).collect();
     assert_eq!(severities, [Severity::Critical, Severity::Info]);
 }
+
+/// A supervised task that died is a notice: critical while it is down (saying whether
+/// readiness fails), a warning once it runs again, dated from its death; one that never died
+/// is none.
+#[test]
+fn a_dead_task_is_critical_until_it_runs_again() {
+    use rsp_service::status::TaskView;
+    let died = at(40);
+    let task = |title, running, serves_the_api, last_death: Option<SystemTime>| TaskView {
+        title,
+        running,
+        serves_the_api,
+        restarts: 3,
+        last_death: last_death.map(|at| ("panicked: boom".to_owned(), at)),
+    };
+    let mut backend = TestBackend::standard();
+    backend.tasks = vec![
+        task("The registry refresh loop", true, true, None),
+        task("The node watcher", false, true, Some(died)),
+        task("The prepuller", false, false, Some(died)),
+        task(
+            "The task that rebuilds the served state",
+            true,
+            true,
+            Some(died),
+        ),
+    ];
+    let mut view = backend.status();
+    view.lab_form = QUIET_FORM;
+    let notices = view.notices();
+    let summary: Vec<(&str, Severity)> = notices
+        .iter()
+        .map(|notice| (notice.title.as_str(), notice.severity))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("The node watcher is down", Severity::Critical),
+            ("The prepuller is down", Severity::Critical),
+            (
+                "The task that rebuilds the served state was restarted",
+                Severity::Warning
+            ),
+            // The fixture's own, after the tasks' within its severity.
+            ("Prepulls failing", Severity::Warning),
+        ]
+    );
+    assert!(notices[..3].iter().all(|notice| notice.since == Some(died)));
+    assert!(notices[0].detail.contains("panicked: boom"));
+    assert!(notices[0].detail.contains("restarted 3 times"));
+    assert!(notices[0].detail.contains("reports not ready"));
+    assert!(!notices[1].detail.contains("reports not ready"));
+}

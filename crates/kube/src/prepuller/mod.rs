@@ -67,7 +67,23 @@ impl PrepullerHandle {
         images: watch::Receiver<WantedImages>,
         active: watch::Receiver<bool>,
     ) -> PrepullerHandle {
-        let (status_tx, status) = watch::channel(Arc::new(PrepullerStatus::default()));
+        Self::resume(client, config, nodes, images, active, Arc::default())
+    }
+
+    /// As [`PrepullerHandle::start`], remembering the successful pulls of a previous run (a
+    /// prepuller restarted after it died), so that nothing is pulled again or shown missing.
+    pub fn resume(
+        client: Client,
+        config: PrepullerConfig,
+        nodes: watch::Receiver<Option<NodeSnapshot>>,
+        images: watch::Receiver<WantedImages>,
+        active: watch::Receiver<bool>,
+        pulled: Arc<PulledSet>,
+    ) -> PrepullerHandle {
+        let (status_tx, status) = watch::channel(Arc::new(PrepullerStatus {
+            pulled: Arc::clone(&pulled),
+            ..PrepullerStatus::default()
+        }));
         let (events, first_events) = broadcast::channel(EVENT_BUFFER);
         let (stop, stop_rx) = watch::channel(false);
         let runner = Runner {
@@ -79,7 +95,7 @@ impl PrepullerHandle {
             stop: stop_rx,
             status: status_tx,
             events: events.clone(),
-            pulled: Arc::new(PulledSet::default()),
+            pulled,
         };
         PrepullerHandle {
             status,
@@ -104,6 +120,15 @@ impl PrepullerHandle {
             Err(poisoned) => poisoned.into_inner().take(),
         };
         first.unwrap_or_else(|| self.events.subscribe())
+    }
+
+    /// Completes if the loop ends before [`PrepullerHandle::shutdown`], which it never should:
+    /// with its panic, if it panicked. The service supervises the prepuller through this.
+    pub async fn ended(&mut self) -> Result<(), tokio::task::JoinError> {
+        match self.task.as_mut() {
+            Some(task) => task.await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Stops creating pods, deletes the ones in flight (within the configured shutdown
@@ -145,6 +170,10 @@ struct Runner {
 enum SessionEnd {
     Stopped,
     LostLeadership,
+    /// The pod watch stream ended, which kube-runtime's watcher never does with a backoff
+    /// that never gives up; without it pods would go unobserved, so the loop ends and its
+    /// supervisor starts it again with a new watch (adopting the pods in flight).
+    PodWatchEnded,
 }
 
 impl Runner {
@@ -161,6 +190,10 @@ impl Runner {
                         tracing::info!("Lost leadership: stopped prepulling");
                         self.publish_inactive();
                         continue;
+                    }
+                    SessionEnd::PodWatchEnded => {
+                        tracing::error!("Prepull pod watch ended unexpectedly; stopping");
+                        return;
                     }
                 }
             }
@@ -205,7 +238,6 @@ impl Runner {
         reconciler.set_images(self.images.borrow_and_update().clone());
         let mut ops: JoinSet<reconcile::OpDone> = JoinSet::new();
         let (mut nodes_open, mut images_open, mut active_open) = (true, true, true);
-        let mut pods_open = true;
         let mut stopping_until: Option<Instant> = None;
         let mut last_publish: Option<Instant> = None;
         let mut publish_pending = true;
@@ -243,17 +275,15 @@ impl Runner {
                     Err(_) => images_open = false,
                     Ok(()) => reconciler.set_images(self.images.borrow_and_update().clone()),
                 },
-                event = pod_events.next(), if pods_open => match event {
+                event = pod_events.next() => match event {
                     Some(Ok(watcher::Event::InitDone)) => reconciler.pods_synced(),
                     Some(Ok(_)) => {}
                     Some(Err(error)) => {
                         tracing::warn!(%error, "Prepull pod watch failed, retrying with backoff");
                     }
                     None => {
-                        // Cannot happen (the backoff never gives up); without the watch the
-                        // timers still end every pull.
-                        tracing::error!("Prepull pod watch ended unexpectedly");
-                        pods_open = false;
+                        self.pulled = reconciler.pulled();
+                        return SessionEnd::PodWatchEnded;
                     }
                 },
                 Some(done) = ops.join_next(), if !ops.is_empty() => match done {

@@ -4,7 +4,7 @@
 use crate::platform::{Platform, Platforms};
 use crate::reference::TagReference;
 use crate::select::Item;
-use crate::tag::{SortKey, Tag, TagKind, Version};
+use crate::tag::{Number, OwnedNumber, SortKey, Tag, TagKind, Version};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ pub struct Image {
     /// Every tag name of this digest in the catalog, sorted, shared by the whole group.
     pub(super) group_names: Arc<[Box<str>]>,
     pub(super) alias_target: Option<String>,
-    pub(super) cycle: Option<u32>,
+    pub(super) cycle: Option<OwnedNumber>,
     /// Architecture taken from the alias target when the tag has none.
     pub(super) inherited_architecture: Option<Box<str>>,
     pub(super) date: Option<NaiveDate>,
@@ -55,7 +55,7 @@ impl Image {
         } = listed;
         Image {
             kind: tag.kind(),
-            cycle: tag.cycle(),
+            cycle: tag.cycle().map(Number::to_owned_number),
             date: tag.date_naive(),
             alias_display_name: None,
             group_names: Arc::from(Vec::new()),
@@ -149,8 +149,8 @@ impl Image {
         self.kind.is_possible_alias()
     }
 
-    pub fn cycle(&self) -> Option<u32> {
-        self.cycle
+    pub fn cycle(&self) -> Option<Number<'_>> {
+        self.cycle.as_ref().map(OwnedNumber::as_number)
     }
 
     pub fn architecture(&self) -> Option<&str> {
@@ -194,7 +194,7 @@ impl Item for Image {
     }
     fn sort_key(&self) -> SortKey<'_> {
         SortKey {
-            cycle: self.cycle,
+            cycle: self.cycle(),
             architecture: self.architecture(),
             ..self.tag.sort_key()
         }
@@ -202,7 +202,7 @@ impl Item for Image {
     fn is_arch_specific(&self) -> bool {
         self.architecture().is_some()
     }
-    fn build(&self) -> Option<u32> {
+    fn build(&self) -> Option<Number<'_>> {
         self.tag.build()
     }
     fn date(&self) -> Option<DateTime<Utc>> {

@@ -21,7 +21,7 @@ pub use presence::{NodePresence, NodeSet};
 use crate::bitset::BitSet;
 use crate::filter::ImageFilterPolicy;
 use crate::select::{self, KindLists, SubsetSpec};
-use crate::tag::TagKind;
+use crate::tag::{Number, TagKind};
 use chrono::{DateTime, Utc};
 use index::ImageIndex;
 use std::collections::HashSet;
@@ -72,7 +72,7 @@ impl ImageCatalog {
         images.extend(
             listed
                 .into_iter()
-                .filter(|l| cycle.is_none() || l.tag.cycle() == cycle)
+                .filter(|l| cycle.is_none() || l.tag.cycle() == cycle.map(Number::from))
                 .take(u32::MAX as usize)
                 .map(|l| Image::new(l, Arc::clone(&registry), Arc::clone(&repository))),
         );

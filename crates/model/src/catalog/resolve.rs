@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// What an alias takes from the image it resolves to.
 struct Target {
     name: String,
-    cycle: Option<u32>,
+    cycle: Option<crate::tag::OwnedNumber>,
     architecture: Option<Box<str>>,
     date: Option<chrono::NaiveDate>,
     display_name: String,
@@ -44,7 +44,7 @@ pub(super) fn resolve<'a>(images: &mut [Image], groups: impl Iterator<Item = &'a
         let p = &images[primary as usize];
         let target = Target {
             name: p.name().to_string(),
-            cycle: p.cycle,
+            cycle: p.cycle.clone(),
             architecture: p.architecture().map(Box::from),
             date: p.date,
             display_name: p.display_name().into_owned(),
@@ -61,7 +61,7 @@ pub(super) fn resolve<'a>(images: &mut [Image], groups: impl Iterator<Item = &'a
 fn resolve_alias(image: &mut Image, target: &Target) {
     image.kind = crate::tag::TagKind::Alias;
     image.alias_target = Some(target.name.clone());
-    image.cycle = target.cycle;
+    image.cycle = target.cycle.clone();
     if image.tag.architecture().is_none() {
         image.inherited_architecture = target.architecture.clone();
     }

@@ -223,7 +223,7 @@ fn alias_display_names_name_their_target() {
         r.display_name(),
         "Recommended (Daily 2077_10_23, SAL Cycle 0045, Build 003)"
     );
-    assert_eq!(r.cycle(), Some(45));
+    assert_eq!(r.cycle(), Some(crate::tag::Number::Small(45)));
     assert_eq!(r.date().unwrap().to_rfc3339(), "2077-10-23T00:00:00+00:00");
     let r = resolved(listed("latest_daily_c0045", "T"), "d_2077_10_23_c0045.003");
     assert_eq!(

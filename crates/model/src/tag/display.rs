@@ -16,14 +16,16 @@ pub(super) fn display_name(tag: &Tag) -> String {
         out.push(' ');
     }
     match f.form {
-        Form::Release => {
+        Form::Release { .. } => {
             let kind = if f.pre.is_some() {
                 TagKind::Candidate
             } else {
                 TagKind::Release
             };
-            let [major, minor, patch] = f.version.unwrap_or_default();
-            let _ = write!(out, "{kind} r{major}.{minor}.{patch}");
+            if let Some(version) = tag.version() {
+                let (major, minor, patch) = (version.major, version.minor, version.patch);
+                let _ = write!(out, "{kind} r{major}.{minor}.{patch}");
+            }
             if let Some(pre) = f.pre {
                 out.push('-');
                 out.push_str(pre.of(text));

@@ -46,8 +46,13 @@ impl Span {
 /// How the display name starts, before the common suffixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Form {
-    /// "Release r1.2.3" or "Release Candidate r1.2.3-rc1" (integer values).
-    Release,
+    /// "Release r1.2.3" or "Release Candidate r1.2.3-rc1" (integer values); the spans are
+    /// the version's digits, read only for a part too long for a `u64` (`number::LONG`).
+    Release {
+        major: Span,
+        minor: Span,
+        patch: Span,
+    },
     /// "Weekly {year}_{week}" (raw digits).
     Weekly { year: Span, week: Span },
     /// "Daily {year}_{month}_{day}" (raw digits).
@@ -65,9 +70,13 @@ pub(crate) enum Form {
 pub(crate) struct Fields {
     pub kind: TagKind,
     pub form: Form,
+    /// Major, minor, patch (weeklies: year, week, 0; dailies: year, month, day); `LONG` for
+    /// a part whose digits must be read from the tag.
     pub version: Option<[u64; 3]>,
     pub pre: Option<Span>,
     pub base: Option<Span>,
+    /// Cycle, cycle build and RSP build; `LONG32` for one whose digits (the `_raw` span) must
+    /// be read from the tag.
     pub cycle: Option<u32>,
     pub cycle_build: Option<u32>,
     pub build: Option<u32>,
@@ -104,6 +113,15 @@ impl Fields {
     pub(crate) fn shift(&mut self, by: usize) {
         let move_span = |s: &mut Option<Span>| *s = s.map(|s| s.shifted(by));
         self.form = match self.form {
+            Form::Release {
+                major,
+                minor,
+                patch,
+            } => Form::Release {
+                major: major.shifted(by),
+                minor: minor.shifted(by),
+                patch: patch.shifted(by),
+            },
             Form::Weekly { year, week } => Form::Weekly {
                 year: year.shifted(by),
                 week: week.shifted(by),

@@ -10,6 +10,7 @@
 mod display;
 mod fields;
 mod kind;
+mod number;
 mod order;
 mod parse;
 mod serialize;
@@ -19,6 +20,7 @@ pub mod oracle;
 
 pub use display::title_case;
 pub use kind::TagKind;
+pub use number::{Number, OwnedNumber};
 pub use order::{SortKey, Version};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -77,7 +79,7 @@ impl Tag {
         let bytes = tag.as_bytes();
         let with_cycle = || {
             let (base, raw, arch) = parse::unknown_with_cycle(bytes)?;
-            Some((base, raw, parse::cycle_number(bytes, raw)?, arch))
+            Some((base, raw, parse::cycle_number(bytes, raw), arch))
         };
         if tag.contains('\n') {
             // Neither pattern matches across a newline: the whole tag is the base.
@@ -129,30 +131,47 @@ impl Tag {
 
     pub fn version(&self) -> Option<Version<'_>> {
         let [major, minor, patch] = self.fields.version?;
+        // Only a release's parts can be too long to store; they are read from its digits.
+        let digits = match self.fields.form {
+            Form::Release {
+                major,
+                minor,
+                patch,
+            } => [major, minor, patch],
+            _ => [Span::default(); 3],
+        };
+        let part =
+            |stored: u64, span: Span| Number::unpack(stored, number::LONG, || span.of(&self.text));
         Some(Version {
-            major,
-            minor,
-            patch,
+            major: part(major, digits[0]),
+            minor: part(minor, digits[1]),
+            patch: part(patch, digits[2]),
             prerelease: self.span(self.fields.pre),
         })
     }
 
     /// True for releases and release candidates, and experimentals of them.
     pub fn semantic(&self) -> bool {
-        self.fields.form == Form::Release
+        matches!(self.fields.form, Form::Release { .. })
     }
 
-    pub fn cycle(&self) -> Option<u32> {
-        self.fields.cycle
+    pub fn cycle(&self) -> Option<Number<'_>> {
+        self.number(self.fields.cycle, self.fields.cycle_raw)
     }
 
-    pub fn cycle_build(&self) -> Option<u32> {
-        self.fields.cycle_build
+    pub fn cycle_build(&self) -> Option<Number<'_>> {
+        self.number(self.fields.cycle_build, self.fields.cycle_build_raw)
     }
 
     /// The RSP build number (`_rspNN`).
-    pub fn build(&self) -> Option<u32> {
-        self.fields.build
+    pub fn build(&self) -> Option<Number<'_>> {
+        self.number(self.fields.build, self.fields.build_raw)
+    }
+
+    /// A cycle or build number from its stored value and its digits.
+    fn number(&self, stored: Option<u32>, raw: Option<Span>) -> Option<Number<'_>> {
+        let digits = || self.span(raw).unwrap_or_default();
+        stored.map(|stored| Number::unpack(u64::from(stored), u64::from(number::LONG32), digits))
     }
 
     pub fn architecture(&self) -> Option<&str> {

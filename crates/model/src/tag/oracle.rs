@@ -3,10 +3,11 @@
 //! Compiled for tests and with the `oracle` feature (the fuzz targets compare both parsers).
 //! It is slow on purpose: it runs the patterns in order with captures, exactly as the original
 //! does, with two documented choices: `\d` is ASCII (`[0-9]`) and `$` is the end of the string.
-//! Numbers that do not fit the fields (`u64` versions, `u32` cycles and builds) make the build
-//! fail, as do dates outside Python's years 1–9999.
+//! Numbers have no size limit, as Python's `int`; dates outside Python's years 1–9999 make
+//! the build fail.
 
 use super::fields::{Fields, Form, Span};
+use super::number::{self, LONG};
 use super::{Tag, TagKind, DEFAULT_TAG};
 use chrono::{Datelike, NaiveDate, Weekday};
 use regex::{Captures, Regex};
@@ -76,7 +77,12 @@ fn build(kind: TagKind, c: &Captures<'_>) -> Option<(Fields, u32)> {
         return Some((fields, inner.exp_depth + 1));
     }
     let form = match kind {
-        TagKind::Release | TagKind::Candidate => Form::Release,
+        TagKind::Release | TagKind::Candidate => Form::Release {
+            major: span(c, "major")?,
+            minor: span(c, "minor")?,
+            // The obsolete form has no patch: 0.
+            patch: span(c, "patch").unwrap_or_default(),
+        },
         TagKind::Weekly => Form::Weekly {
             year: span(c, "year")?,
             week: span(c, "week")?,
@@ -91,8 +97,11 @@ fn build(kind: TagKind, c: &Captures<'_>) -> Option<(Fields, u32)> {
     let mut f = Fields::new(kind, form);
     match kind {
         TagKind::Release | TagKind::Candidate => {
-            let patch = int::<u64>(c, "patch")?.unwrap_or(0);
-            f.version = Some([int::<u64>(c, "major")??, int::<u64>(c, "minor")??, patch]);
+            let part = |name: &str| {
+                c.name(name)
+                    .map(|m| number::pack(m.as_str().as_bytes(), LONG))
+            };
+            f.version = Some([part("major")?, part("minor")?, part("patch").unwrap_or(0)]);
             f.pre = span(c, "pre");
         }
         TagKind::Weekly => {
@@ -122,9 +131,10 @@ fn build(kind: TagKind, c: &Captures<'_>) -> Option<(Fields, u32)> {
         }
         _ => f.base = span(c, "tag"),
     }
-    f.cycle = int::<u32>(c, "cycle")?;
-    f.cycle_build = int::<u32>(c, "cbuild")?;
-    f.build = int::<u32>(c, "build")?;
+    let small = |name: &str| c.name(name).map(|m| number::pack32(m.as_str().as_bytes()));
+    f.cycle = small("cycle");
+    f.cycle_build = small("cbuild");
+    f.build = small("build");
     f.cycle_raw = span(c, "cycle");
     f.cycle_build_raw = span(c, "cbuild");
     f.build_raw = span(c, "build");
@@ -154,9 +164,10 @@ pub fn parse(tag: &str) -> Tag {
 pub fn alias(tag: &str) -> Tag {
     let mut f = Fields::new(TagKind::Alias, Form::Alias);
     let (with_cycle, plain) = (&table()[6].1, &table()[7].1);
-    let cycle = with_cycle
-        .captures(tag)
-        .and_then(|c| Some((int::<u32>(&c, "cycle")??, c)));
+    let cycle = with_cycle.captures(tag).and_then(|c| {
+        let value = number::pack32(c.name("cycle")?.as_str().as_bytes());
+        Some((value, c))
+    });
     if let Some((value, c)) = cycle {
         f.base = span(&c, "tag");
         f.cycle = Some(value);

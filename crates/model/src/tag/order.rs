@@ -4,6 +4,7 @@
 //! that images whose alias resolution changed some fields (cycle, architecture) sort with the
 //! same code as tags.
 
+use super::Number;
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
 
@@ -11,9 +12,9 @@ use std::cmp::Ordering;
 /// year.month.day), compared by semver precedence.
 #[derive(Clone, Copy, Debug)]
 pub struct Version<'a> {
-    pub major: u64,
-    pub minor: u64,
-    pub patch: u64,
+    pub major: Number<'a>,
+    pub minor: Number<'a>,
+    pub patch: Number<'a>,
     pub prerelease: Option<&'a str>,
 }
 
@@ -21,8 +22,9 @@ impl Version<'_> {
     /// Semver precedence against a parsed semver version (build metadata ignored).
     pub fn cmp_semver(&self, other: &semver::Version) -> Ordering {
         let other_pre = (!other.pre.is_empty()).then(|| other.pre.as_str());
-        (self.major, self.minor, self.patch)
-            .cmp(&(other.major, other.minor, other.patch))
+        let other_parts = [other.major, other.minor, other.patch].map(Number::Small);
+        [self.major, self.minor, self.patch]
+            .cmp(&other_parts)
             .then_with(|| cmp_prerelease(self.prerelease, other_pre))
     }
 }
@@ -122,9 +124,9 @@ fn cmp_identifier(x: &str, y: &str) -> Ordering {
 pub struct SortKey<'a> {
     pub version: Option<Version<'a>>,
     pub base: Option<&'a str>,
-    pub cycle: Option<u32>,
-    pub cycle_build: Option<u32>,
-    pub build: Option<u32>,
+    pub cycle: Option<Number<'a>>,
+    pub cycle_build: Option<Number<'a>>,
+    pub build: Option<Number<'a>>,
     pub extra: Option<&'a str>,
     pub architecture: Option<&'a str>,
 }

@@ -13,6 +13,7 @@
 //! character boundaries.
 
 use super::fields::{Fields, Form, Span};
+use super::number;
 use chrono::{Datelike, NaiveDate, Weekday};
 
 /// End of the run of ASCII digits starting at `i`.
@@ -28,7 +29,8 @@ fn is_digit_at(b: &[u8], i: usize) -> bool {
     b.get(i).is_some_and(u8::is_ascii_digit)
 }
 
-/// Value of the ASCII digits `b[s..e]`, or `None` when it does not fit in a `u64`.
+/// Value of the ASCII digits `b[s..e]`, or `None` when it does not fit in a `u64` (dates:
+/// the original's `date()` fails for such a year, so the build fails too).
 fn number(b: &[u8], s: usize, e: usize) -> Option<u64> {
     let mut v: u64 = 0;
     for &d in &b[s..e] {
@@ -37,8 +39,10 @@ fn number(b: &[u8], s: usize, e: usize) -> Option<u64> {
     Some(v)
 }
 
-fn small_number(b: &[u8], span: Span) -> Option<u32> {
-    u32::try_from(number(b, span.start(), span.end())?).ok()
+/// A cycle or build number as stored: its value, or `LONG32` when it does not fit below it
+/// (Python's `int` has no limit, so a long number never makes the build fail).
+fn small_number(b: &[u8], span: Span) -> u32 {
+    number::pack32(&b[span.start()..span.end()])
 }
 
 /// Start of the architecture suffix `-[a-z0-9]+` that ends the string, if there is one.
@@ -145,30 +149,37 @@ fn numbers<const N: usize>(b: &[u8], mut i: usize) -> Option<([Span; N], usize)>
     Some((spans, i))
 }
 
-/// Fills the suffix fields; fails (so the caller falls through) when a number does not fit.
-fn with_suffix(b: &[u8], mut f: Fields, s: Suffix) -> Option<Fields> {
+/// Fills the suffix fields.
+fn with_suffix(b: &[u8], mut f: Fields, s: Suffix) -> Fields {
     if let Some((c, cb)) = s.cycle {
-        f.cycle = Some(small_number(b, c)?);
-        f.cycle_build = Some(small_number(b, cb)?);
+        f.cycle = Some(small_number(b, c));
+        f.cycle_build = Some(small_number(b, cb));
         f.cycle_raw = Some(c);
         f.cycle_build_raw = Some(cb);
     }
     if let Some(bs) = s.build {
-        f.build = Some(small_number(b, bs)?);
+        f.build = Some(small_number(b, bs));
         f.build_raw = Some(bs);
     }
     f.extra = s.rest;
     f.arch = s.arch;
-    Some(f)
+    f
 }
 
-fn version(b: &[u8], parts: [Span; 3]) -> Option<[u64; 3]> {
-    let [x, y, z] = parts;
-    Some([
-        number(b, x.start(), x.end())?,
-        number(b, y.start(), y.end())?,
-        number(b, z.start(), z.end())?,
-    ])
+/// A release or candidate version as stored: each part's value, or `LONG` when it does not
+/// fit below it (the original's integers have no limit).
+fn semantic_fields(b: &[u8], kind: super::TagKind, parts: [Span; 3]) -> Fields {
+    let [major, minor, patch] = parts;
+    let mut f = Fields::new(
+        kind,
+        Form::Release {
+            major,
+            minor,
+            patch,
+        },
+    );
+    f.version = Some(parts.map(|part| number::pack(&b[part.start()..part.end()], number::LONG)));
+    f
 }
 
 /// Patterns 1 and 2 (candidate, then release), sharing the `rX_Y_Z` prefix.
@@ -177,20 +188,14 @@ fn semantic(b: &[u8]) -> Option<Fields> {
     if b[e..].starts_with(b"_rc") && is_digit_at(b, e + 3) {
         let pre_end = digits_end(b, e + 3);
         if let Some(s) = suffix(b, pre_end) {
-            let mut f = Fields::new(super::TagKind::Candidate, Form::Release);
-            f.version = version(b, parts);
+            let mut f = semantic_fields(b, super::TagKind::Candidate, parts);
             f.pre = Some(Span::new(e + 1, pre_end));
-            if f.version.is_some() {
-                if let Some(f) = with_suffix(b, f, s) {
-                    return Some(f);
-                }
-            }
+            return Some(with_suffix(b, f, s));
         }
     }
     let s = suffix(b, e)?;
-    let mut f = Fields::new(super::TagKind::Release, Form::Release);
-    f.version = Some(version(b, parts)?);
-    with_suffix(b, f, s)
+    let f = semantic_fields(b, super::TagKind::Release, parts);
+    Some(with_suffix(b, f, s))
 }
 
 /// Pattern 3, the obsolete `rNNN` form: `r17` + `0` is release 17.0.0.
@@ -198,7 +203,14 @@ fn obsolete_release(b: &[u8]) -> Option<Fields> {
     if b.len() != 4 || !b[1..].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mut f = Fields::new(super::TagKind::Release, Form::Release);
+    let mut f = Fields::new(
+        super::TagKind::Release,
+        Form::Release {
+            major: Span::new(1, 3),
+            minor: Span::new(3, 4),
+            patch: Span::new(4, 4),
+        },
+    );
     f.version = Some([number(b, 1, 3)?, number(b, 3, 4)?, 0]);
     Some(f)
 }
@@ -223,14 +235,18 @@ fn weekly(b: &[u8]) -> Option<Fields> {
     let mut f = Fields::new(super::TagKind::Weekly, Form::Weekly { year: y, week: w });
     f.version = Some([year, week, 0]);
     f.date = Some(in_python_range(date)?);
-    with_suffix(b, f, s)
+    Some(with_suffix(b, f, s))
 }
 
 /// Pattern 5: an impossible calendar date fails the build.
 fn daily(b: &[u8]) -> Option<Fields> {
     let ([y, m, d], e) = numbers::<3>(b, 2)?;
     let s = suffix(b, e)?;
-    let parts = version(b, [y, m, d])?;
+    let parts = [
+        number(b, y.start(), y.end())?,
+        number(b, m.start(), m.end())?,
+        number(b, d.start(), d.end())?,
+    ];
     let month = u32::try_from(parts[1]).ok()?;
     let day = u32::try_from(parts[2]).ok()?;
     let date = NaiveDate::from_ymd_opt(python_year(parts[0])?, month, day)?;
@@ -244,7 +260,7 @@ fn daily(b: &[u8]) -> Option<Fields> {
     );
     f.version = Some(parts);
     f.date = Some(date);
-    with_suffix(b, f, s)
+    Some(with_suffix(b, f, s))
 }
 
 /// Pattern 7 without the build step: `(.*?)_c(\d+)(?:-arch)?$` as (base, cycle, arch) spans.
@@ -285,14 +301,12 @@ pub(super) fn plain(b: &[u8]) -> Fields {
         return f;
     }
     if let Some((base, cycle, arch)) = unknown_with_cycle(b) {
-        if let Some(c) = small_number(b, cycle) {
-            let mut f = Fields::new(super::TagKind::Unknown, Form::Unknown);
-            f.base = Some(base);
-            f.cycle = Some(c);
-            f.cycle_raw = Some(cycle);
-            f.arch = arch;
-            return f;
-        }
+        let mut f = Fields::new(super::TagKind::Unknown, Form::Unknown);
+        f.base = Some(base);
+        f.cycle = Some(small_number(b, cycle));
+        f.cycle_raw = Some(cycle);
+        f.arch = arch;
+        return f;
     }
     let (base, arch) = unknown(b);
     let mut f = Fields::new(super::TagKind::Unknown, Form::Unknown);
@@ -301,7 +315,7 @@ pub(super) fn plain(b: &[u8]) -> Fields {
     f
 }
 
-/// Small numbers for the alias constructor, which shares pattern 7 but never fails.
-pub(super) fn cycle_number(b: &[u8], span: Span) -> Option<u32> {
+/// The cycle of the alias constructor, which shares pattern 7.
+pub(super) fn cycle_number(b: &[u8], span: Span) -> u32 {
     small_number(b, span)
 }

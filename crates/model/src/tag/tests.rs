@@ -29,7 +29,11 @@ fn check(tag: &Tag, want: Expected<'_>) {
     );
     assert_eq!(tag.base(), base, "{}", tag.tag());
     assert_eq!(
-        (tag.cycle(), tag.cycle_build(), tag.build()),
+        (
+            small(tag.cycle()),
+            small(tag.cycle_build()),
+            small(tag.build())
+        ),
         numbers,
         "{}",
         tag.tag()
@@ -41,6 +45,14 @@ fn check(tag: &Tag, want: Expected<'_>) {
 }
 
 const NONE3: (Option<u32>, Option<u32>, Option<u32>) = (None, None, None);
+
+/// A number these vectors expect to be small.
+fn small(number: Option<Number<'_>>) -> Option<u32> {
+    number.map(|number| match number {
+        Number::Small(value) => u32::try_from(value).expect("a small number"),
+        Number::Big(digits) => panic!("{digits} is not small"),
+    })
+}
 
 #[test]
 fn each_kind_parses_with_its_fields() {
@@ -148,15 +160,101 @@ fn impossible_dates_and_weeks_fall_through_to_unknown() {
     }
 }
 
+/// Regression (issue 10): the original's integers have no size limit, so a release number
+/// beyond 64 bits (or a cycle or build beyond 32) is still a release, displayed, ordered and
+/// written as Python does; these tags were Unknown here.
 #[test]
-fn numbers_too_large_for_the_fields_fall_through() {
-    let huge = "r99999999999999999999999_0_0";
-    assert_eq!(Tag::parse(huge).kind(), TagKind::Unknown);
-    let cycle = "r21_0_1_c99999999999.1";
-    assert_eq!(Tag::parse(cycle).kind(), TagKind::Unknown);
+fn numbers_beyond_the_machine_integers_are_the_originals() {
+    const BIG: &str = "99999999999999999999999";
+    let release = Tag::parse(&format!("r{BIG}_0_0"));
+    assert_eq!(release.kind(), TagKind::Release);
+    assert_eq!(release.display_name(), format!("Release r{BIG}.0.0"));
+    let version = release.version().expect("a version");
+    assert_eq!(version.major, Number::Big(BIG));
+    assert_eq!(version.to_string(), format!("{BIG}.0.0"));
+    assert!(release.semantic());
+
+    let candidate = Tag::parse(&format!("r1_{BIG}_00{BIG}_rc2_rsp3"));
+    assert_eq!(candidate.kind(), TagKind::Candidate);
     assert_eq!(
-        Tag::parse("latest_c99999999999").base(),
-        Some("latest_c99999999999")
+        candidate.display_name(),
+        format!("Release Candidate r1.{BIG}.{BIG}-rc2 (RSP Build 3)")
+    );
+
+    let suffixes = Tag::parse("r21_0_1_c99999999999.0000000000000000000000000001_rsp4294967296");
+    assert_eq!(suffixes.kind(), TagKind::Release);
+    assert_eq!(suffixes.cycle(), Some(Number::Small(99_999_999_999)));
+    assert_eq!(suffixes.cycle_build(), Some(Number::Small(1)));
+    assert_eq!(suffixes.build(), Some(Number::Small(4_294_967_296)));
+    assert_eq!(
+        suffixes.display_name(),
+        "Release r21.0.1 (SAL Cycle 99999999999, Build 0000000000000000000000000001) \
+         (RSP Build 4294967296)"
+    );
+
+    let unknown = Tag::parse(&format!("latest_c{BIG}-amd64"));
+    assert_eq!(
+        (unknown.kind(), unknown.base(), unknown.cycle()),
+        (TagKind::Unknown, Some("latest"), Some(Number::Big(BIG)))
+    );
+    let alias = Tag::alias(&format!("recommended_c{BIG}"));
+    assert_eq!(alias.cycle(), Some(Number::Big(BIG)));
+    assert_eq!(
+        alias.display_name(),
+        format!("Recommended (SAL Cycle {BIG})")
+    );
+
+    // Leading zeros count for nothing, as with `int`.
+    let padded = Tag::parse("r0000000000000000000000000001_0_0");
+    assert_eq!(padded.display_name(), "Release r1.0.0");
+    assert_eq!(padded.version().unwrap().major, Number::Small(1));
+}
+
+#[test]
+fn releases_beyond_64_bits_sort_above_every_smaller_one() {
+    let names = [
+        "r18446744073709551615_0_0",
+        "r99999999999999999999999_0_0",
+        "r18446744073709551616_0_0",
+        "r21_0_0",
+        "r100000000000000000000000_0_0",
+        "r99999999999999999999999_0_0_rc1",
+        "r18446744073709551616_0_0_rsp18446744073709551616",
+        "r18446744073709551616_0_0_rsp18446744073709551615",
+    ];
+    let mut tags: Vec<Tag> = names.iter().map(|name| Tag::parse(name)).collect();
+    tags.sort_by(Tag::cmp_same_kind);
+    let sorted: Vec<&str> = tags.iter().map(Tag::tag).collect();
+    assert_eq!(
+        sorted,
+        [
+            "r21_0_0",
+            "r18446744073709551615_0_0",
+            "r18446744073709551616_0_0",
+            "r18446744073709551616_0_0_rsp18446744073709551615",
+            "r18446744073709551616_0_0_rsp18446744073709551616",
+            "r99999999999999999999999_0_0",
+            "r100000000000000000000000_0_0",
+            // A candidate is of another kind: kinds order first.
+            "r99999999999999999999999_0_0_rc1",
+        ]
+    );
+}
+
+#[test]
+fn numbers_beyond_64_bits_are_json_integers() {
+    const BIG: &str = "123456789012345678901234567890";
+    let tag = Tag::parse(&format!("r{BIG}_0_1_c{BIG}.2_rsp{BIG}"));
+    let json = serde_json::to_string(&tag).unwrap();
+    assert!(
+        json.contains(&format!(
+            r#""version":{{"major":{BIG},"minor":0,"patch":1,"prerelease":null}}"#
+        )),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!(r#""cycle":{BIG},"cycle_build":2,"build":{BIG}"#)),
+        "{json}"
     );
 }
 
@@ -229,7 +327,7 @@ fn alias_constructor_title_cases_the_base() {
             (
                 tag.display_name().as_str(),
                 tag.base(),
-                tag.cycle(),
+                small(tag.cycle()),
                 tag.architecture()
             ),
             (display, base, cycle, arch)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rsp_model::api::ErrorBody;
 
-use crate::backend::LookupError;
+use crate::backend::{LookupError, NotReady};
 
 /// An error answer: status and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,17 @@ impl ApiError {
             &["method"],
             "Method Not Allowed",
             "method_not_allowed",
+        )
+    }
+
+    /// The service cannot answer from a listing yet (`/readyz`, and the routes that read the
+    /// listing before the first refresh).
+    pub fn not_ready(reason: &NotReady) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &[],
+            reason.to_string(),
+            "not_ready",
         )
     }
 

@@ -23,22 +23,25 @@ pub mod server;
 pub(crate) mod spawner;
 mod status_pages;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, NotReady};
 use crate::metrics::{self, HttpMetrics};
 use error::ApiError;
 pub use rsp_config::{normalize_prefix, InvalidPrefix};
+use rsp_config::{HEALTHZ, METRICS, OPENAPI, READYZ};
 
 /// Largest request body accepted; a resolve request is well under 1 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -72,7 +75,8 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
         })
     };
 
-    let mut routes: Vec<(String, MethodRouter<Arc<B>>)> = vec![
+    // Every one of these reads the listing.
+    let listing_routes: [(String, MethodRouter<Arc<B>>); 6] = [
         (format!("{api}/images"), get(spawner::images::<B>)),
         (format!("{api}/prepulls"), get(spawner::prepulls::<B>)),
         (format!("{api}/menu"), get(spawner::menu::<B>)),
@@ -89,18 +93,23 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             format!("{api}/lab-form/{{username}}"),
             get(lab_form::lab_form::<B>),
         ),
-        (format!("{prefix}/"), overview.clone()),
-        (format!("{prefix}/nodes"), node_list),
-        (format!("{prefix}/nodes/{{name}}"), node),
     ];
+    let needs_listing = middleware::from_fn_with_state(Arc::clone(&backend), require_listing::<B>);
+    let mut routes: Vec<(String, MethodRouter<Arc<B>>)> = listing_routes
+        .into_iter()
+        .map(|(path, route)| (path, route.route_layer(needs_listing.clone())))
+        .collect();
+    routes.push((format!("{prefix}/"), overview.clone()));
+    routes.push((format!("{prefix}/nodes"), node_list));
+    routes.push((format!("{prefix}/nodes/{{name}}"), node));
     if !prefix.is_empty() {
         routes.push((prefix.clone(), overview));
     }
-    routes.push(("/healthz".to_owned(), get(probes::healthz)));
-    routes.push(("/readyz".to_owned(), get(probes::readyz::<B>)));
-    routes.push(("/metrics".to_owned(), scrape));
+    routes.push((HEALTHZ.to_owned(), get(probes::healthz)));
+    routes.push((READYZ.to_owned(), get(probes::readyz::<B>)));
+    routes.push((METRICS.to_owned(), scrape));
     routes.push((
-        "/openapi.json".to_owned(),
+        OPENAPI.to_owned(),
         get(move || std::future::ready(probes::json_text(document.clone()))),
     ));
     let patterns: Arc<[String]> = routes.iter().map(|(path, _)| path.clone()).collect();
@@ -122,7 +131,8 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
             // logged as errors whatever the level).
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                .on_failure(log_failure),
         )
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(backend))
@@ -161,13 +171,45 @@ fn matches_pattern(pattern: &str, path: &str) -> bool {
     }) && segments.next().is_none()
 }
 
+/// Until a listing exists, the routes that read it answer 503 with the not-ready body
+/// (decisions §8) rather than empty lists a client would take for "there are no images".
+async fn require_listing<B: Backend>(
+    State(backend): State<Arc<B>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if backend.has_listing() {
+        next.run(request).await
+    } else {
+        ApiError::not_ready(&NotReady::NoListing).into_response()
+    }
+}
+
+/// Failed requests are errors in the log, except 503: the service answers it only while it is
+/// not ready (before the first listing, while a task restarts), which probes and clients see
+/// at every start; `/readyz` says why, and a log line per probe would drown real errors.
+fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    let millis = latency.as_millis();
+    match failure {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::debug!(status = 503, latency_ms = millis, "not ready");
+        }
+        ServerErrorsFailureClass::StatusCode(status) => {
+            tracing::error!(
+                status = status.as_u16(),
+                latency_ms = millis,
+                "request failed"
+            );
+        }
+        ServerErrorsFailureClass::Error(error) => {
+            tracing::error!(%error, latency_ms = millis, "request failed");
+        }
+    }
+}
+
 /// The last resort: a handler panicked. Logged, answered in the error shape, never expected.
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
+    let message = crate::supervise::panic_message(panic.as_ref());
     tracing::error!(panic = message, "request handler panicked");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

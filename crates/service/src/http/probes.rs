@@ -3,7 +3,7 @@
 //! expect them.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -17,18 +17,12 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 503 until the first refresh succeeded, so no traffic reaches a replica with an empty menu.
+/// 503 until the first refresh succeeded, so no traffic reaches a replica with an empty menu,
+/// and while a task the API depends on is down (it is being restarted).
 pub async fn readyz<B: Backend>(State(backend): State<Arc<B>>) -> Response {
-    if backend.ready() {
-        Json(json!({"status": "ok"})).into_response()
-    } else {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &[],
-            "No refresh of the image list has succeeded yet",
-            "not_ready",
-        )
-        .into_response()
+    match backend.ready() {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(reason) => ApiError::not_ready(&reason).into_response(),
     }
 }
 

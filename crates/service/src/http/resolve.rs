@@ -33,6 +33,7 @@ pub use rsp_model::lab::DROPDOWN_SENTINEL;
         (status = 415, description = "unsupported_media_type: the body is not JSON", body = ErrorBody),
         (status = 422, description = "invalid_docker_reference, or a body that breaks the form's rules", body = ErrorBody),
         (status = 502, description = "registry_error: the registry could not be asked", body = ErrorBody),
+        (status = 503, description = "not_ready: no refresh of the image list has succeeded yet", body = ErrorBody),
     ),
 )]
 pub async fn resolve<B: Backend>(

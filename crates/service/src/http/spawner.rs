@@ -22,7 +22,10 @@ use crate::backend::Backend;
     path = "/spawner/v1/images",
     operation_id = "getImages",
     summary = "Images for the spawner: recommended, latest of each kind, all prepull images",
-    responses((status = 200, description = "OK", body = SpawnerImages)),
+    responses(
+        (status = 200, description = "OK", body = SpawnerImages),
+        (status = 503, description = "not_ready: no refresh of the image list has succeeded yet", body = ErrorBody),
+    ),
 )]
 pub async fn images<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
     backend.spawner_images_body().respond(&headers)
@@ -33,7 +36,10 @@ pub async fn images<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMa
     path = "/spawner/v1/prepulls",
     operation_id = "getPrepulls",
     summary = "Prepuller configuration, prepull images with their nodes, and the nodes",
-    responses((status = 200, description = "OK", body = PrepullerStatus)),
+    responses(
+        (status = 200, description = "OK", body = PrepullerStatus),
+        (status = 503, description = "not_ready: no refresh of the image list has succeeded yet", body = ErrorBody),
+    ),
 )]
 pub async fn prepulls<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
     backend.prepulls_body().await.respond(&headers)
@@ -44,7 +50,10 @@ pub async fn prepulls<B: Backend>(State(backend): State<Arc<B>>, headers: Header
     path = "/spawner/v1/menu",
     operation_id = "getMenu",
     summary = "Spawner menu (prepulled images) and dropdown (every listed image)",
-    responses((status = 200, description = "OK", body = MenuImages)),
+    responses(
+        (status = 200, description = "OK", body = MenuImages),
+        (status = 503, description = "not_ready: no refresh of the image list has succeeded yet", body = ErrorBody),
+    ),
 )]
 pub async fn menu<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
     backend.menu_body().await.respond(&headers)
@@ -59,6 +68,7 @@ pub async fn menu<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap)
     responses(
         (status = 200, description = "OK", body = PrepulledImage),
         (status = 404, description = "unknown_image: no image has this tag", body = ErrorBody),
+        (status = 503, description = "not_ready: no refresh of the image list has succeeded yet", body = ErrorBody),
     ),
 )]
 pub async fn image_for_tag<B: Backend>(

@@ -124,6 +124,20 @@ impl Collector for SnapshotCollector {
                 .iter()
                 .map(|(tag, missing)| (vec![("tag", tag.as_str())], *missing)),
         )?;
+        out.counters(
+            "rsp_images_task_restarts",
+            "Times a long-running task died and was restarted, by task.",
+            s.tasks
+                .iter()
+                .map(|task| (vec![("task", task.task)], task.restarts)),
+        )?;
+        out.gauges(
+            "rsp_images_task_up",
+            "Whether a long-running task runs (1) or waits to be restarted (0), by task.",
+            s.tasks
+                .iter()
+                .map(|task| (vec![("task", task.task)], u64::from(task.up))),
+        )?;
         Ok(())
     }
 }

@@ -57,6 +57,21 @@ pub struct RefreshView {
     pub consecutive_failures: u32,
 }
 
+/// How one supervised long-running task fares (`crate::supervise`): data for a notice once it
+/// has died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskView {
+    /// What it is, for people ("The node watcher").
+    pub title: &'static str,
+    pub running: bool,
+    /// Whether `/readyz` fails while it is down (the API's answers go stale without it).
+    pub serves_the_api: bool,
+    /// How often it was restarted since the service started.
+    pub restarts: u64,
+    /// Why and when it last died.
+    pub last_death: Option<(String, SystemTime)>,
+}
+
 /// Everything the status pages show.
 #[derive(Debug, Clone)]
 pub struct StatusView {
@@ -67,6 +82,8 @@ pub struct StatusView {
     pub prepulling: bool,
     /// The prepull images against the nodes.
     pub grid: Arc<StatusGrid>,
+    /// The supervised tasks, in a fixed order.
+    pub tasks: Vec<TaskView>,
     /// How the lab form is set up.
     pub lab_form: LabFormSetup,
 }

@@ -96,6 +96,41 @@ pub fn notices(view: &StatusView) -> Vec<Notice> {
         (Some(_), None) => {}
     }
 
+    for task in &view.tasks {
+        let Some((reason, died_at)) = &task.last_death else {
+            continue;
+        };
+        let times = match task.restarts {
+            1 => "once".to_owned(),
+            n => format!("{n} times"),
+        };
+        let notice = if task.running {
+            Notice::new(
+                Severity::Warning,
+                &format!("{} was restarted", task.title),
+                format!(
+                    "It died ({reason}) and runs again; restarted {times} since the service \
+                     started. Look in the logs for what preceded the death."
+                ),
+            )
+        } else {
+            Notice::new(
+                Severity::Critical,
+                &format!("{} is down", task.title),
+                format!(
+                    "It died ({reason}) and is waiting to be restarted (restarted {times} \
+                     before). While it is down what it maintains goes stale{}.",
+                    if task.serves_the_api {
+                        " and the service reports not ready"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        };
+        notices.push(notice.since(Some(*died_at)));
+    }
+
     let nodes = view.grid.nodes();
     let listed = refresh.last_success.is_some();
     if listed && nodes.total == 0 {

@@ -28,7 +28,8 @@ use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
-    Backend, ImageSelection, LookupError, MetricsSnapshot, RefreshView, ResolvedImage, StatusView,
+    Backend, ImageSelection, LookupError, MetricsSnapshot, NotReady, RefreshView, ResolvedImage,
+    StatusView, TaskMetrics, TaskView,
 };
 use rsp_service::form::{FormAuth, LabForm};
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
@@ -118,7 +119,10 @@ pub struct TestBackend {
     /// What the prepuller reports: pulls in progress and failures.
     pub puller: PullerStatus,
     pub refresh: RefreshView,
+    /// Whether a listing exists (and so whether the service is ready).
     pub ready: AtomicBool,
+    /// How the supervised tasks fare (the status pages' notices about the service itself).
+    pub tasks: Vec<TaskView>,
     pub leader: bool,
     pub prepulling: bool,
     /// Makes `menu` panic, to show the last-resort panic layer at work.
@@ -332,6 +336,7 @@ impl TestBackend {
                 ..RefreshView::default()
             },
             ready: AtomicBool::new(true),
+            tasks: Vec::new(),
             leader: true,
             prepulling: true,
             panic_in_menu: false,
@@ -448,12 +453,21 @@ impl Backend for TestBackend {
             leader: self.leader,
             prepulling: self.prepulling,
             grid: Arc::new(StatusGrid::build(Arc::clone(&self.world), &self.puller)),
+            tasks: self.tasks.clone(),
             lab_form: self.form.setup(),
         }
     }
 
-    fn ready(&self) -> bool {
+    fn has_listing(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    fn ready(&self) -> Result<(), NotReady> {
+        if self.has_listing() {
+            Ok(())
+        } else {
+            Err(NotReady::NoListing)
+        }
     }
 
     fn metrics(&self) -> MetricsSnapshot {
@@ -477,6 +491,18 @@ impl Backend for TestBackend {
             prepull_image_missing_nodes: vec![
                 ("recommended".to_owned(), 0),
                 ("w_2077_43".to_owned(), 2),
+            ],
+            tasks: vec![
+                TaskMetrics {
+                    task: "refresh",
+                    restarts: 2,
+                    up: true,
+                },
+                TaskMetrics {
+                    task: "prepuller",
+                    restarts: 1,
+                    up: false,
+                },
             ],
         }
     }

@@ -153,6 +153,7 @@ pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
         leader: true,
         prepulling: true,
         grid: Arc::new(StatusGrid::build(world, &puller)),
+        tasks: Vec::new(),
         // A production setup: the form's notices are not what these pages measure.
         lab_form: LabFormSetup {
             users: FormUsers::Authenticated,
