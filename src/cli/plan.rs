@@ -78,7 +78,9 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
     };
     let nodes_file = match (&args.nodes, &config.cluster) {
         (Some(path), _) => path.clone(),
-        (None, ClusterConfig::Static { nodes_file }) => config_dir(&args.config).join(nodes_file),
+        (None, ClusterConfig::Static { nodes_file }) => {
+            rsp_config::config_dir(&args.config).join(nodes_file)
+        }
         (None, ClusterConfig::Kubernetes) => {
             return Err(CliError::Usage(
                 "plan needs nodes: give --nodes FILE (kubectl get nodes -o json) or configure \
@@ -93,7 +95,7 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
         .build()
         .map_err(|error| CliError::Failed(format!("cannot start the async runtime: {error}")))?;
     let listing = runtime.block_on(async {
-        let source = AnySource::from_config(&config.images, &config_dir(&args.config))
+        let source = AnySource::from_config(&config.images, &rsp_config::config_dir(&args.config))
             .await
             .map_err(|error| CliError::Usage(error.to_string()))?;
         source
@@ -149,11 +151,6 @@ fn plan_json(
     })
 }
 
-/// Relative paths in the configuration are relative to its file.
-pub fn config_dir(config: &Path) -> PathBuf {
-    config.parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
 fn read_nodes(path: &Path) -> Result<Vec<NodeInfo>, CliError> {
-    rsp_service::run::read_node_list(path).map_err(|error| CliError::Usage(error.to_string()))
+    rsp_kube::read_node_list(path).map_err(|error| CliError::Usage(error.to_string()))
 }

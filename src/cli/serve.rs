@@ -7,7 +7,6 @@
 //! rolled) gets the same result with the start-up checks. What matters is that the drain
 //! runs: prepull pods in flight are deleted and the Lease is released.
 
-use super::plan::config_dir;
 use super::setup::load_config;
 use super::CliError;
 use clap::Args;
@@ -38,7 +37,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     runtime
         .block_on(serve(
             config,
-            &config_dir(&args.config),
+            &rsp_config::config_dir(&args.config),
             &listen,
             Environment::from_process(),
             shutdown_signal(),

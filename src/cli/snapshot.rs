@@ -3,15 +3,12 @@
 //! `dockerImages` shape, for a `snapshot` source: demos, air-gapped tests, bug reports.
 //! On a terminal, stderr shows the pages and tags listed so far; elsewhere it stays quiet.
 
-use super::plan::config_dir;
 use super::progress::StatusLine;
 use super::setup::load_config;
 use super::CliError;
 use clap::Args;
 use rsp_config::SourceConfig;
-use rsp_registry::gar::GarImage;
 use rsp_registry::source::{write_snapshot, AnySource, ImageSource};
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -38,19 +35,17 @@ pub fn run(args: SnapshotArgs) -> Result<(), CliError> {
         .map_err(|error| CliError::Failed(format!("cannot start the async runtime: {error}")))?;
     let started = Instant::now();
     let (text, count) = runtime.block_on(async {
-        let source = AnySource::from_config(&config.images, &config_dir(&args.config))
+        let source = AnySource::from_config(&config.images, &rsp_config::config_dir(&args.config))
             .await
             .map_err(|error| CliError::Usage(error.to_string()))?;
         let status = progress.then(|| {
             let prefix = format!("rsp-images: listing {}", source.describe());
             StatusLine::start(prefix, source.progress())
         });
-        let failed = |error: rsp_registry::RegistryError| CliError::Failed(error.to_string());
-        let images = match &source {
-            AnySource::Google(google) => google.list().await.map_err(failed)?,
-            AnySource::Docker(docker) => group_by_digest(docker.list_all().await.map_err(failed)?),
-            AnySource::Snapshot(_) => Vec::new(),
-        };
+        let images = source
+            .list_everything()
+            .await
+            .map_err(|error| CliError::Failed(error.to_string()))?;
         drop(status);
         let (registry, repository) = source.registry_and_repository();
         let count: usize = images.iter().map(|image| image.tags.len()).sum();
@@ -64,23 +59,4 @@ pub fn run(args: SnapshotArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
-}
-
-/// Docker registries give (tag, digest) pairs; a snapshot lists each digest once with its tags.
-fn group_by_digest(pairs: Vec<(String, String)>) -> Vec<GarImage> {
-    let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (tag, digest) in pairs {
-        by_digest.entry(digest).or_default().push(tag);
-    }
-    by_digest
-        .into_iter()
-        .map(|(digest, mut tags)| {
-            tags.sort();
-            GarImage {
-                tags,
-                digest,
-                ..GarImage::default()
-            }
-        })
-        .collect()
 }

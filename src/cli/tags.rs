@@ -7,7 +7,7 @@
 use super::CliError;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use rsp_model::collection::{SubsetSpec, TagCollection};
+use rsp_model::collection::{ArchSpecific, FilterSide, SubsetSpec, TagCollection};
 use rsp_model::filter::ImageFilterPolicy;
 use rsp_model::Tag;
 use std::collections::HashSet;
@@ -118,7 +118,7 @@ pub fn run(command: TagsCommand) -> Result<(), CliError> {
             tags,
         } => {
             let collection = collection.collect(tags)?;
-            print_lines(collection.all_tags(!all_arch).map(Tag::tag))
+            print_lines(collection.all_tags(arch_specific(all_arch)).map(Tag::tag))
         }
         TagsCommand::Subset {
             collection,
@@ -137,7 +137,12 @@ pub fn run(command: TagsCommand) -> Result<(), CliError> {
                 include,
                 remove_arch_specific: !all_arch,
             };
-            print_lines(collection.subset(&spec).all_tags(false).map(Tag::tag))
+            print_lines(
+                collection
+                    .subset(&spec)
+                    .all_tags(ArchSpecific::Keep)
+                    .map(Tag::tag),
+            )
         }
         TagsCommand::Filter {
             collection,
@@ -155,9 +160,14 @@ pub fn run(command: TagsCommand) -> Result<(), CliError> {
                 None => Utc::now(),
             };
             let collection = collection.collect(tags)?;
+            let side = if invert {
+                FilterSide::Rejected
+            } else {
+                FilterSide::Accepted
+            };
             print_lines(
                 collection
-                    .filter(&policy, now, invert, !all_arch)
+                    .filter(&policy, now, side, arch_specific(all_arch))
                     .into_iter()
                     .map(Tag::tag),
             )
@@ -205,4 +215,13 @@ fn print_lines<S: AsRef<str>>(lines: impl Iterator<Item = S>) -> Result<(), CliE
         out.write_all(b"\n").map_err(failed)?;
     }
     out.flush().map_err(failed)
+}
+
+/// `--all-arch` as the model's option: arch-specific tags are hidden unless it is given.
+fn arch_specific(all_arch: bool) -> ArchSpecific {
+    if all_arch {
+        ArchSpecific::Keep
+    } else {
+        ArchSpecific::Hide
+    }
 }

@@ -6,6 +6,8 @@
 use crate::bounds::{self, DAY, SECOND};
 use crate::ConfigError;
 use rsp_model::api::{PrepullerOptions, PrepullerSource};
+use rsp_model::collection::SubsetSpec;
+use rsp_model::listing::ListingRules;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -221,6 +223,26 @@ impl SourceConfig {
 }
 
 impl ImagesConfig {
+    /// The rules a listing is built by: the prepull subset (the recommended tag and the pins
+    /// are always in), the cycle, and the tags a Docker listing takes as aliases.
+    pub fn listing_rules(&self) -> ListingRules {
+        ListingRules {
+            prepull: SubsetSpec {
+                releases: self.num_releases,
+                weeklies: self.num_weeklies,
+                dailies: self.num_dailies,
+                include: std::iter::once(self.recommended_tag.clone())
+                    .chain(self.pin.iter().cloned())
+                    .collect(),
+                remove_arch_specific: true,
+            },
+            cycle: self.cycle,
+            aliases: std::iter::once(self.recommended_tag.clone())
+                .chain(self.alias_tags.iter().cloned())
+                .collect(),
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let api_url = match &self.source {
             SourceConfig::Docker(docker) => {

@@ -32,9 +32,18 @@ pub use nesting::check as check_nesting;
 pub use service::{check_listen, ClusterConfig, PrepullerConfig, ServerConfig};
 
 use rsp_model::filter::ImageFilterPolicy;
+use std::path::{Path, PathBuf};
+
+/// The directory relative paths in a configuration file are relative to (`nodesFile`, a
+/// snapshot's `path`): the file's own directory.
+pub fn config_dir(config_file: &Path) -> PathBuf {
+    config_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
 use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
-use std::path::PathBuf;
 
 /// The whole configuration, after defaults.
 #[derive(Debug, Clone)]

@@ -2,6 +2,8 @@
 //!
 //! Modules:
 //!
+//! - `connect`: the API server client the environment configures, and NodeList files for
+//!   running without a cluster (the service never names a Kubernetes type).
 //! - `config`: plain settings (namespace, caps, timeouts, pod template, lease) that the
 //!   service fills from the YAML configuration.
 //! - `nodes`: `Node` → `NodeInfo`, and a node watcher (kube-runtime watcher + reflector)
@@ -18,6 +20,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod connect;
 pub mod error;
 pub mod leader;
 pub mod nodes;
@@ -25,6 +28,7 @@ pub mod pod;
 pub mod prepuller;
 
 pub use config::{Backoff, LeaderConfig, OwnerPod, PodTemplate, PrepullerConfig};
+pub use connect::{default_client, read_node_list, Client, ConnectError};
 pub use error::KubeError;
 pub use leader::LeaderElection;
 pub use nodes::{node_info, node_infos, NodeSnapshot, NodeWatcher};

@@ -5,8 +5,8 @@
 //! (the last tag of a name wins, as in the original). Subsets are new collections.
 
 use crate::filter::ImageFilterPolicy;
-pub use crate::select::SubsetSpec;
 use crate::select::{self, KindLists};
+pub use crate::select::{ArchSpecific, FilterSide, SubsetSpec};
 use crate::tag::{Number, Tag, TagKind};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -71,9 +71,8 @@ impl TagCollection {
     }
 
     /// Every tag in collection order, without arch-specific ones if asked.
-    pub fn all_tags(&self, hide_arch_specific: bool) -> impl Iterator<Item = &Tag> + '_ {
-        select::in_order(&self.tags, &self.by_kind, hide_arch_specific)
-            .map(|i| &self.tags[i as usize])
+    pub fn all_tags(&self, arch_specific: ArchSpecific) -> impl Iterator<Item = &Tag> + '_ {
+        select::in_order(&self.tags, &self.by_kind, arch_specific).map(|i| &self.tags[i as usize])
     }
 
     /// The greatest tag of a kind, arch-specific ones included.
@@ -100,25 +99,18 @@ impl TagCollection {
         )
     }
 
-    /// Tags accepted by the policy (or rejected, with `invert`) in collection order.
+    /// Tags accepted (or rejected) by the policy, in collection order.
     pub fn filter(
         &self,
         policy: &ImageFilterPolicy,
         now: DateTime<Utc>,
-        invert: bool,
-        remove_arch_specific: bool,
+        side: FilterSide,
+        arch_specific: ArchSpecific,
     ) -> Vec<&Tag> {
-        select::filter(
-            &self.tags,
-            &self.by_kind,
-            policy,
-            now,
-            invert,
-            remove_arch_specific,
-        )
-        .into_iter()
-        .map(|i| &self.tags[i as usize])
-        .collect()
+        select::filter(&self.tags, &self.by_kind, policy, now, side, arch_specific)
+            .into_iter()
+            .map(|i| &self.tags[i as usize])
+            .collect()
     }
 }
 

@@ -20,6 +20,9 @@
 //!   entries serialised straight from a catalog.
 //! - `lab`: lab sizes and their labels, user quotas, and what lab creation accepts from a
 //!   submitted spawner form.
+//! - `listing`: what one refresh of a registry knows (`Listing`), built purely from the
+//!   registry's answers and the prepull rules; the Docker tag list before its digests
+//!   (`DockerTags`); images chosen by class.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
 //! - `platform`: the platforms (os, architecture) an image runs on, and whether a node's
 //!   platform is one of them.
@@ -33,6 +36,7 @@ pub mod collection;
 pub mod duration;
 pub mod filter;
 pub mod lab;
+pub mod listing;
 pub mod node;
 pub mod plan;
 pub mod platform;

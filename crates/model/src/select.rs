@@ -78,17 +78,38 @@ pub(crate) fn sort_descending<T: Item>(items: &[T], list: &mut [u32]) {
     list.copy_from_slice(&sorted);
 }
 
+/// Whether arch-specific tags (`w_2077_43-amd64`, and aliases of them) are kept or left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchSpecific {
+    Keep,
+    Hide,
+}
+
+impl ArchSpecific {
+    /// Whether an item with this arch-specificness stays.
+    fn keeps(self, item: &impl Item) -> bool {
+        self == ArchSpecific::Keep || !item.is_arch_specific()
+    }
+}
+
+/// Which side of a filter policy a filter returns: what it accepts, or what it rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterSide {
+    Accepted,
+    Rejected,
+}
+
 /// Every member in collection order: kinds in display order, each descending.
 pub(crate) fn in_order<'a, T: Item>(
     items: &'a [T],
     lists: &'a KindLists,
-    hide_arch_specific: bool,
+    arch_specific: ArchSpecific,
 ) -> impl Iterator<Item = u32> + 'a {
     lists
         .iter()
         .flatten()
         .copied()
-        .filter(move |&i| !(hide_arch_specific && items[i as usize].is_arch_specific()))
+        .filter(move |&i| arch_specific.keeps(&items[i as usize]))
 }
 
 /// How many of the newest releases, weeklies and dailies to keep, and which tags besides.
@@ -131,30 +152,30 @@ pub(crate) fn subset<T: Item>(
     chosen
 }
 
-/// Members accepted by the policy (or, inverted, rejected), in collection order (behaviour.md
+/// Members accepted (or rejected) by the policy, in collection order (behaviour.md
 /// §2.5 with decisions.md §5 fix 7: `number: 0` keeps none, build 0 compares like any number).
 pub(crate) fn filter<T: Item>(
     items: &[T],
     lists: &KindLists,
     policy: &ImageFilterPolicy,
     now: DateTime<Utc>,
-    invert: bool,
-    remove_arch_specific: bool,
+    side: FilterSide,
+    arch_specific: ArchSpecific,
 ) -> Vec<u32> {
     let mut out = Vec::new();
     for kind in TagKind::ALL {
         let candidates = lists[kind.index()]
             .iter()
             .copied()
-            .filter(|&i| !(remove_arch_specific && items[i as usize].is_arch_specific()));
+            .filter(|&i| arch_specific.keeps(&items[i as usize]));
         let Some(rule) = policy.for_kind(kind) else {
-            if !invert {
+            if side == FilterSide::Accepted {
                 out.extend(candidates);
             }
             continue;
         };
         let accepted = accepted_by(items, candidates.clone(), rule, now);
-        if invert {
+        if side == FilterSide::Rejected {
             let accepted: HashSet<&str> =
                 accepted.iter().map(|&i| items[i as usize].name()).collect();
             out.extend(candidates.filter(|&i| !accepted.contains(items[i as usize].name())));

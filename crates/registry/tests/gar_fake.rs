@@ -42,9 +42,7 @@ fn config(fake: &FakeGar) -> GarClientConfig {
     }
 }
 
-fn digest(i: usize) -> String {
-    format!("sha256:{i:064x}")
-}
+use rsp_testkit::builders::digest;
 
 async fn listing_of(
     fake: &FakeGar,

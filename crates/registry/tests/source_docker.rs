@@ -4,12 +4,14 @@
 //! without digest; a tag that moves gives its new digest at the next refresh (behaviour §5.3).
 //! Without the binary these tests fail with the command that installs it.
 
+use rsp_model::collection::ArchSpecific;
 use std::collections::BTreeSet;
 
 use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
+use rsp_model::listing::Listing;
 use rsp_model::platform::{Platform, Platforms};
 use rsp_model::TagKind;
-use rsp_registry::source::{DockerSource, ImageSource, Listing};
+use rsp_registry::source::{DockerSource, ImageSource};
 use rsp_testkit::registry::{DockerRegistry, Pusher, RegistryAuth};
 use sources::{docker_config, get, names, options, strings, summary, DOCKER_REPOSITORY};
 
@@ -66,7 +68,7 @@ fn all_tags(listing: &Listing) -> Vec<String> {
         .tags
         .as_ref()
         .expect("a Docker listing knows every tag")
-        .all_tags(false)
+        .all_tags(ArchSpecific::Keep)
         .map(|tag| tag.tag().to_owned())
         .collect()
 }

@@ -4,8 +4,9 @@
 //! (behaviour §5.1, §5.2; decisions §5 fixes 5, 6, 10, 12).
 
 use rsp_config::ImagesConfig;
+use rsp_model::listing::Listing;
 use rsp_model::TagKind;
-use rsp_registry::source::{ImageSource, Listing};
+use rsp_registry::source::ImageSource;
 use rsp_testkit::gar::{DockerImage, Fault, Recorded};
 use sources::{
     digest, fake_gar, gar_image, gar_repo, get, google_source, names, strings, summary,

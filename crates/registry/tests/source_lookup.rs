@@ -7,9 +7,10 @@
 //! HEADs a lookup outside the prepull set needs.
 
 use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
+use rsp_model::api::{ImageClass, ResolvedImage};
+use rsp_model::listing::{Listing, LookupError};
 use rsp_registry::source::{
-    image_for_class, image_for_reference, image_for_tag_name, DockerSource, GoogleSource,
-    ImageClass, ImageSource, Listing, LookupError, ResolvedImage,
+    image_for_reference, image_for_tag_name, DockerSource, GoogleSource, ImageSource,
 };
 use rsp_testkit::gar::FakeGar;
 use rsp_testkit::registry::{FakeDockerRegistry, Fault, Recorded};
@@ -23,6 +24,15 @@ mod sources;
 
 const GAR: &str = "us-central1-docker.pkg.dev/rubin-shared/sciplat/sciplat-lab";
 const DOCKER: &str = "lighthouse.ceres/library/sketchbook";
+
+/// The image a class names in a listing, as the spawner asks for it.
+fn image_for_class(
+    listing: &Listing,
+    class: ImageClass,
+    recommended_tag: &str,
+) -> Result<ResolvedImage, LookupError> {
+    listing.image_for_class(class, recommended_tag)
+}
 
 fn resolved(base: &str, tag: &str, name: &str, digest: &str) -> ResolvedImage {
     ResolvedImage {

@@ -7,7 +7,7 @@
 //! - `full_refresh/end_to_end`: listing (HTTP, paging, JSON) → catalog → `World::new` (node
 //!   presence) → prepull plan → menu, `/images` and `/prepulls` bodies serialised to JSON.
 //! - `full_refresh/without_transfer`: the same from the listing's images already in memory
-//!   (`Listing::from_gar` over the same `GarImage`s, as the source does after its requests).
+//!   (`listing_from_gar` over the same `GarImage`s, as the source does after its requests).
 //! - `stages/*`: each step alone, to see where the time goes.
 //!
 //! Without criterion: `RSP_REFRESH_BREAKDOWN=15` prints the median time of each step of 15
@@ -24,10 +24,11 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use criterion::{criterion_group, BatchSize, Criterion};
 use rsp_config::{Config, SourceConfig};
+use rsp_model::listing::Listing;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_model::Tag;
-use rsp_registry::source::{GoogleSource, ImageSource, Listing};
+use rsp_registry::source::{listing_from_gar, GoogleSource, ImageSource};
 use rsp_registry::GarImage;
 use rsp_service::views::{self, PrepullErrors, World};
 use rsp_testkit::gar::{DockerImage, FakeGar, GarRepository};
@@ -362,7 +363,12 @@ impl Context {
             (fake, source, config, raw)
         });
         let (registry, repository) = source.registry_and_repository();
-        let listing = Listing::from_gar(registry, repository, raw.clone(), &config.images);
+        let listing = listing_from_gar(
+            registry,
+            repository,
+            raw.clone(),
+            &config.images.listing_rules(),
+        );
         let prepull: Vec<(String, String)> = views::prepull_images(&listing)
             .into_iter()
             .map(|image| (image.tag, image.digest))
@@ -402,7 +408,12 @@ impl Context {
 
     fn listing_in_memory(&self, raw: Vec<GarImage>) -> Listing {
         let (registry, repository) = self.source.registry_and_repository();
-        Listing::from_gar(registry, repository, raw, &self.config.images)
+        listing_from_gar(
+            registry,
+            repository,
+            raw,
+            &self.config.images.listing_rules(),
+        )
     }
 
     fn listing_over_http(&self) -> Listing {

@@ -15,34 +15,11 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 /// How the spawner chose an image (behaviour §9.6), after the form's rules were applied.
-pub use rsp_model::api::ImageClass;
 pub use rsp_model::lab::ImageSelection;
-pub use rsp_registry::source::ResolvedImage;
 
-/// Why an image could not be found or resolved.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LookupError {
-    /// The reference or tag names no image we know (`unknown_image`).
-    #[error("{0}")]
-    UnknownImage(String),
-    /// The reference is not one we can use (`invalid_docker_reference`).
-    #[error("{0}")]
-    InvalidReference(String),
-    /// Answering needed the registry, and it failed (`registry_error`).
-    #[error("{0}")]
-    Registry(String),
-}
-
-impl From<rsp_registry::source::LookupError> for LookupError {
-    fn from(error: rsp_registry::source::LookupError) -> LookupError {
-        use rsp_registry::source::LookupError as Source;
-        match error {
-            Source::UnknownImage(message) => LookupError::UnknownImage(message),
-            Source::InvalidReference(message) => LookupError::InvalidReference(message),
-            Source::Registry(error) => LookupError::Registry(error.to_string()),
-        }
-    }
-}
+pub use rsp_model::api::{ImageClass, ResolvedImage};
+/// Why an image could not be found or resolved: the model's one lookup error.
+pub use rsp_model::listing::LookupError;
 
 /// What the status pages read (see `crate::status`).
 pub use crate::status::{CellState, Notice, RefreshView, Severity, StatusView, TaskView};

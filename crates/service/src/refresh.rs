@@ -10,7 +10,8 @@
 
 use crate::metrics::{Histogram, REFRESH_BUCKETS};
 use rsp_config::ImagesConfig;
-use rsp_registry::source::{ImageSource, Listing};
+use rsp_model::listing::Listing;
+use rsp_registry::source::ImageSource;
 use rsp_retry::Backoff;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};

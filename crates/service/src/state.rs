@@ -25,9 +25,10 @@ use chrono::Utc;
 use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use rsp_model::listing::Listing;
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
-use rsp_registry::source::{self, ImageSource, Listing};
+use rsp_registry::source::{self, ImageSource};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -431,7 +432,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
         views::image_for_tag(&self.current().world, tag)
-            .ok_or_else(|| LookupError::UnknownImage(format!("Docker tag \"{tag}\" not found")))
+            .ok_or_else(|| LookupError::tag_not_found(tag))
     }
 
     async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
@@ -442,11 +443,11 @@ impl<S: ImageSource> Backend for ServiceState<S> {
                 source::image_for_reference(source, &listing, &reference).await
             }
             ImageSelection::Class(class) => {
-                source::image_for_class(&listing, class, &self.config.images.recommended_tag)
+                listing.image_for_class(class, &self.config.images.recommended_tag)
             }
             ImageSelection::Tag(tag) => source::image_for_tag_name(source, &listing, &tag).await,
         };
-        result.map_err(LookupError::from)
+        result
     }
 
     fn status(&self) -> StatusView {

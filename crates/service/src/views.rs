@@ -13,12 +13,14 @@ use rsp_model::api::{
     MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage, PrepullerImages, PrepullerStatus,
     SpawnerEntry, SpawnerImagesView,
 };
+use rsp_model::catalog::Hidden;
 use rsp_model::catalog::{Image, NodePresence, NodeSet};
+use rsp_model::collection::{ArchSpecific, FilterSide};
+use rsp_model::listing::Listing;
 use rsp_model::node::{Eligibility, IneligibleReason, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
 use rsp_model::reference::TagReference;
 use rsp_model::TagKind;
-use rsp_registry::source::Listing;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -118,7 +120,7 @@ pub fn spawner_images<'a>(world: &'a World, recommended_tag: &str) -> SpawnerIma
         // Docker: every tag, with digest where the prepull set resolved it.
         Some(tags) => {
             let (registry, repository) = (listing.catalog.registry(), listing.catalog.repository());
-            tags.all_tags(true)
+            tags.all_tags(ArchSpecific::Hide)
                 .map(|tag| match listing.catalog.get(tag.tag()) {
                     Some(image) => world.entry(image),
                     None => SpawnerEntry::Tag {
@@ -131,7 +133,7 @@ pub fn spawner_images<'a>(world: &'a World, recommended_tag: &str) -> SpawnerIma
         }
         None => listing
             .catalog
-            .all_images(false, true, false)
+            .all_images(Hidden::ARCH_SPECIFIC)
             .into_iter()
             .map(|image| world.entry(image))
             .collect(),
@@ -166,7 +168,10 @@ pub fn menu(world: &World, config: &Config, now: DateTime<Utc>) -> MenuImages {
     let recommended_tag = &config.images.recommended_tag;
     let mut recommended = None;
     let mut menu = Vec::new();
-    for image in world.listing.to_prepull.all_images(true, true, false) {
+    for image in world.listing.to_prepull.all_images(Hidden {
+        aliased: true,
+        ..Hidden::ARCH_SPECIFIC
+    }) {
         if image.name() == recommended_tag {
             recommended = Some(MenuImage::from_image(image));
         } else if world.presence.is_on_all(image.digest(), &world.eligible) {
@@ -184,7 +189,7 @@ fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuI
     let policy = &config.dropdown_menu;
     match &listing.tags {
         Some(tags) => tags
-            .filter(policy, now, false, true)
+            .filter(policy, now, FilterSide::Accepted, ArchSpecific::Hide)
             .into_iter()
             .map(|tag| match listing.catalog.get(tag.tag()) {
                 Some(image) => MenuImage::from_image(image),
@@ -201,7 +206,7 @@ fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuI
             .collect(),
         None => listing
             .catalog
-            .filter(policy, now, false, true)
+            .filter(policy, now, FilterSide::Accepted, ArchSpecific::Hide)
             .into_iter()
             .map(MenuImage::from_image)
             .collect(),
@@ -238,7 +243,10 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
         .map(|(i, node)| (node.name.clone(), i))
         .collect();
     let mut images = PrepullerImages::default();
-    for image in world.listing.to_prepull.all_images(false, true, true) {
+    for image in world.listing.to_prepull.all_images(Hidden {
+        resolved_aliases: true,
+        ..Hidden::ARCH_SPECIFIC
+    }) {
         let mut entry = NodeImage::from_image(image, &world.presence, &world.eligible);
         for node in world.presence.nodes(image.digest()) {
             if let Some(&i) = index.get(node) {
@@ -277,7 +285,7 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
     let prepull = &listing.to_prepull;
     let primaries = prepull.subtract(&prepull.with_digests(std::iter::empty()));
     primaries
-        .all_images(false, true, false)
+        .all_images(Hidden::ARCH_SPECIFIC)
         .into_iter()
         .map(|image| PrepullImage {
             tag: image.name().to_owned(),

@@ -317,7 +317,7 @@ async fn a_dying_prepuller_releases_its_lease_and_is_restarted() {
 #[tokio::test]
 async fn a_world_is_listed_exactly_when_built_from_a_refreshed_listing() {
     use rsp_kube::prepuller::PrepullerStatus;
-    use rsp_registry::source::Listing;
+    use rsp_model::listing::Listing;
     use rsp_service::state::{world_task, Current};
     use rsp_service::views::World;
     use std::sync::Arc;

@@ -9,18 +9,17 @@
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_model::api::{MenuImage, PrepulledImage};
-use rsp_model::catalog::{ImageCatalog, ListedImage};
-use rsp_model::collection::TagCollection;
+use rsp_model::catalog::ListedImage;
+use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
-use rsp_registry::source::Listing;
 use rsp_service::views::{
     menu, missing_nodes_by_image, nodes_by_eligibility, prepull_images, prepull_plan,
     prepuller_status, spawner_images, PrepullErrors, World,
 };
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 const REGISTRY: &str = "lighthouse.ceres";
@@ -37,9 +36,7 @@ fn config(extra: &str) -> Config {
     Config::from_yaml(&text).unwrap().0
 }
 
-fn digest(n: u32) -> String {
-    format!("sha256:{n:064x}")
-}
+use rsp_testkit::builders::digest;
 
 fn reference(tag: &str) -> String {
     format!("{BASE}:{tag}")
@@ -63,7 +60,7 @@ fn with_digest(tag: &str, digest: &str) -> String {
 /// `r21_0_1`, `w_2077_43`, `w_2077_42`, `d_2077_10_23`, `d_2077_10_22`.
 fn gar_listing(config: &Config) -> Arc<Listing> {
     let images = [
-        ("w_2077_43", 1),
+        ("w_2077_43", 1_u32),
         ("recommended", 1),
         ("w_2077_42", 2),
         ("w_2077_41", 3),
@@ -85,15 +82,14 @@ fn gar_listing(config: &Config) -> Arc<Listing> {
         REGISTRY,
         REPOSITORY,
         images,
-        &config.images,
+        &config.images.listing_rules(),
     ))
 }
 
 /// The behaviour's Docker standard fixture (§9.3): `recommended` and `w_2077_43` share
 /// `sha256:5678`, `d_2077_10_23` is `sha256:1234`; `latest_weekly` and `latest_daily` are
 /// listed without digest; the prepull set is the first three.
-fn docker_listing() -> Arc<Listing> {
-    let aliases: HashSet<String> = HashSet::from(["recommended".to_owned()]);
+fn docker_listing(config: &Config) -> Arc<Listing> {
     let names = [
         "latest_daily",
         "w_2077_43",
@@ -101,28 +97,22 @@ fn docker_listing() -> Arc<Listing> {
         "latest_weekly",
         "d_2077_10_23",
     ];
-    let tags = TagCollection::from_tag_names(names, &aliases, None);
-    let prepull = [
-        ("recommended", "sha256:5678"),
-        ("w_2077_43", "sha256:5678"),
-        ("d_2077_10_23", "sha256:1234"),
-    ];
-    let images = prepull
-        .into_iter()
-        .map(|(name, digest)| ListedImage {
-            tag: tags.get(name).unwrap().clone(),
-            digest: digest.to_owned(),
-            size: None,
-            platforms: Default::default(),
-        })
-        .collect();
-    let catalog = ImageCatalog::build(REGISTRY, REPOSITORY, images, None);
-    Arc::new(Listing {
-        to_prepull: catalog.clone(),
-        catalog,
-        tags: Some(tags),
-        sizes_from_nodes: true,
-    })
+    let digests = HashMap::from(
+        [
+            ("recommended", "sha256:5678"),
+            ("w_2077_43", "sha256:5678"),
+            ("d_2077_10_23", "sha256:1234"),
+        ]
+        .map(|(tag, digest)| (tag.to_owned(), digest.to_owned())),
+    );
+    let tags = DockerTags::new(&names, &config.images.listing_rules());
+    Arc::new(Listing::from_docker(
+        REGISTRY,
+        REPOSITORY,
+        tags,
+        &digests,
+        &HashMap::new(),
+    ))
 }
 
 /// A lab node (`pool=lab`) caching these digests, each under a tag and a digest reference
@@ -286,7 +276,7 @@ fn docker_images_body_is_the_behaviour_example() {
         node("node1", &["sha256:5678", "sha256:1234"], 100),
         node("node2", &["sha256:5678"], 200),
     ];
-    let world = world(docker_listing(), &nodes, &config);
+    let world = world(docker_listing(&config), &nodes, &config);
     let body = serde_json::to_value(spawner_images(&world, "recommended")).unwrap();
     let recommended = json!({"reference": reference("recommended"), "tag": "recommended",
         "name": "Recommended (Weekly 2077_43)", "digest": "sha256:5678",

@@ -6,13 +6,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, Pod, Toleration};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::ResourceExt;
+use rsp_testkit::builders::digest;
 use rsp_testkit::kube::{self as kube_fake, node, FakeCluster, PodEventKind, PullBehaviour};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn digest(n: u32) -> String {
-    format!("sha256:{n:064x}")
-}
 
 fn image(tag: &str, n: u32) -> String {
     format!("reg.io/lsst/sciplat:{tag}@{}", digest(n))

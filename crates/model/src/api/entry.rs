@@ -180,7 +180,7 @@ mod tests {
         let presence = NodePresence::from_nodes([&node], &PulledSet::default(), false);
         let eligible = presence.node_set(["node1"]);
         let mut entries: Vec<SpawnerEntry<'_>> = catalog
-            .all_images(false, false, false)
+            .all_images(crate::catalog::Hidden::NOTHING)
             .into_iter()
             .map(|image| SpawnerEntry::image(image, &presence, &eligible))
             .collect();

@@ -20,7 +20,7 @@ pub use presence::{NodePresence, NodeSet};
 
 use crate::bitset::BitSet;
 use crate::filter::ImageFilterPolicy;
-use crate::select::{self, KindLists, SubsetSpec};
+use crate::select::{self, ArchSpecific, FilterSide, KindLists, SubsetSpec};
 use crate::tag::{Number, TagKind};
 use chrono::{DateTime, Utc};
 use index::ImageIndex;
@@ -53,6 +53,31 @@ pub struct ImageCatalog {
     /// Digest group → the member that stands for the digest (first non-alias, else first),
     /// or `NO_PRIMARY`.
     primaries: Vec<u32>,
+}
+
+/// What [`ImageCatalog::all_images`] leaves out: the original's three optional hidings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hidden {
+    /// Non-alias images that a member alias resolves to.
+    pub aliased: bool,
+    /// Images with an architecture (their own or inherited).
+    pub arch_specific: ArchSpecific,
+    /// Aliases whose target is a member.
+    pub resolved_aliases: bool,
+}
+
+impl Hidden {
+    /// Every member.
+    pub const NOTHING: Hidden = Hidden {
+        aliased: false,
+        arch_specific: ArchSpecific::Keep,
+        resolved_aliases: false,
+    };
+    /// Every member but the arch-specific ones (what menus and the prepuller show).
+    pub const ARCH_SPECIFIC: Hidden = Hidden {
+        arch_specific: ArchSpecific::Hide,
+        ..Hidden::NOTHING
+    };
 }
 
 impl ImageCatalog {
@@ -196,22 +221,14 @@ impl ImageCatalog {
             .filter(|&i| self.members.contains(i))
     }
 
-    /// Every member in collection order (kinds in display order, each descending), with the
-    /// original's three optional hidings:
-    /// - `hide_aliased`: non-alias images that a member alias resolves to;
-    /// - `hide_arch_specific`: images with an architecture (their own or inherited);
-    /// - `hide_resolved_aliases`: aliases whose target is a member.
-    pub fn all_images(
-        &self,
-        hide_aliased: bool,
-        hide_arch_specific: bool,
-        hide_resolved_aliases: bool,
-    ) -> Vec<&Image> {
-        select::in_order(&self.data.images, &self.lists, hide_arch_specific)
+    /// Every member in collection order (kinds in display order, each descending), less what
+    /// `hidden` names (the original's three optional hidings).
+    pub fn all_images(&self, hidden: Hidden) -> Vec<&Image> {
+        select::in_order(&self.data.images, &self.lists, hidden.arch_specific)
             .map(|i| self.image(i))
-            .filter(|image| !(hide_aliased && self.is_aliased(image)))
+            .filter(|image| !(hidden.aliased && self.is_aliased(image)))
             .filter(|image| {
-                !(hide_resolved_aliases
+                !(hidden.resolved_aliases
                     && image
                         .alias_target()
                         .is_some_and(|t| self.index_of(t).is_some()))
@@ -286,7 +303,7 @@ impl ImageCatalog {
     /// show among its images (arch-specific ones hidden, as the original does).
     pub fn subtract(&self, other: &ImageCatalog) -> ImageCatalog {
         let present: HashSet<&str> = other
-            .all_images(false, true, false)
+            .all_images(Hidden::ARCH_SPECIFIC)
             .into_iter()
             .map(Image::digest)
             .collect();
@@ -312,21 +329,21 @@ impl ImageCatalog {
         ImageCatalog::view(Arc::clone(&self.data), members)
     }
 
-    /// Members accepted by the policy (or rejected, with `invert`) in collection order.
+    /// Members accepted (or rejected) by the policy, in collection order.
     pub fn filter(
         &self,
         policy: &ImageFilterPolicy,
         now: DateTime<Utc>,
-        invert: bool,
-        remove_arch_specific: bool,
+        side: FilterSide,
+        arch_specific: ArchSpecific,
     ) -> Vec<&Image> {
         select::filter(
             &self.data.images,
             &self.lists,
             policy,
             now,
-            invert,
-            remove_arch_specific,
+            side,
+            arch_specific,
         )
         .into_iter()
         .map(|i| self.image(i))

@@ -72,7 +72,7 @@ fn unknown_tags_sharing_a_digest_become_aliases_of_the_non_alias_tag() {
 fn views_list_images_in_collection_order_with_the_original_hidings() {
     let c = weekly_catalog();
     assert_eq!(
-        names(&c.all_images(false, false, false)),
+        names(&c.all_images(Hidden::NOTHING)),
         [
             "recommended",
             "latest_weekly",
@@ -95,10 +95,19 @@ fn views_list_images_in_collection_order_with_the_original_hidings() {
         "w_2077_43",
         "d_2077_10_21",
     ];
-    assert_eq!(names(&c.all_images(false, true, false)), default);
-    assert_eq!(names(&c.all_images(false, true, true)), default[2..]);
+    assert_eq!(names(&c.all_images(Hidden::ARCH_SPECIFIC)), default);
     assert_eq!(
-        names(&c.all_images(true, true, false)),
+        names(&c.all_images(Hidden {
+            resolved_aliases: true,
+            ..Hidden::ARCH_SPECIFIC
+        })),
+        default[2..]
+    );
+    assert_eq!(
+        names(&c.all_images(Hidden {
+            aliased: true,
+            ..Hidden::ARCH_SPECIFIC
+        })),
         [
             "recommended",
             "latest_weekly",
@@ -131,12 +140,12 @@ fn subtract_keeps_one_primary_per_digest_missing_from_the_other() {
     let c = weekly_catalog();
     let node = build(vec![listed("w_2077_46", "D0"), listed("w_2077_45", "D1")]);
     assert_eq!(
-        names(&c.subtract(&node).all_images(false, true, false)),
+        names(&c.subtract(&node).all_images(Hidden::ARCH_SPECIFIC)),
         ["w_2077_44", "w_2077_43", "d_2077_10_21"]
     );
     let on_node = c.with_digests(["D0", "D1"]);
     assert_eq!(
-        names(&c.subtract(&on_node).all_images(false, true, false)),
+        names(&c.subtract(&on_node).all_images(Hidden::ARCH_SPECIFIC)),
         ["w_2077_44", "w_2077_43", "d_2077_10_21"]
     );
 }
@@ -148,7 +157,7 @@ fn aliases_without_a_non_alias_partner_stay_unresolved() {
         alias("latest_weekly", "D0"),
     ]);
     assert_eq!(
-        names(&c.all_images(false, true, false)),
+        names(&c.all_images(Hidden::ARCH_SPECIFIC)),
         ["latest_weekly", "recommended"]
     );
     assert_eq!(c.get("recommended").unwrap().kind(), TagKind::Unknown);
@@ -165,7 +174,7 @@ fn aliases_without_a_non_alias_partner_stay_unresolved() {
         listed("w_2077_44", "D0"),
     ]);
     assert_eq!(
-        names(&c.all_images(false, true, false)),
+        names(&c.all_images(Hidden::ARCH_SPECIFIC)),
         ["recommended", "latest_weekly", "w_2077_44"]
     );
     assert_eq!(c.image_for_digest("D0").unwrap().name(), "w_2077_44");
@@ -204,7 +213,10 @@ fn the_primary_is_the_first_non_alias_in_collection_order_whatever_the_input_ord
             ["latest_weekly", "recommended", "w_2077_46"]
         );
         assert_eq!(
-            names(&c.all_images(true, true, false)),
+            names(&c.all_images(Hidden {
+                aliased: true,
+                ..Hidden::ARCH_SPECIFIC
+            })),
             ["recommended", "latest_weekly", "w_2077_45"]
         );
     }
@@ -262,7 +274,7 @@ fn the_cycle_filter_drops_other_cycles_before_resolution() {
     ];
     let c = ImageCatalog::build(REGISTRY, REPOSITORY, images, Some(50));
     assert_eq!(
-        names(&c.all_images(false, false, false)),
+        names(&c.all_images(Hidden::NOTHING)),
         ["recommended_c0050", "w_2077_43_c0050.002"]
     );
     assert_eq!(
@@ -288,12 +300,15 @@ fn subsets_are_views_that_keep_the_catalogs_resolution() {
     };
     let s = c.subset(&spec);
     assert_eq!(
-        names(&s.all_images(false, false, false)),
+        names(&s.all_images(Hidden::NOTHING)),
         ["recommended", "w_2077_46"]
     );
     // The target is not in the view: the alias stays shown and stands for its digest there.
     assert_eq!(
-        names(&s.all_images(false, true, true)),
+        names(&s.all_images(Hidden {
+            resolved_aliases: true,
+            ..Hidden::ARCH_SPECIFIC
+        })),
         ["recommended", "w_2077_46"]
     );
     assert_eq!(s.image_for_digest("D0").unwrap().name(), "recommended");
@@ -421,7 +436,7 @@ proptest! {
             images.swap(i, (state % (i as u64 + 1)) as usize);
         }
         let shuffled = build(images);
-        let describe = |c: &ImageCatalog| c.all_images(false, false, false).into_iter()
+        let describe = |c: &ImageCatalog| c.all_images(Hidden::NOTHING).into_iter()
             .map(|i| (i.name().to_string(), i.display_name().to_string(), i.alias_target().map(str::to_string),
                       i.aliases().map(str::to_string).collect::<Vec<_>>()))
             .collect::<Vec<_>>();

@@ -45,16 +45,16 @@ fn names<'a>(tags: impl Iterator<Item = &'a Tag>) -> Vec<&'a str> {
 #[test]
 fn tags_sort_by_kind_then_descending() {
     let c = collect(&[], None);
-    assert_eq!(names(c.all_tags(false)), ORDERED);
+    assert_eq!(names(c.all_tags(ArchSpecific::Keep)), ORDERED);
     let without_arch: Vec<&str> = ORDERED.into_iter().filter(|t| !t.contains('-')).collect();
-    assert_eq!(names(c.all_tags(true)), without_arch);
+    assert_eq!(names(c.all_tags(ArchSpecific::Hide)), without_arch);
 }
 
 #[test]
 fn a_cycle_keeps_only_tags_of_that_cycle() {
     let c = collect(&[], Some(27));
     assert_eq!(
-        names(c.all_tags(false)),
+        names(c.all_tags(ArchSpecific::Keep)),
         [
             "r20_0_1_c0027.001",
             "w_2077_40_c0027.001",
@@ -63,7 +63,7 @@ fn a_cycle_keeps_only_tags_of_that_cycle() {
         ]
     );
     assert_eq!(
-        names(c.all_tags(true)),
+        names(c.all_tags(ArchSpecific::Hide)),
         [
             "r20_0_1_c0027.001",
             "w_2077_40_c0027.001",
@@ -76,7 +76,7 @@ fn a_cycle_keeps_only_tags_of_that_cycle() {
 fn aliases_come_first() {
     let c = collect(&["recommended", "recommended_c0027"], None);
     assert_eq!(
-        names(c.all_tags(true))[..2],
+        names(c.all_tags(ArchSpecific::Hide))[..2],
         ["recommended_c0027", "recommended"]
     );
     assert_eq!(c.get("recommended").unwrap().kind(), TagKind::Alias);
@@ -102,7 +102,7 @@ fn subset_counts_newest_per_kind_and_adds_included_tags_once() {
         remove_arch_specific: false,
     };
     assert_eq!(
-        names(c.subset(&spec).all_tags(false)),
+        names(c.subset(&spec).all_tags(ArchSpecific::Keep)),
         [
             "r21_0_1",
             "w_2077_46",
@@ -117,7 +117,7 @@ fn subset_counts_newest_per_kind_and_adds_included_tags_once() {
         ..spec
     };
     assert_eq!(
-        names(c.subset(&spec).all_tags(false)),
+        names(c.subset(&spec).all_tags(ArchSpecific::Keep)),
         [
             "recommended",
             "r21_0_1",
@@ -136,7 +136,7 @@ fn subset_counts_newest_per_kind_and_adds_included_tags_once() {
         ..SubsetSpec::default()
     };
     assert_eq!(
-        names(c.subset(&spec).all_tags(false)),
+        names(c.subset(&spec).all_tags(ArchSpecific::Keep)),
         ["w_2077_46", "w_2077_45"]
     );
     // A count of zero selects none; candidates are never counted.
@@ -148,18 +148,21 @@ fn equal_tags_keep_their_input_order() {
     let none = HashSet::new();
     let c = TagCollection::from_tag_names(["w_2077_46", "w_2077_046", "w_2077_47"], &none, None);
     assert_eq!(
-        names(c.all_tags(true)),
+        names(c.all_tags(ArchSpecific::Hide)),
         ["w_2077_47", "w_2077_46", "w_2077_046"]
     );
     let c = TagCollection::from_tag_names(["w_2077_046", "w_2077_46"], &none, None);
-    assert_eq!(names(c.all_tags(true)), ["w_2077_046", "w_2077_46"]);
+    assert_eq!(
+        names(c.all_tags(ArchSpecific::Hide)),
+        ["w_2077_046", "w_2077_46"]
+    );
 }
 
 #[test]
 fn lookups_find_the_last_tag_of_a_name_and_duplicates_stay_listed() {
     let aliases: HashSet<String> = ["latest".to_string()].into();
     let c = TagCollection::from_tag_names(["latest", "latest"], &aliases, None);
-    assert_eq!(c.all_tags(true).count(), 2);
+    assert_eq!(c.all_tags(ArchSpecific::Hide).count(), 2);
     assert_eq!(c.get("latest").unwrap().kind(), TagKind::Alias);
     assert!(c.get("other").is_none());
 }
@@ -195,7 +198,7 @@ mod properties {
             names.retain(|n| seen.insert(n.clone()));
             let position = |n: &str| names.iter().position(|x| x == n).unwrap();
             let c = TagCollection::from_tag_names(&names, &HashSet::new(), None);
-            let ordered: Vec<&Tag> = c.all_tags(false).collect();
+            let ordered: Vec<&Tag> = c.all_tags(ArchSpecific::Keep).collect();
             prop_assert_eq!(ordered.len(), names.len());
             for pair in ordered.windows(2) {
                 let (a, b) = (pair[0], pair[1]);

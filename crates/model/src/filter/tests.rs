@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::collection::TagCollection;
+use crate::collection::{ArchSpecific, FilterSide};
 use crate::Tag;
 use chrono::TimeZone;
 use std::collections::HashSet;
@@ -20,8 +21,13 @@ fn collection(names: &[&str]) -> TagCollection {
     TagCollection::from_tag_names(names, &aliases, None)
 }
 
-fn run(c: &TagCollection, p: &ImageFilterPolicy, invert: bool, remove_arch: bool) -> Vec<String> {
-    c.filter(p, now(), invert, remove_arch)
+fn run(
+    c: &TagCollection,
+    p: &ImageFilterPolicy,
+    side: FilterSide,
+    arch_specific: ArchSpecific,
+) -> Vec<String> {
+    c.filter(p, now(), side, arch_specific)
         .into_iter()
         .map(|t| t.tag().to_string())
         .collect()
@@ -67,7 +73,7 @@ const MIXED: &str = r#"{
 fn each_kind_is_filtered_by_its_own_criteria() {
     let c = collection(&INPUT);
     let p = policy(MIXED);
-    let kept = run(&c, &p, false, true);
+    let kept = run(&c, &p, FilterSide::Accepted, ArchSpecific::Hide);
     let want = [
         "recommended",
         "r29_2_1_rsp2742",
@@ -83,7 +89,7 @@ fn each_kind_is_filtered_by_its_own_criteria() {
         "unknown",
     ];
     assert_eq!(kept, want);
-    let all_arch = run(&c, &p, false, false);
+    let all_arch = run(&c, &p, FilterSide::Accepted, ArchSpecific::Keep);
     let want_all_arch = [
         "recommended",
         "recommended-amd64",
@@ -108,11 +114,13 @@ fn each_kind_is_filtered_by_its_own_criteria() {
 fn inverting_yields_exactly_the_complement() {
     let c = collection(&INPUT);
     let p = policy(MIXED);
-    for remove_arch in [true, false] {
-        let kept: HashSet<String> = run(&c, &p, false, remove_arch).into_iter().collect();
-        let rejected = run(&c, &p, true, remove_arch);
+    for arch_specific in [ArchSpecific::Hide, ArchSpecific::Keep] {
+        let kept: HashSet<String> = run(&c, &p, FilterSide::Accepted, arch_specific)
+            .into_iter()
+            .collect();
+        let rejected = run(&c, &p, FilterSide::Rejected, arch_specific);
         let every: Vec<String> = c
-            .all_tags(remove_arch)
+            .all_tags(arch_specific)
             .map(|t| t.tag().to_string())
             .collect();
         let complement: Vec<String> = every.into_iter().filter(|t| !kept.contains(t)).collect();
@@ -142,7 +150,7 @@ fn a_version_cutoff_applies_to_semantic_tags_only() {
         r#"{{"release": {cutoff}, "releaseCandidate": {cutoff}, "weekly": {cutoff}, "experimental": {cutoff}}}"#
     ));
     assert_eq!(
-        run(&c, &p, false, true),
+        run(&c, &p, FilterSide::Accepted, ArchSpecific::Hide),
         [
             "r28_0_1",
             "w_2025_07",
@@ -158,10 +166,13 @@ fn a_version_cutoff_applies_to_semantic_tags_only() {
 fn the_later_of_age_and_cutoff_date_wins() {
     let c = collection(&["w_2025_07", "w_2025_06", "w_2025_05"]);
     let p = policy(r#"{"weekly": {"age": "1w", "cutoffDate": "2025-02-10T00:00:00Z"}}"#);
-    assert_eq!(run(&c, &p, false, true), ["w_2025_07"]);
+    assert_eq!(
+        run(&c, &p, FilterSide::Accepted, ArchSpecific::Hide),
+        ["w_2025_07"]
+    );
     let p = policy(r#"{"weekly": {"age": "3w", "cutoffDate": "2025-02-06"}}"#);
     assert_eq!(
-        run(&c, &p, false, true),
+        run(&c, &p, FilterSide::Accepted, ArchSpecific::Hide),
         ["w_2025_07", "w_2025_06"],
         "a date equal to the cutoff is kept"
     );
@@ -170,14 +181,40 @@ fn the_later_of_age_and_cutoff_date_wins() {
 #[test]
 fn number_zero_keeps_none_and_absent_number_keeps_all() {
     let c = collection(&["w_2025_07", "w_2025_06", "w_2025_05"]);
-    assert!(run(&c, &policy(r#"{"weekly": {"number": 0}}"#), false, true).is_empty());
+    assert!(run(
+        &c,
+        &policy(r#"{"weekly": {"number": 0}}"#),
+        FilterSide::Accepted,
+        ArchSpecific::Hide
+    )
+    .is_empty());
     assert_eq!(
-        run(&c, &policy(r#"{"weekly": {"number": 0}}"#), true, true).len(),
+        run(
+            &c,
+            &policy(r#"{"weekly": {"number": 0}}"#),
+            FilterSide::Rejected,
+            ArchSpecific::Hide
+        )
+        .len(),
         3
     );
-    assert_eq!(run(&c, &policy(r#"{"weekly": {}}"#), false, true).len(), 3);
     assert_eq!(
-        run(&c, &policy(r#"{"weekly": {"number": 2}}"#), false, true),
+        run(
+            &c,
+            &policy(r#"{"weekly": {}}"#),
+            FilterSide::Accepted,
+            ArchSpecific::Hide
+        )
+        .len(),
+        3
+    );
+    assert_eq!(
+        run(
+            &c,
+            &policy(r#"{"weekly": {"number": 2}}"#),
+            FilterSide::Accepted,
+            ArchSpecific::Hide
+        ),
         ["w_2025_07", "w_2025_06"]
     );
 }
@@ -189,8 +226,8 @@ fn build_zero_and_cutoff_zero_compare_like_other_numbers() {
         run(
             &c,
             &policy(r#"{"release": {"cutoffBuild": 1}}"#),
-            false,
-            true
+            FilterSide::Accepted,
+            ArchSpecific::Hide
         ),
         ["r28_0_1_rsp5", "r27_0_0"]
     );
@@ -198,8 +235,8 @@ fn build_zero_and_cutoff_zero_compare_like_other_numbers() {
         run(
             &c,
             &policy(r#"{"release": {"cutoffBuild": 0}}"#),
-            false,
-            true
+            FilterSide::Accepted,
+            ArchSpecific::Hide
         )
         .len(),
         3
@@ -208,8 +245,8 @@ fn build_zero_and_cutoff_zero_compare_like_other_numbers() {
         run(
             &c,
             &policy(r#"{"release": {"cutoffBuild": 6}}"#),
-            false,
-            true
+            FilterSide::Accepted,
+            ArchSpecific::Hide
         ),
         ["r27_0_0"],
         "no build: not compared"

@@ -5,13 +5,12 @@
 //! prepull set's platforms come from their manifests (an image index lists them), asked once
 //! per digest: a steady refresh asks nothing more, a new weekly costs one GET.
 
-use super::{subset_spec, ImageSource, Listing};
+use super::ImageSource;
 use crate::docker::{DockerClientConfig, DockerCredentials, DockerRegistryClient};
 use crate::RegistryError;
 use futures::StreamExt;
 use rsp_config::{default_credentials_path, DockerSourceConfig, ImagesConfig, RegistryLimits};
-use rsp_model::catalog::{ImageCatalog, ListedImage};
-use rsp_model::collection::TagCollection;
+use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::platform::Platforms;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -138,17 +137,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl ImageSource for DockerSource {
     async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
         let names = self.client.list_tags(&self.repository).await?;
-        let aliases: HashSet<String> = std::iter::once(options.recommended_tag.clone())
-            .chain(options.alias_tags.iter().cloned())
-            .collect();
-        let tags = TagCollection::from_tag_names(&names, &aliases, options.cycle);
-        let to_prepull = tags.subset(&subset_spec(options));
-        // Arch-specific tags are hidden here, as in the original: a pinned `-amd64` tag is
-        // listed but never prepulled.
-        let wanted: Vec<String> = to_prepull
-            .all_tags(true)
-            .map(|tag| tag.tag().to_owned())
-            .collect();
+        let tags = DockerTags::new(&names, &options.listing_rules());
+        let wanted: Vec<String> = tags.wanted().map(str::to_owned).collect();
         let digests: HashMap<String, String> = self
             .client
             .manifest_digests(&self.repository, &wanted)
@@ -158,26 +148,13 @@ impl ImageSource for DockerSource {
         let platforms = self
             .platforms_of(&digests.values().collect::<Vec<_>>())
             .await;
-        let images = to_prepull
-            .all_tags(true)
-            .filter_map(|tag| {
-                let digest = digests.get(tag.tag())?;
-                Some(ListedImage {
-                    tag: tag.clone(),
-                    digest: digest.clone(),
-                    size: None,
-                    platforms: platforms.get(digest).cloned().unwrap_or_default(),
-                })
-            })
-            .collect();
-        // The tags were cycle-filtered already; the catalog is the prepull set itself.
-        let catalog = ImageCatalog::build(&self.registry, &self.repository, images, None);
-        Ok(Listing {
-            to_prepull: catalog.clone(),
-            catalog,
-            tags: Some(tags),
-            sizes_from_nodes: true,
-        })
+        Ok(Listing::from_docker(
+            &self.registry,
+            &self.repository,
+            tags,
+            &digests,
+            &platforms,
+        ))
     }
 
     /// The registry's digest within [`LOOKUP_BUDGET`]; when the registry fails transiently,

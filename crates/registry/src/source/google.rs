@@ -2,11 +2,12 @@
 //! and size, so the listing is complete and aliases are found by shared digests alone
 //! (`aliasTags` does not apply, as in the original).
 
-use super::{ImageSource, Listing};
+use super::ImageSource;
 use crate::gar::{GarAuth, GarClient, GarClientConfig, GarImage, GarImageRef};
 use crate::RegistryError;
 use rsp_config::{GoogleAuthMode, GoogleSourceConfig, ImagesConfig, RegistryLimits};
 use rsp_model::catalog::ListedImage;
+use rsp_model::listing::{Listing, ListingRules};
 use rsp_model::Tag;
 use url::Url;
 
@@ -58,9 +59,19 @@ impl GoogleSource {
     }
 }
 
+/// The complete listing of an Artifact Registry response (or a snapshot of one).
+pub fn listing_from_gar(
+    registry: &str,
+    repository: &str,
+    images: Vec<GarImage>,
+    rules: &ListingRules,
+) -> Listing {
+    Listing::complete(registry, repository, listed_images(images), rules)
+}
+
 /// One catalog entry per tag, in API order (untagged images give none). Tags are parsed,
 /// never taken as aliases: an alias is an unknown tag that shares a digest.
-pub(super) fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
+fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
     // Sized up front: growing a vector of 20,000 parsed tags copies it several times.
     let mut listed = Vec::with_capacity(images.iter().map(|image| image.tags.len()).sum());
     for image in images {
@@ -76,11 +87,11 @@ pub(super) fn listed_images(images: Vec<GarImage>) -> Vec<ListedImage> {
 
 impl ImageSource for GoogleSource {
     async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
-        Ok(Listing::from_gar(
+        Ok(listing_from_gar(
             &self.registry,
             &self.repository,
             self.list().await?,
-            options,
+            &options.listing_rules(),
         ))
     }
 

@@ -6,25 +6,11 @@
 //! `recommended@sha256:…` resolves as `recommended`, not as whichever tag is primary for the
 //! digest); and an unparsable reference is an `InvalidReference` error, never a crash.
 
-use super::{ImageSource, Listing};
+use super::ImageSource;
 use crate::RegistryError;
-pub use rsp_model::api::{ImageClass, ResolvedImage};
+use rsp_model::api::ResolvedImage;
+use rsp_model::listing::{Listing, LookupError};
 use rsp_model::reference::{DockerReference, TagReference};
-use rsp_model::TagKind;
-
-/// Why an image could not be resolved.
-#[derive(Debug, thiserror::Error)]
-pub enum LookupError {
-    /// No such image (`unknown_image`, HTTP 400 in the spawner API).
-    #[error("{0}")]
-    UnknownImage(String),
-    /// A reference that cannot be used (`invalid_docker_reference`, HTTP 422).
-    #[error("{0}")]
-    InvalidReference(String),
-    /// Answering needed the registry, and it failed.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-}
 
 /// The image a tag names: from the listing, or for a Docker tag outside the prepull set, with
 /// the digest the registry gives now (not cached: tags move).
@@ -36,7 +22,7 @@ pub async fn image_for_tag_name<S: ImageSource>(
     if let Some(image) = listing.catalog.get(tag) {
         return Ok(image.into());
     }
-    let not_found = || LookupError::UnknownImage(format!("Docker tag \"{tag}\" not found"));
+    let not_found = || LookupError::tag_not_found(tag);
     let known = listing
         .tags
         .as_ref()
@@ -46,7 +32,7 @@ pub async fn image_for_tag_name<S: ImageSource>(
         Ok(digest) => digest.ok_or_else(not_found)?,
         // Deleted since the listing: no such image now, not a failing registry.
         Err(error) if error.is_not_found() => return Err(not_found()),
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(registry_failed(error)),
     };
     let (registry, repository) = source.registry_and_repository();
     let reference = TagReference {
@@ -104,20 +90,8 @@ pub async fn image_for_reference<S: ImageSource>(
     }
 }
 
-/// Only prepull images can be chosen by class (behaviour §8.7).
-pub fn image_for_class(
-    listing: &Listing,
-    class: ImageClass,
-    recommended_tag: &str,
-) -> Result<ResolvedImage, LookupError> {
-    let prepull = &listing.to_prepull;
-    let image = match class {
-        ImageClass::Recommended => prepull.get(recommended_tag),
-        ImageClass::LatestRelease => prepull.latest(TagKind::Release),
-        ImageClass::LatestWeekly => prepull.latest(TagKind::Weekly),
-        ImageClass::LatestDaily => prepull.latest(TagKind::Daily),
-    };
-    image
-        .map(ResolvedImage::from)
-        .ok_or_else(|| LookupError::UnknownImage(format!("No {} image found", class.as_str())))
+/// The registry failed while answering: its message (which never holds a credential) is what
+/// the spawner sees.
+fn registry_failed(error: RegistryError) -> LookupError {
+    LookupError::Registry(error.to_string())
 }

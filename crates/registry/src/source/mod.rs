@@ -1,10 +1,8 @@
 //! Image sources: what a spawner controller asks of "the registry", on top of the clients.
 //!
-//! A source turns one registry listing into a [`Listing`], an immutable value that answers
-//! every question until the next refresh: which images exist (with digests), which tags exist
-//! (a Docker registry gives digests only tag by tag, so outside the prepull set it only knows
-//! tags), and which images to prepull. Keeping the listing immutable is what lets a failed
-//! refresh leave the last good one in place, and lets readers never see a half-built state.
+//! A source fetches what a [`Listing`] (the model's immutable answer to every question until
+//! the next refresh) is built from: the registry's answers. Building the listing from them is
+//! pure and lives in `rsp_model::listing`; the sources only ask.
 //!
 //! - `google`: Artifact Registry, every tag with digest and size in a few paged calls;
 //! - `docker`: a Docker Registry v2, tags listed, digests fetched for the prepull set only;
@@ -18,95 +16,15 @@ mod lookup;
 mod snapshot;
 
 pub use docker::{DockerSource, LOOKUP_BUDGET};
-pub use google::GoogleSource;
-pub use lookup::{
-    image_for_class, image_for_reference, image_for_tag_name, ImageClass, LookupError,
-    ResolvedImage,
-};
+pub use google::{listing_from_gar, GoogleSource};
+pub use lookup::{image_for_reference, image_for_tag_name};
 pub use snapshot::{write_snapshot, SnapshotSource};
 
 use crate::RegistryError;
 use rsp_config::{ImagesConfig, SourceConfig};
-use rsp_model::catalog::{ImageCatalog, ListedImage};
-use rsp_model::collection::{SubsetSpec, TagCollection};
+use rsp_model::listing::Listing;
 use std::future::Future;
 use std::path::Path;
-
-/// What one refresh of a source knows.
-#[derive(Debug, Clone)]
-pub struct Listing {
-    /// Images whose digests are known: every image for Artifact Registry and snapshots, the
-    /// prepull set for a Docker registry.
-    pub catalog: ImageCatalog,
-    /// Every tag of a Docker repository, digests unknown (`None` for complete listings).
-    pub tags: Option<TagCollection>,
-    /// The images to prepull (a view of `catalog`): the newest releases, weeklies and dailies
-    /// plus the recommended and pinned tags.
-    pub to_prepull: ImageCatalog,
-    /// Whether image sizes come from the nodes (a Docker registry reports none).
-    pub sizes_from_nodes: bool,
-}
-
-impl Listing {
-    /// A complete listing (every tag with its digest), as Artifact Registry and snapshots give.
-    pub fn complete(
-        registry: &str,
-        repository: &str,
-        images: Vec<ListedImage>,
-        options: &ImagesConfig,
-    ) -> Listing {
-        let catalog = ImageCatalog::build(registry, repository, images, options.cycle);
-        let to_prepull = catalog.subset(&subset_spec(options));
-        Listing {
-            catalog,
-            tags: None,
-            to_prepull,
-            sizes_from_nodes: false,
-        }
-    }
-
-    /// The complete listing of an Artifact Registry response (or a snapshot of one).
-    pub fn from_gar(
-        registry: &str,
-        repository: &str,
-        images: Vec<crate::gar::GarImage>,
-        options: &ImagesConfig,
-    ) -> Listing {
-        Listing::complete(registry, repository, google::listed_images(images), options)
-    }
-
-    /// An empty listing, served before the first refresh succeeds.
-    pub fn empty(registry: &str, repository: &str) -> Listing {
-        let catalog = ImageCatalog::build(registry, repository, Vec::new(), None);
-        Listing {
-            to_prepull: catalog.clone(),
-            catalog,
-            tags: None,
-            sizes_from_nodes: false,
-        }
-    }
-
-    /// Number of tags the registry reported (after cycle filtering).
-    pub fn tag_count(&self) -> usize {
-        match &self.tags {
-            Some(tags) => tags.len(),
-            None => self.catalog.len(),
-        }
-    }
-}
-
-/// The prepull subset of the configuration: the recommended tag and the pins are always in.
-pub fn subset_spec(options: &ImagesConfig) -> SubsetSpec {
-    SubsetSpec {
-        releases: options.num_releases,
-        weeklies: options.num_weeklies,
-        dailies: options.num_dailies,
-        include: std::iter::once(options.recommended_tag.clone())
-            .chain(options.pin.iter().cloned())
-            .collect(),
-        remove_arch_specific: true,
-    }
-}
 
 /// A registry seen through the operations the service needs.
 pub trait ImageSource: Send + Sync + 'static {
@@ -162,6 +80,17 @@ impl AnySource {
                 AnySource::Snapshot(SnapshotSource::new(snapshot, config_dir))
             }
         })
+    }
+
+    /// Every image of the registry with all its tags and digests, in the Artifact Registry
+    /// shape a snapshot file holds: what `rsp-images snapshot` saves. A Docker registry is asked
+    /// for every tag's digest (one HEAD each); a snapshot source has nothing new to save.
+    pub async fn list_everything(&self) -> Result<Vec<crate::gar::GarImage>, RegistryError> {
+        match self {
+            AnySource::Google(google) => google.list().await,
+            AnySource::Docker(docker) => Ok(snapshot::group_by_digest(docker.list_all().await?)),
+            AnySource::Snapshot(_) => Ok(Vec::new()),
+        }
     }
 
     /// How far the source's listings have got (a snapshot file has no pages: all zeros).

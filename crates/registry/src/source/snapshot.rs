@@ -5,12 +5,14 @@
 //! listing can be saved with `curl` as well, and one format serves both registry kinds. An
 //! entry belongs to the configured image when its `uri` is `{registry}/{repository}@{digest}`.
 
-use super::{ImageSource, Listing};
+use super::{listing_from_gar, ImageSource};
 use crate::gar::wire::{platforms, ImageManifest};
 use crate::gar::GarImage;
 use crate::RegistryError;
 use rsp_config::{ImagesConfig, SnapshotSourceConfig};
+use rsp_model::listing::Listing;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The file: `{"dockerImages": [...]}`.
@@ -102,11 +104,11 @@ impl SnapshotSource {
 
 impl ImageSource for SnapshotSource {
     async fn update_images(&self, options: &ImagesConfig) -> Result<Listing, RegistryError> {
-        Ok(Listing::from_gar(
+        Ok(listing_from_gar(
             &self.registry,
             &self.repository,
             self.read()?,
-            options,
+            &options.listing_rules(),
         ))
     }
 
@@ -121,5 +123,56 @@ impl ImageSource for SnapshotSource {
             self.repository,
             self.path.display()
         )
+    }
+}
+
+/// Docker registries give (tag, digest) pairs; a snapshot lists each digest once with its tags.
+pub(super) fn group_by_digest(pairs: Vec<(String, String)>) -> Vec<GarImage> {
+    let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (tag, digest) in pairs {
+        by_digest.entry(digest).or_default().push(tag);
+    }
+    by_digest
+        .into_iter()
+        .map(|(digest, mut tags)| {
+            tags.sort();
+            GarImage {
+                tags,
+                digest,
+                ..GarImage::default()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Docker registry's (tag, digest) pairs become one image per digest, tags sorted, so a
+    /// snapshot of a Docker registry reads back with its aliases found by shared digests.
+    #[test]
+    fn pairs_are_grouped_by_digest() {
+        let pairs = [
+            ("w_2077_43", "sha256:b"),
+            ("recommended", "sha256:b"),
+            ("d_2077_10_23", "sha256:a"),
+        ]
+        .map(|(tag, digest)| (tag.to_owned(), digest.to_owned()));
+        let images = group_by_digest(pairs.to_vec());
+        let grouped: Vec<(&str, Vec<&str>)> = images
+            .iter()
+            .map(|image| {
+                let tags = image.tags.iter().map(String::as_str).collect();
+                (image.digest.as_str(), tags)
+            })
+            .collect();
+        assert_eq!(
+            grouped,
+            [
+                ("sha256:a", vec!["d_2077_10_23"]),
+                ("sha256:b", vec!["recommended", "w_2077_43"]),
+            ]
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
+use rsp_model::catalog::Hidden;
+use rsp_model::collection::ArchSpecific;
 use std::path::PathBuf;
 
 use rsp_config::{
@@ -10,8 +12,9 @@ use rsp_config::{
     SnapshotSourceConfig, SourceConfig,
 };
 use rsp_model::catalog::{Image, ImageCatalog};
+use rsp_model::listing::Listing;
 use rsp_model::TagKind;
-use rsp_registry::source::{GoogleSource, Listing};
+use rsp_registry::source::GoogleSource;
 use rsp_testkit::gar::{DockerImage, FakeGar, GarRepository};
 
 pub const LOCATION: &str = "us-central1";
@@ -26,10 +29,7 @@ pub const GAR_PATH: &str = "rubin-shared/sciplat/sciplat-lab";
 pub const DOCKER_REGISTRY: &str = "lighthouse.ceres";
 pub const DOCKER_REPOSITORY: &str = "library/sketchbook";
 
-/// A well-formed digest made from a small number, `sha256:00…0n`.
-pub fn digest(n: u32) -> String {
-    format!("sha256:{n:064x}")
-}
+pub use rsp_testkit::builders::digest;
 
 pub fn gar_repo() -> GarRepository {
     GarRepository::new(LOCATION, PROJECT, GAR_REPOSITORY)
@@ -111,7 +111,7 @@ pub fn strings(names: &[&str]) -> Vec<String> {
 /// Tag names of a catalog in collection order, arch-specific ones included.
 pub fn names(catalog: &ImageCatalog) -> Vec<String> {
     catalog
-        .all_images(false, false, false)
+        .all_images(Hidden::NOTHING)
         .into_iter()
         .map(|image| image.name().to_owned())
         .collect()
@@ -147,14 +147,15 @@ pub fn entry(image: &Image) -> Entry {
 pub fn summary(listing: &Listing) -> (Vec<Entry>, Vec<String>, Option<Vec<String>>) {
     let entries = listing
         .catalog
-        .all_images(false, false, false)
+        .all_images(Hidden::NOTHING)
         .into_iter()
         .map(entry)
         .collect();
-    let tags = listing
-        .tags
-        .as_ref()
-        .map(|tags| tags.all_tags(false).map(|t| t.tag().to_owned()).collect());
+    let tags = listing.tags.as_ref().map(|tags| {
+        tags.all_tags(ArchSpecific::Keep)
+            .map(|t| t.tag().to_owned())
+            .collect()
+    });
     (entries, names(&listing.to_prepull), tags)
 }
 

@@ -7,7 +7,7 @@
 //! pulled. A prepuller that dies releases its Lease before it is started again: a replica
 //! that cannot prepull must not keep others from doing it.
 
-use super::{read_node_list, ServeError};
+use super::ServeError;
 use crate::metrics::Histogram;
 use crate::state::{self, lock};
 use crate::supervise::{propagate_panic, Supervisor, Task};
@@ -15,7 +15,7 @@ use crate::views;
 use rsp_config::{ClusterConfig, Config};
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
 use rsp_kube::{LeaderConfig, LeaderElection, NodeSnapshot, NodeWatcher, OwnerPod, PodTemplate};
-use rsp_registry::source::Listing;
+use rsp_model::listing::Listing;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,7 @@ pub(super) enum ClusterSetup {
 }
 
 pub(super) struct KubernetesSetup {
-    client: kube::Client,
+    client: rsp_kube::Client,
     selector: BTreeMap<String, String>,
     prepuller: rsp_kube::PrepullerConfig,
     /// `None` when leader election is off.
@@ -60,14 +60,16 @@ impl ClusterSetup {
     pub(super) async fn prepare(
         config: &Config,
         config_dir: &Path,
-        client: Option<kube::Client>,
+        client: Option<rsp_kube::Client>,
     ) -> Result<ClusterSetup, ServeError> {
         let ClusterConfig::Static { nodes_file } = &config.cluster else {
             return KubernetesSetup::prepare(config, client)
                 .await
                 .map(|setup| ClusterSetup::Kubernetes(Box::new(setup)));
         };
-        read_node_list(&config_dir.join(nodes_file)).map(ClusterSetup::Static)
+        rsp_kube::read_node_list(&config_dir.join(nodes_file))
+            .map(ClusterSetup::Static)
+            .map_err(|error| ServeError::Config(error.to_string()))
     }
 
     pub(super) fn start(self, supervisor: &mut Supervisor, inputs: Inputs) -> Cluster {
@@ -93,17 +95,13 @@ impl ClusterSetup {
 impl KubernetesSetup {
     async fn prepare(
         config: &Config,
-        client: Option<kube::Client>,
+        client: Option<rsp_kube::Client>,
     ) -> Result<KubernetesSetup, ServeError> {
         let client = match client {
             Some(client) => client,
-            None => kube::Client::try_default().await.map_err(|error| {
-                ServeError::Failed(format!(
-                    "cannot configure a Kubernetes client (in-cluster service account or \
-                     KUBECONFIG): {error}; to run without a cluster, configure cluster: \
-                     {{type: static, nodesFile: F}}"
-                ))
-            })?,
+            None => rsp_kube::default_client()
+                .await
+                .map_err(|error| ServeError::Failed(error.to_string()))?,
         };
         let namespace = config
             .prepuller
@@ -207,7 +205,7 @@ async fn watch_nodes(
 
 /// Everything a run of the prepuller needs, and the channels it writes to.
 struct Prepuller {
-    client: kube::Client,
+    client: rsp_kube::Client,
     config: rsp_kube::PrepullerConfig,
     leader_config: Option<LeaderConfig>,
     nodes: watch::Receiver<Option<NodeSnapshot>>,

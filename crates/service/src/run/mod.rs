@@ -36,9 +36,9 @@ use cluster::ClusterSetup;
 use rsp_config::{Config, REPERTOIRE_VARIABLE};
 use rsp_gafaelfawr::GafaelfawrClient;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
-use rsp_model::node::NodeInfo;
+use rsp_model::listing::Listing;
 use rsp_model::plan::PulledSet;
-use rsp_registry::source::{AnySource, ImageSource, Listing};
+use rsp_registry::source::{AnySource, ImageSource};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -62,7 +62,7 @@ pub enum ServeError {
 #[derive(Default)]
 pub struct Options {
     /// The Kubernetes client; default: in-cluster service account or `KUBECONFIG`.
-    pub kube_client: Option<kube::Client>,
+    pub kube_client: Option<rsp_kube::Client>,
     /// Fault hooks of the supervised tasks ([`Faults::none`] by default).
     pub faults: Faults,
     /// What the service reads from the process environment (none by default).
@@ -285,26 +285,4 @@ async fn until_stopped(mut stop: watch::Receiver<bool>, work: impl Future<Output
         () = work => {}
         _ = stop.wait_for(|stop| *stop) => {}
     }
-}
-
-/// Reads a NodeList file (`kubectl get nodes -o json`).
-pub fn read_node_list(path: &Path) -> Result<Vec<NodeInfo>, ServeError> {
-    #[derive(serde::Deserialize)]
-    struct NodeList {
-        #[serde(default)]
-        items: Vec<k8s_openapi::api::core::v1::Node>,
-    }
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        ServeError::Config(format!(
-            "cannot read nodes file {}: {error}",
-            path.display()
-        ))
-    })?;
-    let list: NodeList = serde_json::from_str(&text).map_err(|error| {
-        ServeError::Config(format!(
-            "nodes file {} is not a Kubernetes NodeList (kubectl get nodes -o json): {error}",
-            path.display()
-        ))
-    })?;
-    Ok(rsp_kube::node_infos(&list.items))
 }

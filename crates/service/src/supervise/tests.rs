@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 fn counted(
     starts: &Arc<AtomicU32>,
     stop: &watch::Receiver<bool>,
-) -> impl FnMut() -> futures::future::BoxFuture<'static, ()> {
+) -> impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     let (starts, stop) = (Arc::clone(starts), stop.clone());
     move || {
         starts.fetch_add(1, Ordering::SeqCst);

@@ -20,12 +20,11 @@ use http_body_util::BodyExt;
 use rsp_config::Config;
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, PullStatus};
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
-use rsp_model::catalog::{ImageCatalog, ListedImage};
-use rsp_model::collection::TagCollection;
+use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::PrepullImage;
 use rsp_model::plan::PulledSet;
-use rsp_registry::source::{self, subset_spec, ImageSource, Listing};
+use rsp_registry::source::{self, ImageSource};
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
     Backend, ImageSelection, LookupError, MetricsSnapshot, NotReady, RefreshView, ResolvedImage,
@@ -35,7 +34,7 @@ use rsp_service::form::{FormAuth, LabForm};
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::status::StatusGrid;
 use rsp_service::views::{self, World};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -200,37 +199,21 @@ fn config() -> Config {
         .0
 }
 
-/// A Docker-shaped listing, built as the Docker source builds it: every tag in a collection,
-/// the prepull subset resolved to digests in an `ImageCatalog`.
+/// A Docker-shaped listing, built as the Docker source builds it (`Listing::from_docker`):
+/// every tag in a collection, the prepull subset resolved to the digests given here.
 fn docker_listing(
     config: &Config,
     registry: &str,
     repository: &str,
     tags: &[(&str, Option<&str>)],
 ) -> Listing {
-    let options = &config.images;
-    let aliases: HashSet<String> = [options.recommended_tag.clone()].into();
-    let collection = TagCollection::from_tag_names(tags.iter().map(|(t, _)| *t), &aliases, None);
-    let digests: HashMap<&str, &str> = tags.iter().filter_map(|(t, d)| Some((*t, (*d)?))).collect();
-    let to_prepull = collection.subset(&subset_spec(options));
-    let images = to_prepull
-        .all_tags(true)
-        .filter_map(|tag| {
-            Some(ListedImage {
-                tag: tag.clone(),
-                digest: (*digests.get(tag.tag())?).to_owned(),
-                size: None,
-                platforms: Default::default(),
-            })
-        })
+    let names: Vec<&str> = tags.iter().map(|(tag, _)| *tag).collect();
+    let digests: HashMap<String, String> = tags
+        .iter()
+        .filter_map(|(tag, digest)| Some(((*tag).to_owned(), (*digest)?.to_owned())))
         .collect();
-    let catalog = ImageCatalog::build(registry, repository, images, None);
-    Listing {
-        to_prepull: catalog.clone(),
-        catalog,
-        tags: Some(collection),
-        sizes_from_nodes: true,
-    }
+    let docker_tags = DockerTags::new(&names, &config.images.listing_rules());
+    Listing::from_docker(registry, repository, docker_tags, &digests, &HashMap::new())
 }
 
 fn node(name: &str, digests: &[&str]) -> NodeInfo {
@@ -425,8 +408,7 @@ impl Backend for TestBackend {
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
-        views::image_for_tag(&self.world, tag)
-            .ok_or_else(|| LookupError::UnknownImage(format!("Docker tag \"{tag}\" not found")))
+        views::image_for_tag(&self.world, tag).ok_or_else(|| LookupError::tag_not_found(tag))
     }
 
     async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
@@ -438,10 +420,10 @@ impl Backend for TestBackend {
             }
             ImageSelection::Tag(tag) => source::image_for_tag_name(registry, listing, &tag).await,
             ImageSelection::Class(class) => {
-                source::image_for_class(listing, class, &self.config.images.recommended_tag)
+                listing.image_for_class(class, &self.config.images.recommended_tag)
             }
         };
-        result.map_err(LookupError::from)
+        result
     }
 
     fn status(&self) -> StatusView {

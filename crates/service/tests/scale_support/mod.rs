@@ -12,10 +12,10 @@
 use rsp_config::Config;
 use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
 use rsp_model::catalog::ListedImage;
+use rsp_model::listing::Listing;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_model::Tag;
-use rsp_registry::source::Listing;
 use rsp_service::status::{FormUsers, LabFormSetup, RefreshView, StatusGrid, StatusView};
 use rsp_service::views::World;
 use std::sync::Arc;
@@ -122,9 +122,7 @@ fn error(node: usize) -> String {
     unit.chars().cycle().take(length).collect()
 }
 
-fn digest(n: u64) -> String {
-    format!("sha256:{n:064x}")
-}
+use rsp_testkit::builders::digest;
 
 fn config() -> Config {
     Config::from_yaml(CONFIG)
@@ -142,7 +140,7 @@ fn listing(config: &Config) -> Listing {
             platforms: Default::default(),
         })
         .collect();
-    Listing::complete(REGISTRY, REPOSITORY, images, &config.images)
+    Listing::complete(REGISTRY, REPOSITORY, images, &config.images.listing_rules())
 }
 
 /// The status of `nodes` nodes in `pattern`, as a service would serve it.

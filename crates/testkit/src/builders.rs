@@ -1,0 +1,45 @@
+//! Small builders of model values that many tests need, so that each test file does not
+//! define its own (and so that they cannot drift apart: a digest is always well formed, a
+//! prepull image's reference always ends in its own tag and digest).
+
+use rsp_model::plan::PrepullImage;
+
+/// A well-formed digest made from a number of any integer type, `sha256:00…0n` (64 hex
+/// digits).
+pub fn digest(n: impl std::fmt::LowerHex) -> String {
+    format!("sha256:{n:064x}")
+}
+
+/// A prepull image of `repository` (`registry/path`), named by tag and digest as the plan
+/// names it.
+pub fn prepull_image(repository: &str, tag: &str, digest: &str) -> PrepullImage {
+    PrepullImage {
+        tag: tag.into(),
+        reference_with_digest: format!("{repository}:{tag}@{digest}"),
+        digest: digest.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_well_formed_and_distinct() {
+        let one = digest(1_u32);
+        assert_eq!(one.len(), "sha256:".len() + 64);
+        assert!(one.ends_with("01") && one.starts_with("sha256:0"));
+        assert_ne!(digest(1_u8), digest(16_usize));
+        assert!(rsp_model::reference::DockerReference::parse(&format!("r.io/a/b@{one}")).is_ok());
+    }
+
+    #[test]
+    fn a_prepull_image_names_its_own_tag_and_digest() {
+        let image = prepull_image("r.io/a/b", "w_2077_43", &digest(2_u64));
+        assert_eq!(
+            image.reference_with_digest,
+            format!("r.io/a/b:w_2077_43@{}", digest(2_u64))
+        );
+        assert_eq!(image.tag, "w_2077_43");
+    }
+}
