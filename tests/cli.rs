@@ -196,9 +196,9 @@ async fn snapshot_then_plan_gives_the_same_answers_as_the_registry() {
     assert_eq!(
         pods,
         vec![
-            ("node1", "prepull-d-2077-10-23-node1"),
-            ("node2", "prepull-w-2077-43-node2"),
-            ("node2", "prepull-d-2077-10-23-node2"),
+            ("node1", "rsp-prepull-d-2077-10-23-node1"),
+            ("node2", "rsp-prepull-w-2077-43-node2"),
+            ("node2", "rsp-prepull-d-2077-10-23-node2"),
         ]
     );
 }
@@ -345,7 +345,7 @@ fn plan_prints_tables_for_people() {
         .map(|line| columns(line)[0])
         .collect::<Vec<_>>();
     assert_eq!(pods.len(), 6, "{text}");
-    assert_eq!(pods[0], "prepull-d-2026-11-25-rsp-node-1");
+    assert_eq!(pods[0], "rsp-prepull-d-2026-11-25-rsp-node-1");
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! would create. A dry run for operators, and the black-box view the conformance suite uses.
 //!
 //! `--output json` is the one JSON object scripts (and the conformance suite) read;
-//! `--output table` is the same plan as aligned tables for people (`plan_table`); `auto`, the
-//! default, is `table` on a terminal and `json` otherwise.
+//! `--output table` is the same plan as aligned tables for people (`plan_table`);
+//! `--output manifests` is the complete pods it would create, a YAML stream with one Pod per
+//! document, for review and for schema and policy checks; `auto`, the default, is `table` on
+//! a terminal and `json` otherwise.
 
 use super::setup::load_config;
 use super::CliError;
@@ -108,11 +110,7 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
     let pods = planned_pods(&plan);
     let text = match args.output.resolve(std::io::stdout().is_terminal()) {
         OutputFormat::Table => super::plan_table::render(&config, &world, &plan, &pods, now),
-        OutputFormat::Manifests => {
-            return Err(CliError::Usage(
-                "--output manifests is not available in this build; use json or table".into(),
-            ))
-        }
+        OutputFormat::Manifests => manifests(&config, &plan)?,
         OutputFormat::Json | OutputFormat::Auto => {
             let output = plan_json(&config, &world, &pods, now);
             let text = serde_json::to_string_pretty(&output)
@@ -121,6 +119,21 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
         }
     };
     super::write_stdout(&text)
+}
+
+/// The pods the plan creates as a YAML stream, one Pod per document, in the order the
+/// prepuller starts them; made by the service's own template and pod builder.
+fn manifests(config: &Config, plan: &PrepullPlan) -> Result<String, CliError> {
+    let template = rsp_service::run::pod_template(config);
+    let mut text = String::new();
+    for (node, image) in plan.in_pull_order() {
+        let pod = rsp_kube::prepull_pod(&template, image, node);
+        let yaml = serde_yaml::to_string(&pod)
+            .map_err(|error| CliError::Failed(format!("cannot write a manifest: {error}")))?;
+        text.push_str("---\n");
+        text.push_str(&yaml);
+    }
+    Ok(text)
 }
 
 /// The pods the plan creates, in the order the prepuller starts them: every node's first

@@ -11,6 +11,10 @@
 //!   or the cluster;
 //! - once ready, `recommended` resolves (200), an unparsable reference is 422;
 //! - the number of prepull pods never exceeds `prepuller.maxInFlight`.
+//!
+//! And over the whole run, from the fake API server's logs ([`single_writer`],
+//! [`foreign_untouched`]): only the replica holding the lease writes pods, and the original
+//! controller's pods are never touched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -18,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rsp_testkit::kube::FakeCluster;
+use rsp_testkit::kube::{FakeCluster, LeaseRecord};
 
 use super::fixture::{MAX_IN_FLIGHT, PREFIX};
 use super::http;
@@ -236,6 +240,60 @@ async fn poll(
         }
     }
     check_cap(shared, cluster);
+}
+
+/// Every pod write a replica made while the lease (as the API server stored it) named another
+/// holder: two leaders writing. Requests are logged when handed to their verb and Lease
+/// writes once committed, so a write just before a takeover is never blamed.
+pub fn single_writer(cluster: &FakeCluster) -> Vec<String> {
+    let leases: Vec<LeaseRecord> = cluster.lease_log();
+    cluster
+        .request_log()
+        .into_iter()
+        .filter(|r| r.resource == "pods" && r.is_write() && r.took_effect())
+        .filter(|r| r.client.starts_with("replica"))
+        .filter_map(|r| {
+            let holder = leases
+                .iter()
+                .take_while(|lease| lease.at <= r.at)
+                .last()
+                .and_then(|lease| lease.holder.clone());
+            (holder.as_deref() != Some(r.client.as_str())).then(|| {
+                format!(
+                    "{} wrote pod {:?} ({}) at {:?} while the lease named {holder:?}",
+                    r.client, r.name, r.verb, r.at
+                )
+            })
+        })
+        .collect()
+}
+
+/// Requests of replicas on the original controller's pods, and those pods changed or gone.
+pub fn foreign_untouched(cluster: &FakeCluster, foreign: &[(String, String)]) -> Vec<String> {
+    let mut problems: Vec<String> = cluster
+        .request_log()
+        .into_iter()
+        .filter(|r| r.client.starts_with("replica"))
+        .filter(|r| {
+            r.name
+                .as_ref()
+                .is_some_and(|name| foreign.iter().any(|(foreign, _)| foreign == name))
+        })
+        .map(|r| {
+            format!(
+                "{} {} the original controller's pod {:?}",
+                r.client, r.verb, r.name
+            )
+        })
+        .collect();
+    for (name, uid) in foreign {
+        match cluster.pod("default", name) {
+            Some(pod) if pod.metadata.uid.as_deref() == Some(uid.as_str()) => {}
+            Some(_) => problems.push(format!("the original controller's pod {name} was replaced")),
+            None => problems.push(format!("the original controller's pod {name} is gone")),
+        }
+    }
+    problems
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rsp_testkit::kube::{node, FakeCluster};
+use rsp_testkit::kube::{node, pod, FakeCluster, PullBehaviour};
 use rsp_testkit::registry::{basic_authorization, DockerRegistry, Pusher, RegistryAuth, TempDir};
 
 use super::checker::Shared;
@@ -76,6 +76,8 @@ pub struct World {
     pub shared: Arc<Shared>,
     /// Every log file written so far (replicas come and go; their logs stay).
     pub logs: Vec<PathBuf>,
+    /// The original controller's prepull pods (name, uid), which must never be touched.
+    pub foreign: Vec<(String, String)>,
     started: u32,
 }
 
@@ -98,7 +100,7 @@ impl World {
         // Convergence is read from the nodes' `status.images`; kubelet's cap of 50 would hide
         // images a long soak pulled long ago (the prepuller's handling of the cap has its own
         // tests), and a node edited in place would lose what the cap hides.
-        cluster.set_max_images(100_000);
+        cluster.set_max_images(None);
         for i in 1..=lab_nodes {
             cluster.add_node(node(&format!("node{i}")).label(POOL.0, POOL.1));
         }
@@ -113,10 +115,46 @@ impl World {
             dir,
             shared: Arc::new(Shared::default()),
             logs: Vec::new(),
+            foreign: Vec::new(),
             started: 0,
         };
         world.write_files();
         world
+    }
+
+    /// A Nublado controller running beside rsp-images: its prepull pods, with its label and
+    /// name prefix, in the same namespace, one pulling for ever and one finished.
+    pub fn add_foreign_pods(&mut self) {
+        let image = "registry.example/original/sciplat-lab";
+        self.cluster
+            .set_pull("original-controller-hangs", PullBehaviour::Hang);
+        let pods = [
+            (
+                "prepull-w-2077-01-node1",
+                "node1",
+                format!("{image}:original-controller-hangs"),
+            ),
+            (
+                "prepull-w-2077-01-node2",
+                "node2",
+                format!("{image}:original-controller-hangs"),
+            ),
+            (
+                "prepull-r21-0-1-node2",
+                "node2",
+                format!("{image}:original-controller-done"),
+            ),
+        ];
+        for (name, node, image) in pods {
+            let pod = pod(name, &image)
+                .namespace("default")
+                .node(node)
+                .label("nublado.lsst.io/category", "prepuller")
+                .build();
+            let created = self.cluster.create_pod_directly(pod);
+            self.foreign
+                .push((name.to_owned(), created.metadata.uid.unwrap_or_default()));
+        }
     }
 
     /// `127.0.0.1:PORT/lsst-sqre/sciplat-lab`: the repository as references name it.
@@ -124,15 +162,20 @@ impl World {
         format!("{}/{REPO}", self.registry.host())
     }
 
+    /// A kubeconfig for the fake cluster with `user`'s token: the fake tells replicas apart
+    /// by it, as the API server does with their service-account tokens.
+    fn kubeconfig(&self, user: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
+             users:\n- name: fake\n  user:\n    token: {user}\ncontexts:\n- name: fake\n  \
+             context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
+             current-context: fake\n",
+            self.cluster.url()
+        )
+    }
+
     fn write_files(&self) {
         let d = self.dir.path();
-        let kubeconfig = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
-             users:\n- name: fake\n  user: {{}}\ncontexts:\n- name: fake\n  context:\n    \
-             cluster: fake\n    user: fake\n    namespace: default\ncurrent-context: fake\n",
-            self.cluster.url()
-        );
-        std::fs::write(d.join("kubeconfig"), kubeconfig).unwrap();
         let auth = basic_authorization(USER, PASSWORD)
             .trim_start_matches("Basic ")
             .to_owned();
@@ -194,6 +237,10 @@ prepuller:
         let base = self.dir.path().join(&name);
         let metadata = base.join("podinfo");
         std::fs::create_dir_all(&metadata).unwrap();
+        // The downward API's pod name: the replica's identity in the Lease, and (as its
+        // token) in the fake's request log.
+        std::fs::write(metadata.join("name"), &name).unwrap();
+        std::fs::write(base.join("kubeconfig"), self.kubeconfig(&name)).unwrap();
         let config = base.join("config.yaml");
         std::fs::write(&config, self.config_text(&metadata)).unwrap();
         let log = base.join("stderr.log");
@@ -205,7 +252,7 @@ prepuller:
             .arg(&config)
             .arg("--listen")
             .arg(addr.to_string())
-            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
+            .env("KUBECONFIG", base.join("kubeconfig"))
             .env(
                 "RUST_LOG",
                 "debug,hyper=info,h2=info,rustls=info,tower=info",

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rsp_testkit::kube::{PodEventKind, PullBehaviour};
+use rsp_testkit::kube::{ClientFault, PodEventKind, PullBehaviour};
 
 use super::checker::{self, tag_of};
 use super::fixture::{tail, Replica, World, MAX_IN_FLIGHT, POOL, PREFIX, PREPULL_TIMEOUT};
@@ -305,12 +305,13 @@ async fn push_during_pulls(world: &World, tag: &str, pull: Duration) {
     .await;
 }
 
-/// A world with its first images and one ready replica.
+/// A world with its first images, the original controller's pods, and one ready replica.
 pub async fn setup(tags: &mut Tags) -> (World, Fleet, tokio::task::JoinHandle<()>) {
     let mut world = World::start(4).await;
     world
         .cluster
         .set_pull("", PullBehaviour::Succeed(Duration::from_millis(300)));
+    world.add_foreign_pods();
     world.push("release 29.1.2", &["r29_1_2"]).await;
     for _ in 0..3 {
         let w = tags.weekly();
@@ -518,6 +519,38 @@ pub async fn day(world: &mut World, fleet: &mut Fleet, tags: &mut Tags, t: &mut 
     )
     .await;
 
+    // A network partition between the leader and the API server, for Lease calls only: it
+    // must stop writing before the other replica takes over (checked from the API server's
+    // logs at the end), and it does not lead again once healed.
+    log_step(start, "partition the leader's Lease calls mid-prepull");
+    let daily = tags.daily();
+    push_during_pulls(world, &daily, t.ms(1500, 3000)).await;
+    let partitioned = fleet.replicas[leader].name.clone();
+    cluster.set_client_fault(&partitioned, "leases", Some(ClientFault::Hang));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let leader = loop {
+        let now_leading = fleet.leader(world, Duration::from_secs(60)).await;
+        if fleet.replicas[now_leading].name != partitioned {
+            break now_leading;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody took over from the partitioned {partitioned}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(t.ms(1000, 5000)).await;
+    cluster.heal_client(&partitioned);
+    log_step(start, "partition healed");
+    converge(
+        world,
+        &fleet.replicas[leader],
+        CONVERGENCE,
+        "a partitioned leader",
+    )
+    .await;
+    cluster.set_pull("", PullBehaviour::Succeed(Duration::from_millis(300)));
+
     // The leader is killed mid-prepull and restarted; the other replica takes over.
     log_step(start, "SIGKILL the leader mid-prepull");
     let daily = tags.daily();
@@ -561,6 +594,8 @@ pub async fn finish(world: World, mut fleet: Fleet, checker: tokio::task::JoinHa
 
     let stats = cluster.stats();
     let mut failures = world.shared.violations();
+    failures.extend(checker::single_writer(&cluster));
+    failures.extend(checker::foreign_untouched(&cluster, &world.foreign));
     if stats.current_prepull_pods != 0 {
         failures.push(format!(
             "{} prepull pods left after every replica stopped with SIGTERM: {:?}",
@@ -578,13 +613,20 @@ pub async fn finish(world: World, mut fleet: Fleet, checker: tokio::task::JoinHa
             stats.peak_prepull_pods
         ));
     }
-    // Every pod created is deleted, within the lifetime bound, and none ran off the pool.
+    // Every pod created is deleted, within the lifetime bound, and none ran off the pool (the
+    // original controller's pods are its business, not rsp-images').
     let mut open: BTreeMap<(String, String), Duration> = BTreeMap::new();
     let mut lifetimes = VecDeque::new();
-    for e in cluster.pod_events() {
+    let (mut created, mut deleted) = (0, 0);
+    let ours = cluster
+        .pod_events()
+        .into_iter()
+        .filter(|e| e.name.starts_with("rsp-prepull-"));
+    for e in ours {
         let key = (e.namespace.clone(), e.name.clone());
         match e.kind {
             PodEventKind::Created => {
+                created += 1;
                 if e.node == "infra1" {
                     failures.push(format!(
                         "pod {} on infra1, outside the node selector",
@@ -594,6 +636,7 @@ pub async fn finish(world: World, mut fleet: Fleet, checker: tokio::task::JoinHa
                 open.insert(key, e.at);
             }
             PodEventKind::Deleted => {
+                deleted += 1;
                 if let Some(at) = open.remove(&key) {
                     let life = e.at - at;
                     lifetimes.push_back(life);
@@ -610,11 +653,8 @@ pub async fn finish(world: World, mut fleet: Fleet, checker: tokio::task::JoinHa
     if !open.is_empty() {
         failures.push(format!("pods created and never deleted: {:?}", open.keys()));
     }
-    if stats.pods_created != stats.pods_deleted {
-        failures.push(format!(
-            "{} pods created, {} deleted",
-            stats.pods_created, stats.pods_deleted
-        ));
+    if created != deleted {
+        failures.push(format!("{created} prepull pods created, {deleted} deleted"));
     }
     // No credential in any log.
     let logs = world.all_logs();
@@ -630,11 +670,11 @@ pub async fn finish(world: World, mut fleet: Fleet, checker: tokio::task::JoinHa
     }
     let longest = lifetimes.iter().max().copied().unwrap_or_default();
     eprintln!(
-        "[e2e] checker polls {}, pods created {}, deleted {}, peak {}, longest pod life {:?}, \
-         log bytes {}",
+        "[e2e] checker polls {}, prepull pods created {}, deleted {}, peak {}, longest pod \
+         life {:?}, log bytes {}",
         world.shared.polls.load(Ordering::SeqCst),
-        stats.pods_created,
-        stats.pods_deleted,
+        created,
+        deleted,
         stats.peak_prepull_pods,
         longest,
         logs.len()

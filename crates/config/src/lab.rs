@@ -6,9 +6,10 @@
 //! that exists, and an explicit empty list refused. Omitting `sizes` is accepted, as the
 //! original accepts it; the service then warns that the form has no size to offer.
 
-use crate::ConfigError;
+use crate::{ConfigError, Warning};
 use rsp_model::lab::{parse_cpu, parse_memory, render_cpu, LabSize, LabSizes, Resources, SizeName};
 use rsp_model::node::Toleration;
+use rsp_model::validation::{self, FieldError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +23,62 @@ pub struct LabConfig {
     pub pull_secret: Option<String>,
     /// The sizes of the spawner form (`sizes`, `defaultSize`).
     pub sizes: LabSizes,
+}
+
+impl LabConfig {
+    /// Checks what goes into prepull pods as the API server would check it in a pod, so that
+    /// a configuration it would refuse fails here, naming the key. One exception, because
+    /// Nublado configurations carry it: `tolerationSeconds` with an effect other than
+    /// `NoExecute` is accepted with a warning and left out of prepull pods.
+    pub(crate) fn validate(&self) -> Result<Vec<Warning>, ConfigError> {
+        let selector = self
+            .node_selector
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()));
+        if let Some(error) = validation::label_errors("lab.nodeSelector", selector).first() {
+            return Err(field_error(error));
+        }
+        let mut warnings = Vec::new();
+        for (index, toleration) in self.tolerations.iter().enumerate() {
+            let path = format!("lab.tolerations[{index}]");
+            toleration
+                .validate()
+                .map_err(|error| ConfigError::Invalid {
+                    path: path.clone(),
+                    message: error.to_string(),
+                })?;
+            let fields = toleration.fields();
+            let timed = validation::toleration_seconds_error(&path, fields.effect);
+            for error in validation::toleration_errors(&path, &fields) {
+                if error != timed {
+                    return Err(field_error(&error));
+                }
+                warnings.push(Warning(format!(
+                    "{path}.tolerationSeconds: left out of prepull pods, since the API server \
+                     accepts tolerationSeconds only with effect NoExecute (this toleration's \
+                     effect is {:?})",
+                    fields.effect
+                )));
+            }
+        }
+        if let Some(secret) = &self.pull_secret {
+            if let Some(message) = validation::dns1123_subdomain_errors(secret).first() {
+                return Err(ConfigError::Invalid {
+                    path: "lab.pullSecret".into(),
+                    message: format!("Invalid value: {secret:?}: {message}"),
+                });
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+/// A field error of the API server's kind as a configuration error on that key.
+fn field_error(error: &FieldError) -> ConfigError {
+    ConfigError::Invalid {
+        path: error.field.clone(),
+        message: error.body(),
+    }
 }
 
 /// The `lab` keys as written; [`LabSection::check`] turns them into a [`LabConfig`].
@@ -101,15 +158,9 @@ impl<'de> Deserialize<'de> for Scalar {
 }
 
 impl LabSection {
+    /// The keys as [`LabConfig`], sizes checked; what goes into pods is checked by
+    /// [`LabConfig::validate`].
     pub(crate) fn check(self) -> Result<LabConfig, ConfigError> {
-        for (index, toleration) in self.tolerations.iter().enumerate() {
-            toleration
-                .validate()
-                .map_err(|error| ConfigError::Invalid {
-                    path: format!("lab.tolerations[{index}]"),
-                    message: error.to_string(),
-                })?;
-        }
         Ok(LabConfig {
             node_selector: self.node_selector,
             tolerations: self.tolerations,

@@ -118,22 +118,27 @@ impl Config {
             server,
             gafaelfawr,
         };
-        config.validate()?;
-        let warnings = if ignored.is_empty() {
-            Vec::new()
-        } else {
-            vec![Warning(format!(
-                "ignoring configuration that rsp-images does not use: {}",
-                ignored.join(", ")
-            ))]
-        };
+        let mut warnings = config.validate()?;
+        if !ignored.is_empty() {
+            warnings.insert(
+                0,
+                Warning(format!(
+                    "ignoring configuration that rsp-images does not use: {}",
+                    ignored.join(", ")
+                )),
+            );
+        }
         Ok((config, warnings))
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the whole configuration; returns what is accepted with a warning.
+    fn validate(&self) -> Result<Vec<Warning>, ConfigError> {
+        let warnings = self.lab.validate()?;
         self.images.validate()?;
         self.gafaelfawr.validate()?;
-        self.server.validate()
+        self.prepuller.validate()?;
+        self.server.validate()?;
+        Ok(warnings)
     }
 }
 

@@ -3,6 +3,8 @@
 
 use crate::bounds::{self, HOUR, MILLISECOND};
 use crate::ConfigError;
+use rsp_model::plan::NodeStatusMaxImages;
+use rsp_model::validation;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,6 +41,10 @@ pub struct PrepullerConfig {
     /// Use a Lease so that only one of several replicas prepulls.
     #[serde(default = "default_true", alias = "leader_election")]
     pub leader_election: bool,
+    /// The kubelets' `nodeStatusMaxImages` (50 by default, `-1` when every image is listed):
+    /// how many images a node's status lists at most, largest first.
+    #[serde(default, alias = "node_status_max_images")]
+    pub node_status_max_images: NodeStatusMaxImages,
 }
 
 impl Default for PrepullerConfig {
@@ -47,7 +53,22 @@ impl Default for PrepullerConfig {
             namespace: None,
             max_in_flight: default_max_in_flight(),
             leader_election: true,
+            node_status_max_images: NodeStatusMaxImages::default(),
         }
+    }
+}
+
+impl PrepullerConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(namespace) = &self.namespace {
+            if let Some(message) = validation::dns1123_label_errors(namespace).first() {
+                return Err(ConfigError::Invalid {
+                    path: "prepuller.namespace".into(),
+                    message: format!("Invalid value: {namespace:?}: {message}"),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -622,6 +622,77 @@ mod properties {
 }
 
 #[test]
+fn node_selectors_and_tolerations_are_checked_as_the_api_server_checks_them() {
+    let error = |lab: &str| parse(&format!("{MINIMAL}lab:\n{lab}")).unwrap_err();
+    let bad_key = error("  nodeSelector:\n    bad key: x\n");
+    assert_eq!(bad_key.path(), Some("lab.nodeSelector.bad key"));
+    assert!(bad_key
+        .to_string()
+        .contains("Invalid value: \"bad key\": name part must consist"));
+    let bad_value = error("  nodeSelector:\n    ok: -x\n");
+    assert_eq!(bad_value.path(), Some("lab.nodeSelector.ok"));
+    assert!(bad_value
+        .to_string()
+        .contains("a valid label must be an empty string"));
+    let bad_effect = error("  tolerations:\n    - key: k\n      value: v\n      effect: NoEvict\n");
+    assert_eq!(bad_effect.path(), Some("lab.tolerations[0].effect"));
+    assert!(bad_effect
+        .to_string()
+        .contains("Unsupported value: \"NoEvict\": supported values: \"NoSchedule\""));
+    let bad_key = error("  tolerations:\n    - key: a/b/c\n      operator: Exists\n");
+    assert_eq!(bad_key.path(), Some("lab.tolerations[0].key"));
+    let keyless_equal = error("  tolerations:\n    - value: v\n");
+    assert_eq!(keyless_equal.path(), Some("lab.tolerations[0]"));
+    let bad_value = error("  tolerations:\n    - key: k\n      value: \"a b\"\n");
+    assert_eq!(bad_value.path(), Some("lab.tolerations[0].operator"));
+    let bad_secret = error("  pullSecret: Pull_Secret\n");
+    assert_eq!(bad_secret.path(), Some("lab.pullSecret"));
+}
+
+#[test]
+fn toleration_seconds_without_no_execute_is_accepted_with_a_warning() {
+    let text = format!(
+        "{MINIMAL}lab:\n  tolerations:\n    - key: k\n      value: v\n      effect: NoSchedule\n      \
+         tolerationSeconds: 60\n    - key: k\n      operator: Exists\n      effect: NoExecute\n      \
+         tolerationSeconds: 60\n"
+    );
+    let (config, warnings) = parse(&text).unwrap();
+    assert_eq!(config.lab.tolerations[0].toleration_seconds, Some(60));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .0
+            .starts_with("lab.tolerations[0].tolerationSeconds: left out of prepull pods"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn prepuller_namespace_and_node_status_max_images() {
+    let text = format!("{MINIMAL}prepuller:\n  namespace: Not_A_Namespace\n");
+    assert_eq!(
+        parse(&text).unwrap_err().path(),
+        Some("prepuller.namespace")
+    );
+    let (config, _) = parse(MINIMAL).unwrap();
+    assert_eq!(
+        config.prepuller.node_status_max_images,
+        rsp_model::plan::NodeStatusMaxImages::Limit(50)
+    );
+    let text = format!("{MINIMAL}prepuller:\n  nodeStatusMaxImages: -1\n");
+    let (config, _) = parse(&text).unwrap();
+    assert_eq!(
+        config.prepuller.node_status_max_images,
+        rsp_model::plan::NodeStatusMaxImages::Unlimited
+    );
+    let text = format!("{MINIMAL}prepuller:\n  nodeStatusMaxImages: -2\n");
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.path(), Some("prepuller.nodeStatusMaxImages"));
+    assert!(error.to_string().contains("give -1"), "{error}");
+}
+
+#[test]
 fn registry_limits_have_defaults_bounds_and_key_names() {
     let (config, _) = parse(MINIMAL).unwrap();
     assert_eq!(config.images.registry_limits, RegistryLimits::default());

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rsp_kube::config::PrepullerConfig;
-use rsp_kube::{NodeWatcher, PrepullImage, PrepullerHandle};
+use rsp_kube::{Leadership, NodeWatcher, PrepullImage, PrepullerHandle};
 use rsp_testkit::kube::{node, FakeCluster, PullBehaviour};
 use tokio::sync::watch;
 
@@ -72,6 +72,7 @@ fn images(args: &Args) -> Vec<PrepullImage> {
                 ),
                 tag,
                 digest,
+                platforms: Default::default(),
             }
         })
         .collect()
@@ -162,13 +163,12 @@ fn main() -> ExitCode {
     let converged = rt.block_on(async {
         let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
         let (_images, images_rx) = watch::channel(Some(Arc::new(wanted)));
-        let (_active, active_rx) = watch::channel(true);
         let prepuller = PrepullerHandle::start(
             cluster.client(),
             config,
             nodes.subscribe(),
             images_rx,
-            active_rx,
+            Leadership::always(),
         );
         let mut status = prepuller.status();
         let mut last_report = Instant::now();

@@ -9,28 +9,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use rsp_model::node::Toleration;
+use rsp_model::plan::NodeStatusMaxImages;
 pub use rsp_retry::Backoff;
 
 /// Where the service-account token mount tells a pod its own namespace.
 pub const SERVICE_ACCOUNT_NAMESPACE: &str =
     "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
-/// The controller pod that owns prepull pods, so that deleting it deletes them too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnerPod {
-    pub name: String,
-    pub uid: String,
-}
-
-impl OwnerPod {
-    /// Reads `name` and `uid` from a downward-API directory (`metadataPath`, default
-    /// `/etc/podinfo`). `None` when either file is missing or empty: the service then runs
-    /// outside a pod (or without the downward API) and prepull pods have no owner.
-    pub fn from_metadata_dir(dir: &Path) -> Option<OwnerPod> {
-        let name = read_trimmed(&dir.join("name"))?;
-        let uid = read_trimmed(&dir.join("uid"))?;
-        Some(OwnerPod { name, uid })
-    }
+/// This replica's pod name from a downward-API directory (`metadataPath`, default
+/// `/etc/podinfo`), its identity in the leader Lease. `None` when the file is missing or
+/// empty: the service then runs outside a pod (or without the downward API).
+pub fn pod_name(metadata_dir: &Path) -> Option<String> {
+    read_trimmed(&metadata_dir.join("name"))
 }
 
 /// The namespace for prepull pods when the configuration names none: `{metadataPath}/namespace`,
@@ -56,8 +46,6 @@ pub struct PodTemplate {
     pub pull_secret: Option<String>,
     /// `lab.tolerations`, copied onto every pod.
     pub tolerations: Vec<Toleration>,
-    /// The controller pod, when running in one.
-    pub owner: Option<OwnerPod>,
 }
 
 /// Settings of the prepuller.
@@ -78,6 +66,8 @@ pub struct PrepullerConfig {
     pub backoff: Backoff,
     /// On shutdown, how long to spend deleting the pods still in flight.
     pub shutdown_timeout: Duration,
+    /// kubelet's `nodeStatusMaxImages`: how many images a node's status lists at most.
+    pub node_status_max_images: NodeStatusMaxImages,
 }
 
 impl PrepullerConfig {
@@ -94,6 +84,7 @@ impl PrepullerConfig {
             pull_error_grace: Duration::from_secs(60),
             backoff: Backoff::new(Duration::from_secs(30), Duration::from_secs(30 * 60)),
             shutdown_timeout: Duration::from_secs(10),
+            node_status_max_images: NodeStatusMaxImages::default(),
         }
     }
 }
@@ -109,6 +100,9 @@ pub struct LeaderConfig {
     pub identity: String,
     /// How long a lease stays valid without renewal; a dead leader is replaced after this.
     pub lease_duration: Duration,
+    /// How long after sending its last confirmed renewal the holder keeps leading: it stops
+    /// writing then, before anyone may take the lease over (client-go's `RenewDeadline`).
+    pub renew_deadline: Duration,
     /// How often the holder renews (and others check).
     pub renew_interval: Duration,
 }
@@ -120,7 +114,20 @@ impl LeaderConfig {
             lease_name: "rsp-images-prepuller".to_owned(),
             identity: identity.into(),
             lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
             renew_interval: Duration::from_secs(5),
+        }
+    }
+
+    /// The renew deadline in use: the configured one when it is shorter than the lease
+    /// duration, else two thirds of the lease duration, so that a holder always stops
+    /// before its lease can expire for others.
+    pub fn renew_deadline(&self) -> Duration {
+        let most = self.lease_duration * 2 / 3;
+        if self.renew_deadline < self.lease_duration {
+            self.renew_deadline
+        } else {
+            most
         }
     }
 }
@@ -130,20 +137,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn owner_and_namespace_come_from_the_metadata_dir() {
+    fn name_and_namespace_come_from_the_metadata_dir() {
         let dir = std::env::temp_dir().join(format!("rsp-kube-meta-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert_eq!(OwnerPod::from_metadata_dir(&dir), None);
-        std::fs::write(dir.join("name"), "nublado-controller\n").unwrap();
-        std::fs::write(dir.join("uid"), "12720beb-ecae-452e-982e-2f0a0a2fbaf1").unwrap();
+        assert_eq!(pod_name(&dir), None);
+        std::fs::write(dir.join("name"), "rsp-images-5d8f9\n").unwrap();
         std::fs::write(dir.join("namespace"), "nublado\n").unwrap();
-        assert_eq!(
-            OwnerPod::from_metadata_dir(&dir),
-            Some(OwnerPod {
-                name: "nublado-controller".into(),
-                uid: "12720beb-ecae-452e-982e-2f0a0a2fbaf1".into(),
-            })
-        );
+        assert_eq!(pod_name(&dir).as_deref(), Some("rsp-images-5d8f9"));
         assert_eq!(default_namespace(&dir), "nublado");
         std::fs::remove_dir_all(&dir).unwrap();
     }

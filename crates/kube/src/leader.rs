@@ -4,14 +4,20 @@
 //! The algorithm is client-go's, reduced to what one lease needs: read the Lease; create it
 //! when absent; the holder renews `renewTime` every `renew_interval` with a replace guarded by
 //! `resourceVersion` (a 409 means someone else won); a non-holder takes over once the lease
-//! has expired. Expiry is judged two ways and the earlier wins: by the holder's `renewTime`
-//! against our clock (so a dead leader is replaced about `lease_duration` after its last
-//! renewal), and by how long the record has been seen unchanged (so a skewed clock alone can
-//! never keep a dead lease alive). A clock far ahead could steal a live lease; the old holder
-//! then fails its next guarded renewal and steps down, so two leaders overlap by at most one
-//! renew interval, which the prepuller tolerates (it adopts or deletes foreign pods). A holder
-//! that cannot renew for two thirds of the lease duration steps down before anyone can take
-//! over. On shutdown the holder releases the lease so a successor starts at once.
+//! has expired.
+//!
+//! Safety rests on two durations, as in client-go: the lease duration D, after which others
+//! may take an unrenewed lease, and the renew deadline R < D. Every renewal (and acquisition)
+//! the API server confirms makes this replica leader until R after the moment the write was
+//! *sent*; that deadline is published as a [`Tenure`] and the prepuller checks it before each
+//! write ([`Leadership`]). Every Lease call is bounded by the time left before the deadline,
+//! and nothing waits for a call to return before the deadline takes effect. Another replica
+//! judges expiry by the record's own `leaseDurationSeconds`, counted from when it first saw
+//! the record unchanged (never earlier than the write that renewed it) or from `renewTime` on
+//! its clock, whichever comes first. So the old holder stops writing at least D − R before a
+//! new one can start, whatever the network does to its Lease calls; only a clock running more
+//! than D − R ahead on the new holder's side could shorten that gap. On shutdown the holder
+//! releases the lease so a successor starts at once.
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -24,11 +30,11 @@ use tokio::time::Instant;
 
 use crate::config::LeaderConfig;
 use crate::error::{is_conflict, status_and_message, KubeError};
-use crate::REQUEST_TIMEOUT;
+use crate::leadership::{Leadership, Tenure};
 
 /// A running election. Dropping it stops campaigning without releasing the lease.
 pub struct LeaderElection {
-    leader: watch::Receiver<bool>,
+    tenure: watch::Receiver<Tenure>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -36,29 +42,29 @@ pub struct LeaderElection {
 impl LeaderElection {
     /// Starts campaigning for the lease.
     pub fn start(client: Client, config: LeaderConfig) -> LeaderElection {
-        let (leader_tx, leader) = watch::channel(false);
+        let (tenure_tx, tenure) = watch::channel(Tenure::Follower);
         let (stop, stop_rx) = watch::channel(false);
         let campaign = Campaign {
             api: Api::namespaced(client, &config.namespace),
             config,
             observed: None,
-            last_renewal: None,
         };
-        let task = tokio::spawn(campaign.run(leader_tx, stop_rx));
+        let task = tokio::spawn(campaign.run(tenure_tx, stop_rx));
         LeaderElection {
-            leader,
+            tenure,
             stop,
             task: Some(task),
         }
     }
 
-    /// `true` while this replica holds the lease.
-    pub fn subscribe(&self) -> watch::Receiver<bool> {
-        self.leader.clone()
+    /// This replica's leadership, for the prepuller and the status page.
+    pub fn leadership(&self) -> Leadership {
+        Leadership::new(self.tenure.clone())
     }
 
+    /// Whether this replica may act as leader now.
     pub fn is_leader(&self) -> bool {
-        *self.leader.borrow()
+        self.leadership().is_leading()
     }
 
     /// Stops campaigning and releases the lease if held.
@@ -91,36 +97,54 @@ struct Campaign {
     api: Api<Lease>,
     config: LeaderConfig,
     observed: Option<Observed>,
-    /// When we last renewed successfully while holding the lease.
-    last_renewal: Option<Instant>,
 }
 
 impl Campaign {
-    async fn run(mut self, leader: watch::Sender<bool>, mut stop: watch::Receiver<bool>) {
+    async fn run(mut self, tenure: watch::Sender<Tenure>, mut stop: watch::Receiver<bool>) {
+        let renew_deadline = self.config.renew_deadline();
         loop {
-            let held = match self.attempt().await {
-                Ok(held) => {
-                    if held {
-                        self.last_renewal = Some(Instant::now());
-                    }
-                    held
-                }
-                Err(error) => {
+            let current = *tenure.borrow();
+            // Bounded by the time left to lead (a follower by one renew deadline): a call still
+            // running then could only confirm a renewal too late to count.
+            let bound = match current {
+                Tenure::Until(deadline) => deadline,
+                _ => Instant::now() + renew_deadline,
+            };
+            let next = match tokio::time::timeout_at(bound, self.attempt()).await {
+                Ok(Ok(Some(sent))) => Tenure::Until(sent + renew_deadline),
+                Ok(Ok(None)) => Tenure::Follower,
+                Ok(Err(error)) => {
                     tracing::warn!(%error, "Leader election attempt failed");
-                    // Keep leading only while the lease we hold cannot have expired for others.
-                    let deadline = self.config.lease_duration * 2 / 3;
-                    *leader.borrow() && self.last_renewal.is_some_and(|at| at.elapsed() < deadline)
+                    current
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        lease = %self.config.lease_name,
+                        "Leader election attempt timed out at the renew deadline"
+                    );
+                    current
                 }
             };
-            if held != *leader.borrow() {
-                tracing::info!(identity = %self.config.identity, leader = held, "Leadership changed");
-                leader.send_replace(held);
+            // An expired tenure is a follower's: nobody may act on it any more.
+            let next = match next {
+                Tenure::Until(deadline) if Instant::now() >= deadline => Tenure::Follower,
+                other => other,
+            };
+            let was_leading = matches!(current, Tenure::Until(d) if Instant::now() < d);
+            if matches!(next, Tenure::Until(_)) != was_leading {
+                tracing::info!(
+                    identity = %self.config.identity,
+                    leader = matches!(next, Tenure::Until(_)),
+                    "Leadership changed"
+                );
             }
+            tenure.send_replace(next);
             tokio::select! {
-                _ = tokio::time::sleep(self.config.renew_interval) => {}
+                () = tokio::time::sleep(self.config.renew_interval) => {}
                 _ = stop.changed() => {
-                    if *leader.borrow() {
-                        leader.send_replace(false);
+                    let leading = matches!(*tenure.borrow(), Tenure::Until(d) if Instant::now() < d);
+                    tenure.send_replace(Tenure::Follower);
+                    if leading {
                         if let Err(error) = self.release().await {
                             tracing::warn!(%error, "Could not release the leader lease");
                         }
@@ -131,10 +155,12 @@ impl Campaign {
         }
     }
 
-    /// One round: returns whether we hold the lease afterwards.
-    async fn attempt(&mut self) -> Result<bool, KubeError> {
+    /// One round: `Some(sent)` when we hold the lease afterwards, `sent` being when the
+    /// confirmed write was sent (the renew deadline counts from there).
+    async fn attempt(&mut self) -> Result<Option<Instant>, KubeError> {
         let name = self.config.lease_name.clone();
-        let current = bounded(&self.config, self.api.get_opt(&name)).await?;
+        let current = self.call(self.api.get_opt(&name)).await?;
+        let sent = Instant::now();
         let now = Timestamp::now();
         let Some(mut lease) = current else {
             let lease = Lease {
@@ -144,7 +170,7 @@ impl Campaign {
                 },
                 spec: Some(self.held_spec(now, 0)),
             };
-            return self.write(None, &lease).await;
+            return Ok(self.write(None, &lease).await?.then_some(sent));
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
@@ -153,15 +179,15 @@ impl Campaign {
             renewed.renew_time = Some(MicroTime(now));
             renewed.lease_duration_seconds = Some(self.duration_seconds());
             lease.spec = Some(renewed);
-            return self.write(Some(&name), &lease).await;
+            return Ok(self.write(Some(&name), &lease).await?.then_some(sent));
         }
         if !self.expired(&spec, holder.clone(), now) {
-            return Ok(false);
+            return Ok(None);
         }
         tracing::info!(previous = ?holder, identity = %self.config.identity, "Taking over the leader lease");
         let transitions = spec.lease_transitions.unwrap_or(0).saturating_add(1);
         lease.spec = Some(self.held_spec(now, transitions));
-        self.write(Some(&name), &lease).await
+        Ok(self.write(Some(&name), &lease).await?.then_some(sent))
     }
 
     fn held_spec(&self, now: Timestamp, transitions: i32) -> LeaseSpec {
@@ -195,9 +221,12 @@ impl Campaign {
                 since: Instant::now(),
             });
         }
-        // Our own setting rather than the record's whole seconds: replicas share one
-        // configuration, and tests use sub-second leases.
-        let duration = self.config.lease_duration;
+        // The record's duration: the holder's promise, whatever this replica's setting is.
+        let duration = spec
+            .lease_duration_seconds
+            .and_then(|seconds| u64::try_from(seconds).ok())
+            .filter(|seconds| *seconds > 0)
+            .map_or(self.config.lease_duration, std::time::Duration::from_secs);
         let stale_by_clock = renew_time.is_none_or(|renewed| {
             let age = now.duration_since(renewed);
             age >= SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX)
@@ -213,8 +242,8 @@ impl Campaign {
     async fn write(&self, name: Option<&str>, lease: &Lease) -> Result<bool, KubeError> {
         let params = PostParams::default();
         let result = match name {
-            None => bounded(&self.config, self.api.create(&params, lease)).await,
-            Some(name) => bounded(&self.config, self.api.replace(name, &params, lease)).await,
+            None => self.call(self.api.create(&params, lease)).await,
+            Some(name) => self.call(self.api.replace(name, &params, lease)).await,
         };
         match result {
             Ok(_) => Ok(true),
@@ -223,12 +252,26 @@ impl Campaign {
         }
     }
 
-    /// Gives the lease up so that another replica takes over at once.
+    /// Gives the lease up so that another replica takes over at once (bounded by one renew
+    /// deadline: a release that does not happen only makes the successor wait for expiry).
     async fn release(&self) -> Result<(), KubeError> {
         let name = &self.config.lease_name;
-        let Some(mut lease) = bounded(&self.config, self.api.get_opt(name)).await? else {
-            return Ok(());
+        let release = async {
+            let Some(lease) = self.call(self.api.get_opt(name)).await? else {
+                return Ok(());
+            };
+            self.give_up(lease).await
         };
+        tokio::time::timeout(self.config.renew_deadline(), release)
+            .await
+            .unwrap_or_else(|_| {
+                Err(self.lease_error("none".to_owned(), "release timed out".to_owned()))
+            })
+    }
+
+    /// Clears the holder of a lease we hold (a lease someone else holds is left alone).
+    async fn give_up(&self, mut lease: Lease) -> Result<(), KubeError> {
+        let name = &self.config.lease_name;
         let Some(spec) = lease.spec.as_mut() else {
             return Ok(());
         };
@@ -239,31 +282,30 @@ impl Campaign {
         spec.renew_time = None;
         self.write(Some(name), &lease).await.map(|_| ())
     }
-}
 
-/// Runs one Lease call under the request timeout, naming the lease in errors.
-async fn bounded<T>(
-    config: &LeaderConfig,
-    call: impl std::future::Future<Output = Result<T, kube::Error>>,
-) -> Result<T, KubeError> {
-    let lease_error = |status: String, message: String| KubeError::Lease {
-        namespace: config.namespace.clone(),
-        name: config.lease_name.clone(),
-        status,
-        message,
-    };
-    match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) if is_conflict(&error) => {
-            Err(lease_error("409".to_owned(), error.to_string()))
+    fn lease_error(&self, status: String, message: String) -> KubeError {
+        KubeError::Lease {
+            namespace: self.config.namespace.clone(),
+            name: self.config.lease_name.clone(),
+            status,
+            message,
         }
-        Ok(Err(error)) => {
-            let (status, message) = status_and_message(&error);
-            Err(lease_error(status, message))
+    }
+
+    /// One Lease call, naming the lease in errors (the caller bounds its time).
+    async fn call<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, KubeError> {
+        match call.await {
+            Ok(value) => Ok(value),
+            Err(error) if is_conflict(&error) => {
+                Err(self.lease_error("409".to_owned(), error.to_string()))
+            }
+            Err(error) => {
+                let (status, message) = status_and_message(&error);
+                Err(self.lease_error(status, message))
+            }
         }
-        Err(_) => Err(lease_error(
-            "none".to_owned(),
-            "request timed out".to_owned(),
-        )),
     }
 }

@@ -12,6 +12,7 @@
 //! - `prepuller`: the reconcile loop that creates, watches and deletes prepull pods, with its
 //!   pure state machine in `prepuller::reconcile` and its status and events.
 //! - `leader`: leader election with a `coordination.k8s.io/v1` Lease.
+//! - `leadership`: until when this replica may write, checked before every prepuller write.
 //! - `backoff`: the watchers' backoff, the project's one rule (`rsp_retry`) as kube-rs wants it.
 //! - `error`: errors of Kubernetes calls.
 //!
@@ -23,14 +24,16 @@ pub mod config;
 pub mod connect;
 pub mod error;
 pub mod leader;
+pub mod leadership;
 pub mod nodes;
 pub mod pod;
 pub mod prepuller;
 
-pub use config::{Backoff, LeaderConfig, OwnerPod, PodTemplate, PrepullerConfig};
+pub use config::{Backoff, LeaderConfig, PodTemplate, PrepullerConfig};
 pub use connect::{default_client, read_node_list, Client, ConnectError};
 pub use error::KubeError;
 pub use leader::LeaderElection;
+pub use leadership::{Leadership, Tenure};
 pub use nodes::{node_info, node_infos, NodeSnapshot, NodeWatcher};
 pub use pod::{pod_name, prepull_pod};
 pub use prepuller::{

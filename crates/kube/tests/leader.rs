@@ -1,9 +1,10 @@
 //! Leader election against the fake cluster: one leader at a time, failover within the lease
-//! duration, stepping down at once when the lease is taken, and the prepuller following it.
+//! duration, stepping down at once when the lease is taken, a partitioned leader that stops
+//! writing before anyone can take over, expiry by the record's own duration, and the
+//! prepuller following it all.
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -11,60 +12,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::PostParams;
 use kube::Api;
-use rsp_kube::{LeaderConfig, LeaderElection, NodeWatcher, PrepullerHandle};
-use rsp_testkit::kube::{FakeCluster, PullBehaviour};
-use tokio::sync::watch;
-
-const LEASE: Duration = Duration::from_secs(1);
-const RENEW: Duration = Duration::from_millis(200);
-
-fn leader_config(identity: &str) -> LeaderConfig {
-    let mut config = LeaderConfig::new(NAMESPACE, identity);
-    config.lease_duration = LEASE;
-    config.renew_interval = RENEW;
-    config
-}
-
-/// One replica: an election and a prepuller that follows it.
-struct Replica {
-    election: LeaderElection,
-    prepuller: PrepullerHandle,
-    _nodes: NodeWatcher,
-    _images: watch::Sender<rsp_kube::WantedImages>,
-}
-
-impl Replica {
-    fn start(cluster: &FakeCluster, identity: &str, images: Vec<rsp_kube::PrepullImage>) -> Self {
-        let config = fast_config();
-        let election = LeaderElection::start(cluster.client(), leader_config(identity));
-        let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
-        let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
-        let prepuller = PrepullerHandle::start(
-            cluster.client(),
-            config,
-            nodes.subscribe(),
-            images_rx,
-            election.subscribe(),
-        );
-        Replica {
-            election,
-            prepuller,
-            _nodes: nodes,
-            _images: images_tx,
-        }
-    }
-
-    async fn wait_leader(&self, leader: bool, timeout: Duration) -> bool {
-        let mut rx = self.election.subscribe();
-        let result = tokio::time::timeout(timeout, rx.wait_for(|l| *l == leader)).await;
-        matches!(result, Ok(Ok(_)))
-    }
-
-    async fn shutdown(self) {
-        self.prepuller.shutdown().await;
-        self.election.shutdown().await;
-    }
-}
+use rsp_kube::LeaderElection;
+use rsp_testkit::kube::{ClientFault, FakeCluster, PullBehaviour};
 
 fn two_nodes() -> Vec<rsp_kube::PrepullImage> {
     vec![
@@ -203,10 +152,7 @@ async fn a_leader_whose_lease_is_taken_stops_prepulling_at_once() {
 async fn a_released_lease_is_taken_over_at_once_and_errors_do_not_flap() {
     let cluster = FakeCluster::start().await;
     let a = LeaderElection::start(cluster.client(), leader_config("a"));
-    let mut a_rx = a.subscribe();
-    assert!(tokio::time::timeout(2 * LEASE, a_rx.wait_for(|l| *l))
-        .await
-        .is_ok());
+    assert!(wait_leader(&a, true, 2 * LEASE).await);
     // A few failed renewals (shorter than the renew deadline) keep the leader leading.
     cluster.fail_next("get", "leases", 2, 500);
     tokio::time::sleep(3 * RENEW).await;
@@ -216,16 +162,118 @@ async fn a_released_lease_is_taken_over_at_once_and_errors_do_not_flap() {
     assert!(!b.is_leader());
     let released = tokio::time::Instant::now();
     a.shutdown().await;
-    let mut b_rx = b.subscribe();
-    assert!(tokio::time::timeout(
-        2 * RENEW + Duration::from_millis(200),
-        b_rx.wait_for(|l| *l)
-    )
-    .await
-    .is_ok());
+    assert!(wait_leader(&b, true, 2 * RENEW + Duration::from_millis(200)).await);
     assert!(
         released.elapsed() < LEASE,
         "no need to wait for expiry after a release"
+    );
+    b.shutdown().await;
+}
+
+/// The pod writes of one client that took effect, and its first write of any kind.
+fn writes(cluster: &FakeCluster, client: &str) -> Vec<rsp_testkit::kube::RequestRecord> {
+    cluster
+        .request_log()
+        .into_iter()
+        .filter(|r| r.client == client && r.is_write() && r.took_effect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_its_lease_stops_writing_before_anyone_takes_over() {
+    let cluster = FakeCluster::start().await;
+    for i in 0..8 {
+        cluster.add_node(lab_node(&format!("node{i}")));
+    }
+    // Constant pod traffic: many short pulls.
+    cluster.set_pull("", PullBehaviour::Succeed(Duration::from_millis(30)));
+    let images: Vec<_> = (0..40)
+        .map(|i| image(&format!("w_2077_{i:02}"), &format!("sha256:{i:02}")))
+        .collect();
+    init_logs();
+    let a = Replica::start(&cluster, "replica-a", images.clone());
+    assert!(a.wait_leader(true, 2 * LEASE).await);
+    let b = Replica::start(&cluster, "replica-b", images);
+    assert!(
+        cluster
+            .wait_until(2 * LEASE, |c| !prepull_pods(c).is_empty())
+            .await
+    );
+    tokio::time::sleep(2 * RENEW).await;
+
+    // A network partition between A and the API server, for Lease calls only: A's pod calls
+    // still go through, so only A itself can stop them.
+    cluster.set_client_fault("replica-a", "leases", Some(ClientFault::Hang));
+    assert!(
+        b.wait_leader(true, 2 * LEASE + 2 * RENEW).await,
+        "B takes over the lease A cannot renew"
+    );
+    // Give A every chance to write after the takeover.
+    tokio::time::sleep(LEASE).await;
+
+    let a_pods: Vec<_> = writes(&cluster, "replica-a")
+        .into_iter()
+        .filter(|r| r.resource == "pods")
+        .collect();
+    let last_a = a_pods.last().expect("A wrote pods while it led");
+    let first_b = writes(&cluster, "replica-b")
+        .into_iter()
+        .next()
+        .expect("B wrote the lease");
+    assert_eq!(first_b.resource, "leases", "{first_b:?}");
+    eprintln!(
+        "A's last pod write at {:?}, B's first write at {:?}",
+        last_a.at, first_b.at
+    );
+    assert!(
+        last_a.at < first_b.at,
+        "A wrote pods after B took over: A {last_a:?}, B {first_b:?}"
+    );
+    assert!(!a.election.is_leader());
+    assert!(!a.prepuller.status().borrow().active);
+    let b_pods = writes(&cluster, "replica-b")
+        .into_iter()
+        .filter(|r| r.resource == "pods")
+        .count();
+    assert!(b_pods > 0, "B prepulls");
+
+    cluster.heal_client("replica-a");
+    b.shutdown().await;
+    a.shutdown().await;
+    assert_no_prepull_pods(&cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_follows_the_lease_duration_the_holder_wrote() {
+    let cluster = FakeCluster::start().await;
+    // A promises 3 s; B's own setting says 1 s.
+    let mut long = leader_config("replica-a");
+    long.lease_duration = Duration::from_secs(3);
+    long.renew_deadline = Duration::from_secs(2);
+    let a = LeaderElection::start(cluster.client_for("replica-a"), long);
+    assert!(wait_leader(&a, true, 2 * LEASE).await);
+    let b = LeaderElection::start(cluster.client_for("replica-b"), leader_config("replica-b"));
+    tokio::time::sleep(2 * RENEW).await;
+    let last_renewal = cluster
+        .lease_log()
+        .last()
+        .map(|record| record.at)
+        .expect("A renewed");
+    drop(a);
+    assert!(
+        !wait_leader(&b, true, Duration::from_secs(2)).await,
+        "B took a lease the record says is still valid"
+    );
+    assert!(wait_leader(&b, true, Duration::from_secs(3)).await);
+    let takeover = cluster
+        .lease_log()
+        .into_iter()
+        .find(|record| record.holder.as_deref() == Some("replica-b"))
+        .expect("B took over");
+    assert!(
+        takeover.at >= last_renewal + Duration::from_secs(3),
+        "taken {:?} after the last renewal",
+        takeover.at - last_renewal
     );
     b.shutdown().await;
 }

@@ -31,20 +31,19 @@ fn standard_images() -> Vec<rsp_kube::PrepullImage> {
     ]
 }
 
-/// The pod of `objects/prepull.json`, written out from behaviour.md §8.6 plus the hardening.
+/// The pod of `objects/prepull.json`, written out from behaviour.md §8.6, with rsp-images'
+/// own labels and name prefix, no owner, and the hardening of the `restricted` profile
+/// (decisions.md §8).
 fn expected_docker_pod() -> serde_json::Value {
     json!({
         "metadata": {
-            "name": "prepull-d-2077-10-23-node2",
+            "name": "rsp-prepull-d-2077-10-23-node2",
             "namespace": "nublado",
-            "labels": {"nublado.lsst.io/category": "prepuller"},
-            "ownerReferences": [{
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": "nublado-controller",
-                "uid": OWNER_UID,
-                "blockOwnerDeletion": true
-            }]
+            "labels": {
+                "app.kubernetes.io/managed-by": "rsp-images",
+                "app.kubernetes.io/name": "rsp-images",
+                "app.kubernetes.io/component": "prepuller"
+            }
         },
         "spec": {
             "containers": [{
@@ -66,11 +65,16 @@ fn expected_docker_pod() -> serde_json::Value {
             "restartPolicy": "Never",
             "tolerations": [
                 {"effect": "NoSchedule", "key": "some-toleration", "operator": "Equal",
-                 "tolerationSeconds": 60, "value": "some-value"},
+                 "value": "some-value"},
                 {"key": "other-toleration", "operator": "Exists"}
             ],
             "automountServiceAccountToken": false,
-            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}
+            "securityContext": {
+                "runAsNonRoot": true,
+                "runAsUser": 65534,
+                "runAsGroup": 65534,
+                "seccompProfile": {"type": "RuntimeDefault"}
+            }
         }
     })
 }
@@ -119,7 +123,7 @@ async fn docker_creates_exactly_the_expected_pod_and_marks_on_success() {
     assert_eq!(event.outcome, PrepullOutcome::Succeeded);
     assert_eq!(
         (event.node.as_str(), event.pod.as_str()),
-        ("node2", "prepull-d-2077-10-23-node2")
+        ("node2", "rsp-prepull-d-2077-10-23-node2")
     );
     assert!(
         harness
@@ -127,7 +131,7 @@ async fn docker_creates_exactly_the_expected_pod_and_marks_on_success() {
             .await
     );
     assert_no_prepull_pods(&cluster).await;
-    assert_eq!(created_pods(&cluster), ["prepull-d-2077-10-23-node2"]);
+    assert_eq!(created_pods(&cluster), ["rsp-prepull-d-2077-10-23-node2"]);
     harness.finish().await;
 }
 
@@ -154,20 +158,26 @@ async fn gar_prepulls_one_image_per_node_in_two_rounds() {
     first_round.sort();
     assert_eq!(
         first_round,
-        ["prepull-w-2077-43-node1", "prepull-w-2077-43-node2"]
+        ["rsp-prepull-w-2077-43-node1", "rsp-prepull-w-2077-43-node2"]
     );
     let mut second_round = created[2..].to_vec();
     second_round.sort();
     assert_eq!(
         second_round,
-        ["prepull-w-2077-42-node1", "prepull-w-2077-42-node2"]
+        ["rsp-prepull-w-2077-42-node1", "rsp-prepull-w-2077-42-node2"]
     );
     // One image at a time per node: a node's second pod comes after its first is gone.
     let log = cluster.pod_events();
     for node in ["node1", "node2"] {
         let position = |kind, name: &str| log.iter().position(|e| e.kind == kind && e.name == name);
-        let first_deleted = position(PodEventKind::Deleted, &format!("prepull-w-2077-43-{node}"));
-        let second_created = position(PodEventKind::Created, &format!("prepull-w-2077-42-{node}"));
+        let first_deleted = position(
+            PodEventKind::Deleted,
+            &format!("rsp-prepull-w-2077-43-{node}"),
+        );
+        let second_created = position(
+            PodEventKind::Created,
+            &format!("rsp-prepull-w-2077-42-{node}"),
+        );
         assert!(
             first_deleted.unwrap() < second_created.unwrap(),
             "{node}: {log:?}"
@@ -177,28 +187,33 @@ async fn gar_prepulls_one_image_per_node_in_two_rounds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_same_name_pod_is_replaced_without_error() {
+async fn a_same_name_pod_it_did_not_create_is_left_alone() {
     let cluster = standard_cluster().await;
-    // Not a prepull pod (no label, not bound), so only the create's 409 reveals it.
-    let stale: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
-        "metadata": {"name": "prepull-d-2077-10-23-node2", "namespace": NAMESPACE},
+    // Not one of rsp-images' pods (no label), so only the create's 409 reveals it.
+    let squatter: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "metadata": {"name": "rsp-prepull-d-2077-10-23-node2", "namespace": NAMESPACE},
         "spec": {"containers": [{"name": "other", "image": "example/other:1"}]}
     }))
     .unwrap();
-    cluster.create_pod_directly(stale);
+    let squatter = cluster.create_pod_directly(squatter);
     let mut harness = Harness::start(&cluster, fast_config(), standard_images());
     let event = harness.event(5 * SECOND, |_| true).await.unwrap();
-    assert_eq!(event.outcome, PrepullOutcome::Succeeded);
+    let PrepullOutcome::Failed {
+        reason, message, ..
+    } = &event.outcome
+    else {
+        panic!("expected a failure, got {event:?}");
+    };
+    assert_eq!(*reason, FailureReason::CreateFailed);
+    assert!(message.contains("did not create"), "{message}");
+    let still = cluster
+        .pod(NAMESPACE, "rsp-prepull-d-2077-10-23-node2")
+        .expect("the other pod is still there");
+    assert_eq!(still.metadata.uid, squatter.metadata.uid);
     assert!(
-        cluster.stats().requests("create", "pods") >= 2,
-        "the create was retried"
+        cluster.request_log().iter().all(|r| r.verb != "delete"),
+        "nothing was deleted"
     );
-    let gone = cluster
-        .wait_until(2 * SECOND, |c| {
-            c.pod(NAMESPACE, "prepull-d-2077-10-23-node2").is_none()
-        })
-        .await;
-    assert!(gone, "the replacement is deleted after its pull");
     harness.finish().await;
 }
 
@@ -244,7 +259,7 @@ async fn an_api_error_on_create_is_reported_and_retried() {
     assert_eq!(*reason, FailureReason::CreateFailed);
     assert!(
         message.starts_with(
-            "Error creating object (Pod nublado/prepull-d-2077-10-23-node2, status 400)"
+            "Error creating object (Pod nublado/rsp-prepull-d-2077-10-23-node2, status 400)"
         ),
         "{message}"
     );
@@ -451,7 +466,7 @@ async fn a_restart_adopts_wanted_leftovers_and_removes_the_rest() {
     let mut harness = Harness::start(&cluster, config, standard_images());
     let event = harness.event(5 * SECOND, |_| true).await.unwrap();
     assert_eq!(event.outcome, PrepullOutcome::Succeeded);
-    assert_eq!(event.pod, "prepull-d-2077-10-23-node2");
+    assert_eq!(event.pod, "rsp-prepull-d-2077-10-23-node2");
     assert_eq!(
         cluster.stats().requests("create", "pods"),
         0,

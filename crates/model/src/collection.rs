@@ -5,17 +5,25 @@
 //! (the last tag of a name wins, as in the original). Subsets are new collections.
 
 use crate::filter::ImageFilterPolicy;
+use crate::key_index::KeyIndex;
 use crate::select::{self, KindLists};
 pub use crate::select::{ArchSpecific, FilterSide, SubsetSpec};
 use crate::tag::{Number, Tag, TagKind};
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TagCollection {
     tags: Vec<Tag>,
     by_kind: KindLists,
-    by_name: HashMap<String, u32>,
+    /// Names looked up through the tags themselves (no copied strings).
+    by_name: KeyIndex<Tag>,
+}
+
+impl Default for TagCollection {
+    fn default() -> TagCollection {
+        TagCollection::new(Vec::new())
+    }
 }
 
 impl TagCollection {
@@ -24,11 +32,10 @@ impl TagCollection {
         // Indices are u32; more than 4 billion tags cannot come from a registry listing.
         let tags: Vec<Tag> = tags.into_iter().take(u32::MAX as usize).collect();
         let by_kind = select::group_sorted(&tags, 0..tags.len() as u32);
-        let by_name = tags
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.tag().to_string(), i as u32))
-            .collect();
+        let mut by_name = KeyIndex::new(tags.len(), Tag::tag);
+        for i in 0..tags.len() as u32 {
+            by_name.insert(&tags, i);
+        }
         TagCollection {
             tags,
             by_kind,
@@ -83,13 +90,15 @@ impl TagCollection {
     }
 
     pub fn get(&self, name: &str) -> Option<&Tag> {
-        self.by_name.get(name).map(|&i| &self.tags[i as usize])
+        self.by_name
+            .get(&self.tags, name)
+            .map(|i| &self.tags[i as usize])
     }
 
     /// The newest releases, weeklies and dailies plus the included tags, each once.
     pub fn subset(&self, spec: &SubsetSpec) -> TagCollection {
         let members = select::subset(&self.tags, &self.by_kind, spec, |name| {
-            self.by_name.get(name).copied()
+            self.by_name.get(&self.tags, name)
         });
         TagCollection::new(
             members

@@ -27,7 +27,11 @@
 //! - `platform`: the platforms (os, architecture) an image runs on, and whether a node's
 //!   platform is one of them.
 //! - `plan`: the prepull plan, which images each eligible node still needs.
+//! - `validation`: the API server's syntax rules for names, labels and tolerations, so that
+//!   a configuration it would refuse is refused when it loads.
 //! - `bitset` (private): a set of small indices, for catalog members and node presence.
+//! - `key_index` (private): items found by a string they hold (tag name, digest) without
+//!   copies of the strings, for catalogs and tag collections.
 
 pub mod api;
 mod bitset;
@@ -35,6 +39,7 @@ pub mod catalog;
 pub mod collection;
 pub mod duration;
 pub mod filter;
+mod key_index;
 pub mod lab;
 pub mod listing;
 pub mod node;
@@ -43,5 +48,6 @@ pub mod platform;
 pub mod reference;
 mod select;
 pub mod tag;
+pub mod validation;
 
 pub use tag::{Tag, TagKind, Version};

@@ -57,6 +57,16 @@ pub enum TolerationOperator {
     Exists,
 }
 
+impl TolerationOperator {
+    /// The name in the Kubernetes API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TolerationOperator::Equal => "Equal",
+            TolerationOperator::Exists => "Exists",
+        }
+    }
+}
+
 /// A toleration from `lab.tolerations`, in the Kubernetes shape (camelCase keys).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -100,8 +110,35 @@ impl Toleration {
         }
     }
 
+    /// The toleration as the API server validates it (see [`crate::validation`]).
+    pub fn fields(&self) -> crate::validation::TolerationFields<'_> {
+        crate::validation::TolerationFields {
+            key: self.key.as_deref().unwrap_or_default(),
+            operator: self.operator.as_str(),
+            value: self.value.as_deref().unwrap_or_default(),
+            effect: self.effect.as_deref().unwrap_or_default(),
+            toleration_seconds: self.toleration_seconds,
+        }
+    }
+
     /// Whether this toleration makes a node with `taint` acceptable for a lab.
+    ///
+    /// One difference from the scheduler: a toleration without a key never tolerates a
+    /// platform taint ([`PLATFORM_TAINT_KEYS`]). GKE taints Arm nodes
+    /// `kubernetes.io/arch=arm64:NoSchedule` and Windows nodes
+    /// `node.kubernetes.io/os=windows:NoSchedule`, so that only workloads that ask for that
+    /// platform land there (GKE adds the toleration itself to pods that select the platform);
+    /// <https://cloud.google.com/kubernetes-engine/docs/how-to/prepare-arm-workloads-for-deployment>,
+    /// <https://cloud.google.com/kubernetes-engine/docs/how-to/creating-a-cluster-windows>.
+    /// A catch-all `{operator: Exists}` in `lab.tolerations` is written for the lab pool's own
+    /// taints, not as a claim that lab images run on Arm or Windows; taking it as one would
+    /// send images to nodes whose platform they may lack, where every pull fails. An operator
+    /// who does mean it names the key, and then each image's platforms decide
+    /// ([`crate::plan::PrepullImage::can_run_on`]).
     pub fn tolerates(&self, taint: &Taint) -> bool {
+        if self.key.is_none() && PLATFORM_TAINT_KEYS.contains(&taint.key.as_str()) {
+            return false;
+        }
         if self
             .effect
             .as_ref()
@@ -192,7 +229,29 @@ impl Eligibility {
     }
 }
 
+/// Taints that fence off nodes of a platform (see [`Toleration::tolerates`]).
+pub const PLATFORM_TAINT_KEYS: [&str; 3] = [
+    "kubernetes.io/arch",
+    "kubernetes.io/os",
+    "node.kubernetes.io/os",
+];
+
+/// The well-known label with a node's operating system (set by kubelet).
+pub const OS_LABEL: &str = "kubernetes.io/os";
+/// The well-known label with a node's CPU architecture (set by kubelet).
+pub const ARCH_LABEL: &str = "kubernetes.io/arch";
+
 impl NodeInfo {
+    /// The node's operating system (`kubernetes.io/os`), e.g. `linux`.
+    pub fn os(&self) -> Option<&str> {
+        self.labels.get(OS_LABEL).map(String::as_str)
+    }
+
+    /// The node's CPU architecture (`kubernetes.io/arch`), e.g. `amd64`, `arm64`.
+    pub fn arch(&self) -> Option<&str> {
+        self.labels.get(ARCH_LABEL).map(String::as_str)
+    }
+
     /// Whether the node's labels satisfy an equality label selector (`lab.nodeSelector`).
     pub fn matches_selector(&self, selector: &BTreeMap<String, String>) -> bool {
         selector
@@ -330,6 +389,50 @@ mod tests {
         };
         assert!(timed.tolerates(&t));
         assert!(!timed.tolerates(&taint("k", Some("v"), "NoExecute")));
+    }
+
+    #[test]
+    fn a_toleration_without_a_key_does_not_tolerate_platform_taints() {
+        let catch_all = Toleration {
+            operator: TolerationOperator::Exists,
+            ..Toleration::default()
+        };
+        let arm = node_with(vec![taint(
+            "kubernetes.io/arch",
+            Some("arm64"),
+            "NoSchedule",
+        )]);
+        let windows = node_with(vec![taint(
+            "node.kubernetes.io/os",
+            Some("windows"),
+            "NoSchedule",
+        )]);
+        let pool = node_with(vec![taint(
+            "nublado.lsst.io/lab",
+            Some("true"),
+            "NoSchedule",
+        )]);
+        assert!(pool
+            .eligibility(std::slice::from_ref(&catch_all))
+            .is_eligible());
+        assert_eq!(
+            arm.eligibility(std::slice::from_ref(&catch_all)).comment(),
+            Some("Node is tainted (NoSchedule, kubernetes.io/arch = arm64)")
+        );
+        assert!(!windows
+            .eligibility(std::slice::from_ref(&catch_all))
+            .is_eligible());
+        let effect_only = Toleration {
+            effect: Some("NoSchedule".into()),
+            ..catch_all.clone()
+        };
+        assert!(!arm.eligibility(&[effect_only]).is_eligible());
+        // Naming the key is an explicit choice.
+        let arm64 = Toleration {
+            key: Some("kubernetes.io/arch".into()),
+            ..catch_all
+        };
+        assert!(arm.eligibility(&[arm64]).is_eligible());
     }
 
     #[test]

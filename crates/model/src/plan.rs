@@ -9,8 +9,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalog::NodePresence;
-use crate::node::{CachedImage, NodeInfo, Toleration};
+use crate::node::{NodeInfo, Toleration};
+use crate::platform::{PlatformSupport, Platforms};
 
 /// One image the policy wants on every eligible node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,6 +24,18 @@ pub struct PrepullImage {
     pub reference_with_digest: String,
     /// The content digest, `sha256:…`; what node caches are compared by.
     pub digest: String,
+    /// The platforms the image runs on, as far as the registry told.
+    pub platforms: Platforms,
+}
+
+impl PrepullImage {
+    /// Whether the image can be pulled onto `node`: not when the registry says the node's
+    /// platform is not among the image's (kubelet would fail with "no match for platform",
+    /// every time). Unknown platforms, or a node without a `kubernetes.io/arch` label, keep
+    /// the pull.
+    pub fn can_run_on(&self, node: &NodeInfo) -> bool {
+        self.platforms.support(node.os(), node.arch()) != PlatformSupport::Unsupported
+    }
 }
 
 /// The images one node still needs, most important first.
@@ -68,22 +83,80 @@ impl PrepullPlan {
     }
 }
 
-/// How many images kubelet lists in a node's status by default (`--node-status-max-images`).
-/// A node that lists fewer has listed all it has.
-pub const REPORTED_IMAGES_CAP: usize = 50;
+/// kubelet's `nodeStatusMaxImages`: how many images (largest first) a node's `status.images`
+/// lists at most. A node that lists fewer has listed all it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub enum NodeStatusMaxImages {
+    Limit(usize),
+    /// `-1`: every image is listed.
+    Unlimited,
+}
 
-/// (node, digest) pulls that succeeded, remembered because kubelet reports at most 50 images
-/// per node (`--node-status-max-images`): without this memory an image pushed out of the
-/// reported list would be pulled again after every refresh.
+impl Default for NodeStatusMaxImages {
+    /// kubelet's default, 50.
+    fn default() -> Self {
+        NodeStatusMaxImages::Limit(50)
+    }
+}
+
+impl NodeStatusMaxImages {
+    /// Whether a list of `listed` images is every image the node has.
+    pub fn lists_all(self, listed: usize) -> bool {
+        match self {
+            NodeStatusMaxImages::Limit(limit) => listed < limit,
+            NodeStatusMaxImages::Unlimited => true,
+        }
+    }
+}
+
+impl TryFrom<i64> for NodeStatusMaxImages {
+    type Error = String;
+
+    /// kubelet's own rule: `-1` or more.
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        match value {
+            -1 => Ok(NodeStatusMaxImages::Unlimited),
+            0.. => Ok(NodeStatusMaxImages::Limit(
+                usize::try_from(value).unwrap_or(usize::MAX),
+            )),
+            _ => Err(format!(
+                "{value} is not a kubelet nodeStatusMaxImages: give -1 (every image is \
+                 listed) or the number of images kubelet lists (default 50)"
+            )),
+        }
+    }
+}
+
+impl From<NodeStatusMaxImages> for i64 {
+    fn from(value: NodeStatusMaxImages) -> i64 {
+        match value {
+            NodeStatusMaxImages::Limit(limit) => i64::try_from(limit).unwrap_or(i64::MAX),
+            NodeStatusMaxImages::Unlimited => -1,
+        }
+    }
+}
+
+/// Whether a node has listed a remembered pull since it succeeded, and with what size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sighting {
+    NotYet,
+    Listed { size: Option<u64> },
+}
+
+/// (node, digest) pulls that succeeded, remembered because kubelet reports at most
+/// `nodeStatusMaxImages` images per node, the largest first: without this memory an image
+/// pushed out of the reported list would be pulled again after every refresh.
 ///
 /// Memory must not outlive the image, though: kubelet's garbage collector evicts images, and
-/// an evicted image remembered as pulled would never be pulled again. Each pull is therefore
-/// remembered as *not yet seen* until the node lists it, and forgotten once a node that lists
-/// all its images (fewer than the cap) stops listing it ([`PulledSet::follow_reports`]).
+/// an evicted image remembered as pulled would never be pulled again (and would look cached).
+/// Each pull is therefore remembered as *not yet seen* until the node lists it (kubelet
+/// reports its status some seconds after a pull), and once seen it is forgotten when the
+/// node's report proves it gone ([`PulledSet::follow_reports`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PulledSet {
-    /// Node → digest → whether the node has listed the digest since it was pulled.
-    by_node: HashMap<String, HashMap<String, bool>>,
+    /// Node → digest → whether (and with what size) the node has listed the digest since.
+    by_node: HashMap<String, HashMap<String, Sighting>>,
 }
 
 impl PulledSet {
@@ -92,35 +165,84 @@ impl PulledSet {
         self.by_node
             .entry(node.to_owned())
             .or_default()
-            .insert(digest.to_owned(), false)
+            .insert(digest.to_owned(), Sighting::NotYet)
+            .is_none()
+    }
+
+    /// Remembers a successful pull on `node`, already seen when the node's latest report
+    /// lists it; returns whether it was new.
+    pub fn insert_reported(&mut self, node: &NodeInfo, digest: &str) -> bool {
+        let listed = node
+            .images
+            .iter()
+            .find(|image| image.digest() == Some(digest));
+        let sighting = match listed {
+            Some(image) => Sighting::Listed {
+                size: image.size.filter(|s| *s > 0),
+            },
+            None => Sighting::NotYet,
+        };
+        self.by_node
+            .entry(node.name.clone())
+            .or_default()
+            .insert(digest.to_owned(), sighting)
             .is_none()
     }
 
     /// The set after the nodes' latest reports, or `None` if they change nothing: pulls a
-    /// node lists are marked seen; seen pulls that a complete list no longer has are
-    /// forgotten (the image was evicted). Pulls not yet listed are kept, since kubelet
-    /// updates the node's status some seconds after a pull.
-    pub fn follow_reports(&self, nodes: &[NodeInfo]) -> Option<PulledSet> {
+    /// node lists are marked seen; a seen pull the node no longer lists is forgotten when
+    /// that is certain, which is when the list is complete (shorter than
+    /// `nodeStatusMaxImages`) or when the image is larger than the smallest image listed
+    /// (kubelet lists the largest first, so it would be listed). Sizes are those kubelet
+    /// reported for the digest (on this node when it listed it, else on any node), never a
+    /// registry's, which measure something else (compressed layers).
+    pub fn follow_reports(
+        &self,
+        nodes: &[NodeInfo],
+        max_images: NodeStatusMaxImages,
+    ) -> Option<PulledSet> {
         let mut next: Option<PulledSet> = None;
+        let mut reported_sizes: Option<HashMap<&str, u64>> = None;
         for node in nodes {
             let Some(remembered) = self.by_node.get(&node.name) else {
                 continue;
             };
-            let listed: HashSet<&str> =
-                node.images.iter().filter_map(CachedImage::digest).collect();
-            let complete = node.images.len() < REPORTED_IMAGES_CAP;
-            for (digest, seen) in remembered {
-                let change = if listed.contains(digest.as_str()) {
-                    (!seen).then_some(Some(true))
-                } else {
-                    (*seen && complete).then_some(None)
+            let listed: HashMap<&str, Option<u64>> = node
+                .images
+                .iter()
+                .filter_map(|image| Some((image.digest()?, image.size.filter(|s| *s > 0))))
+                .collect();
+            let complete = max_images.lists_all(node.images.len());
+            let smallest = node
+                .images
+                .iter()
+                .filter_map(|image| image.size.filter(|s| *s > 0))
+                .min();
+            for (digest, sighting) in remembered {
+                let change = match (listed.get(digest.as_str()), sighting) {
+                    (Some(size), Sighting::Listed { size: known }) if size == known => None,
+                    (Some(size), _) => Some(Some(Sighting::Listed { size: *size })),
+                    (None, Sighting::NotYet) => None,
+                    (None, Sighting::Listed { size }) => {
+                        let size = size.or_else(|| {
+                            reported_sizes
+                                .get_or_insert_with(|| sizes_reported(nodes))
+                                .get(digest.as_str())
+                                .copied()
+                        });
+                        let would_be_listed = matches!(
+                            (size, smallest),
+                            (Some(size), Some(smallest)) if size > smallest
+                        );
+                        (complete || would_be_listed).then_some(None)
+                    }
                 };
                 if let Some(change) = change {
                     let set = next.get_or_insert_with(|| self.clone());
                     let digests = set.by_node.entry(node.name.clone()).or_default();
                     match change {
-                        Some(seen) => {
-                            digests.insert(digest.clone(), seen);
+                        Some(sighting) => {
+                            digests.insert(digest.clone(), sighting);
                         }
                         None => {
                             digests.remove(digest);
@@ -160,9 +282,24 @@ impl PulledSet {
         self.by_node.values().map(HashMap::len).sum()
     }
 
+    /// How a pull was last seen (tests).
+    #[cfg(test)]
+    fn sighting(&self, node: &str, digest: &str) -> Option<Sighting> {
+        self.by_node.get(node)?.get(digest).copied()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_node.values().all(HashMap::is_empty)
     }
+}
+
+/// The size kubelet reports for each digest, on any node.
+fn sizes_reported(nodes: &[NodeInfo]) -> HashMap<&str, u64> {
+    nodes
+        .iter()
+        .flat_map(|node| &node.images)
+        .filter_map(|image| Some((image.digest()?, image.size.filter(|s| *s > 0)?)))
+        .collect()
 }
 
 /// Computes the plan (see the module comment). Nodes outside `selector` are skipped, so the
@@ -183,18 +320,18 @@ pub fn plan(
     let presence = NodePresence::from_nodes(selected.iter().copied(), pulled, false);
     let eligible = selected
         .into_iter()
-        .filter(|node| node.eligibility(tolerations).is_eligible())
-        .map(|node| node.name.as_str());
+        .filter(|node| node.eligibility(tolerations).is_eligible());
     plan_with_presence(images, eligible, &presence)
 }
 
-/// The plan for the eligible nodes (names in listing order), given where each digest is
-/// already cached or known to be pulled: what a caller that keeps a [`NodePresence`] plans
-/// from, without parsing node caches again. Images repeating an earlier digest are dropped:
-/// pulling a digest once brings every tag that shares it.
+/// The plan for the eligible nodes (in listing order), given where each digest is already
+/// cached or known to be pulled: what a caller that keeps a [`NodePresence`] plans from,
+/// without parsing node caches again. Images repeating an earlier digest are dropped: pulling
+/// a digest once brings every tag that shares it. An image is planned only onto nodes whose
+/// platform it supports ([`PrepullImage::can_run_on`]).
 pub fn plan_with_presence<'a>(
     images: &[PrepullImage],
-    eligible: impl IntoIterator<Item = &'a str>,
+    eligible: impl IntoIterator<Item = &'a NodeInfo>,
     presence: &NodePresence,
 ) -> PrepullPlan {
     let mut seen = HashSet::new();
@@ -207,11 +344,13 @@ pub fn plan_with_presence<'a>(
         .filter_map(|node| {
             let missing: Vec<PrepullImage> = unique
                 .iter()
-                .filter(|image| !presence.is_on(&image.digest, node))
+                .filter(|image| {
+                    image.can_run_on(node) && !presence.is_on(&image.digest, &node.name)
+                })
                 .map(|image| (*image).clone())
                 .collect();
             (!missing.is_empty()).then(|| NodePulls {
-                node: node.to_owned(),
+                node: node.name.clone(),
                 images: missing,
             })
         })
@@ -222,15 +361,19 @@ pub fn plan_with_presence<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Taint;
+    use crate::node::{CachedImage, Taint};
+    use crate::platform::Platform;
 
     fn image(tag: &str, digest: &str) -> PrepullImage {
         PrepullImage {
             tag: tag.into(),
             reference_with_digest: format!("lighthouse.ceres/library/sketchbook:{tag}@{digest}"),
             digest: digest.into(),
+            platforms: Platforms::Unknown,
         }
     }
+
+    const CAP: NodeStatusMaxImages = NodeStatusMaxImages::Limit(50);
 
     fn node(name: &str, cached: &[&str]) -> NodeInfo {
         NodeInfo {
@@ -266,16 +409,19 @@ mod tests {
         let mut pulled = PulledSet::default();
         pulled.insert("node1", "sha256:a");
         // Not yet listed (kubelet reports later): kept, nothing changes.
-        assert_eq!(pulled.follow_reports(&[node("node1", &[])]), None);
+        assert_eq!(pulled.follow_reports(&[node("node1", &[])], CAP), None);
         // Listed: marked seen.
         let seen = pulled
-            .follow_reports(&[node("node1", &["sha256:a"])])
+            .follow_reports(&[node("node1", &["sha256:a"])], CAP)
             .expect("marked as seen");
         assert!(seen.contains("node1", "sha256:a"));
-        assert_eq!(seen.follow_reports(&[node("node1", &["sha256:a"])]), None);
+        assert_eq!(
+            seen.follow_reports(&[node("node1", &["sha256:a"])], CAP),
+            None
+        );
         // Gone from a complete list: evicted, forgotten, and planned again.
         let evicted = seen
-            .follow_reports(&[node("node1", &["sha256:b"])])
+            .follow_reports(&[node("node1", &["sha256:b"])], CAP)
             .expect("forgotten");
         assert!(!evicted.contains("node1", "sha256:a"));
         let images = [image("w_2077_43", "sha256:a")];
@@ -287,12 +433,133 @@ mod tests {
             &evicted,
         );
         assert_eq!(tags(&again), [("node1".into(), vec!["w_2077_43".into()])]);
-        // Gone from a list at the cap: the node may just not report it; kept.
-        let full: Vec<String> = (0..REPORTED_IMAGES_CAP)
-            .map(|i| format!("sha256:x{i}"))
-            .collect();
+        // Gone from a list at the cap, of images as large as it: the node may just not
+        // report it; kept.
+        let full: Vec<String> = (0..50).map(|i| format!("sha256:x{i}")).collect();
         let full: Vec<&str> = full.iter().map(String::as_str).collect();
-        assert_eq!(seen.follow_reports(&[node("node1", &full)]), None);
+        assert_eq!(seen.follow_reports(&[node("node1", &full)], CAP), None);
+        // With kubelet's nodeStatusMaxImages at -1 the same list is complete.
+        let unlimited = NodeStatusMaxImages::Unlimited;
+        assert!(seen
+            .follow_reports(&[node("node1", &full)], unlimited)
+            .is_some());
+    }
+
+    /// A node at the cap listing `count` images of `size` bytes, plus `extra`.
+    fn full_node(count: usize, size: u64, extra: &[(&str, u64)]) -> NodeInfo {
+        let mut node = node("node1", &[]);
+        node.images = (0..count)
+            .map(|i| CachedImage {
+                references: vec![format!("example/big@sha256:x{i}")],
+                size: Some(size),
+            })
+            .chain(extra.iter().map(|(digest, size)| CachedImage {
+                references: vec![format!("lighthouse.ceres/library/sketchbook@{digest}")],
+                size: Some(*size),
+            }))
+            .collect();
+        node
+    }
+
+    #[test]
+    fn a_pull_the_node_already_lists_is_seen_at_once() {
+        // kubelet's node status can show the image before the pod's imageID is observed; no
+        // later report would then mark it seen, and an eviction would never be noticed.
+        let mut pulled = PulledSet::default();
+        assert!(pulled.insert_reported(&full_node(0, 0, &[("sha256:a", 7)]), "sha256:a"));
+        assert_eq!(
+            pulled.sighting("node1", "sha256:a"),
+            Some(Sighting::Listed { size: Some(7) })
+        );
+        assert!(pulled.insert_reported(&full_node(0, 0, &[]), "sha256:b"));
+        assert_eq!(pulled.sighting("node1", "sha256:b"), Some(Sighting::NotYet));
+        let evicted = pulled
+            .follow_reports(&[full_node(0, 0, &[("sha256:c", 1)])], CAP)
+            .expect("a is gone");
+        assert!(!evicted.contains("node1", "sha256:a"));
+        assert!(evicted.contains("node1", "sha256:b"));
+    }
+
+    #[test]
+    fn an_image_larger_than_the_smallest_listed_is_gone_when_not_listed() {
+        let mut pulled = PulledSet::default();
+        pulled.insert("node1", "sha256:a");
+        // Seen at 20 GB among 49 images of 10 GB (the list is at the cap of 50).
+        let seen = pulled
+            .follow_reports(&[full_node(49, 10_000, &[("sha256:a", 20_000)])], CAP)
+            .expect("seen");
+        assert_eq!(
+            seen.sighting("node1", "sha256:a"),
+            Some(Sighting::Listed { size: Some(20_000) })
+        );
+        // Fifty 10 GB images and not ours: kubelet lists the largest first, so a 20 GB image
+        // would be there. Evicted.
+        let evicted = seen
+            .follow_reports(&[full_node(50, 10_000, &[])], CAP)
+            .expect("evicted");
+        assert!(!evicted.contains("node1", "sha256:a"));
+        // Fifty 30 GB images: ours may just be below the cap. Kept.
+        assert_eq!(
+            seen.follow_reports(&[full_node(50, 30_000, &[])], CAP),
+            None
+        );
+        // A size reported on another node counts too (here the sighting had none).
+        let mut sizeless = PulledSet::default();
+        sizeless.insert("node1", "sha256:b");
+        let mut listed = full_node(49, 10_000, &[("sha256:b", 0)]);
+        let sizeless = sizeless
+            .follow_reports(std::slice::from_ref(&listed), CAP)
+            .expect("seen");
+        listed = full_node(50, 10_000, &[]);
+        let mut other = full_node(0, 0, &[("sha256:b", 20_000)]);
+        other.name = "node2".into();
+        assert_eq!(
+            sizeless.follow_reports(std::slice::from_ref(&listed), CAP),
+            None
+        );
+        assert!(sizeless.follow_reports(&[listed, other], CAP).is_some());
+    }
+
+    #[test]
+    fn images_are_planned_only_onto_nodes_whose_platform_they_support() {
+        let mut amd64_only = image("w_2077_43_amd64", "sha256:a");
+        amd64_only.platforms = Platforms::known([Platform::new("linux", "amd64")]);
+        let anywhere = image("w_2077_42", "sha256:b");
+        let labelled = |name: &str, arch: Option<&str>| {
+            let mut node = node(name, &[]);
+            node.labels
+                .insert("kubernetes.io/os".into(), "linux".into());
+            if let Some(arch) = arch {
+                node.labels.insert("kubernetes.io/arch".into(), arch.into());
+            }
+            node
+        };
+        let nodes = [
+            labelled("x86", Some("amd64")),
+            labelled("arm", Some("arm64")),
+            labelled("unlabelled", None),
+        ];
+        let plan = plan(
+            &[amd64_only, anywhere],
+            &nodes,
+            &selector(),
+            &[],
+            &PulledSet::default(),
+        );
+        assert_eq!(
+            tags(&plan),
+            [
+                (
+                    "x86".into(),
+                    vec!["w_2077_43_amd64".into(), "w_2077_42".into()]
+                ),
+                ("arm".into(), vec!["w_2077_42".into()]),
+                (
+                    "unlabelled".into(),
+                    vec!["w_2077_43_amd64".into(), "w_2077_42".into()]
+                ),
+            ]
+        );
     }
 
     #[test]

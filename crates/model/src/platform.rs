@@ -44,7 +44,7 @@ impl fmt::Display for Platform {
 }
 
 /// What the registry told about an image's platforms.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum Platforms {
     /// The registry did not say (a single manifest without a readable config, or a source that
     /// does not report platforms): the image is assumed to run anywhere.

@@ -129,7 +129,7 @@ pub struct ServiceState<S> {
     pub(crate) refresh: SharedRecord,
     /// How the supervised tasks fare (readiness, notices, metrics).
     pub(crate) health: Health,
-    pub(crate) leader: watch::Receiver<bool>,
+    pub(crate) leader: rsp_kube::Leadership,
     /// Whether prepull pods are really created (false for a static cluster).
     pub(crate) prepulling: bool,
     /// Durations of successful prepulls (see `record_prepull_durations`).
@@ -460,7 +460,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
                 failing_since: record.failing_since,
                 consecutive_failures: record.consecutive_failures,
             },
-            leader: *self.leader.borrow(),
+            leader: self.leader.is_leading(),
             prepulling: self.prepulling,
             grid: self.current().status_grid(),
             lab_form: self.form.setup(),
@@ -497,7 +497,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             refresh_interval: self.config.images.refresh_interval,
             images_seen: world.listing.catalog.len() as u64,
             tags_seen: world.listing.tag_count() as u64,
-            leader: self.prepulling.then(|| *self.leader.borrow()),
+            leader: self.prepulling.then(|| self.leader.is_leading()),
             prepull_pods_in_flight: puller.in_flight as u64,
             prepull_pods_max: self.config.prepuller.max_in_flight as u64,
             prepull_durations: self.prepull_durations.clone(),

@@ -19,8 +19,10 @@ use rsp_model::collection::{ArchSpecific, FilterSide};
 use rsp_model::listing::Listing;
 use rsp_model::node::{Eligibility, IneligibleReason, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
+use rsp_model::platform::{PlatformSupport, Platforms};
 use rsp_model::reference::TagReference;
 use rsp_model::TagKind;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -35,8 +37,13 @@ pub struct World {
     pub eligibility: Vec<Eligibility>,
     /// Where each digest is cached, pulls the prepuller saw succeed included.
     pub presence: NodePresence,
-    /// The eligible nodes: an image is prepulled when all of them cache it.
+    /// The eligible nodes: an image is prepulled when all of them that its platforms
+    /// allow cache it ([`World::eligible_for`]).
     pub eligible: NodeSet,
+    /// The distinct platforms (`kubernetes.io/os`, `kubernetes.io/arch`) of eligible nodes:
+    /// usually one or two, so an image's platforms are compared with these, not with every
+    /// node.
+    platforms: Vec<(Option<String>, Option<String>)>,
     /// The node list this world was built from, to tell when a new one is the same.
     input: Arc<Vec<NodeInfo>>,
 }
@@ -77,6 +84,10 @@ impl World {
             .iter()
             .map(|node| node.eligibility(&config.lab.tolerations))
             .collect();
+        // A remembered pull that the nodes' reports prove evicted is not cached any more,
+        // whatever replica keeps the memory.
+        let followed = pulled.follow_reports(&nodes, config.prepuller.node_status_max_images);
+        let pulled = followed.as_ref().unwrap_or(pulled);
         let presence = NodePresence::from_nodes(nodes.iter(), pulled, listing.sizes_from_nodes);
         let mut world = World {
             listing,
@@ -84,9 +95,18 @@ impl World {
             eligibility,
             presence,
             eligible: NodeSet::default(),
+            platforms: Vec::new(),
             input,
         };
         world.eligible = world.presence.node_set(world.eligible_names());
+        let mut platforms = Vec::new();
+        for node in world.eligible_nodes() {
+            let platform = (node.os().map(str::to_owned), node.arch().map(str::to_owned));
+            if !platforms.contains(&platform) {
+                platforms.push(platform);
+            }
+        }
+        world.platforms = platforms;
         world
     }
 
@@ -101,14 +121,43 @@ impl World {
     }
 
     fn entry<'a>(&self, image: &'a Image) -> SpawnerEntry<'a> {
-        SpawnerEntry::image(image, &self.presence, &self.eligible)
+        SpawnerEntry::image(
+            image,
+            &self.presence,
+            &self.eligible_for(&image.platforms()),
+        )
+    }
+
+    /// The eligible nodes, in listing order.
+    pub fn eligible_nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.entries()
+            .filter(|(_, eligibility)| eligibility.is_eligible())
+            .map(|(node, _)| node)
     }
 
     /// The names of the eligible nodes, in listing order.
     pub fn eligible_names(&self) -> impl Iterator<Item = &str> {
-        self.entries()
-            .filter(|(_, eligibility)| eligibility.is_eligible())
-            .map(|(node, _)| node.name.as_str())
+        self.eligible_nodes().map(|node| node.name.as_str())
+    }
+
+    /// The eligible nodes an image with `platforms` can run on: where it belongs and is
+    /// counted as prepulled or missing. A node of another platform cannot have it at all.
+    pub fn eligible_for(&self, platforms: &Platforms) -> Cow<'_, NodeSet> {
+        let supported = |os: Option<&str>, arch: Option<&str>| {
+            platforms.support(os, arch) != PlatformSupport::Unsupported
+        };
+        if self
+            .platforms
+            .iter()
+            .all(|(os, arch)| supported(os.as_deref(), arch.as_deref()))
+        {
+            return Cow::Borrowed(&self.eligible);
+        }
+        let names = self
+            .eligible_nodes()
+            .filter(|node| supported(node.os(), node.arch()))
+            .map(|node| node.name.as_str());
+        Cow::Owned(self.presence.node_set(names))
     }
 }
 
@@ -174,7 +223,10 @@ pub fn menu(world: &World, config: &Config, now: DateTime<Utc>) -> MenuImages {
     }) {
         if image.name() == recommended_tag {
             recommended = Some(MenuImage::from_image(image));
-        } else if world.presence.is_on_all(image.digest(), &world.eligible) {
+        } else if world
+            .presence
+            .is_on_all(image.digest(), &world.eligible_for(&image.platforms()))
+        {
             menu.push(MenuImage::from_image(image));
         }
     }
@@ -247,7 +299,16 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
         resolved_aliases: true,
         ..Hidden::ARCH_SPECIFIC
     }) {
-        let mut entry = NodeImage::from_image(image, &world.presence, &world.eligible);
+        let runs_on = world.eligible_for(&image.platforms());
+        let mut entry = NodeImage::from_image(image, &world.presence, &runs_on);
+        if runs_on.len() < world.eligible.len() {
+            entry.unsupported = world
+                .presence
+                .missing(image.digest(), &world.eligible)
+                .filter(|node| !entry.missing.iter().any(|missing| missing == node))
+                .map(str::to_owned)
+                .collect();
+        }
         for node in world.presence.nodes(image.digest()) {
             if let Some(&i) = index.get(node) {
                 nodes[i].cached.push(entry.reference.clone());
@@ -291,6 +352,7 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
             tag: image.name().to_owned(),
             reference_with_digest: image.reference_with_digest(),
             digest: image.digest().to_owned(),
+            platforms: image.platforms(),
         })
         .collect()
 }
@@ -303,7 +365,7 @@ pub fn prepull_plan(world: &World) -> PrepullPlan {
 
 /// [`prepull_plan`] for prepull images the caller computed already.
 pub fn plan_for_images(world: &World, images: &[PrepullImage]) -> PrepullPlan {
-    plan_with_presence(images, world.eligible_names(), &world.presence)
+    plan_with_presence(images, world.eligible_nodes(), &world.presence)
 }
 
 /// For each prepull image (in priority order), how many eligible nodes the plan still pulls

@@ -447,6 +447,25 @@ async fn a_node_page_shows_its_eligibility_facts_and_each_image_with_its_last_er
 }
 
 #[tokio::test]
+async fn a_pair_whose_platforms_do_not_match_is_unsupported_not_missing() {
+    let backend = TestBackend::with_an_amd64_only_daily;
+    let html = page(backend(), &format!("{PREFIX}/nodes/node4")).await;
+    assert!(
+        html.contains(r#"<span class="state unsupported">unsupported</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("the image runs on linux/amd64, not on this node&#39;s linux/arm64"),
+        "{html}"
+    );
+    // The daily counts node1 (cached) and node2 (failing), not node4: cached on 1 of 2.
+    let overview = page(backend(), PREFIX).await;
+    assert!(overview.contains("1 unsupported"), "{overview}");
+    let nodes = page(backend(), &format!("{PREFIX}/nodes?state=unsupported")).await;
+    assert_eq!(listed_nodes(&nodes), ["node4"]);
+}
+
+#[tokio::test]
 async fn without_a_prefix_the_status_pages_are_at_the_root() {
     let app = rsp_service::http::router(Arc::new(TestBackend::standard()), "/").unwrap();
     let overview = get(&app, "/").await;

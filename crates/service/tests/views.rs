@@ -14,6 +14,7 @@ use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
+use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
 use rsp_service::views::{
     menu, missing_nodes_by_image, nodes_by_eligibility, prepull_images, prepull_plan,
     prepuller_status, spawner_images, PrepullErrors, World,
@@ -71,12 +72,7 @@ fn gar_listing(config: &Config) -> Arc<Listing> {
         ("w_2077_40", 8),
     ]
     .into_iter()
-    .map(|(name, n)| ListedImage {
-        tag: Tag::parse(name),
-        digest: digest(n),
-        size: Some(1000 + u64::from(n)),
-        platforms: Default::default(),
-    })
+    .map(|(name, n)| listed(name, n, Default::default()))
     .collect();
     Arc::new(Listing::complete(
         REGISTRY,
@@ -84,6 +80,16 @@ fn gar_listing(config: &Config) -> Arc<Listing> {
         images,
         &config.images.listing_rules(),
     ))
+}
+
+/// A listed image `name` with digest `digest(n)` and size `1000 + n`.
+fn listed(name: &str, n: u32, platforms: rsp_model::platform::Platforms) -> ListedImage {
+    ListedImage {
+        tag: Tag::parse(name),
+        digest: digest(n),
+        size: Some(1000 + u64::from(n)),
+        platforms,
+    }
 }
 
 /// The behaviour's Docker standard fixture (§9.3): `recommended` and `w_2077_43` share
@@ -511,6 +517,7 @@ fn pull(tag: &str, n: u32) -> PrepullImage {
         tag: tag.to_owned(),
         reference_with_digest: with_digest(tag, &d(n)),
         digest: d(n),
+        platforms: Default::default(),
     }
 }
 
@@ -639,4 +646,118 @@ fn the_plan_pulls_each_digest_once_on_eligible_nodes_only() {
             ("d_2077_10_22", 2),
         ]
     );
+}
+
+/// The GAR listing with `w_2077_43` (and `recommended`, same digest) amd64-only as the
+/// registry tells, `w_2077_42` multi-arch, the rest unknown.
+fn listing_with_platforms(config: &Config) -> Arc<Listing> {
+    use rsp_model::platform::{Platform, Platforms};
+    let amd64 = Platforms::known([Platform::new("linux", "amd64")]);
+    let both = Platforms::known([
+        Platform::new("linux", "amd64"),
+        Platform::new("linux", "arm64"),
+    ]);
+    let images = [
+        ("w_2077_43", 1, amd64.clone()),
+        ("recommended", 1, amd64),
+        ("w_2077_42", 2, both),
+        ("d_2077_10_23", 4, Platforms::Unknown),
+    ]
+    .into_iter()
+    .map(|(name, n, platforms)| listed(name, n, platforms))
+    .collect();
+    Arc::new(Listing::complete(
+        REGISTRY,
+        REPOSITORY,
+        images,
+        &config.images.listing_rules(),
+    ))
+}
+
+fn on_arch(name: &str, arch: &str, digests: &[&str]) -> NodeInfo {
+    let mut node = node(name, digests, 1);
+    node.labels
+        .insert("kubernetes.io/os".to_owned(), "linux".to_owned());
+    node.labels
+        .insert("kubernetes.io/arch".to_owned(), arch.to_owned());
+    node
+}
+
+#[test]
+fn a_pair_that_cannot_exist_is_neither_missing_nor_planned() {
+    let config = config("");
+    let listing = listing_with_platforms(&config);
+    let (d1, d2, d4) = (digest(1), digest(2), digest(4));
+    let nodes = [
+        on_arch("x86", "amd64", &[&d1, &d2, &d4]),
+        on_arch("arm", "arm64", &[&d2, &d4]),
+    ];
+    let world = Arc::new(World::new(listing, &nodes, &config, &PulledSet::default()));
+    // Every image is where it can be: nothing to pull, everything prepulled.
+    assert!(prepull_plan(&world).is_empty());
+    // The status pages say so: the arm node cannot have the amd64-only image, and that pair
+    // counts neither as wanted nor as missing.
+    let grid = StatusGrid::build(Arc::clone(&world), &Default::default());
+    let column = grid.image_index("w_2077_43").expect("a prepull image");
+    let weekly = &grid.images()[column];
+    assert_eq!(
+        (weekly.counts.get(CellKind::Cached), weekly.counts.wanted()),
+        (1, 1)
+    );
+    assert_eq!(weekly.counts.get(CellKind::Unsupported), 1);
+    let arm = grid.node_named("arm").expect("the arm node");
+    assert_eq!(
+        arm.cells[column],
+        CellState::Unsupported(PlatformMismatch {
+            node: "linux/arm64".to_owned(),
+            image: "linux/amd64".to_owned(),
+        })
+    );
+    assert!(!arm.is_incomplete(None));
+    let status =
+        serde_json::to_value(prepuller_status(&world, &config, &PrepullErrors::new())).unwrap();
+    assert_eq!(status["images"]["pending"], json!([]));
+    let weekly = status["images"]["prepulled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["tag"] == "w_2077_43")
+        .expect("w_2077_43 is prepulled")
+        .clone();
+    assert_eq!(weekly["missing"], json!([]));
+    assert_eq!(weekly["unsupported"], json!(["arm"]));
+    // Images without a platform restriction keep the original's fields exactly.
+    let daily = status["images"]["prepulled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["tag"] == "d_2077_10_23")
+        .unwrap()
+        .clone();
+    assert!(daily.get("unsupported").is_none(), "{daily}");
+    let images = serde_json::to_value(spawner_images(&world, "recommended")).unwrap();
+    assert_eq!(images["recommended"]["prepulled"], json!(true));
+    let menu = menu(&world, &config, at("2077-11-01T00:00:00Z"));
+    assert!(
+        menu.menu
+            .iter()
+            .any(|m| m.reference.contains(":w_2077_42@")),
+        "{:?}",
+        menu.menu
+    );
+
+    // Without the image on the x86 node it is missing there, and only there.
+    let nodes = [
+        on_arch("x86", "amd64", &[&d2, &d4]),
+        on_arch("arm", "arm64", &[&d2, &d4]),
+    ];
+    let world = World::new(
+        listing_with_platforms(&config),
+        &nodes,
+        &config,
+        &PulledSet::default(),
+    );
+    let plan = prepull_plan(&world);
+    let pulls: Vec<(&str, &str)> = plan.pulls().map(|(n, i)| (n, i.tag.as_str())).collect();
+    assert_eq!(pulls, [("x86", "w_2077_43")]);
 }

@@ -3,6 +3,7 @@
 //! prepull image's reference always ends in its own tag and digest).
 
 use rsp_model::plan::PrepullImage;
+use rsp_model::platform::Platforms;
 
 /// A well-formed digest made from a number of any integer type, `sha256:00…0n` (64 hex
 /// digits).
@@ -11,12 +12,13 @@ pub fn digest(n: impl std::fmt::LowerHex) -> String {
 }
 
 /// A prepull image of `repository` (`registry/path`), named by tag and digest as the plan
-/// names it.
+/// names it, with platforms the registry did not tell (it may go onto any node).
 pub fn prepull_image(repository: &str, tag: &str, digest: &str) -> PrepullImage {
     PrepullImage {
         tag: tag.into(),
         reference_with_digest: format!("{repository}:{tag}@{digest}"),
         digest: digest.into(),
+        platforms: Platforms::Unknown,
     }
 }
 

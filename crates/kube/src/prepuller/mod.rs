@@ -3,8 +3,9 @@
 //!
 //! It is a reconcile loop: node snapshots, the wanted images, a watcher of prepull pods (a
 //! reflector store) and timers wake it; the pure [`reconcile::Reconciler`] decides; API calls
-//! run as tasks whose results wake the loop again. It prepulls only while `active` is true
-//! (this replica holds the lease); losing the lease stops it at once and leaves its pods to
+//! run as tasks whose results wake the loop again. It prepulls only while this replica leads
+//! ([`Leadership`]); every API call is guarded by the leadership itself, so the moment the
+//! tenure ends no write is started or continued, and the session ends and leaves its pods to
 //! the next leader, which adopts or deletes them. [`PrepullerHandle::shutdown`] deletes the
 //! pods in flight within a bounded time.
 
@@ -31,6 +32,7 @@ pub use status::{FailureReason, PrepullEvent, PrepullOutcome, PrepullerStatus, P
 
 use crate::backoff::WatchBackoff;
 use crate::config::PrepullerConfig;
+use crate::leadership::Leadership;
 use crate::nodes::NodeSnapshot;
 use crate::pod::PREPULLER_SELECTOR;
 use reconcile::{PodView, Reconciler};
@@ -58,16 +60,16 @@ pub struct PrepullerHandle {
 
 impl PrepullerHandle {
     /// Starts prepulling. `nodes` comes from a [`crate::nodes::NodeWatcher`], `images` from
-    /// the refresh loop, `active` from [`crate::leader::LeaderElection`] (or a channel that
-    /// stays `true` when election is off).
+    /// the refresh loop, `leadership` from [`crate::leader::LeaderElection`] (or
+    /// [`Leadership::always`] when election is off).
     pub fn start(
         client: Client,
         config: PrepullerConfig,
         nodes: watch::Receiver<Option<NodeSnapshot>>,
         images: watch::Receiver<WantedImages>,
-        active: watch::Receiver<bool>,
+        leadership: Leadership,
     ) -> PrepullerHandle {
-        Self::resume(client, config, nodes, images, active, Arc::default())
+        Self::resume(client, config, nodes, images, leadership, Arc::default())
     }
 
     /// As [`PrepullerHandle::start`], remembering the successful pulls of a previous run (a
@@ -77,7 +79,7 @@ impl PrepullerHandle {
         config: PrepullerConfig,
         nodes: watch::Receiver<Option<NodeSnapshot>>,
         images: watch::Receiver<WantedImages>,
-        active: watch::Receiver<bool>,
+        leadership: Leadership,
         pulled: Arc<PulledSet>,
     ) -> PrepullerHandle {
         let (status_tx, status) = watch::channel(Arc::new(PrepullerStatus {
@@ -91,7 +93,7 @@ impl PrepullerHandle {
             config,
             nodes,
             images,
-            active,
+            leadership,
             stop: stop_rx,
             status: status_tx,
             events: events.clone(),
@@ -158,7 +160,7 @@ struct Runner {
     config: PrepullerConfig,
     nodes: watch::Receiver<Option<NodeSnapshot>>,
     images: watch::Receiver<WantedImages>,
-    active: watch::Receiver<bool>,
+    leadership: Leadership,
     stop: watch::Receiver<bool>,
     status: watch::Sender<Arc<PrepullerStatus>>,
     events: broadcast::Sender<PrepullEvent>,
@@ -178,17 +180,15 @@ enum SessionEnd {
 
 impl Runner {
     async fn run(mut self) {
-        let mut active_open = true;
         loop {
             if *self.stop.borrow() {
                 return;
             }
-            if *self.active.borrow_and_update() {
+            if self.leadership.is_leading() {
                 match self.session().await {
                     SessionEnd::Stopped => return,
                     SessionEnd::LostLeadership => {
                         tracing::info!("Lost leadership: stopped prepulling");
-                        self.publish_inactive();
                         continue;
                     }
                     SessionEnd::PodWatchEnded => {
@@ -198,14 +198,42 @@ impl Runner {
                 }
             }
             self.publish_inactive();
-            tokio::select! {
-                _ = self.stop.changed() => return,
-                changed = self.active.changed(), if active_open => {
-                    active_open = changed.is_ok();
+            // Not leading: keep the memory of pulls true to what nodes report (an evicted image
+            // must not look cached), until this replica leads or stops.
+            let mut leadership = self.leadership.clone();
+            loop {
+                tokio::select! {
+                    _ = self.stop.changed() => return,
+                    gained = leadership.gained() => {
+                        if !gained {
+                            // Nobody can make us lead any more: wait for the stop.
+                            let _ = self.stop.changed().await;
+                            return;
+                        }
+                        break;
+                    }
+                    changed = self.nodes.changed() => {
+                        if changed.is_err() {
+                            let _ = self.stop.changed().await;
+                            return;
+                        }
+                        self.follow_reports();
+                    }
                 }
-                // Nobody can make us active any more: wait for the stop.
-                () = std::future::pending(), if !active_open => {}
             }
+        }
+    }
+
+    /// Forgets remembered pulls that the nodes' latest reports prove evicted.
+    fn follow_reports(&mut self) {
+        let nodes = self.nodes.borrow_and_update().clone();
+        let Some(nodes) = nodes else { return };
+        if let Some(pulled) = self
+            .pulled
+            .follow_reports(&nodes, self.config.node_status_max_images)
+        {
+            self.pulled = Arc::new(pulled);
+            self.publish_inactive();
         }
     }
 
@@ -237,7 +265,11 @@ impl Runner {
         reconciler.set_nodes(self.nodes.borrow_and_update().clone());
         reconciler.set_images(self.images.borrow_and_update().clone());
         let mut ops: JoinSet<reconcile::OpDone> = JoinSet::new();
-        let (mut nodes_open, mut images_open, mut active_open) = (true, true, true);
+        let mut lost = std::pin::pin!({
+            let mut leadership = self.leadership.clone();
+            async move { leadership.lost().await }
+        });
+        let (mut nodes_open, mut images_open) = (true, true);
         let mut stopping_until: Option<Instant> = None;
         let mut last_publish: Option<Instant> = None;
         let mut publish_pending = true;
@@ -259,14 +291,12 @@ impl Runner {
                         stopping_until = Some(Instant::now() + self.config.shutdown_timeout);
                     }
                 }
-                changed = self.active.changed(), if active_open => match changed {
-                    Err(_) => active_open = false,
-                    Ok(()) if !*self.active.borrow() => {
-                        self.pulled = reconciler.pulled();
-                        return SessionEnd::LostLeadership;
-                    }
-                    Ok(()) => {}
-                },
+                () = &mut lost => {
+                    // In-flight calls are guarded by the leadership and stop by themselves;
+                    // dropping the set also aborts their tasks.
+                    self.pulled = reconciler.pulled();
+                    return SessionEnd::LostLeadership;
+                }
                 changed = self.nodes.changed(), if nodes_open => match changed {
                     Err(_) => nodes_open = false,
                     Ok(()) => reconciler.set_nodes(self.nodes.borrow_and_update().clone()),
@@ -294,7 +324,8 @@ impl Runner {
             }
             let now = Instant::now();
             for action in reconciler.reconcile(now, chrono::Utc::now(), &pods) {
-                ops.spawn(ops::execute(self.api.clone(), namespace.clone(), action));
+                let call = ops::execute(self.api.clone(), namespace.clone(), action);
+                ops.spawn(guarded(self.leadership.clone(), call));
             }
             for event in reconciler.take_events() {
                 // No subscriber is fine: events only feed logs and metrics.
@@ -319,6 +350,18 @@ impl Runner {
                 }
             }
         }
+    }
+}
+
+/// An API call that runs only while this replica leads; when the tenure ends first, its
+/// result is that the call was abandoned.
+async fn guarded(
+    leadership: Leadership,
+    call: impl std::future::Future<Output = reconcile::OpDone>,
+) -> reconcile::OpDone {
+    match leadership.run(call).await {
+        Some(done) => done,
+        None => reconcile::OpDone::Abandoned,
     }
 }
 

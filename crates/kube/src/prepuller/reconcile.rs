@@ -44,9 +44,9 @@ pub enum Action {
         name: String,
         pod: Box<Pod>,
     },
-    Delete {
-        name: String,
-    },
+    /// Deletes the pod of that name, and only the one with that uid when it is known, so
+    /// that a pod created under the same name since is never deleted by mistake.
+    Delete { name: String, uid: Option<String> },
 }
 
 /// The result of an [`Action`], fed back to the reconciler.
@@ -63,6 +63,9 @@ pub enum OpDone {
         name: String,
         result: Result<(), String>,
     },
+    /// The call was dropped unfinished because this replica stopped leading (the session is
+    /// ending: nothing to record).
+    Abandoned,
 }
 
 /// The prepull pods the pod watcher currently sees.
@@ -84,6 +87,8 @@ enum SlotState {
         missing_since: Option<Instant>,
     },
     Deleting {
+        /// The pod's uid, when known, so that only that pod is deleted.
+        uid: Option<String>,
         confirmed: bool,
         resend_at: Instant,
     },
@@ -106,10 +111,12 @@ struct PairState {
     last_error: Option<(FailureReason, String, DateTime<Utc>)>,
 }
 
-/// A prepull pod that is not ours to keep, being deleted.
+/// A prepull pod of ours that no slot tracks (left by an earlier run or another replica),
+/// being deleted.
 #[derive(Debug)]
 struct Orphan {
     node: String,
+    uid: Option<String>,
     resend_at: Instant,
 }
 
@@ -274,7 +281,10 @@ impl Reconciler {
             return;
         };
         // Evicted images must be pulled again: follow what the nodes list now.
-        if let Some(pulled) = self.pulled.follow_reports(nodes) {
+        if let Some(pulled) = self
+            .pulled
+            .follow_reports(nodes, self.config.node_status_max_images)
+        {
             self.pulled = Arc::new(pulled);
         }
         let selector = &self.config.node_selector;
@@ -364,20 +374,23 @@ impl Reconciler {
                 }
                 _ => {
                     tracing::info!(pod = %name, %node, "Deleting leftover prepull pod");
+                    let uid = pod.metadata.uid.clone();
                     self.orphans.insert(
                         name.clone(),
                         Orphan {
                             node,
+                            uid: uid.clone(),
                             resend_at: now + DELETE_RECHECK,
                         },
                     );
-                    self.outbox.push(Action::Delete { name });
+                    self.outbox.push(Action::Delete { name, uid });
                 }
             }
         }
     }
 
-    /// Deletes prepull pods that are not ours; forgets them once gone.
+    /// Deletes prepull pods of ours that no slot tracks; forgets them once gone. (The pod
+    /// watcher selects rsp-images' labels: other prepullers' pods are never seen here.)
     fn sweep_orphans(&mut self, now: Instant, pods: &dyn PodView) {
         let ours: HashSet<&str> = self.slots.values().map(|slot| slot.name.as_str()).collect();
         for pod in pods.all() {
@@ -388,25 +401,35 @@ impl Reconciler {
                 continue;
             }
             tracing::info!(pod = %name, "Deleting prepull pod this prepuller does not track");
+            let uid = pod.metadata.uid.clone();
             self.orphans.insert(
                 name.to_owned(),
                 Orphan {
                     node: pod_node(&pod),
+                    uid: uid.clone(),
                     resend_at: now + DELETE_RECHECK,
                 },
             );
             self.outbox.push(Action::Delete {
                 name: name.to_owned(),
+                uid,
             });
         }
         let outbox = &mut self.outbox;
         self.orphans.retain(|name, orphan| {
-            if pods.get(name).is_none() {
+            let Some(pod) = pods.get(name) else {
+                return false;
+            };
+            if orphan.uid.is_some() && pod.metadata.uid != orphan.uid {
+                // Another pod took the name: that one is judged on its own.
                 return false;
             }
             if now >= orphan.resend_at {
                 orphan.resend_at = now + DELETE_RECHECK;
-                outbox.push(Action::Delete { name: name.clone() });
+                outbox.push(Action::Delete {
+                    name: name.clone(),
+                    uid: orphan.uid.clone(),
+                });
             }
             true
         });

@@ -1,6 +1,6 @@
 //! Shared harness for the tests against the fake cluster: the standard configuration of the
-//! original's tests (selector, tolerations, pull secret, owner), short timings, a prepuller
-//! wired to a node watcher, and the end-of-test check that no prepull pod is left behind.
+//! original's tests (selector, tolerations, pull secret), short timings, a prepuller wired to
+//! a node watcher, and the end-of-test check that no prepull pod is left behind.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -8,15 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use rsp_kube::config::{Backoff, OwnerPod, PrepullerConfig};
-use rsp_kube::{NodeWatcher, PrepullEvent, PrepullImage, PrepullerHandle, PrepullerStatus};
+use rsp_kube::config::{Backoff, PrepullerConfig};
+use rsp_kube::{
+    LeaderConfig, LeaderElection, Leadership, NodeWatcher, PrepullEvent, PrepullImage,
+    PrepullerHandle, PrepullerStatus, Tenure,
+};
 use rsp_model::node::{Toleration, TolerationOperator};
 use rsp_testkit::kube::{node, FakeCluster, NodeSpecBuilder};
 use tokio::sync::{broadcast, watch};
 
 pub const NAMESPACE: &str = "nublado";
 pub const REGISTRY: &str = "lighthouse.ceres/library/sketchbook";
-pub const OWNER_UID: &str = "12720beb-ecae-452e-982e-2f0a0a2fbaf1";
 
 /// Logs to stderr when `RUST_LOG` is set (for debugging a test; silent otherwise).
 pub fn init_logs() {
@@ -30,11 +32,7 @@ pub fn init_logs() {
 
 /// A prepull image of the standard Docker repository.
 pub fn image(tag: &str, digest: &str) -> PrepullImage {
-    PrepullImage {
-        tag: tag.into(),
-        reference_with_digest: format!("{REGISTRY}:{tag}@{digest}"),
-        digest: digest.into(),
-    }
+    rsp_testkit::builders::prepull_image(REGISTRY, tag, digest)
 }
 
 /// `lab.tolerations` of the standard configuration.
@@ -60,10 +58,6 @@ pub fn fast_config() -> PrepullerConfig {
     let mut config = PrepullerConfig::new(NAMESPACE);
     config.pod.pull_secret = Some("pull-secret".into());
     config.pod.tolerations = standard_tolerations();
-    config.pod.owner = Some(OwnerPod {
-        name: "nublado-controller".into(),
-        uid: OWNER_UID.into(),
-    });
     config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
     config.prepull_timeout = Duration::from_secs(10);
     config.pull_error_grace = Duration::from_millis(200);
@@ -90,7 +84,8 @@ pub struct Harness {
     pub cluster: FakeCluster,
     pub nodes: NodeWatcher,
     pub images: watch::Sender<Option<Arc<Vec<PrepullImage>>>>,
-    pub active: watch::Sender<bool>,
+    /// Leading for good until a test says otherwise.
+    pub tenure: watch::Sender<Tenure>,
     pub prepuller: Option<PrepullerHandle>,
     pub events: broadcast::Receiver<PrepullEvent>,
     pub status: watch::Receiver<Arc<PrepullerStatus>>,
@@ -105,13 +100,13 @@ impl Harness {
     ) -> Self {
         let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
         let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
-        let (active, active_rx) = watch::channel(true);
+        let (tenure, tenure_rx) = watch::channel(Tenure::Always);
         let prepuller = PrepullerHandle::start(
             cluster.client(),
             config,
             nodes.subscribe(),
             images_rx,
-            active_rx,
+            Leadership::new(tenure_rx),
         );
         Harness {
             cluster: cluster.clone(),
@@ -119,7 +114,7 @@ impl Harness {
             status: prepuller.status(),
             nodes,
             images: images_tx,
-            active,
+            tenure,
             prepuller: Some(prepuller),
         }
     }
@@ -170,6 +165,16 @@ impl Harness {
         .await
     }
 
+    /// Fails the test if any finished pull so far failed.
+    pub fn assert_no_failures(&mut self) {
+        let failures: Vec<_> = self
+            .drain_events()
+            .into_iter()
+            .filter(|e| e.outcome != rsp_kube::PrepullOutcome::Succeeded)
+            .collect();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
     /// Stops the prepuller gracefully and checks that no prepull pod is left.
     pub async fn finish(mut self) {
         if let Some(prepuller) = self.prepuller.take() {
@@ -179,18 +184,20 @@ impl Harness {
     }
 }
 
-/// Prepull pods in the test namespace now.
+/// Every (node, digest) pair of these nodes and digests.
+pub fn pairs<'a>(nodes: &[&'a str], digests: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+    digests
+        .iter()
+        .flat_map(|digest| nodes.iter().map(move |node| (*node, *digest)))
+        .collect()
+}
+
+/// rsp-images' prepull pods in the test namespace now.
 pub fn prepull_pods(cluster: &FakeCluster) -> Vec<Pod> {
     cluster
         .pods(NAMESPACE)
         .into_iter()
-        .filter(|pod| {
-            pod.metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get("nublado.lsst.io/category"))
-                .is_some_and(|value| value == "prepuller")
-        })
+        .filter(rsp_kube::pod::is_ours)
         .collect()
 }
 
@@ -230,4 +237,80 @@ pub fn created_pods(cluster: &FakeCluster) -> Vec<String> {
         .filter(|event| event.kind == rsp_testkit::kube::PodEventKind::Created)
         .map(|event| event.name)
         .collect()
+}
+
+/// Lease timings short enough for tests (the ratios of the defaults, 15 s / 10 s / 5 s, kept
+/// roughly: a holder stops 200 ms before anyone may take over).
+pub const LEASE: Duration = Duration::from_secs(1);
+pub const RENEW_DEADLINE: Duration = Duration::from_millis(800);
+pub const RENEW: Duration = Duration::from_millis(150);
+
+/// Leader election for `identity` with the test timings.
+pub fn leader_config(identity: &str) -> LeaderConfig {
+    let mut config = LeaderConfig::new(NAMESPACE, identity);
+    config.lease_duration = LEASE;
+    config.renew_deadline = RENEW_DEADLINE;
+    config.renew_interval = RENEW;
+    config
+}
+
+/// One replica: an election and a prepuller that follows it, all its calls made with its
+/// own identity (as each pod has its own service-account token).
+pub struct Replica {
+    pub election: LeaderElection,
+    pub prepuller: PrepullerHandle,
+    _nodes: NodeWatcher,
+    _images: watch::Sender<rsp_kube::WantedImages>,
+}
+
+impl Replica {
+    pub fn start(cluster: &FakeCluster, identity: &str, images: Vec<PrepullImage>) -> Self {
+        Replica::with_lease(cluster, leader_config(identity), images)
+    }
+
+    pub fn with_lease(
+        cluster: &FakeCluster,
+        lease: LeaderConfig,
+        images: Vec<PrepullImage>,
+    ) -> Self {
+        let config = fast_config();
+        let client = cluster.client_for(&lease.identity);
+        let election = LeaderElection::start(client.clone(), lease);
+        let nodes = NodeWatcher::start(client.clone(), &config.node_selector);
+        let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
+        let prepuller = PrepullerHandle::start(
+            client,
+            config,
+            nodes.subscribe(),
+            images_rx,
+            election.leadership(),
+        );
+        Replica {
+            election,
+            prepuller,
+            _nodes: nodes,
+            _images: images_tx,
+        }
+    }
+
+    pub async fn wait_leader(&self, leader: bool, timeout: Duration) -> bool {
+        wait_leader(&self.election, leader, timeout).await
+    }
+
+    pub async fn shutdown(self) {
+        self.prepuller.shutdown().await;
+        self.election.shutdown().await;
+    }
+}
+
+/// Waits until the election says this replica leads (or not).
+pub async fn wait_leader(election: &LeaderElection, leader: bool, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while election.is_leader() != leader {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
 }

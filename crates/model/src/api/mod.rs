@@ -111,11 +111,17 @@ pub struct NodeImage {
     pub size: Option<u64>,
     /// Nodes that cache the image (eligible or not), sorted.
     pub nodes: Vec<String>,
-    /// Eligible nodes that do not cache it yet, sorted.
+    /// Eligible nodes that do not cache it yet, sorted (only nodes whose platform the image
+    /// supports, as far as the registry told).
     pub missing: Vec<String>,
     /// The last prepull error per node, for nodes whose last prepull of this image failed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, String>,
+    /// Eligible nodes whose platform (`kubernetes.io/os`, `kubernetes.io/arch`) the image does
+    /// not support, sorted: the image cannot be there, so they are neither missing nor pulled.
+    /// Absent when there are none, as for every image whose platforms are unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
 }
 
 impl NodeImage {
@@ -135,6 +141,7 @@ impl NodeImage {
                 .map(str::to_string)
                 .collect(),
             errors: BTreeMap::new(),
+            unsupported: Vec::new(),
         }
     }
 }

@@ -11,7 +11,6 @@
 //! in `NodePresence`, keyed by digest.
 
 mod image;
-mod index;
 mod presence;
 mod resolve;
 
@@ -20,10 +19,10 @@ pub use presence::{NodePresence, NodeSet};
 
 use crate::bitset::BitSet;
 use crate::filter::ImageFilterPolicy;
+use crate::key_index::KeyIndex;
 use crate::select::{self, ArchSpecific, FilterSide, KindLists, SubsetSpec};
 use crate::tag::{Number, TagKind};
 use chrono::{DateTime, Utc};
-use index::ImageIndex;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -36,9 +35,9 @@ struct CatalogData {
     group_of: Vec<u32>,
     /// How many digest groups there are.
     groups: u32,
-    by_name: ImageIndex,
+    by_name: KeyIndex<Image>,
     /// One image of each digest (its group is the digest's).
-    by_digest: ImageIndex,
+    by_digest: KeyIndex<Image>,
 }
 
 /// No member of a view has this digest group.
@@ -105,7 +104,7 @@ impl ImageCatalog {
 
         // Groups list their members in collection order as parsed, which decides primaries.
         let parsed_order = select::group_sorted(&images, 0..count);
-        let mut by_digest = ImageIndex::new(images.len(), Image::digest);
+        let mut by_digest = KeyIndex::new(images.len(), Image::digest);
         let mut group_of = vec![0u32; images.len()];
         let mut groups = 0u32;
         for &i in parsed_order.iter().flatten() {
@@ -151,7 +150,7 @@ impl ImageCatalog {
         }
 
         // A tag listed twice is found as its last listing.
-        let mut by_name = ImageIndex::new(images.len(), Image::name);
+        let mut by_name = KeyIndex::new(images.len(), Image::name);
         for i in 0..count {
             by_name.insert(&images, i);
         }

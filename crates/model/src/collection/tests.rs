@@ -165,6 +165,11 @@ fn lookups_find_the_last_tag_of_a_name_and_duplicates_stay_listed() {
     assert_eq!(c.all_tags(ArchSpecific::Hide).count(), 2);
     assert_eq!(c.get("latest").unwrap().kind(), TagKind::Alias);
     assert!(c.get("other").is_none());
+    // Two tags of one name that differ: the later one is found.
+    let c = TagCollection::new(vec![Tag::parse("w_2077_46"), Tag::alias("w_2077_46")]);
+    assert_eq!(c.get("w_2077_46").unwrap().kind(), TagKind::Alias);
+    let c = TagCollection::new(vec![Tag::alias("w_2077_46"), Tag::parse("w_2077_46")]);
+    assert_eq!(c.get("w_2077_46").unwrap().kind(), TagKind::Weekly);
 }
 
 mod properties {

@@ -48,6 +48,10 @@ pub fn kind_words(kind: CellKind) -> KindWords {
             "not wanted",
             "The node is ineligible: nothing is prepulled there.",
         ),
+        CellKind::Unsupported => (
+            "unsupported",
+            "The image does not run on the node's platform (OS and architecture): it cannot be there.",
+        ),
     };
     KindWords {
         class: kind.name(),
@@ -82,6 +86,11 @@ pub fn cell_detail(cell: &CellState, now: SystemTime) -> String {
         ),
         CellState::Missing => "waiting for a prepull slot".to_owned(),
         CellState::NotWanted => "the node is ineligible: nothing is prepulled here".to_owned(),
+        CellState::Unsupported(mismatch) => format!(
+            "the image runs on {}, not on this node's {}",
+            clip(&mismatch.image, REASON),
+            clip(&mismatch.node, REASON)
+        ),
     }
 }
 

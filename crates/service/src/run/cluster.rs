@@ -14,7 +14,9 @@ use crate::supervise::{propagate_panic, Supervisor, Task};
 use crate::views;
 use rsp_config::{ClusterConfig, Config};
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
-use rsp_kube::{LeaderConfig, LeaderElection, NodeSnapshot, NodeWatcher, OwnerPod, PodTemplate};
+use rsp_kube::{
+    LeaderConfig, LeaderElection, Leadership, NodeSnapshot, NodeWatcher, PodTemplate, Tenure,
+};
 use rsp_model::listing::Listing;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,8 +49,9 @@ pub(super) struct Inputs {
 pub(super) struct Cluster {
     pub nodes: watch::Receiver<Option<NodeSnapshot>>,
     pub puller: watch::Receiver<Arc<PullerStatus>>,
-    /// Whether this replica is the one that prepulls.
-    pub leader: watch::Receiver<bool>,
+    /// Whether, and until when, this replica is the one that prepulls: the tenure of the
+    /// current run's election, forwarded (it survives the runs).
+    pub leader: Leadership,
     /// Whether prepull pods are really created (false for a static cluster: plan only).
     pub prepulling: bool,
     /// Senders nobody writes to, kept so that their channels stay open (a closed channel
@@ -78,13 +81,12 @@ impl ClusterSetup {
                 let (nodes_tx, nodes) = watch::channel(Some(Arc::new(nodes)));
                 let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
                 // The only replica that plans, so it leads (the page then reads "plan only").
-                let (leader_tx, leader) = watch::channel(true);
                 Cluster {
                     nodes,
                     puller,
-                    leader,
+                    leader: Leadership::always(),
                     prepulling: false,
-                    _senders: vec![Box::new(nodes_tx), Box::new(puller_tx), Box::new(leader_tx)],
+                    _senders: vec![Box::new(nodes_tx), Box::new(puller_tx)],
                 }
             }
             ClusterSetup::Kubernetes(setup) => setup.start(supervisor, inputs),
@@ -103,30 +105,19 @@ impl KubernetesSetup {
                 .await
                 .map_err(|error| ServeError::Failed(error.to_string()))?,
         };
-        let namespace = config
-            .prepuller
-            .namespace
-            .clone()
-            .unwrap_or_else(|| rsp_kube::config::default_namespace(&config.metadata_path));
-        let owner = OwnerPod::from_metadata_dir(&config.metadata_path);
-        let identity = match &owner {
-            Some(owner) => owner.name.clone(),
-            None => format!("rsp-images-{:08x}", rand::random::<u32>()),
-        };
+        let template = pod_template(config);
+        let identity = rsp_kube::config::pod_name(&config.metadata_path)
+            .unwrap_or_else(|| format!("rsp-images-{:08x}", rand::random::<u32>()));
         let leader = config
             .prepuller
             .leader_election
-            .then(|| LeaderConfig::new(namespace.clone(), identity));
-        let mut prepuller = rsp_kube::PrepullerConfig::new(namespace.clone());
-        prepuller.pod = PodTemplate {
-            namespace,
-            pull_secret: config.lab.pull_secret.clone(),
-            tolerations: config.lab.tolerations.clone(),
-            owner,
-        };
+            .then(|| LeaderConfig::new(template.namespace.clone(), identity));
+        let mut prepuller = rsp_kube::PrepullerConfig::new(template.namespace.clone());
+        prepuller.pod = template;
         prepuller.node_selector = config.lab.node_selector.clone();
         prepuller.max_in_flight = config.prepuller.max_in_flight;
         prepuller.prepull_timeout = config.images.prepull_timeout;
+        prepuller.node_status_max_images = config.prepuller.node_status_max_images;
         Ok(KubernetesSetup {
             client,
             selector: config.lab.node_selector.clone(),
@@ -138,7 +129,7 @@ impl KubernetesSetup {
     fn start(self, supervisor: &mut Supervisor, inputs: Inputs) -> Cluster {
         let (nodes_tx, nodes) = watch::channel(None);
         let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
-        let (leader_tx, leader) = watch::channel(false);
+        let (leader_tx, leader) = watch::channel(Tenure::Follower);
 
         supervisor.spawn(Task::NodeWatcher, {
             let (client, selector, stop) =
@@ -174,7 +165,7 @@ impl KubernetesSetup {
         Cluster {
             nodes,
             puller,
-            leader,
+            leader: Leadership::new(leader),
             prepulling: true,
             _senders: Vec::new(),
         }
@@ -212,7 +203,7 @@ struct Prepuller {
     listings: watch::Receiver<Arc<Listing>>,
     placeholder: Arc<Listing>,
     status: watch::Sender<Arc<PullerStatus>>,
-    leader: watch::Sender<bool>,
+    leader: watch::Sender<Tenure>,
     durations: Histogram,
     /// The current run's election, kept outside the run so that it can be released after
     /// the run died.
@@ -232,14 +223,14 @@ impl Prepuller {
     async fn run(self: Arc<Self>) {
         let mut listings = self.listings.clone();
         let (wanted_tx, wanted) = watch::channel(self.wanted(&listings.borrow_and_update()));
-        let active = match &self.leader_config {
+        let leadership = match &self.leader_config {
             Some(config) => {
                 let election = LeaderElection::start(self.client.clone(), config.clone());
-                let active = election.subscribe();
+                let leadership = election.leadership();
                 *lock(&self.election) = Some(election);
-                active
+                leadership
             }
-            None => watch::channel(true).1,
+            None => Leadership::always(),
         };
         let pulled = Arc::clone(&self.status.borrow().pulled);
         let mut prepuller = rsp_kube::PrepullerHandle::resume(
@@ -247,23 +238,24 @@ impl Prepuller {
             self.config.clone(),
             self.nodes.clone(),
             wanted,
-            active.clone(),
+            leadership.clone(),
             pulled,
         );
         let durations = state::record_prepull_durations(prepuller.events(), self.durations.clone());
         tokio::pin!(durations);
-        let (mut status, mut active, mut stop) = (prepuller.status(), active, self.stop.clone());
-        self.leader.send_replace(*active.borrow_and_update());
-        let (mut active_open, mut durations_open) = (true, true);
+        let (mut status, mut tenure, mut stop) =
+            (prepuller.status(), leadership, self.stop.clone());
+        self.leader.send_replace(tenure.tenure());
+        let (mut tenure_open, mut durations_open) = (true, true);
         loop {
             tokio::select! {
                 outcome = prepuller.ended() => return propagate_panic(outcome),
                 Ok(()) = status.changed() => {
                     self.status.send_replace(Arc::clone(&status.borrow_and_update()));
                 }
-                changed = active.changed(), if active_open => match changed {
-                    Ok(()) => { self.leader.send_replace(*active.borrow_and_update()); }
-                    Err(_) => active_open = false,
+                changed = tenure.changed(), if tenure_open => match changed {
+                    Ok(next) => { self.leader.send_replace(next); }
+                    Err(_) => tenure_open = false,
                 },
                 Ok(()) = listings.changed() => {
                     wanted_tx.send_replace(self.wanted(&listings.borrow_and_update()));
@@ -278,10 +270,25 @@ impl Prepuller {
 
     /// Gives up the Lease of the last run, so that another replica prepulls at once.
     async fn release_lease(self: Arc<Self>) {
-        self.leader.send_replace(false);
+        self.leader.send_replace(Tenure::Follower);
         let election = lock(&self.election).take();
         if let Some(election) = election {
             election.shutdown().await;
         }
+    }
+}
+
+/// What every prepull pod carries, from the configuration: the namespace
+/// (`prepuller.namespace`, else the service's own), the pull secret and the tolerations.
+/// `rsp-images plan --output manifests` prints pods made from the same template.
+pub fn pod_template(config: &Config) -> PodTemplate {
+    PodTemplate {
+        namespace: config
+            .prepuller
+            .namespace
+            .clone()
+            .unwrap_or_else(|| rsp_kube::config::default_namespace(&config.metadata_path)),
+        pull_secret: config.lab.pull_secret.clone(),
+        tolerations: config.lab.tolerations.clone(),
     }
 }

@@ -32,6 +32,7 @@ use crate::refresh::{self, RefreshRecord};
 use crate::state::{self, Current, ServiceState};
 use crate::supervise::{Faults, Supervisor, Task};
 use crate::views::World;
+pub use cluster::pod_template;
 use cluster::ClusterSetup;
 use rsp_config::{Config, REPERTOIRE_VARIABLE};
 use rsp_gafaelfawr::GafaelfawrClient;

@@ -1,11 +1,13 @@
 //! The state of one prepull image on one node (a *cell* of the image × node grid), and its
 //! kind: the fieldless name that summaries count, filters select and pages colour.
 //!
-//! A cell is decided from three facts the served snapshot holds: whether the node caches the
-//! digest (node presence, pulls seen to succeed included), whether the node is eligible, and
-//! what the prepuller reports about the pair (a pod pulling it, or the last failure and the
-//! back-off after it). What is cached wins: a pull reported after the image arrived changes
-//! nothing anyone must do.
+//! A cell is decided from four facts the served snapshot holds: whether the node caches the
+//! digest (node presence, pulls seen to succeed included), whether the node is eligible,
+//! whether the image runs on the node's platform (as far as the registry told), and what the
+//! prepuller reports about the pair (a pod pulling it, or the last failure and the back-off
+//! after it). What is cached wins: a pull reported after the image arrived changes nothing
+//! anyone must do. Next comes a platform mismatch on an eligible node: the pair cannot exist,
+//! so it is neither missing nor failing, whatever an older pull reported.
 
 use chrono::{DateTime, Utc};
 use rsp_kube::prepuller::PullStatus;
@@ -28,6 +30,18 @@ pub enum CellState {
     Missing,
     /// Not on the node, and not wanted there: the node is ineligible for lab images.
     NotWanted,
+    /// The node is eligible but the image does not run on its platform: it can never be
+    /// there (kubelet would fail with "no match for platform" on every try).
+    Unsupported(PlatformMismatch),
+}
+
+/// An image's platforms against a node's, as pages show a mismatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformMismatch {
+    /// The node's `os/arch`, e.g. `linux/arm64` (`?` for a missing label).
+    pub node: String,
+    /// The image's platforms, e.g. `linux/amd64`.
+    pub image: String,
 }
 
 /// What a [`CellState`] is, without its details.
@@ -38,17 +52,19 @@ pub enum CellKind {
     BackingOff,
     Missing,
     NotWanted,
+    Unsupported,
 }
 
 impl CellKind {
     /// Every kind, in the order pages list them. A new kind is added here too (its
     /// [`CellKind::index`] is its position).
-    pub const ALL: [CellKind; 5] = [
+    pub const ALL: [CellKind; 6] = [
         CellKind::Cached,
         CellKind::Pulling,
         CellKind::BackingOff,
         CellKind::Missing,
         CellKind::NotWanted,
+        CellKind::Unsupported,
     ];
 
     /// Position in [`CellKind::ALL`].
@@ -59,6 +75,7 @@ impl CellKind {
             CellKind::BackingOff => 2,
             CellKind::Missing => 3,
             CellKind::NotWanted => 4,
+            CellKind::Unsupported => 5,
         }
     }
 
@@ -70,6 +87,7 @@ impl CellKind {
             CellKind::BackingOff => "backing-off",
             CellKind::Missing => "missing",
             CellKind::NotWanted => "not-wanted",
+            CellKind::Unsupported => "unsupported",
         }
     }
 
@@ -78,9 +96,11 @@ impl CellKind {
     }
 
     /// Whether the image belongs on the node: such cells make up the "of M nodes" of an
-    /// image's summary, and a node is complete when all of them are cached.
+    /// image's summary, and a node is complete when all of them are cached. An image is
+    /// prepulled when every eligible node its platforms allow has it, so a platform mismatch
+    /// is not wanted either.
     pub fn is_wanted(self) -> bool {
-        !matches!(self, CellKind::NotWanted)
+        !matches!(self, CellKind::NotWanted | CellKind::Unsupported)
     }
 
     /// Whether the image belongs on the node and is not there yet.
@@ -102,13 +122,25 @@ impl CellState {
             CellState::BackingOff { .. } => CellKind::BackingOff,
             CellState::Missing => CellKind::Missing,
             CellState::NotWanted => CellKind::NotWanted,
+            CellState::Unsupported(_) => CellKind::Unsupported,
         }
     }
 
-    /// The state of a pair from what the snapshot knows about it.
-    pub fn decide(cached: bool, eligible: bool, pull: Option<&PullStatus>) -> CellState {
+    /// The state of a pair from what the snapshot knows about it; `mismatch` is asked only
+    /// for an eligible node without the image (it formats the platforms).
+    pub fn decide(
+        cached: bool,
+        eligible: bool,
+        mismatch: impl FnOnce() -> Option<PlatformMismatch>,
+        pull: Option<&PullStatus>,
+    ) -> CellState {
         if cached {
             return CellState::Cached;
+        }
+        if eligible {
+            if let Some(mismatch) = mismatch() {
+                return CellState::Unsupported(mismatch);
+            }
         }
         let under_way = pull.and_then(|pull| {
             if let Some(since) = pull.pulling_since {
@@ -209,6 +241,7 @@ mod tests {
             tag: "t".to_owned(),
             reference_with_digest: "r:t@sha256:1".to_owned(),
             digest: "sha256:1".to_owned(),
+            platforms: Default::default(),
         };
         let mut status = PullStatus::new("n".to_owned(), image);
         status.pulling_since = pulling.then_some(at);
@@ -219,24 +252,60 @@ mod tests {
         status
     }
 
+    fn no_mismatch() -> Option<PlatformMismatch> {
+        None
+    }
+
+    fn arm_node() -> Option<PlatformMismatch> {
+        Some(PlatformMismatch {
+            node: "linux/arm64".to_owned(),
+            image: "linux/amd64".to_owned(),
+        })
+    }
+
+    #[test]
+    fn a_platform_mismatch_on_an_eligible_node_is_unsupported_unless_cached() {
+        let failing = pull(false, true);
+        assert_eq!(
+            CellState::decide(false, true, arm_node, Some(&failing)),
+            CellState::Unsupported(arm_node().unwrap())
+        );
+        assert_eq!(
+            CellState::decide(true, true, arm_node, None),
+            CellState::Cached
+        );
+        assert_eq!(
+            CellState::decide(false, false, arm_node, None),
+            CellState::NotWanted
+        );
+        let kind = CellKind::Unsupported;
+        assert!(!kind.is_wanted() && !kind.is_outstanding() && !kind.is_failure());
+    }
+
     #[test]
     fn cached_wins_then_pulling_then_back_off_then_eligibility() {
         let failing = pull(false, true);
         assert_eq!(
-            CellState::decide(true, true, Some(&failing)),
+            CellState::decide(true, true, no_mismatch, Some(&failing)),
             CellState::Cached
         );
         assert_eq!(
-            CellState::decide(false, true, Some(&pull(true, true))).kind(),
+            CellState::decide(false, true, no_mismatch, Some(&pull(true, true))).kind(),
             CellKind::Pulling
         );
-        let backing_off = CellState::decide(false, false, Some(&failing));
+        let backing_off = CellState::decide(false, false, no_mismatch, Some(&failing));
         assert!(matches!(&backing_off, CellState::BackingOff { reason, .. } if reason == "boom"));
-        assert_eq!(CellState::decide(false, true, None), CellState::Missing);
-        assert_eq!(CellState::decide(false, false, None), CellState::NotWanted);
+        assert_eq!(
+            CellState::decide(false, true, no_mismatch, None),
+            CellState::Missing
+        );
+        assert_eq!(
+            CellState::decide(false, false, no_mismatch, None),
+            CellState::NotWanted
+        );
         // A pull status without a pod or a complete failure record says nothing.
         assert_eq!(
-            CellState::decide(false, true, Some(&pull(false, false))),
+            CellState::decide(false, true, no_mismatch, Some(&pull(false, false))),
             CellState::Missing
         );
     }

@@ -9,10 +9,11 @@
 
 use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
 use rsp_model::node::{Eligibility, NodeInfo};
+use rsp_model::plan::PrepullImage;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::cell::{CellState, KindCounts};
+use super::cell::{CellState, KindCounts, PlatformMismatch};
 use crate::views::{self, World};
 
 /// One prepull image, with how it stands on the eligible nodes.
@@ -105,8 +106,10 @@ impl StatusGrid {
         }
         let cells: Vec<CellState> = (0..node_count * image_count)
             .map(|k| {
-                let eligible = world.eligibility[k / image_count].is_eligible();
-                CellState::decide(cached[k], eligible, pulls[k])
+                let (i, j) = (k / image_count, k % image_count);
+                let eligible = world.eligibility[i].is_eligible();
+                let mismatch = || platform_mismatch(&wanted[j], &world.nodes[i]);
+                CellState::decide(cached[k], eligible, mismatch, pulls[k])
             })
             .collect();
 
@@ -244,6 +247,28 @@ impl StatusGrid {
         }
         total
     }
+}
+
+/// How `image`'s platforms miss `node`'s, when the registry says it cannot run there.
+fn platform_mismatch(image: &PrepullImage, node: &NodeInfo) -> Option<PlatformMismatch> {
+    if image.can_run_on(node) {
+        return None;
+    }
+    let platforms: Vec<String> = image
+        .platforms
+        .as_slice()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Some(PlatformMismatch {
+        node: format!(
+            "{}/{}",
+            node.os().unwrap_or("?"),
+            node.arch().unwrap_or("?")
+        ),
+        image: platforms.join(", "),
+    })
 }
 
 impl NodeEntry<'_> {

@@ -33,7 +33,7 @@ mod grid;
 mod notice;
 mod query;
 
-pub use cell::{CellKind, CellState, KindCounts};
+pub use cell::{CellKind, CellState, KindCounts, PlatformMismatch};
 pub use grid::{ImageRow, NodeEntry, NodeSummary, StatusGrid};
 pub use notice::{lab_form_notices, notices, Notice, Severity};
 pub use query::{

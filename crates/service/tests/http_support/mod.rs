@@ -24,6 +24,7 @@ use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::PrepullImage;
 use rsp_model::plan::PulledSet;
+use rsp_model::platform::{Platform, Platforms};
 use rsp_registry::source::{self, ImageSource};
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
@@ -148,6 +149,7 @@ fn pull(node: &str, digest: &str) -> PullStatus {
         tag: String::new(),
         reference_with_digest: format!("{REGISTRY}/{REPOSITORY}@{digest}"),
         digest: digest.to_owned(),
+        platforms: Default::default(),
     };
     PullStatus::new(node.to_owned(), image)
 }
@@ -199,21 +201,40 @@ fn config() -> Config {
         .0
 }
 
+/// The fixture's tags and the digests the listing gives them.
+const TAGS: [(&str, Option<&str>); 5] = [
+    ("recommended", Some("sha256:5678")),
+    ("w_2077_43", Some("sha256:5678")),
+    ("d_2077_10_23", Some("sha256:1234")),
+    ("latest_weekly", None),
+    ("latest_daily", None),
+];
+
 /// A Docker-shaped listing, built as the Docker source builds it (`Listing::from_docker`):
-/// every tag in a collection, the prepull subset resolved to the digests given here.
+/// every tag in a collection, the prepull subset resolved to the digests given here; the
+/// digests in `amd64_only` run on `linux/amd64` only, as an image index would say, and the
+/// others' platforms are unknown.
 fn docker_listing(
     config: &Config,
     registry: &str,
     repository: &str,
     tags: &[(&str, Option<&str>)],
+    amd64_only: &[&str],
 ) -> Listing {
     let names: Vec<&str> = tags.iter().map(|(tag, _)| *tag).collect();
     let digests: HashMap<String, String> = tags
         .iter()
         .filter_map(|(tag, digest)| Some(((*tag).to_owned(), (*digest)?.to_owned())))
         .collect();
+    let platforms: HashMap<String, Platforms> = amd64_only
+        .iter()
+        .map(|digest| {
+            let amd64 = Platforms::known([Platform::new("linux", "amd64")]);
+            ((*digest).to_owned(), amd64)
+        })
+        .collect();
     let docker_tags = DockerTags::new(&names, &config.images.listing_rules());
-    Listing::from_docker(registry, repository, docker_tags, &digests, &HashMap::new())
+    Listing::from_docker(registry, repository, docker_tags, &digests, &platforms)
 }
 
 fn node(name: &str, digests: &[&str]) -> NodeInfo {
@@ -277,18 +298,7 @@ impl TestBackend {
         arch: &str,
     ) -> TestBackend {
         let config = config();
-        let listing = docker_listing(
-            &config,
-            REGISTRY,
-            repository,
-            &[
-                ("recommended", Some("sha256:5678")),
-                ("w_2077_43", Some("sha256:5678")),
-                ("d_2077_10_23", Some("sha256:1234")),
-                ("latest_weekly", None),
-                ("latest_daily", None),
-            ],
-        );
+        let listing = docker_listing(&config, REGISTRY, repository, &TAGS, &[]);
         let mut nodes = [
             node("node1", &["sha256:5678", "sha256:1234"]),
             node(failing_node, &["sha256:5678"]),
@@ -335,6 +345,38 @@ impl TestBackend {
             SystemTime::now() + Duration::from_secs(150),
         );
         backend.set_pulling("node4", "sha256:1234", at(42));
+        backend
+    }
+
+    /// The standard fixture where the registry says the daily (`sha256:1234`) runs on
+    /// `linux/amd64` only, and node4 (which was pulling it) is a `linux/arm64` node.
+    pub fn with_an_amd64_only_daily() -> TestBackend {
+        let mut backend = TestBackend::standard();
+        let listing = docker_listing(
+            &backend.config,
+            REGISTRY,
+            REPOSITORY,
+            &TAGS,
+            &["sha256:1234"],
+        );
+        let mut nodes: Vec<NodeInfo> = backend.world.nodes.to_vec();
+        for node in &mut nodes {
+            let arch = if node.name == "node4" {
+                "arm64"
+            } else {
+                "amd64"
+            };
+            node.labels
+                .insert("kubernetes.io/os".to_owned(), "linux".to_owned());
+            node.labels
+                .insert("kubernetes.io/arch".to_owned(), arch.to_owned());
+        }
+        backend.world = Arc::new(World::new(
+            Arc::new(listing),
+            &nodes,
+            &backend.config,
+            &PulledSet::default(),
+        ));
         backend
     }
 

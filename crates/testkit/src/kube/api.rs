@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
+use super::clients::{client_of, ClientFault, Outcome};
 use super::cluster::Inner;
 use super::discovery;
 use super::kind::Kind;
@@ -96,6 +97,7 @@ fn verb(method: &Method, target: &Target, query: &HashMap<String, String>) -> Op
 
 /// The single entry point of the server.
 pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
+    let client = client_of(req.headers());
     let path = req.uri().path().to_string();
     let query: HashMap<String, String> =
         url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
@@ -108,9 +110,12 @@ pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         } else {
             "discovery"
         };
+        let call = Call::new(&inner, &client, "get", resource, None);
         if let Some(code) = inner.count_request("get", resource) {
+            call.log(code, Outcome::Injected);
             return error_response(&ApiError::new(code, "injected failure"));
         }
+        call.log(200, Outcome::Served);
         return json_response(200, &doc);
     }
     let Some(target) = parse_path(&path) else {
@@ -119,8 +124,13 @@ pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let Some(verb) = verb(req.method(), &target, &query) else {
         return error_response(&ApiError::new(405, "method not allowed"));
     };
-    if let Some(code) = inner.count_request(verb, target.kind.plural()) {
-        let resource = target.kind.plural();
+    let resource = target.kind.plural();
+    let call = Call::new(&inner, &client, verb, resource, Some(&target));
+    if let Some(response) = client_fault(&call).await {
+        return response;
+    }
+    if let Some(code) = inner.count_request(verb, resource) {
+        call.log(code, Outcome::Injected);
         let err = match (code, target.name.as_deref()) {
             // A 409 on anything but a create is an optimistic-concurrency conflict.
             (409, Some(name)) if verb != "create" => ApiError::conflict(resource, name),
@@ -145,12 +155,18 @@ pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         Err(e) => return error_response(&ApiError::bad_request(format!("reading body: {e}"))),
     };
     let ctx = Ctx {
-        inner,
+        inner: inner.clone(),
         target,
         query,
+        client: client.clone(),
     };
+    let at = inner.started.elapsed();
+    if verb == "watch" {
+        let response = ctx.watch();
+        call.log_at(at, response.status().as_u16(), Outcome::Served);
+        return response;
+    }
     let result = match verb {
-        "watch" => return ctx.watch(),
         "list" => ctx.list(),
         "get" => ctx.get(),
         "create" => parse_body(&body).and_then(|b| ctx.create(b)),
@@ -162,8 +178,91 @@ pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         _ => parse_optional_body(&body).and_then(|b| ctx.delete_collection(&b)),
     };
     match result {
-        Ok((code, v)) => json_response(code, &v),
-        Err(e) => error_response(&e),
+        Ok((code, v)) => {
+            call.log_at(at, code, Outcome::Served);
+            json_response(code, &v)
+        }
+        Err(e) => {
+            call.log_at(at, e.code, Outcome::Served);
+            error_response(&e)
+        }
+    }
+}
+
+/// One request on its way through the server, for the request log.
+struct Call<'a> {
+    inner: &'a Arc<Inner>,
+    client: &'a str,
+    verb: &'static str,
+    resource: &'static str,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+impl<'a> Call<'a> {
+    fn new(
+        inner: &'a Arc<Inner>,
+        client: &'a str,
+        verb: &'static str,
+        resource: &'static str,
+        target: Option<&Target>,
+    ) -> Call<'a> {
+        Call {
+            inner,
+            client,
+            verb,
+            resource,
+            namespace: target.and_then(|t| t.namespace.clone()),
+            name: target.and_then(|t| t.name.clone()),
+        }
+    }
+
+    fn log(&self, code: u16, outcome: Outcome) {
+        self.log_at(self.inner.started.elapsed(), code, outcome);
+    }
+
+    fn log_at(&self, at: std::time::Duration, code: u16, outcome: Outcome) {
+        self.inner.log_request(super::clients::RequestRecord {
+            at,
+            client: self.client.to_owned(),
+            verb: self.verb.to_owned(),
+            resource: self.resource.to_owned(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            code,
+            outcome,
+        });
+    }
+}
+
+/// Applies the calling client's fault, if it has one for this resource: a hang lasts until
+/// the fault is cleared and then fails without effect; a failure answers at once.
+async fn client_fault(call: &Call<'_>) -> Option<Response> {
+    let inner = call.inner;
+    let mut changes = inner.faults_changed.subscribe();
+    match inner.client_fault(call.client, call.resource)? {
+        ClientFault::Fail(code) => {
+            call.log(code, Outcome::Injected);
+            let message = format!(
+                "injected failure of {} {} for {}",
+                call.verb, call.resource, call.client
+            );
+            Some(error_response(&ApiError::new(code, message)))
+        }
+        ClientFault::Hang => {
+            // Logged on arrival: a client that gives up drops the connection, and with it
+            // this handler.
+            call.log(504, Outcome::Partitioned);
+            while inner.client_fault(call.client, call.resource) == Some(ClientFault::Hang) {
+                if changes.changed().await.is_err() {
+                    break;
+                }
+            }
+            Some(error_response(&ApiError::new(
+                504,
+                "the request was lost in a network partition",
+            )))
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! through the API and one created directly behave the same. One mutex guards everything; it
 //! is never held across an `.await`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -15,17 +15,30 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::clients::{ClientFault, ClientFaults, LeaseRecord, RequestRecord};
 use super::faults::{ClusterStats, Faults, PodEvent, PodEventKind};
+use super::gc;
 use super::kind::Kind;
 use super::kubelet::{self, PullBehaviour};
+use super::pod_security;
 use super::status::ApiError;
-use super::store::{meta_str, now_rfc3339, Store};
+use super::store::{meta_str, Store};
 use super::taints;
 use super::validate;
 
-/// Label that marks prepull pods (behaviour.md §8.6); counted separately for the
-/// `maxInFlight` cap.
-pub const PREPULL_LABEL: (&str, &str) = ("nublado.lsst.io/category", "prepuller");
+/// Labels that mark rsp-images' prepull pods (decisions.md §8); those pods are counted
+/// separately for the `maxInFlight` cap. The original controller's prepull pods
+/// (`nublado.lsst.io/category: prepuller`) are not.
+pub const PREPULL_LABELS: [(&str, &str); 2] = [
+    ("app.kubernetes.io/managed-by", "rsp-images"),
+    ("app.kubernetes.io/component", "prepuller"),
+];
+/// How long the simulated kubelet takes to stop a pod deleted gracefully, by default.
+pub const DEFAULT_KILL_TIME: Duration = Duration::from_millis(20);
+/// The namespace label that makes pod security admission enforce a level.
+pub const ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
+/// How many names kubelet reports per image.
+pub const MAX_NAMES_PER_IMAGE: usize = 5;
 /// kubelet's default `--node-status-max-images`.
 pub const DEFAULT_MAX_IMAGES: usize = 50;
 
@@ -33,20 +46,33 @@ pub const DEFAULT_MAX_IMAGES: usize = 50;
 pub struct State {
     pub store: Store,
     pub faults: Faults,
+    pub client_faults: ClientFaults,
     pub stats: ClusterStats,
+    /// Every request, in the order it was handled.
+    pub requests: Vec<RequestRecord>,
+    /// Every Lease write through the API.
+    pub leases: Vec<LeaseRecord>,
+    /// Labels of namespaces (the fake does not serve Namespace objects; pod security
+    /// admission reads these).
+    pub namespace_labels: HashMap<String, BTreeMap<String, String>>,
     pub pod_log: Vec<PodEvent>,
     /// (substring of the image reference, behaviour); the longest matching pattern wins.
     pub pulls: Vec<(String, PullBehaviour)>,
     /// (substring of the image reference, size in bytes); the longest matching pattern wins.
     pub sizes: Vec<(String, i64)>,
+    /// (substring of the image reference, the (os, architecture) pairs its index lists);
+    /// images without a rule run anywhere.
+    pub platforms: Vec<(String, Vec<(String, String)>)>,
     /// Every image each node's kubelet holds; `status.images` shows the largest of them.
     pub node_images: HashMap<String, Vec<Value>>,
-    pub max_images: usize,
+    /// kubelet's `nodeStatusMaxImages`; `None` for `-1` (no cap).
+    pub max_images: Option<usize>,
     /// How long after a pull the node's `status.images` shows it (kubelet reports node
     /// status periodically, every 10 s by default).
     pub node_status_delay: Duration,
-    /// How long a bound, running pod takes to go away after a graceful delete.
-    pub deletion_delay: Duration,
+    /// How long a kubelet takes to stop the containers of a pod deleted gracefully (at most
+    /// the pod's grace period).
+    pub kill_time: Duration,
     pub bookmark_every: Duration,
 }
 
@@ -55,6 +81,8 @@ pub struct Inner {
     state: Mutex<State>,
     /// Bumped on every node change so that kubelets waiting for their node re-check it.
     pub nodes_changed: watch::Sender<u64>,
+    /// Bumped on every change of the client faults, so that hung requests re-check them.
+    pub faults_changed: watch::Sender<u64>,
     pub started: Instant,
     pub runtime: Handle,
 }
@@ -64,7 +92,9 @@ fn pod_key(pod: &Value) -> (String, String) {
 }
 
 fn is_prepull(pod: &Value) -> bool {
-    pod["metadata"]["labels"][PREPULL_LABEL.0].as_str() == Some(PREPULL_LABEL.1)
+    PREPULL_LABELS
+        .iter()
+        .all(|(key, value)| pod["metadata"]["labels"][key].as_str() == Some(value))
 }
 
 impl Inner {
@@ -73,17 +103,23 @@ impl Inner {
             state: Mutex::new(State {
                 store: Store::default(),
                 faults: Faults::default(),
+                client_faults: ClientFaults::default(),
                 stats: ClusterStats::default(),
+                requests: Vec::new(),
+                leases: Vec::new(),
+                namespace_labels: HashMap::new(),
                 pod_log: Vec::new(),
                 pulls: Vec::new(),
                 sizes: Vec::new(),
+                platforms: Vec::new(),
                 node_images: HashMap::new(),
-                max_images: DEFAULT_MAX_IMAGES,
+                max_images: Some(DEFAULT_MAX_IMAGES),
                 node_status_delay: Duration::ZERO,
-                deletion_delay: Duration::ZERO,
+                kill_time: DEFAULT_KILL_TIME,
                 bookmark_every: Duration::from_secs(1),
             }),
             nodes_changed: watch::channel(0).0,
+            faults_changed: watch::channel(0).0,
             started: Instant::now(),
             runtime,
         })
@@ -130,6 +166,7 @@ impl Inner {
         pod["status"] = json!({"phase": "Pending"});
         let created = {
             let mut st = self.lock();
+            admit(&st, ns, &name, &pod)?;
             let created = st.store.create(Kind::Pod, ns, pod)?;
             st.stats.pods_created += 1;
             Self::count_pods(&mut st);
@@ -145,12 +182,13 @@ impl Inner {
             taints::evict(self, node);
             kubelet::spawn(self.clone(), ns, name, uid_of(&created));
         }
+        gc::schedule(self);
         Ok(created)
     }
 
     /// Removes a pod from the store now, with its counters; with `uid`, only that pod and
     /// not a newer one of the same name.
-    pub fn remove_pod(&self, ns: &str, name: &str, uid: Option<&str>) -> Option<Value> {
+    pub fn remove_pod(self: &Arc<Self>, ns: &str, name: &str, uid: Option<&str>) -> Option<Value> {
         let mut st = self.lock();
         let current = st.store.get(Kind::Pod, ns, name)?;
         if uid.is_some_and(|u| u != uid_of(current)) {
@@ -160,57 +198,9 @@ impl Inner {
         st.stats.pods_deleted += 1;
         Self::count_pods(&mut st);
         self.log_pod(&mut st, PodEventKind::Deleted, &pod);
+        drop(st);
+        gc::schedule(self);
         Some(pod)
-    }
-
-    /// Deletes a pod the way the API server does: immediately when it is unbound, finished,
-    /// asked with `gracePeriodSeconds=0` or when the configured kill delay is zero; otherwise
-    /// it is marked with `deletionTimestamp` and removed once the kubelet has stopped it.
-    pub fn delete_pod(
-        self: &Arc<Self>,
-        ns: &str,
-        name: &str,
-        opts: &DeleteOptions,
-    ) -> Result<Value, ApiError> {
-        let (delay, marked) = {
-            let mut st = self.lock();
-            let pod = st
-                .store
-                .get(Kind::Pod, ns, name)
-                .ok_or_else(|| ApiError::not_found("pods", name))?;
-            opts.check(pod, "pods", name)?;
-            let finished = matches!(
-                pod["status"]["phase"].as_str(),
-                Some("Succeeded" | "Failed")
-            );
-            let unbound = pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
-            let delay = st.deletion_delay;
-            if opts.grace_seconds == Some(0) || finished || unbound || delay.is_zero() {
-                drop(st);
-                return self
-                    .remove_pod(ns, name, None)
-                    .ok_or_else(|| ApiError::not_found("pods", name));
-            }
-            if pod["metadata"]["deletionTimestamp"].is_string() {
-                return Ok(pod.clone());
-            }
-            let grace = opts.grace_seconds.unwrap_or(30);
-            let marked = st
-                .store
-                .modify(Kind::Pod, ns, name, |p| {
-                    p["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                    p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
-                })
-                .ok_or_else(|| ApiError::not_found("pods", name))?;
-            (delay, marked)
-        };
-        let inner = self.clone();
-        let (ns, name, uid) = (ns.to_string(), name.to_string(), uid_of(&marked));
-        self.runtime.spawn(async move {
-            tokio::time::sleep(delay).await;
-            inner.remove_pod(&ns, &name, Some(&uid));
-        });
-        Ok(marked)
     }
 
     /// Adds or replaces a node; its `status.images` seeds the kubelet's image list.
@@ -277,8 +267,9 @@ impl Inner {
         updated
     }
 
-    /// Removes a node and, as the pod garbage collector does, every pod bound to it.
-    pub fn remove_node(&self, name: &str) -> Option<Value> {
+    /// Removes a node and, as the pod garbage collector does, force-deletes every pod bound
+    /// to it (terminating ones included: no kubelet will ever confirm them).
+    pub fn remove_node(self: &Arc<Self>, name: &str) -> Option<Value> {
         let (removed, orphans) = {
             let mut st = self.lock();
             st.node_images.remove(name);
@@ -295,6 +286,7 @@ impl Inner {
             self.remove_pod(&ns, &pod, None);
         }
         self.nodes_changed.send_modify(|v| *v += 1);
+        gc::schedule(self);
         removed
     }
 
@@ -323,13 +315,14 @@ impl Inner {
         let digest_name = names.first().cloned().unwrap_or_default();
         match list.iter_mut().find(|img| has_name(img, &digest_name)) {
             Some(img) => {
-                for n in &names {
-                    if !has_name(img, n) {
-                        if let Some(arr) = img["names"].as_array_mut() {
-                            arr.push(json!(n));
-                        }
-                    }
-                }
+                let mut known: Vec<String> = img["names"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect();
+                kubelet::merge_names(&mut known, &names);
+                img["names"] = json!(known);
             }
             None => list.push(json!({"names": names, "sizeBytes": size})),
         }
@@ -359,6 +352,36 @@ impl Inner {
         st.stats.clone()
     }
 
+    /// The fault of `client` for calls on `resource`, if any.
+    pub fn client_fault(&self, client: &str, resource: &str) -> Option<ClientFault> {
+        self.lock().client_faults.get(client, resource)
+    }
+
+    /// Changes the client faults and wakes the requests they hold.
+    pub fn change_client_faults(&self, f: impl FnOnce(&mut ClientFaults)) {
+        f(&mut self.lock().client_faults);
+        self.faults_changed.send_modify(|v| *v += 1);
+    }
+
+    pub fn log_request(&self, record: RequestRecord) {
+        self.lock().requests.push(record);
+    }
+
+    /// Records a committed Lease write.
+    pub fn log_lease(&self, client: &str, lease: &Value) {
+        let record = LeaseRecord {
+            at: self.started.elapsed(),
+            namespace: meta_str(lease, "namespace"),
+            name: meta_str(lease, "name"),
+            holder: lease["spec"]["holderIdentity"]
+                .as_str()
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned),
+            client: client.to_owned(),
+        };
+        self.lock().leases.push(record);
+    }
+
     pub fn count_request(&self, verb: &str, resource: &str) -> Option<u16> {
         let mut st = self.lock();
         *st.stats
@@ -367,6 +390,30 @@ impl Inner {
             .or_default() += 1;
         st.faults.take(verb, resource)
     }
+}
+
+/// Pod Security Admission: a namespace labelled `pod-security.kubernetes.io/enforce` refuses
+/// pods that break its level with 403 Forbidden, before anything is stored.
+fn admit(st: &State, ns: &str, name: &str, pod: &Value) -> Result<(), ApiError> {
+    let level = st
+        .namespace_labels
+        .get(ns)
+        .and_then(|labels| labels.get(ENFORCE_LABEL))
+        .and_then(|value| pod_security::Level::from_label(value));
+    let Some(level) = level else {
+        return Ok(());
+    };
+    let Ok(typed) = serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(pod.clone()) else {
+        return Ok(());
+    };
+    let violations = pod_security::violations(&typed, level);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        403,
+        pod_security::forbidden_message(name, level, &violations),
+    ))
 }
 
 fn has_name(img: &Value, name: &str) -> bool {
@@ -379,11 +426,20 @@ pub fn uid_of(obj: &Value) -> String {
     meta_str(obj, "uid")
 }
 
-/// The node's image list as kubelet reports it: largest first, at most `max_images`.
+/// The node's image list as kubelet reports it: largest first, at most `max_images`
+/// (`None`: every image, kubelet's `nodeStatusMaxImages: -1`), at most five names each
+/// (`MaxNamesPerImageInNodeStatus` in kubernetes `pkg/kubelet/nodestatus/setters.go`).
 fn visible_images(st: &State, node: &str) -> Value {
     let mut images = st.node_images.get(node).cloned().unwrap_or_default();
     images.sort_by_key(|img| std::cmp::Reverse(img["sizeBytes"].as_i64().unwrap_or(0)));
-    images.truncate(st.max_images);
+    if let Some(max) = st.max_images {
+        images.truncate(max);
+    }
+    for image in &mut images {
+        if let Some(names) = image["names"].as_array_mut() {
+            names.truncate(MAX_NAMES_PER_IMAGE);
+        }
+    }
     Value::Array(images)
 }
 

@@ -44,7 +44,7 @@ pub struct ClusterStats {
     pub current_pods: usize,
     /// Highest number of pods that existed at once.
     pub peak_pods: usize,
-    /// Pods labelled `nublado.lsst.io/category=prepuller` existing now.
+    /// rsp-images' prepull pods (see `PREPULL_LABELS`) existing now, terminating ones included.
     pub current_prepull_pods: usize,
     /// Highest number of such prepull pods that existed at once.
     pub peak_prepull_pods: usize,

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::cluster::{longest_match, uid_of, Inner};
 use super::kind::Kind;
 use super::store::now_rfc3339;
+use super::termination::is_terminating;
 
 /// What pulling an image does on every node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,27 +48,50 @@ const BACKOFF_STEP: Duration = Duration::from_millis(20);
 /// Longest wait between two pull attempts of a failing image.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// What the node reports for one image reference: `[repo@digest, repo:tag]`, as kubelet
-/// lists it. A reference without a digest gets a stable made-up one.
+/// The names containerd records for a pull of `reference`, repo digests first, then repo
+/// tags, as kubelet lists them in `status.images` (`Images` in kubernetes
+/// `pkg/kubelet/nodestatus/setters.go`), and the image ID a container status reports.
+///
+/// A reference with both a tag and a digest is stored under the digest alone: CRI's pull
+/// normalises it with `ParseDockerRef` (containerd `reference/docker`), which drops the tag
+/// of a digested reference. A reference without a tag gets kubelet's default tag `latest`;
+/// a reference without a digest gets a stable made-up one (the registry's manifest digest).
 pub fn image_names(reference: &str) -> (Vec<String>, String) {
     let (name, digest) = match reference.split_once('@') {
-        Some((n, d)) => (n, d.to_string()),
-        None => (
-            reference,
-            format!("sha256:{:x}", Sha256::digest(reference.as_bytes())),
-        ),
+        Some((n, d)) => (n, Some(d.to_string())),
+        None => (reference, None),
     };
     let slash = name.rfind('/').map_or(0, |i| i + 1);
     let (repo, tag) = match name[slash..].rfind(':') {
-        Some(i) => (&name[..slash + i], Some(&name[slash + i + 1..])),
-        None => (name, None),
+        Some(i) => (&name[..slash + i], &name[slash + i + 1..]),
+        None => (name, "latest"),
     };
-    let with_digest = format!("{repo}@{digest}");
-    let mut names = vec![with_digest.clone()];
-    if let Some(tag) = tag {
-        names.push(format!("{repo}:{tag}"));
+    match digest {
+        Some(digest) => {
+            let with_digest = format!("{repo}@{digest}");
+            (vec![with_digest.clone()], with_digest)
+        }
+        None => {
+            let digest = format!("sha256:{:x}", Sha256::digest(reference.as_bytes()));
+            let with_digest = format!("{repo}@{digest}");
+            (
+                vec![with_digest.clone(), format!("{repo}:{tag}")],
+                with_digest,
+            )
+        }
     }
-    (names, with_digest)
+}
+
+/// Merges the names of another pull of the same image: repo digests first, then repo tags,
+/// each once, in the order they were first recorded.
+pub fn merge_names(names: &mut Vec<String>, more: &[String]) {
+    for name in more {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    // Stable: digests keep their order, tags theirs.
+    names.sort_by_key(|name| !name.contains('@'));
 }
 
 /// A plausible lab-image size (1–5 GiB) derived from the reference, stable across runs.
@@ -91,22 +115,24 @@ struct PodRef {
 }
 
 impl PodRef {
+    /// The pod, while it exists and is not being deleted.
     fn get(&self) -> Option<Value> {
         self.inner
             .lock()
             .store
             .get(Kind::Pod, &self.ns, &self.name)
-            .filter(|p| uid_of(p) == self.uid)
+            .filter(|p| uid_of(p) == self.uid && !is_terminating(p))
             .cloned()
     }
 
-    /// Writes the pod's status; `false` when the pod is gone (the task should stop).
+    /// Writes the pod's status; `false` when the pod is gone or being deleted (the task
+    /// should stop: stopping a terminating pod is `termination.rs`'s business).
     fn set_status(&self, status: Value) -> bool {
         let mut st = self.inner.lock();
         let alive = st
             .store
             .get(Kind::Pod, &self.ns, &self.name)
-            .is_some_and(|p| uid_of(p) == self.uid);
+            .is_some_and(|p| uid_of(p) == self.uid && !is_terminating(p));
         if alive {
             st.store
                 .modify(Kind::Pod, &self.ns, &self.name, |p| p["status"] = status);
@@ -116,7 +142,7 @@ impl PodRef {
 }
 
 /// Whether the node exists and its Ready condition is not False/Unknown.
-fn node_ready(inner: &Inner, node: &str) -> bool {
+pub fn node_ready(inner: &Inner, node: &str) -> bool {
     let st = inner.lock();
     let Some(n) = st.store.get(Kind::Node, "", node) else {
         return false;
@@ -170,22 +196,42 @@ fn behaviour(inner: &Inner, image: &str) -> PullBehaviour {
         .unwrap_or_default()
 }
 
+/// Why pulling `image` onto `node` fails now, if it does: the configured behaviour, or an
+/// image whose platforms do not include the node's (containerd's "no match for platform in
+/// manifest").
+fn pull_failure(inner: &Inner, node: &str, image: &str) -> Option<&'static str> {
+    if behaviour(inner, image) == PullBehaviour::PullBackOff {
+        return Some("not found");
+    }
+    let st = inner.lock();
+    let platforms = longest_match(&st.platforms, image)?;
+    let labels = &st.store.get(Kind::Node, "", node)?["metadata"]["labels"];
+    let (os, arch) = (
+        labels["kubernetes.io/os"].as_str(),
+        labels["kubernetes.io/arch"].as_str(),
+    );
+    let fits = platforms.iter().any(|(p_os, p_arch)| {
+        os.is_none_or(|os| os == p_os) && arch.is_none_or(|arch| arch == p_arch)
+    });
+    (!fits).then_some("no match for platform in manifest: not found")
+}
+
 /// While pulls of `image` fail, reports `ErrImagePull` / `ImagePullBackOff` and retries with
 /// a doubling delay, as kubelet does (but in milliseconds, not minutes); returns the
 /// behaviour that ends the back-off, or `None` when the pod is gone.
 async fn pull_or_back_off(
     pod: &PodRef,
     spec: &Value,
+    node: &str,
     image: &str,
     started: &str,
 ) -> Option<PullBehaviour> {
     let mut delay = BACKOFF_STEP;
     loop {
-        let current = behaviour(&pod.inner, image);
-        if current != PullBehaviour::PullBackOff {
-            return Some(current);
-        }
-        let msg = format!("failed to pull and unpack image \"{image}\": not found");
+        let Some(failure) = pull_failure(&pod.inner, node, image) else {
+            return Some(behaviour(&pod.inner, image));
+        };
+        let msg = format!("failed to pull and unpack image \"{image}\": {failure}");
         for reason in ["ErrImagePull", "ImagePullBackOff"] {
             tokio::time::sleep(BACKOFF_STEP).await;
             let state = json!({"waiting": {"reason": reason, "message": msg}});
@@ -230,7 +276,7 @@ async fn run(inner: Arc<Inner>, ns: String, name: String, uid: String) {
     }
 
     let size = longest_match(&inner.lock().sizes, &image).copied();
-    let Some(behaviour) = pull_or_back_off(&pod, &spec, &image, &started).await else {
+    let Some(behaviour) = pull_or_back_off(&pod, &spec, &node, &image, &started).await else {
         return;
     };
     let (names, image_id) = image_names(&image);
@@ -283,18 +329,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_follow_kubelet() {
+    fn names_follow_kubelet_and_containerd() {
+        // A pull by tag and digest is recorded under the digest only.
         let (names, id) = image_names("reg.io/lsst/sciplat:w_2077_43@sha256:abc");
-        assert_eq!(
-            names,
-            [
-                "reg.io/lsst/sciplat@sha256:abc",
-                "reg.io/lsst/sciplat:w_2077_43"
-            ]
-        );
+        assert_eq!(names, ["reg.io/lsst/sciplat@sha256:abc"]);
         assert_eq!(id, "reg.io/lsst/sciplat@sha256:abc");
+        // A pull by tag: digest first, then the tag; no tag means `latest`.
         let (names, _) = image_names("localhost:5000/repo");
-        assert_eq!(names.len(), 1);
+        assert_eq!(names.len(), 2);
         assert!(names[0].starts_with("localhost:5000/repo@sha256:"));
+        assert_eq!(names[1], "localhost:5000/repo:latest");
+        let mut merged = vec!["r/a:t1".to_string(), "r/a@sha256:1".to_string()];
+        merge_names(&mut merged, &["r/b@sha256:1".into(), "r/a:t2".into()]);
+        assert_eq!(merged, ["r/a@sha256:1", "r/b@sha256:1", "r/a:t1", "r/a:t2"]);
     }
 }

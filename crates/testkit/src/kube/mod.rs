@@ -12,35 +12,54 @@
 //!   (`ContainerCreating`) → pull (default 50 ms, see [`FakeCluster::set_pull`]) →
 //!   `Running` with `imageID` → `Succeeded` about 5 ms later. A digest the node already holds
 //!   is not pulled again. Unbound pods, pods on missing or NotReady nodes stay `Pending`.
-//! - The node's `status.images` lists `[repo@digest, repo:tag]` per pulled image, largest
-//!   first, at most 50 (see [`FakeCluster::set_max_images`], `set_node_status_delay`).
-//! - Deletion is immediate unless [`FakeCluster::set_deletion_delay`] is set (and the pod
-//!   is bound, unfinished and not deleted with `gracePeriodSeconds=0`). Removing a node
-//!   deletes its pods (pod GC); an untolerated `NoExecute` taint evicts them.
+//! - The node's `status.images` lists the names containerd records, repo digests then repo
+//!   tags, at most five per image (a pull by `repo:tag@digest` records `repo@digest` only),
+//!   largest image first, at most 50 images (see [`FakeCluster::set_max_images`],
+//!   `set_node_status_delay`).
+//! - Deletion is graceful (`termination.rs`): a bound, unfinished pod deleted with a grace
+//!   period stays `Terminating` until its kubelet confirms ([`FakeCluster::set_kill_time`]),
+//!   which a NotReady or missing node never does; `gracePeriodSeconds=0` removes it at once.
+//!   Evictions ([`FakeCluster::evict_pod`], [`FakeCluster::drain`], untolerated `NoExecute`
+//!   taints) are graceful; removing a node force-deletes its pods (pod GC).
+//! - The garbage collector deletes pods whose owners are all absent, an owner in another
+//!   namespace counting as absent (`gc.rs`).
+//! - Creates are validated as the API server does (names, labels, node selector,
+//!   tolerations: 422 with the API's message), and namespaces labelled for it enforce the Pod
+//!   Security Standards (403, [`FakeCluster::label_namespace`], [`pod_security`]).
 //! - Watches: a version older than the kept history (see `compact_history`,
 //!   `set_history_limit`) gets an `ERROR` event with a 410 `Status` in a 200 stream, which
 //!   makes kube-runtime watchers relist; bookmarks every second when asked for.
+//! - Clients are told apart by their bearer token ([`FakeCluster::client_for`]); one
+//!   client's calls can hang or fail while the others go through
+//!   ([`FakeCluster::set_client_fault`]), and every request is logged with its client and
+//!   outcome ([`FakeCluster::request_log`], Lease writes in [`FakeCluster::lease_log`]).
 //! - `pods_created` / `pods_deleted` count every pod that came into existence or went away,
 //!   whether through the API, `create_pod_directly`, pod GC or eviction; requests are
 //!   counted by (verb, plural resource) including those answered with injected faults.
 //!
-//! Modules: `api` (HTTP routing, faults), `verbs` (what each verb does), `store`
-//! (versioned objects, history), `watch` (event streams), `cluster` (pod/node rules,
-//! counters), `kubelet` (pod lifecycle and node images), `taints` (NoExecute evictions),
-//! `selector`, `patch`, `validate`, `faults`, `status`, `discovery`, `builder`, `kind`.
+//! Modules: `api` (HTTP routing, faults), `clients` (who calls, per-client faults, the
+//! request log), `verbs` (what each verb does), `store` (versioned objects, history),
+//! `watch` (event streams), `cluster` (pod/node rules, counters), `kubelet` (pod lifecycle
+//! and node images), `termination` (graceful deletion), `gc` (owner references), `taints`
+//! (NoExecute evictions), `pod_security` (the Pod Security Standards), `selector`, `patch`,
+//! `validate`, `faults`, `status`, `discovery`, `builder`, `kind`.
 
 mod api;
 mod builder;
+mod clients;
 mod cluster;
 mod discovery;
 mod faults;
+mod gc;
 mod kind;
 mod kubelet;
 mod patch;
+pub mod pod_security;
 mod selector;
 mod status;
 mod store;
 mod taints;
+mod termination;
 mod validate;
 mod verbs;
 mod watch;
@@ -55,7 +74,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use builder::{node, pod, NodeSpecBuilder, PodBuilder};
-pub use cluster::{DEFAULT_MAX_IMAGES, PREPULL_LABEL};
+pub use clients::{ClientFault, LeaseRecord, Outcome, RequestRecord, ANONYMOUS};
+pub use cluster::{DEFAULT_MAX_IMAGES, ENFORCE_LABEL, PREPULL_LABELS};
 pub use faults::{ClusterStats, PodEvent, PodEventKind};
 pub use kind::Kind;
 pub use kubelet::{image_names, PullBehaviour};
@@ -137,12 +157,47 @@ impl FakeCluster {
         self.build_client(false)
     }
 
+    /// A client (as [`FakeCluster::client`]) that authenticates as `user` with a bearer
+    /// token, so that the request log names it and client faults can single it out.
+    pub fn client_for(&self, user: &str) -> ::kube::Client {
+        self.build_client_as(true, Some(user))
+    }
+
     fn build_client(&self, retry: bool) -> ::kube::Client {
+        self.build_client_as(retry, None)
+    }
+
+    fn build_client_as(&self, retry: bool, user: Option<&str>) -> ::kube::Client {
         let uri = self.url().parse().expect("fake cluster: url parses");
         let mut config = ::kube::Config::new(uri);
         config.default_namespace = "default".into();
         config.default_retry = retry;
+        config.auth_info.token = user.map(|user| secrecy::SecretString::from(user.to_owned()));
         ::kube::Client::try_from(config).expect("fake cluster: kube client builds")
+    }
+
+    /// Sets (or with `None` clears) what happens to `user`'s calls on `resource` (`*`: all):
+    /// [`ClientFault::Hang`] models a network partition between that client and the API
+    /// server, [`ClientFault::Fail`] an error answered to it alone. Other clients are not
+    /// affected.
+    pub fn set_client_fault(&self, user: &str, resource: &str, fault: Option<ClientFault>) {
+        self.inner
+            .change_client_faults(|faults| faults.set(user, resource, fault));
+    }
+
+    /// Clears every fault of `user`; its hung calls then fail without effect.
+    pub fn heal_client(&self, user: &str) {
+        self.inner.change_client_faults(|faults| faults.clear(user));
+    }
+
+    /// Every request since start, in the order the server handled them.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.inner.lock().requests.clone()
+    }
+
+    /// Every Lease write through the API since start, in commit order.
+    pub fn lease_log(&self) -> Vec<LeaseRecord> {
+        self.inner.lock().leases.clone()
     }
 
     /// Adds a node (or replaces one of the same name); a watch event follows.
@@ -246,8 +301,24 @@ impl FakeCluster {
         st.sizes.push((image_contains.into(), size_bytes));
     }
 
-    /// kubelet's `--node-status-max-images` (default 50) for later status updates.
-    pub fn set_max_images(&self, max: usize) {
+    /// The platforms (`os`, `architecture`) of images whose reference contains
+    /// `image_contains`, as their manifest index lists them: on a node whose
+    /// `kubernetes.io/os` / `kubernetes.io/arch` labels name another platform, the pull fails
+    /// with `ErrImagePull` "no match for platform in manifest", as containerd reports it, and
+    /// keeps failing. Images without a rule run anywhere.
+    pub fn set_image_platforms(&self, image_contains: &str, platforms: &[(&str, &str)]) {
+        let mut st = self.inner.lock();
+        st.platforms.retain(|(p, _)| p != image_contains);
+        let platforms = platforms
+            .iter()
+            .map(|(os, arch)| ((*os).to_owned(), (*arch).to_owned()))
+            .collect();
+        st.platforms.push((image_contains.into(), platforms));
+    }
+
+    /// kubelet's `nodeStatusMaxImages` (default 50; `None` is `-1`, no cap) for later
+    /// status updates.
+    pub fn set_max_images(&self, max: Option<usize>) {
         self.inner.lock().max_images = max;
     }
 
@@ -258,11 +329,44 @@ impl FakeCluster {
         self.inner.lock().node_status_delay = delay;
     }
 
-    /// How long a bound, unfinished pod takes to disappear after a graceful delete
-    /// (default zero: deletion is immediate). Meanwhile it carries `deletionTimestamp` and
-    /// its name stays taken (a create answers 409).
-    pub fn set_deletion_delay(&self, delay: Duration) {
-        self.inner.lock().deletion_delay = delay;
+    /// How long a kubelet takes to stop the containers of a pod deleted gracefully (default
+    /// 20 ms, never more than the pod's grace period). Meanwhile the pod is `Terminating`: it
+    /// carries `deletionTimestamp`, still exists and its name stays taken (a create answers
+    /// 409). A delete with `gracePeriodSeconds=0` removes a pod at once.
+    pub fn set_kill_time(&self, kill: Duration) {
+        self.inner.lock().kill_time = kill;
+    }
+
+    /// Sets (or with `None` removes) a label of a namespace. Namespaces labelled
+    /// `pod-security.kubernetes.io/enforce: baseline|restricted` refuse pods that break that
+    /// level of the Pod Security Standards (403, see [`pod_security`]).
+    pub fn label_namespace(&self, namespace: &str, key: &str, value: Option<&str>) {
+        let mut st = self.inner.lock();
+        let labels = st.namespace_labels.entry(namespace.to_owned()).or_default();
+        match value {
+            Some(value) => labels.insert(key.to_owned(), value.to_owned()),
+            None => labels.remove(key),
+        };
+    }
+
+    /// Evicts a pod as the eviction API does (a graceful delete with the pod's own grace
+    /// period); `false` when it does not exist.
+    pub fn evict_pod(&self, namespace: &str, name: &str) -> bool {
+        self.inner.evict_pod(namespace, name, None)
+    }
+
+    /// Drains a node as `kubectl drain` does: cordons it and evicts every pod on it.
+    pub fn drain(&self, node: &str) {
+        self.cordon(node, true);
+        let pods: Vec<(String, String)> = self
+            .all_pods()
+            .into_iter()
+            .filter(|pod| pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .filter_map(|pod| Some((pod.metadata.namespace?, pod.metadata.name?)))
+            .collect();
+        for (namespace, name) in pods {
+            self.inner.evict_pod(&namespace, &name, None);
+        }
     }
 
     /// How often watches that allow bookmarks get one (default 1 s).

@@ -1,5 +1,6 @@
 //! The taint manager: pods on a node with a `NoExecute` taint they do not tolerate are
-//! evicted (deleted), at once or after their `tolerationSeconds`, as in a real cluster.
+//! evicted (deleted gracefully, see `termination.rs`), at once or after their
+//! `tolerationSeconds`, as in a real cluster.
 //!
 //! Binding a pod with `spec.nodeName` bypasses the scheduler and so `NoSchedule` taints,
 //! but not this; it runs when a bound pod is created and whenever a node changes.
@@ -85,7 +86,7 @@ pub fn evict(inner: &Arc<Inner>, node: &str) {
     };
     for (ns, name, uid, stay) in doomed {
         if stay.is_zero() {
-            inner.remove_pod(&ns, &name, Some(&uid));
+            inner.evict_pod(&ns, &name, Some(&uid));
             continue;
         }
         let (inner, node) = (inner.clone(), node.to_string());
@@ -106,7 +107,7 @@ pub fn evict(inner: &Arc<Inner>, node: &str) {
                 pod.is_some_and(|p| allowed_stay(p, &taints).is_some())
             };
             if still {
-                inner.remove_pod(&ns, &name, Some(&uid));
+                inner.evict_pod(&ns, &name, Some(&uid));
             }
         });
     }

@@ -32,6 +32,8 @@ pub struct Ctx {
     pub inner: Arc<Inner>,
     pub target: Target,
     pub query: HashMap<String, String>,
+    /// Who is calling (see `clients.rs`).
+    pub client: String,
 }
 
 pub type Reply = Result<(u16, Value), ApiError>;
@@ -216,11 +218,15 @@ impl Ctx {
                 self.inner.put_node(obj)?;
                 self.get_named(&name)?
             }
-            Kind::Lease => self
-                .inner
-                .lock()
-                .store
-                .create(Kind::Lease, self.ns(), obj)?,
+            Kind::Lease => {
+                let created = self
+                    .inner
+                    .lock()
+                    .store
+                    .create(Kind::Lease, self.ns(), obj)?;
+                self.inner.log_lease(&self.client, &created);
+                created
+            }
         };
         Ok((201, created))
     }
@@ -262,8 +268,10 @@ impl Ctx {
         validate::typed(kind, &obj)?;
         let stored = st.store.replace(kind, self.ns(), obj)?;
         drop(st);
-        if kind == Kind::Node {
-            self.inner.node_changed(self.name());
+        match kind {
+            Kind::Node => self.inner.node_changed(self.name()),
+            Kind::Lease => self.inner.log_lease(&self.client, &stored),
+            Kind::Pod => {}
         }
         Ok(stored)
     }
@@ -329,6 +337,8 @@ impl Ctx {
             _ => self.inner.lock().store.remove(kind, self.ns(), name),
         }
         .ok_or_else(|| ApiError::not_found(kind.plural(), name))?;
+        // A removed owner may orphan dependents.
+        super::gc::schedule(&self.inner);
         Ok((
             200,
             json!({

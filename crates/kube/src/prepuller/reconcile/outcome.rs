@@ -44,6 +44,7 @@ impl Reconciler {
                     }
                 }
             }
+            OpDone::Abandoned => {}
             OpDone::Deleted { name, result } => {
                 if let Err(message) = &result {
                     tracing::warn!(pod = %name, error = %message, "Failed to delete prepull pod; will retry");
@@ -79,10 +80,13 @@ impl Reconciler {
             SlotState::Creating { cancel: true } => return,
             SlotState::Creating { cancel: false } => None,
             SlotState::Deleting {
+                uid,
                 confirmed,
                 resend_at,
             } => {
-                if *confirmed && pod.is_none() {
+                // Gone, or replaced by another pod of the same name: ours is gone.
+                let gone = pod.is_none_or(|pod| uid.is_some() && pod.metadata.uid != *uid);
+                if *confirmed && gone {
                     self.slots.remove(node);
                     self.status_dirty = true;
                 } else if now >= *resend_at {
@@ -90,6 +94,7 @@ impl Reconciler {
                     *confirmed = false;
                     self.outbox.push(Action::Delete {
                         name: slot.name.clone(),
+                        uid: uid.clone(),
                     });
                 }
                 return;
@@ -163,7 +168,17 @@ impl Reconciler {
         let image = slot.image.clone();
         let duration = now.saturating_duration_since(slot.started);
         tracing::info!(%node, image = %image.reference_with_digest, seconds = duration.as_secs_f64(), "Prepulled image");
-        Arc::make_mut(&mut self.pulled).insert(node, &image.digest);
+        // The node may list the image already (kubelet's status can beat the pod's): then it
+        // is seen now, or no later report would ever mark it.
+        let info = self
+            .nodes
+            .as_ref()
+            .and_then(|nodes| nodes.iter().find(|info| info.name == node));
+        let pulled = Arc::make_mut(&mut self.pulled);
+        match info {
+            Some(info) => pulled.insert_reported(info, &image.digest),
+            None => pulled.insert(node, &image.digest),
+        };
         if let Some(pairs) = self.pairs.get_mut(node) {
             pairs.remove(&image.digest);
         }
@@ -238,13 +253,16 @@ impl Reconciler {
         self.status_dirty = true;
         match &mut slot.state {
             SlotState::Creating { cancel } => *cancel = true,
-            SlotState::Running { .. } => {
+            SlotState::Running { uid, .. } => {
+                let uid = uid.clone();
                 slot.state = SlotState::Deleting {
+                    uid: uid.clone(),
                     confirmed: false,
                     resend_at: now + DELETE_RECHECK,
                 };
                 self.outbox.push(Action::Delete {
                     name: slot.name.clone(),
+                    uid,
                 });
             }
             SlotState::Deleting { .. } => {}

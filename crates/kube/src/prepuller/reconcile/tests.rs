@@ -48,6 +48,7 @@ fn image(tag: &str, digest: &str) -> PrepullImage {
         tag: tag.into(),
         reference_with_digest: format!("r/a:{tag}@{digest}"),
         digest: digest.into(),
+        platforms: Default::default(),
     }
 }
 
@@ -104,7 +105,7 @@ fn apply(r: &mut Reconciler, pods: &Pods, actions: Vec<Action>, now: Instant) ->
                 );
                 created.push(name);
             }
-            Action::Delete { name } => {
+            Action::Delete { name, .. } => {
                 pods.remove(&name);
                 r.op_done(
                     OpDone::Deleted {
@@ -149,11 +150,11 @@ fn one_image_per_node_in_priority_order() {
     let first = settle(&mut r, &pods, now);
     assert_eq!(
         first,
-        ["prepull-w-2077-43-node1", "prepull-w-2077-43-node2"]
+        ["rsp-prepull-w-2077-43-node1", "rsp-prepull-w-2077-43-node2"]
     );
-    pods.set_status("prepull-w-2077-43-node1", pulled());
+    pods.set_status("rsp-prepull-w-2077-43-node1", pulled());
     let second = settle(&mut r, &pods, now);
-    assert_eq!(second, ["prepull-w-2077-42-node1"]);
+    assert_eq!(second, ["rsp-prepull-w-2077-42-node1"]);
     let events = r.take_events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, PrepullOutcome::Succeeded);
@@ -166,10 +167,13 @@ fn the_cap_holds_and_new_nodes_go_first() {
     let mut r = started(2, &["n1", "n2", "n3"], images);
     let pods = Pods::default();
     let now = Instant::now();
-    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n1", "prepull-a-n2"]);
-    pods.set_status("prepull-a-n1", pulled());
+    assert_eq!(
+        settle(&mut r, &pods, now),
+        ["rsp-prepull-a-n1", "rsp-prepull-a-n2"]
+    );
+    pods.set_status("rsp-prepull-a-n1", pulled());
     // n3 still needs its first image, which outranks n1's second.
-    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n3"]);
+    assert_eq!(settle(&mut r, &pods, now), ["rsp-prepull-a-n3"]);
     assert_eq!(pods.all().len(), 2);
 }
 
@@ -179,17 +183,17 @@ fn failures_back_off_while_the_node_moves_on() {
     let mut r = started(10, &["n1"], images);
     let pods = Pods::default();
     let now = Instant::now();
-    assert_eq!(settle(&mut r, &pods, now), ["prepull-bad-n1"]);
+    assert_eq!(settle(&mut r, &pods, now), ["rsp-prepull-bad-n1"]);
     let backoff = json!({"phase": "Pending", "containerStatuses": [{"name": "prepull",
         "image": "i", "imageID": "", "ready": false, "restartCount": 0,
         "state": {"waiting": {"reason": "ImagePullBackOff"}}}]});
-    pods.set_status("prepull-bad-n1", backoff);
+    pods.set_status("rsp-prepull-bad-n1", backoff);
     assert!(
         settle(&mut r, &pods, now).is_empty(),
         "within the grace period"
     );
     let later = now + Duration::from_secs(6);
-    assert_eq!(settle(&mut r, &pods, later), ["prepull-good-n1"]);
+    assert_eq!(settle(&mut r, &pods, later), ["rsp-prepull-good-n1"]);
     let events = r.take_events();
     assert!(matches!(
         &events[0].outcome,
@@ -208,11 +212,11 @@ fn failures_back_off_while_the_node_moves_on() {
         .pulling_since
         .is_some());
     // After the good image, the bad one waits for its backoff (5–10 s), then is retried.
-    pods.set_status("prepull-good-n1", pulled());
+    pods.set_status("rsp-prepull-good-n1", pulled());
     assert!(settle(&mut r, &pods, later).is_empty());
     let wake = r.next_wakeup(later).unwrap();
     assert!(wake > later && wake <= later + Duration::from_secs(10));
-    assert_eq!(settle(&mut r, &pods, wake), ["prepull-bad-n1"]);
+    assert_eq!(settle(&mut r, &pods, wake), ["rsp-prepull-bad-n1"]);
 }
 
 #[test]
@@ -250,13 +254,13 @@ fn leftovers_are_adopted_or_deleted() {
     let mut r = started(10, &["n1", "n2"], images);
     let now = Instant::now();
     // n2's leftover is deleted; once it is gone, n2 gets its own pod; n1's is adopted.
-    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n2"]);
+    assert_eq!(settle(&mut r, &pods, now), ["rsp-prepull-a-n2"]);
     let names: Vec<_> = pods
         .all()
         .iter()
         .map(|p| p.metadata.name.clone().unwrap())
         .collect();
-    assert_eq!(names, ["prepull-a-n1", "prepull-a-n2"]);
+    assert_eq!(names, ["rsp-prepull-a-n1", "rsp-prepull-a-n2"]);
 }
 
 #[test]
@@ -265,7 +269,7 @@ fn a_node_that_leaves_drops_its_work_silently() {
     let pods = Pods::default();
     let now = Instant::now();
     settle(&mut r, &pods, now);
-    pods.remove("prepull-a-n2");
+    pods.remove("rsp-prepull-a-n2");
     r.set_nodes(nodes(&["n1"]));
     settle(&mut r, &pods, now + Duration::from_secs(1));
     assert!(r.take_events().is_empty());
@@ -314,9 +318,9 @@ fn a_pod_deleted_by_someone_else_is_a_failure_after_a_grace() {
     let pods = Pods::default();
     let now = Instant::now();
     settle(&mut r, &pods, now);
-    pods.set_status("prepull-a-n1", json!({"phase": "Pending"}));
+    pods.set_status("rsp-prepull-a-n1", json!({"phase": "Pending"}));
     settle(&mut r, &pods, now);
-    pods.remove("prepull-a-n1");
+    pods.remove("rsp-prepull-a-n1");
     assert!(
         settle(&mut r, &pods, now).is_empty(),
         "not yet: the node watch may lag"
@@ -343,9 +347,9 @@ fn an_image_no_longer_wanted_is_dropped_silently() {
     );
     let pods = Pods::default();
     let now = Instant::now();
-    assert_eq!(settle(&mut r, &pods, now), ["prepull-a-n1"]);
+    assert_eq!(settle(&mut r, &pods, now), ["rsp-prepull-a-n1"]);
     r.set_images(Some(Arc::new(vec![image("b", "sha256:b")])));
-    assert_eq!(settle(&mut r, &pods, now), ["prepull-b-n1"]);
+    assert_eq!(settle(&mut r, &pods, now), ["rsp-prepull-b-n1"]);
     assert!(r.take_events().is_empty());
     assert_eq!(pods.all().len(), 1);
 }
