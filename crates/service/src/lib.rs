@@ -4,6 +4,7 @@
 //! - `body`: JSON bodies serialised (and gzip-compressed) once, shared by requests.
 //! - `dry_run`: one refresh over a list of nodes, for `rsp-images plan` (what would be served,
 //!   the pods that would be created).
+//! - `form`: the lab form's sizes and authentication (open, or Gafaelfawr).
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
 //! - `pages`: the server-rendered lab form and status pages (overview, node list, node).
 //! - `metrics`: `/metrics` through prometheus-client: the backend's metrics snapshot and the
@@ -24,6 +25,7 @@
 pub mod backend;
 pub mod body;
 pub mod dry_run;
+pub mod form;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

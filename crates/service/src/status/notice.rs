@@ -8,7 +8,7 @@
 
 use std::time::SystemTime;
 
-use super::StatusView;
+use super::{FormUsers, LabFormSetup, StatusView};
 
 /// How urgently an operator should look, most severe first (the derived order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -188,7 +188,33 @@ pub fn notices(view: &StatusView) -> Vec<Notice> {
         ));
     }
 
+    notices.extend(lab_form_notices(&view.lab_form));
+
     notices.sort_by_key(|notice| notice.severity);
+    notices
+}
+
+/// What an operator should know about the lab form's setup; also logged at start-up.
+pub fn lab_form_notices(setup: &LabFormSetup) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if setup.users == FormUsers::Anyone {
+        notices.push(Notice::new(
+            Severity::Warning,
+            "Lab form without authentication",
+            "Neither gafaelfawr.url nor REPERTOIRE_BASE_URL is set, so the lab form is \
+             served to anyone, with every size and no quota applied."
+                .to_owned(),
+        ));
+    }
+    if setup.sizes == 0 {
+        notices.push(Notice::new(
+            Severity::Warning,
+            "No lab sizes",
+            "lab.sizes is not set, so the lab form has no size to offer and answers 502 \
+             instead of a form."
+                .to_owned(),
+        ));
+    }
     notices
 }
 
