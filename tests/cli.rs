@@ -203,6 +203,25 @@ async fn snapshot_then_plan_gives_the_same_answers_as_the_registry() {
     );
 }
 
+/// `REPERTOIRE_BASE_URL` is read only when set, and a value that is not a URL is a
+/// configuration error naming the variable (exit 2, before anything starts).
+#[test]
+fn a_bad_repertoire_url_is_a_configuration_error() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_rsp-images"))
+        .args(["serve", "--config", demo, "--listen", "127.0.0.1:0"])
+        .env(
+            "REPERTOIRE_BASE_URL",
+            "ftp://user:secret@repertoire.example",
+        )
+        .output()
+        .expect("run rsp-images");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("REPERTOIRE_BASE_URL"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+}
+
 /// Regression (issue 10): a release number beyond 64 bits is a release in the original, and
 /// `tags parse` writes it as a JSON integer of any length, as Python's `json` does.
 #[test]

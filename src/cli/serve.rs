@@ -10,7 +10,7 @@
 use super::setup::load_config;
 use super::CliError;
 use clap::Args;
-use rsp_service::run::{serve, ServeError};
+use rsp_service::run::{serve, Environment, ServeError};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -39,6 +39,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             config,
             &rsp_config::config_dir(&args.config),
             &listen,
+            Environment::from_process(),
             shutdown_signal(),
         ))
         .map_err(|error| match error {

@@ -1,9 +1,12 @@
-//! A small WebDriver client for the browser test: chromedriver driving headless Chromium.
+//! A small WebDriver client for the browser test: chromedriver driving headless Chromium;
+//! and (`hub`) a stand-in for JupyterHub's spawn page that records what the form submits.
 //!
 //! The W3C WebDriver protocol is JSON over HTTP, and the test needs nine commands, so this
 //! speaks it with `reqwest` instead of pulling in a WebDriver crate and its HTTP stack.
 //! Console messages come from chromedriver's log endpoint (`/se/log`, with the
 //! `goog:loggingPrefs` capability), which the W3C protocol does not cover.
+
+pub mod hub;
 
 use serde_json::{json, Value};
 use std::net::TcpListener;

@@ -5,10 +5,10 @@
 
 use crate::bounds::{self, DAY, SECOND};
 use crate::ConfigError;
+use rsp_model::api::{PrepullerOptions, PrepullerSource};
 use rsp_model::collection::SubsetSpec;
 use rsp_model::listing::ListingRules;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -261,40 +261,37 @@ impl ImagesConfig {
         Ok(())
     }
 
-    /// The `config` object of `/spawner/v1/prepulls`, in the original's snake_case shape;
-    /// credentials paths and rsp-images additions are left out on purpose.
-    pub fn prepuller_options(&self) -> serde_json::Value {
+    /// The `config` object of `/spawner/v1/prepulls`, in the original's shape; credentials
+    /// paths and rsp-images additions are left out on purpose.
+    pub fn prepuller_options(&self) -> PrepullerOptions {
         let source = match &self.source {
-            SourceConfig::Docker(docker) => json!({
-                "type": "docker",
-                "registry": docker.registry,
-                "repository": docker.repository,
-            }),
-            SourceConfig::Google(google) => json!({
-                "type": "google",
-                "location": google.location,
-                "project_id": google.project_id,
-                "repository": google.repository,
-                "image": google.image,
-            }),
-            SourceConfig::Snapshot(snapshot) => json!({
-                "type": "snapshot",
-                "registry": snapshot.registry,
-                "repository": snapshot.repository,
-            }),
+            SourceConfig::Docker(docker) => PrepullerSource::Docker {
+                registry: docker.registry.clone(),
+                repository: docker.repository.clone(),
+            },
+            SourceConfig::Google(google) => PrepullerSource::Google {
+                location: google.location.clone(),
+                project_id: google.project_id.clone(),
+                repository: google.repository.clone(),
+                image: google.image.clone(),
+            },
+            SourceConfig::Snapshot(snapshot) => PrepullerSource::Snapshot {
+                registry: snapshot.registry.clone(),
+                repository: snapshot.repository.clone(),
+            },
         };
-        json!({
-            "source": source,
-            "refresh_interval": self.refresh_interval.as_secs_f64(),
-            "prepull_timeout": self.prepull_timeout.as_secs_f64(),
-            "recommended_tag": self.recommended_tag,
-            "num_releases": self.num_releases,
-            "num_weeklies": self.num_weeklies,
-            "num_dailies": self.num_dailies,
-            "cycle": self.cycle,
-            "pin": self.pin,
-            "alias_tags": self.alias_tags,
-        })
+        PrepullerOptions {
+            source,
+            refresh_interval: self.refresh_interval.as_secs_f64(),
+            prepull_timeout: self.prepull_timeout.as_secs_f64(),
+            recommended_tag: self.recommended_tag.clone(),
+            num_releases: self.num_releases,
+            num_weeklies: self.num_weeklies,
+            num_dailies: self.num_dailies,
+            cycle: self.cycle,
+            pin: self.pin.clone(),
+            alias_tags: self.alias_tags.clone(),
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! a few optional rsp-images sections. The rules, from the project contract:
 //!
 //! - the sections rsp-images reads (`images`, `dropdownMenu`, `lab.nodeSelector`,
-//!   `lab.tolerations`, `lab.pullSecret`, `pathPrefix`, `metadataPath`, and its own `cluster`,
-//!   `prepuller`, `server`) are strict: an unknown key is an error naming its full path;
+//!   `lab.tolerations`, `lab.pullSecret`, `lab.sizes`, `lab.defaultSize`, `pathPrefix`,
+//!   `metadataPath`, and its own `cluster`, `prepuller`, `server`, `gafaelfawr`) are strict:
+//!   an unknown key is an error naming its full path;
 //! - every other top-level section and every other `lab` key belongs to the controller and is
 //!   ignored, reported once as a [`Warning`] that names them all.
 //!
@@ -14,19 +15,21 @@
 
 pub mod bounds;
 mod error;
+mod gafaelfawr;
 mod images;
+mod lab;
 mod nesting;
 mod service;
 
 pub use error::{echo, shorten, ConfigError};
+pub use gafaelfawr::{GafaelfawrConfig, GafaelfawrEndpoint, REPERTOIRE_VARIABLE};
 pub use images::{
     default_credentials_path, DockerSourceConfig, GoogleAuthMode, GoogleSourceConfig, ImagesConfig,
     RegistryLimits, SnapshotSourceConfig, SourceConfig,
 };
+pub use lab::LabConfig;
 pub use nesting::check as check_nesting;
-pub use service::{
-    check_listen, ClusterConfig, LabConfig, PrepullerConfig, ServerConfig, WarmTaintConfig,
-};
+pub use service::{check_listen, ClusterConfig, PrepullerConfig, ServerConfig, WarmTaintConfig};
 
 use rsp_model::filter::ImageFilterPolicy;
 use std::path::{Path, PathBuf};
@@ -53,6 +56,7 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub prepuller: PrepullerConfig,
     pub server: ServerConfig,
+    pub gafaelfawr: GafaelfawrConfig,
 }
 
 /// Something in the file that rsp-images does not use; worth one log line, not a failure.
@@ -64,9 +68,6 @@ impl std::fmt::Display for Warning {
         f.write_str(&self.0)
     }
 }
-
-/// `lab` keys that the lab controller uses and rsp-images does not.
-const LAB_KEYS_READ: [&str; 3] = ["nodeSelector", "tolerations", "pullSecret"];
 
 impl Config {
     /// What eligibility is judged with: `lab.tolerations`, plus the warm taint's toleration
@@ -109,6 +110,7 @@ impl Config {
         let cluster = take(&mut root, "cluster", &[])?.unwrap_or_default();
         let prepuller = take(&mut root, "prepuller", &[])?.unwrap_or_default();
         let server = take(&mut root, "server", &[])?.unwrap_or_default();
+        let gafaelfawr = take(&mut root, "gafaelfawr", &[])?.unwrap_or_default();
         ignored.extend(root.keys().map(key_name));
 
         let config = Config {
@@ -125,6 +127,7 @@ impl Config {
             cluster,
             prepuller,
             server,
+            gafaelfawr,
         };
         let mut warnings = config.validate()?;
         if !ignored.is_empty() {
@@ -143,6 +146,7 @@ impl Config {
     fn validate(&self) -> Result<Vec<Warning>, ConfigError> {
         let warnings = self.lab.validate()?;
         self.images.validate()?;
+        self.gafaelfawr.validate()?;
         self.prepuller.validate()?;
         self.server.validate()?;
         Ok(warnings)
@@ -197,14 +201,14 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, InvalidPrefix> {
 
 fn lab_section(mut lab: Mapping, ignored: &mut Vec<String>) -> Result<LabConfig, ConfigError> {
     let mut read = Mapping::new();
-    for key in LAB_KEYS_READ {
+    for key in lab::LAB_KEYS_READ {
         let snake = camel_to_snake(key);
         if let Some(value) = take_raw(&mut lab, key, &[snake.as_str()]) {
             read.insert(Value::String(key.to_owned()), value);
         }
     }
     ignored.extend(lab.keys().map(|key| format!("lab.{}", key_name(key))));
-    deserialize(Value::Mapping(read), "lab")
+    deserialize::<lab::LabSection>(Value::Mapping(read), "lab")?.check()
 }
 
 /// Removes a section (under its camelCase name or one of its aliases) and deserializes it,

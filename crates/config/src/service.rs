@@ -1,86 +1,14 @@
-//! The sections about where rsp-images runs: the `lab` keys it shares with the lab
-//! controller, and its own `cluster`, `prepuller` and `server` sections (decisions §3).
+//! The sections about where rsp-images runs: its own `cluster`, `prepuller` and `server`
+//! sections (decisions §3).
 
 use crate::bounds::{self, DAY, HOUR, MILLISECOND, SECOND};
-use crate::{ConfigError, Warning};
-use rsp_model::node::Toleration;
+use crate::ConfigError;
 use rsp_model::plan::NodeStatusMaxImages;
-use rsp_model::validation::{self, FieldError};
+use rsp_model::validation;
 use rsp_model::warm::{WarmTaint, WARM_TAINT_EFFECTS};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// The `lab` keys that decide where lab images belong.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LabConfig {
-    /// Equality label selector for the nodes labs (and so prepulls) may run on.
-    #[serde(default)]
-    pub node_selector: BTreeMap<String, String>,
-    #[serde(default)]
-    pub tolerations: Vec<Toleration>,
-    /// Secret name for `imagePullSecrets` of prepull pods.
-    #[serde(default)]
-    pub pull_secret: Option<String>,
-}
-
-impl LabConfig {
-    /// Checks what goes into prepull pods as the API server would check it in a pod, so that
-    /// a configuration it would refuse fails here, naming the key. One exception, because
-    /// Nublado configurations carry it: `tolerationSeconds` with an effect other than
-    /// `NoExecute` is accepted with a warning and left out of prepull pods.
-    pub(crate) fn validate(&self) -> Result<Vec<Warning>, ConfigError> {
-        let selector = self
-            .node_selector
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.as_str()));
-        if let Some(error) = validation::label_errors("lab.nodeSelector", selector).first() {
-            return Err(field_error(error));
-        }
-        let mut warnings = Vec::new();
-        for (index, toleration) in self.tolerations.iter().enumerate() {
-            let path = format!("lab.tolerations[{index}]");
-            toleration
-                .validate()
-                .map_err(|error| ConfigError::Invalid {
-                    path: path.clone(),
-                    message: error.to_string(),
-                })?;
-            let fields = toleration.fields();
-            let timed = validation::toleration_seconds_error(&path, fields.effect);
-            for error in validation::toleration_errors(&path, &fields) {
-                if error != timed {
-                    return Err(field_error(&error));
-                }
-                warnings.push(Warning(format!(
-                    "{path}.tolerationSeconds: left out of prepull pods, since the API server \
-                     accepts tolerationSeconds only with effect NoExecute (this toleration's \
-                     effect is {:?})",
-                    fields.effect
-                )));
-            }
-        }
-        if let Some(secret) = &self.pull_secret {
-            if let Some(message) = validation::dns1123_subdomain_errors(secret).first() {
-                return Err(ConfigError::Invalid {
-                    path: "lab.pullSecret".into(),
-                    message: format!("Invalid value: {secret:?}: {message}"),
-                });
-            }
-        }
-        Ok(warnings)
-    }
-}
-
-/// A field error of the API server's kind as a configuration error on that key.
-fn field_error(error: &FieldError) -> ConfigError {
-    ConfigError::Invalid {
-        path: error.field.clone(),
-        message: error.body(),
-    }
-}
 
 /// Where nodes come from.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -35,13 +35,18 @@ fn defaults_follow_the_original() {
 #[test]
 fn controller_sections_are_ignored_with_one_warning() {
     let text = format!(
-        "logLevel: DEBUG\nfsadmin:\n  image: x\nlab:\n  sizes: []\n  namespacePrefix: u\n  \
+        "logLevel: DEBUG\nfsadmin:\n  image: x\nlab:\n  spawnTimeout: 10\n  namespacePrefix: u\n  \
          pullSecret: pull-secret\n  nodeSelector:\n    a: b\n{MINIMAL}"
     );
     let (config, warnings) = parse(&text).unwrap();
     assert_eq!(warnings.len(), 1);
     let warning = &warnings[0].0;
-    for name in ["logLevel", "fsadmin", "lab.sizes", "lab.namespacePrefix"] {
+    for name in [
+        "logLevel",
+        "fsadmin",
+        "lab.spawnTimeout",
+        "lab.namespacePrefix",
+    ] {
         assert!(warning.contains(name), "{warning} should name {name}");
     }
     assert_eq!(config.lab.pull_secret.as_deref(), Some("pull-secret"));
@@ -130,10 +135,14 @@ fn wrong_values_are_errors_with_paths() {
 fn prepuller_options_have_the_original_shape() {
     let (config, _) = parse(MINIMAL).unwrap();
     let options = config.images.prepuller_options();
-    assert_eq!(options["refresh_interval"], serde_json::json!(300.0));
-    assert_eq!(options["source"]["type"], "docker");
-    assert_eq!(options["cycle"], serde_json::Value::Null);
-    assert!(options.get("docker_credentials_path").is_none());
+    // Keys in the original's order, not sorted; no credentials path, no rsp-images additions.
+    assert_eq!(
+        serde_json::to_string(&options).unwrap(),
+        "{\"source\":{\"type\":\"docker\",\"registry\":\"docker.io\",\"repository\":\
+         \"library/sketchbook\"},\"refresh_interval\":300.0,\"prepull_timeout\":600.0,\
+         \"recommended_tag\":\"recommended\",\"num_releases\":1,\"num_weeklies\":2,\
+         \"num_dailies\":3,\"cycle\":null,\"pin\":[],\"alias_tags\":[]}"
+    );
 }
 
 #[test]
@@ -180,8 +189,177 @@ fn prefixes_are_normalised_or_refused() {
     }
 }
 
+/// The standard sizes of the original's configuration, as a Nublado file writes them.
+const SIZES: &str = "lab:
+  sizes:
+    - size: small
+      resources:
+        limits: {cpu: 1.0, memory: 3Gi}
+        requests: {cpu: 0.25, memory: 0.75Gi}
+    - size: medium
+      resources:
+        limits: {cpu: 2, memory: 6Gi}
+        requests: {cpu: 500m, memory: 1610612736}
+";
+
+fn with_sizes(extra: &str) -> String {
+    format!("{MINIMAL}{SIZES}{extra}")
+}
+
+#[test]
+fn lab_sizes_are_read_as_the_original_reads_them() {
+    let (config, warnings) = parse(&with_sizes("  defaultSize: medium\n")).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let sizes = &config.lab.sizes;
+    let labels: Vec<String> = sizes.sizes.iter().map(|s| s.label()).collect();
+    assert_eq!(
+        labels,
+        ["Small (1.0 CPU, 3Gi RAM)", "Medium (2.0 CPU, 6Gi RAM)"]
+    );
+    assert_eq!(sizes.sizes[1].requests.cpu, 0.5);
+    assert_eq!(sizes.sizes[1].requests.memory.get(), 1610612736.0);
+    assert_eq!(sizes.default, Some(rsp_model::lab::SizeName::Medium));
+    // snake_case, as the original also accepts it
+    let (config, _) = parse(&with_sizes("  default_size: small\n")).unwrap();
+    assert_eq!(
+        config.lab.sizes.default,
+        Some(rsp_model::lab::SizeName::Small)
+    );
+    // Omitting sizes is accepted, as in the original: the form then has none to offer.
+    assert!(parse(MINIMAL).unwrap().0.lab.sizes.sizes.is_empty());
+}
+
+#[test]
+fn lab_size_errors_name_their_key() {
+    let size = |name: &str, limits: &str, requests: &str| {
+        format!(
+            "{MINIMAL}lab:\n  sizes:\n    - size: {name}\n      resources:\n        \
+             limits: {limits}\n        requests: {requests}\n"
+        )
+    };
+    let ok = "{cpu: 1, memory: 1Gi}";
+    for (text, path, message) in [
+        (size("Small", ok, ok), "lab.sizes[0].size", "Small"),
+        (size("xl", ok, ok), "lab.sizes[0].size", "xl"),
+        (
+            size("small", ok, "{cpu: 2, memory: 1Gi}"),
+            "lab.sizes[0].resources.requests.cpu",
+            "must not exceed",
+        ),
+        (
+            size("small", ok, "{cpu: 1, memory: 1025Mi}"),
+            "lab.sizes[0].resources.requests.memory",
+            "must not exceed",
+        ),
+        (
+            size("small", "{cpu: 1.2345, memory: 1Gi}", ok),
+            "lab.sizes[0].resources.limits.cpu",
+            "1.2345",
+        ),
+        (
+            size("small", "{cpu: 1, memory: inf}", ok),
+            "lab.sizes[0].resources.limits.memory",
+            "finite",
+        ),
+        (
+            size("small", "{cpu: 1, memory: 4GI}", ok),
+            "lab.sizes[0].resources.limits.memory",
+            "4GI",
+        ),
+        (
+            size("small", "{cpu: nan, memory: 1Gi}", "{cpu: nan, memory: 1Gi}"),
+            "lab.sizes[0].resources.limits.cpu",
+            "nan",
+        ),
+        (
+            size("small", "{cpu: true, memory: 1Gi}", ok),
+            "lab.sizes[0].resources.limits.cpu",
+            "quantity",
+        ),
+        (
+            size("small", "{cpu: 1, memory: 1Gi, gpu: 1}", ok),
+            "lab.sizes[0].resources.limits.gpu",
+            "unknown field",
+        ),
+        (
+            format!("{MINIMAL}lab:\n  sizes: []\n"),
+            "lab.sizes",
+            "at least one",
+        ),
+        (
+            with_sizes("  defaultSize: large\n"),
+            "lab.defaultSize",
+            "large is not one of",
+        ),
+        (
+            with_sizes("    - size: small\n      resources:\n        limits: {cpu: 1, memory: 1}\n        requests: {cpu: 1, memory: 1}\n"),
+            "lab.sizes[2].size",
+            "duplicate lab size small",
+        ),
+    ] {
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{error}");
+        assert!(error.to_string().contains(message), "{error}");
+    }
+}
+
+#[test]
+fn gafaelfawr_only_where_configured() {
+    use crate::GafaelfawrEndpoint;
+    let (config, _) = parse(MINIMAL).unwrap();
+    assert_eq!(config.gafaelfawr.timeout.as_secs(), 20);
+    assert_eq!(config.gafaelfawr.cache_lifetime.as_secs(), 300);
+    assert_eq!(config.gafaelfawr.endpoint(None), Ok(None));
+    assert_eq!(config.gafaelfawr.endpoint(Some("")), Ok(None));
+    assert_eq!(
+        config
+            .gafaelfawr
+            .endpoint(Some("https://h.example/repertoire/")),
+        Ok(Some(GafaelfawrEndpoint::Repertoire(
+            "https://h.example/repertoire".into()
+        )))
+    );
+    let error = config
+        .gafaelfawr
+        .endpoint(Some("https://u:secret@h.example"))
+        .unwrap_err();
+    assert_eq!(error.path(), Some(REPERTOIRE_VARIABLE));
+    assert!(!error.to_string().contains("secret"), "{error}");
+
+    let text = format!(
+        "{MINIMAL}gafaelfawr:\n  url: https://h.example/auth/api/v1/\n  timeout: 5s\n  \
+         cacheLifetime: 0\n"
+    );
+    let (config, _) = parse(&text).unwrap();
+    assert_eq!(
+        config
+            .gafaelfawr
+            .endpoint(Some("https://other.example/repertoire")),
+        Ok(Some(GafaelfawrEndpoint::Url(
+            "https://h.example/auth/api/v1".into()
+        )))
+    );
+    assert!(config.gafaelfawr.cache_lifetime.is_zero());
+    for (section, path) in [
+        ("url: ftp://h.example", "gafaelfawr.url"),
+        ("url: https://alice:pw@h.example", "gafaelfawr.url"),
+        ("url: https://h.example/?q=1", "gafaelfawr.url"),
+        ("url: not a url", "gafaelfawr.url"),
+        ("timeout: 0", "gafaelfawr.timeout"),
+        ("timeout: 1h", "gafaelfawr.timeout"),
+        ("cacheLifetime: 6m", "gafaelfawr.cacheLifetime"),
+        ("cache_lifetime: 1w", "gafaelfawr.cache_lifetime"),
+        ("urls: x", "gafaelfawr.urls"),
+    ] {
+        let text = format!("{MINIMAL}gafaelfawr:\n  {section}\n");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{section}: {error}");
+        assert!(!error.to_string().contains(":pw@"), "{error}");
+    }
+}
+
 /// The keys bounded in `bounds`, with a value just outside each end of their range.
-const BOUNDED: [(&str, &str, &str, &str); 9] = [
+const BOUNDED: [(&str, &str, &str, &str); 11] = [
     ("server", "maxConnections", "0", "1000001"),
     ("server", "headerReadTimeout", "0s", "61m"),
     ("images", "refreshInterval", "0.5", "31d"),
@@ -196,6 +374,8 @@ const BOUNDED: [(&str, &str, &str, &str); 9] = [
     ),
     ("images.registryLimits", "maxPages", "0", "10000001"),
     ("images.registryLimits", "maxEntries", "0", "100000001"),
+    ("gafaelfawr", "timeout", "0", "301s"),
+    ("gafaelfawr", "cacheLifetime", "-1", "301s"),
 ];
 
 /// `key: value` inside `section`, on top of the minimal configuration.
@@ -261,6 +441,8 @@ fn defaults_lie_within_their_bounds() {
             "maxResponseBytes" => config.images.registry_limits.max_response_bytes.to_string(),
             "maxPages" => config.images.registry_limits.max_pages.to_string(),
             "maxEntries" => config.images.registry_limits.max_entries.to_string(),
+            "timeout" => format!("{}", config.gafaelfawr.timeout.as_secs()),
+            "cacheLifetime" => format!("{}", config.gafaelfawr.cache_lifetime.as_secs()),
             other => panic!("no default for {other}"),
         };
         let value = value.replace("ms", "");
@@ -429,6 +611,8 @@ mod properties {
                         config.server.header_read_timeout,
                         config.images.refresh_interval,
                         config.images.prepull_timeout,
+                        config.gafaelfawr.timeout,
+                        config.gafaelfawr.cache_lifetime,
                     ] {
                         prop_assert!(now.checked_add(duration.mul_f64(1.1)).is_some());
                     }

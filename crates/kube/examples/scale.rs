@@ -201,18 +201,22 @@ fn main() -> ExitCode {
         let mut warm_events = prepuller.warm_events();
         // Nodes join on a schedule while the others are being prepulled.
         let joiner = {
-            let (cluster, key, joining, every) =
-                (cluster.clone(), taint.key.clone(), args.joining, args.join_every);
+            let (cluster, key, joining, every) = (
+                cluster.clone(),
+                taint.key.clone(),
+                args.joining,
+                args.join_every,
+            );
             tokio::spawn(async move {
                 let mut joined = BTreeMap::new();
                 for i in 0..joining {
                     tokio::time::sleep(every).await;
                     let name = format!("joined{i:04}");
-                    cluster.add_node(
-                        node(&name)
-                            .label("some-label", "some-value")
-                            .taint(&key, "", "NoSchedule"),
-                    );
+                    cluster.add_node(node(&name).label("some-label", "some-value").taint(
+                        &key,
+                        "",
+                        "NoSchedule",
+                    ));
                     joined.insert(name, Instant::now());
                 }
                 joined

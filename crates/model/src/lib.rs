@@ -18,6 +18,8 @@
 //! - `reference`: Docker references `registry/repository[:tag][@digest]`.
 //! - `api`: the serde types of the HTTP API and menus, and the borrowed `/spawner/v1/images`
 //!   entries serialised straight from a catalog.
+//! - `lab`: lab sizes and their labels, user quotas, and what lab creation accepts from a
+//!   submitted spawner form.
 //! - `listing`: what one refresh of a registry knows (`Listing`), built purely from the
 //!   registry's answers and the prepull rules; the Docker tag list before its digests
 //!   (`DockerTags`); images chosen by class.
@@ -39,6 +41,7 @@ pub mod collection;
 pub mod duration;
 pub mod filter;
 mod key_index;
+pub mod lab;
 pub mod listing;
 pub mod node;
 pub mod plan;

@@ -5,25 +5,18 @@
 //! registries or Kubernetes are reached. The service's real state implements it in `state`.
 
 use crate::body::JsonBody;
+use crate::form::LabForm;
 use crate::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
+use crate::pages::{self, RenderError};
 use crate::warm::WARM_BUCKETS;
+use axum::body::Bytes;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::node::IneligibleReason;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 /// How the spawner chose an image (behaviour §9.6), after the form's rules were applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageSelection {
-    /// `image_list`: a reference from the menu's radio buttons.
-    List(String),
-    /// `image_dropdown`: a reference from the dropdown.
-    Dropdown(String),
-    /// `image_class`: a class of image.
-    Class(ImageClass),
-    /// `image_tag`: a bare tag (bots).
-    Tag(String),
-}
+pub use rsp_model::lab::ImageSelection;
 
 pub use rsp_model::api::{ImageClass, ResolvedImage};
 /// Why an image could not be found or resolved: the model's one lookup error.
@@ -151,13 +144,21 @@ pub trait Backend: Send + Sync + 'static {
     fn spawner_images_body(&self) -> JsonBody {
         JsonBody::new(&self.spawner_images())
     }
-    /// The body of `/spawner/v1/prepulls`, serialised.
-    fn prepulls_body(&self) -> JsonBody {
-        JsonBody::new(&self.prepulls())
+    /// The body of `/spawner/v1/prepulls`, serialised. Implementations that serve many
+    /// nodes serialise it away from the threads that answer requests.
+    fn prepulls_body(&self) -> impl Future<Output = JsonBody> + Send {
+        std::future::ready(JsonBody::new(&self.prepulls()))
     }
-    /// The body of `/spawner/v1/menu`, serialised.
-    fn menu_body(&self) -> JsonBody {
-        JsonBody::new(&self.menu())
+    /// The body of `/spawner/v1/menu`, serialised (off the request threads, as above).
+    fn menu_body(&self) -> impl Future<Output = JsonBody> + Send {
+        std::future::ready(JsonBody::new(&self.menu()))
+    }
+    /// The lab form's sizes and how it authenticates users.
+    fn lab_form(&self) -> &LabForm;
+    /// The images half of the lab form for the current menu (see `pages::lab_form`); the
+    /// service renders it once per menu, off the request threads, and shares it.
+    fn lab_form_images(&self) -> impl Future<Output = Result<Bytes, RenderError>> + Send {
+        std::future::ready(pages::lab_form::images(&self.menu()))
     }
     /// `GET /spawner/v1/images/{tag}`.
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError>;

@@ -2,6 +2,7 @@
 //!
 //! - `backend`: the boundary the HTTP layer reads through ([`backend::Backend`]).
 //! - `body`: JSON bodies serialised (and gzip-compressed) once, shared by requests.
+//! - `form`: the lab form's sizes and authentication (open, or Gafaelfawr).
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
 //! - `pages`: the server-rendered lab form and status pages (overview, node list, node).
 //! - `metrics`: `/metrics` through prometheus-client: the backend's metrics snapshot and the
@@ -23,6 +24,7 @@
 
 pub mod backend;
 pub mod body;
+pub mod form;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

@@ -4,19 +4,23 @@
 //! Writers never block readers: the world is rebuilt off to the side and published through a
 //! `watch` channel whenever the listing, the nodes or the prepuller's successes change (see
 //! `world_task`), and every request reads the latest `Arc<World>`. Bodies derived from a world
-//! are computed once per world and shared (`BodyCache`), so a burst of spawner requests costs
-//! one computation, not one per request.
+//! are computed once per world and shared, so a burst of spawner requests costs one
+//! computation, not one per request; the menu, the lab form's images and `/prepulls` are
+//! computed on the blocking pool, never on the threads that answer requests and probes.
 
 use crate::backend::{
     Backend, ImageSelection, LookupError, MetricsSnapshot, NotReady, RefreshView, ResolvedImage,
     StatusView,
 };
 use crate::body::JsonBody;
+use crate::form::LabForm;
 use crate::metrics::Histogram;
+use crate::pages::{self, RenderError};
 use crate::refresh::SharedRecord;
 use crate::status::StatusGrid;
 use crate::supervise::Health;
 use crate::views::{self, World};
+use axum::body::Bytes;
 use chrono::Utc;
 use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
@@ -38,12 +42,26 @@ const MENU_MAX_AGE: Duration = Duration::from_secs(10);
 /// bursts, and one rebuild for a burst is enough.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// The menu body of one world, recomputed in the background when it gets older than
-/// `MENU_MAX_AGE` while requests keep getting the previous one.
+/// The menu of one world and what is derived from it: its JSON body and the images half of
+/// the lab form, each made at the first request that needs it (a large menu makes both
+/// tens of megabytes, and a hub may only ever ask for one). Recomputed in the background when it gets older than `MENU_MAX_AGE` while
+/// requests keep getting the previous one; an unchanged menu keeps its body and form.
 #[derive(Default)]
 struct MenuCache {
-    body: Mutex<Option<(Instant, JsonBody)>>,
+    latest: Mutex<Option<Arc<MenuEntry>>>,
     refreshing: AtomicBool,
+    /// Held while the first menu of the world is computed, so concurrent first requests wait
+    /// for one computation instead of each starting their own.
+    first: tokio::sync::Mutex<()>,
+}
+
+struct MenuEntry {
+    made: Instant,
+    menu: MenuImages,
+    /// The JSON body, serialised (and compressed) at the first menu request.
+    body: Arc<OnceLock<JsonBody>>,
+    /// The lab form's images half, rendered at the first form request for this menu.
+    form: Arc<OnceLock<Result<Bytes, RenderError>>>,
 }
 
 /// The world with its bodies. `images` and `menu` depend only on the world and are shared
@@ -57,7 +75,7 @@ pub struct Current {
     pub listed: bool,
     images: Arc<OnceLock<JsonBody>>,
     menu: Arc<MenuCache>,
-    prepulls: OnceLock<JsonBody>,
+    prepulls: tokio::sync::OnceCell<JsonBody>,
     grid: OnceLock<Arc<StatusGrid>>,
 }
 
@@ -69,7 +87,7 @@ impl Current {
             listed,
             images: Arc::default(),
             menu: Arc::default(),
-            prepulls: OnceLock::new(),
+            prepulls: tokio::sync::OnceCell::new(),
             grid: OnceLock::new(),
         }
     }
@@ -82,7 +100,7 @@ impl Current {
             listed: self.listed,
             images: Arc::clone(&self.images),
             menu: Arc::clone(&self.menu),
-            prepulls: OnceLock::new(),
+            prepulls: tokio::sync::OnceCell::new(),
             grid: OnceLock::new(),
         }
     }
@@ -118,6 +136,7 @@ pub struct ServiceState<S> {
     pub(crate) prepull_durations: Histogram,
     /// Warm taints this replica removed (see `WarmMetrics::record`).
     pub(crate) warm: crate::warm::WarmMetrics,
+    pub(crate) form: LabForm,
 }
 
 impl<S: ImageSource> ServiceState<S> {
@@ -207,12 +226,18 @@ impl Current {
             .clone()
     }
 
-    fn prepulls_body(&self, config: &Config) -> JsonBody {
+    /// The `/prepulls` body, serialised once per `Current` on the blocking pool (thousands
+    /// of nodes make it large).
+    async fn prepulls_body(self: &Arc<Self>, config: &Arc<Config>) -> JsonBody {
         self.prepulls
             .get_or_init(|| {
-                let errors = views::prepull_errors(&self.puller);
-                JsonBody::new(&views::prepuller_status(&self.world, config, &errors))
+                let (current, config) = (Arc::clone(self), Arc::clone(config));
+                offload(move || {
+                    let errors = views::prepull_errors(&current.puller);
+                    JsonBody::new(&views::prepuller_status(&current.world, &config, &errors))
+                })
             })
+            .await
             .clone()
     }
 
@@ -224,33 +249,110 @@ impl Current {
         )
     }
 
-    /// The menu body; when it is stale, one caller recomputes it in the background and
-    /// everyone gets the previous one meanwhile.
-    fn menu_body(self: &Arc<Self>, config: &Arc<Config>) -> JsonBody {
-        let cached = lock(&self.menu.body).clone();
-        match cached {
-            Some((made, body)) if made.elapsed() < MENU_MAX_AGE => body,
-            Some((_, body)) => {
+    /// The current menu entry; when it is stale, one caller recomputes it in the background
+    /// and everyone gets the previous one meanwhile. The first is computed once, awaited by
+    /// every request that asks for it meanwhile.
+    async fn menu_entry(self: &Arc<Self>, config: &Arc<Config>) -> Arc<MenuEntry> {
+        let latest = lock(&self.menu.latest).clone();
+        match latest {
+            Some(entry) if entry.made.elapsed() < MENU_MAX_AGE => entry,
+            Some(entry) => {
                 if !self.menu.refreshing.swap(true, Ordering::AcqRel) {
                     let (current, config) = (Arc::clone(self), Arc::clone(config));
-                    tokio::task::spawn_blocking(move || {
+                    tokio::spawn(async move {
                         // Cleared however the computation ends: a panic must not leave the
                         // menu stale for the rest of this world.
                         let _clear = ClearOnDrop(&current.menu.refreshing);
-                        current.compute_menu(&config);
+                        current.compute_menu(&config).await;
                     });
                 }
-                body
+                entry
             }
-            None => self.compute_menu(config),
+            None => {
+                let _first = self.menu.first.lock().await;
+                if let Some(entry) = lock(&self.menu.latest).clone() {
+                    return entry;
+                }
+                self.compute_menu(config).await
+            }
         }
     }
 
-    fn compute_menu(&self, config: &Config) -> JsonBody {
-        let body = JsonBody::new(&views::menu(&self.world, config, Utc::now()));
-        body.gzip();
-        *lock(&self.menu.body) = Some((Instant::now(), body.clone()));
-        body
+    /// Computes the menu on the blocking pool and publishes it; a menu equal to the previous
+    /// one keeps the previous body and form (the dropdown's age filters rarely change it).
+    async fn compute_menu(self: &Arc<Self>, config: &Arc<Config>) -> Arc<MenuEntry> {
+        let (current, config) = (Arc::clone(self), Arc::clone(config));
+        let previous = lock(&self.menu.latest).clone();
+        let entry = offload(move || {
+            let menu = views::menu(&current.world, &config, Utc::now());
+            let entry = match previous {
+                Some(previous) if previous.menu == menu => MenuEntry {
+                    made: Instant::now(),
+                    menu,
+                    body: Arc::clone(&previous.body),
+                    form: Arc::clone(&previous.form),
+                },
+                _ => MenuEntry {
+                    made: Instant::now(),
+                    menu,
+                    body: Arc::default(),
+                    form: Arc::default(),
+                },
+            };
+            Arc::new(entry)
+        })
+        .await;
+        *lock(&self.menu.latest) = Some(Arc::clone(&entry));
+        entry
+    }
+
+    /// The `/menu` body for the current menu: serialised once per menu, on the blocking pool.
+    async fn menu_body(self: &Arc<Self>, config: &Arc<Config>) -> JsonBody {
+        let entry = self.menu_entry(config).await;
+        derived(
+            entry,
+            |entry| &entry.body,
+            |menu| {
+                let body = JsonBody::new(menu);
+                body.gzip();
+                body
+            },
+        )
+        .await
+    }
+
+    /// The lab form's images half for the current menu: rendered once per menu, on the
+    /// blocking pool (a large dropdown makes it megabytes), and shared by every request.
+    async fn form_images(self: &Arc<Self>, config: &Arc<Config>) -> Result<Bytes, RenderError> {
+        let entry = self.menu_entry(config).await;
+        derived(entry, |entry| &entry.form, pages::lab_form::images).await
+    }
+}
+
+/// What `cell` of a menu entry holds, made from the menu by `make` on the blocking pool the
+/// first time; concurrent first callers wait there for the one making it.
+async fn derived<T: Clone + Send + Sync + 'static>(
+    entry: Arc<MenuEntry>,
+    cell: fn(&MenuEntry) -> &OnceLock<T>,
+    make: fn(&MenuImages) -> T,
+) -> T {
+    if let Some(value) = cell(&entry).get() {
+        return value.clone();
+    }
+    offload(move || cell(&entry).get_or_init(|| make(&entry.menu)).clone()).await
+}
+
+/// Runs CPU-heavy work on the blocking pool and waits for it without holding a request
+/// thread. A panic there is a bug, resumed here, where the request's panic layer logs and
+/// answers it; work cancelled because the runtime is stopping never completes, and the
+/// request goes with the runtime.
+async fn offload<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => std::future::pending().await,
+        },
     }
 }
 
@@ -314,12 +416,20 @@ impl<S: ImageSource> Backend for ServiceState<S> {
         self.current().images_body(&self.config)
     }
 
-    fn prepulls_body(&self) -> JsonBody {
-        self.current().prepulls_body(&self.config)
+    async fn prepulls_body(&self) -> JsonBody {
+        self.current().prepulls_body(&self.config).await
     }
 
-    fn menu_body(&self) -> JsonBody {
-        self.current().menu_body(&self.config)
+    async fn menu_body(&self) -> JsonBody {
+        self.current().menu_body(&self.config).await
+    }
+
+    fn lab_form(&self) -> &LabForm {
+        &self.form
+    }
+
+    async fn lab_form_images(&self) -> Result<Bytes, RenderError> {
+        self.current().form_images(&self.config).await
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
@@ -355,6 +465,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             leader: self.leader.is_leading(),
             prepulling: self.prepulling,
             grid: self.current().status_grid(),
+            lab_form: self.form.setup(),
             tasks: self.health.tasks(),
         }
     }

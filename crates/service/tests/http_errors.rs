@@ -39,11 +39,49 @@ async fn unknown_routes_are_json_404() {
     }
 }
 
+/// As the original's server does: a known route with a trailing slash is a 307 to the route
+/// without it (query kept, relative location); an unknown one stays 404.
+#[tokio::test]
+async fn trailing_slashes_redirect_to_the_route() {
+    let app = standard();
+    for (uri, location) in [
+        (
+            "/nublado/spawner/v1/prepulls/",
+            "/nublado/spawner/v1/prepulls",
+        ),
+        ("/nublado/spawner/v1/images/", "/nublado/spawner/v1/images"),
+        ("/nublado/spawner/v1/menu//", "/nublado/spawner/v1/menu"),
+        (
+            "/nublado/spawner/v1/images/w_2077_43/?a=b",
+            "/nublado/spawner/v1/images/w_2077_43?a=b",
+        ),
+        (
+            "/nublado/spawner/v1/lab-form/alice/",
+            "/nublado/spawner/v1/lab-form/alice",
+        ),
+        ("/healthz/", "/healthz"),
+    ] {
+        let reply = get(&app, uri).await;
+        assert_eq!(reply.status, 307, "{uri}");
+        assert_eq!(reply.headers[header::LOCATION], location, "{uri}");
+        let reply = call(&app, Method::POST, uri).await;
+        assert_eq!(reply.status, 307, "POST {uri}: the method is kept by a 307");
+    }
+    for uri in [
+        "/nublado/spawner/v2/images/",
+        "/nublado/spawner/v1/images/a/b/",
+    ] {
+        assert_eq!(get(&app, uri).await.status, 404, "{uri}");
+    }
+}
+
 #[tokio::test]
 async fn wrong_methods_are_json_405() {
     let app = standard();
     let cases = [
         (Method::POST, format!("{PREFIX}/spawner/v1/images")),
+        (Method::POST, format!("{PREFIX}/spawner/v1/prepulls")),
+        (Method::DELETE, format!("{PREFIX}/spawner/v1/prepulls")),
         (
             Method::DELETE,
             format!("{PREFIX}/spawner/v1/images/w_2077_43"),

@@ -170,10 +170,11 @@ async fn overview_has_notices_then_the_registry_then_one_row_per_image_then_the_
     let positions: Vec<usize> = sections.iter().map(|s| position(&html, s)).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
 
-    // node2's pull failed: the one notice.
-    assert_eq!(html.matches(r#"<li class="notice "#).count(), 1, "{html}");
-    assert!(html.contains(r#"<li class="notice warning">"#));
+    // node2's pull failed, and the fixture's lab form is open: two warnings.
+    assert_eq!(html.matches(r#"<li class="notice "#).count(), 2, "{html}");
+    assert_eq!(html.matches(r#"<li class="notice warning">"#).count(), 2);
     assert!(html.contains("<strong>Prepulls failing</strong>"));
+    assert!(html.contains("<strong>Lab form without authentication</strong>"));
     assert!(html.contains("1 prepull failed on 1 node and wait"));
 
     assert!(html.contains("2m 0s ago"), "age of the last good listing");
@@ -554,6 +555,17 @@ async fn rendering_does_not_hold_the_thread_that_answers_probes() {
         started.elapsed() >= Duration::from_secs(2),
         "the page did wait for its view"
     );
+}
+
+#[tokio::test]
+async fn status_page_says_when_the_lab_form_is_open_or_has_no_sizes() {
+    let html = page(TestBackend::standard(), &format!("{PREFIX}/")).await;
+    assert!(html.contains("Lab form without authentication"), "{html}");
+    assert!(!html.contains("No lab sizes"));
+    let mut backend = TestBackend::standard();
+    backend.form.sizes = Default::default();
+    let html = page(backend, &format!("{PREFIX}/")).await;
+    assert!(html.contains("No lab sizes"), "{html}");
 }
 
 #[tokio::test]

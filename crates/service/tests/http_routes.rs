@@ -173,7 +173,8 @@ async fn resolve_errors_name_the_field() {
             422,
             json!(["body"]),
             "value_error",
-            "Image specified multiple ways (image_list, image_class, image_tag)",
+            // Sorted, as the original's lab creation lists them (lab-form.md §5.3).
+            "Image specified multiple ways (image_class, image_list, image_tag)",
         ),
     ];
     for (body, status, loc, kind, msg) in cases {

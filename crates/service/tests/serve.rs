@@ -92,6 +92,7 @@ impl Service {
         let options = Options {
             kube_client: cluster.map(FakeCluster::client),
             faults: faults.clone(),
+            ..Options::default()
         };
         let prepared = prepare(config, dir, "127.0.0.1:0", options)
             .await

@@ -5,13 +5,24 @@ mod http_support;
 
 use http_support::{at, TestBackend};
 use rsp_service::backend::Backend;
-use rsp_service::status::{CellKind, CellState, Severity};
+use rsp_service::status::{CellKind, CellState, FormUsers, LabFormSetup, Severity, StatusView};
 use std::time::{Duration, SystemTime};
 
+/// A lab form behind Gafaelfawr with sizes: nothing to say about it.
+const QUIET_FORM: LabFormSetup = LabFormSetup {
+    users: FormUsers::Authenticated,
+    sizes: 4,
+};
+
+/// The notices' titles, the lab form set up as `QUIET_FORM` (the fixture's form is open).
 fn titles(backend: &TestBackend) -> Vec<String> {
-    backend
-        .status()
-        .notices()
+    let mut view = backend.status();
+    view.lab_form = QUIET_FORM;
+    form_titles(&view)
+}
+
+fn form_titles(view: &StatusView) -> Vec<String> {
+    view.notices()
         .into_iter()
         .map(|notice| notice.title)
         .collect()
@@ -148,14 +159,28 @@ fn each_condition_gives_its_notice_most_severe_first() {
     let tainted = only_nodes(TestBackend::standard(), &["node3"]);
     assert_eq!(titles(&tainted), ["No eligible nodes"]);
 
+    let mut open = quiet.status();
+    open.lab_form = LabFormSetup {
+        users: FormUsers::Anyone,
+        ..QUIET_FORM
+    };
+    assert_eq!(form_titles(&open), ["Lab form without authentication"]);
+    open.lab_form.sizes = 0;
+    assert_eq!(
+        form_titles(&open),
+        ["Lab form without authentication", "No lab sizes"]
+    );
+    assert_eq!(
+        form_titles(&quiet.status()),
+        ["Lab form without authentication"],
+        "the fixture's form is open"
+    );
+
     let mut worst = TestBackend::empty();
     worst.leader = false;
-    let severities: Vec<Severity> = worst
-        .status()
-        .notices()
-        .iter()
-        .map(|n| n.severity)
-        .collect();
+    let mut worst = worst.status();
+    worst.lab_form = QUIET_FORM;
+    let severities: Vec<Severity> = worst.notices().iter().map(|n| n.severity).collect();
     assert_eq!(severities, [Severity::Critical, Severity::Info]);
 }
 
@@ -185,7 +210,9 @@ fn a_dead_task_is_critical_until_it_runs_again() {
             Some(died),
         ),
     ];
-    let notices = backend.status().notices();
+    let mut view = backend.status();
+    view.lab_form = QUIET_FORM;
+    let notices = view.notices();
     let summary: Vec<(&str, Severity)> = notices
         .iter()
         .map(|notice| (notice.title.as_str(), notice.severity))

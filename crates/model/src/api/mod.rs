@@ -171,17 +171,55 @@ pub struct NodeStatus {
 }
 
 /// The body of `GET {prefix}/spawner/v1/prepulls`; nulls are kept.
-///
-/// `config` is the `PrepullerOptions` object (`source`, `refresh_interval`, `prepull_timeout`,
-/// `recommended_tag`, `num_releases`, `num_weeklies`, `num_dailies`, `cycle`, `pin`,
-/// `alias_tags`), produced by the configuration crate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrepullerStatus {
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub config: serde_json::Value,
+    pub config: PrepullerOptions,
     pub images: PrepullerImages,
     pub nodes: Vec<NodeStatus>,
+}
+
+/// The `config` object of `/spawner/v1/prepulls`: the original's prepuller options, with its
+/// keys in the original's order so that the body is byte-identical (a JSON map would sort
+/// them). The configuration crate fills it in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PrepullerOptions {
+    pub source: PrepullerSource,
+    /// Seconds, written as a float (`300.0`).
+    pub refresh_interval: f64,
+    /// Seconds, written as a float (`600.0`).
+    pub prepull_timeout: f64,
+    pub recommended_tag: String,
+    pub num_releases: usize,
+    pub num_weeklies: usize,
+    pub num_dailies: usize,
+    pub cycle: Option<u32>,
+    pub pin: Vec<String>,
+    pub alias_tags: Vec<String>,
+}
+
+/// The image source as the original's options show it: its own keys only (rsp-images'
+/// additions such as `apiUrl` and credentials are left out on purpose), `type` first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PrepullerSource {
+    Docker {
+        registry: String,
+        repository: String,
+    },
+    Google {
+        location: String,
+        project_id: String,
+        repository: String,
+        image: String,
+    },
+    /// rsp-images' saved listings; the original has no such source.
+    Snapshot {
+        registry: String,
+        repository: String,
+    },
 }
 
 /// One problem in an error response.

@@ -2,17 +2,21 @@
 //!
 //! - `spawner`: the JSON routes under `{prefix}/spawner/v1`.
 //! - `resolve`: `POST …/images/resolve`, the spawner form's image selection rules.
-//! - `html`: the lab form (rendered by `crate::pages`).
+//! - `lab_form`: the spawner's lab form, with its authentication.
+//! - `html`: how HTML routes answer a rendered page (pages are made by `crate::pages`).
 //! - `status_pages`: the overview, node list and node pages, rendered off the async threads.
 //! - `probes`: `/healthz`, `/readyz`, `/metrics` at the root (request metrics: `crate::metrics`).
 //! - `error`: the one error body shape all of them answer with.
 //!
 //! Failures a client can cause are answered here as JSON with a 4xx status: unknown routes
 //! and methods by fallbacks, oversized bodies by a body limit, bad paths and bodies by the
-//! handlers. A panic layer turns anything else into a logged JSON 500, as a last resort.
+//! handlers. As in the original, a known route asked for with a trailing slash is redirected
+//! (307) to the route without it. A panic layer turns anything else into a logged JSON 500,
+//! as a last resort.
 
 pub mod error;
 mod html;
+mod lab_form;
 mod probes;
 pub mod resolve;
 pub mod server;
@@ -20,10 +24,10 @@ pub(crate) mod spawner;
 mod status_pages;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use std::any::Any;
 use std::sync::Arc;
@@ -71,43 +75,50 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
         })
     };
 
-    let mut router = Router::new()
-        .route(&format!("{api}/images"), get(spawner::images::<B>))
-        .route(&format!("{api}/prepulls"), get(spawner::prepulls::<B>))
-        .route(&format!("{api}/menu"), get(spawner::menu::<B>))
-        .route(
-            &format!("{api}/images/{{tag}}"),
+    // Every one of these reads the listing.
+    let listing_routes: [(String, MethodRouter<Arc<B>>); 6] = [
+        (format!("{api}/images"), get(spawner::images::<B>)),
+        (format!("{api}/prepulls"), get(spawner::prepulls::<B>)),
+        (format!("{api}/menu"), get(spawner::menu::<B>)),
+        (
+            format!("{api}/images/{{tag}}"),
             get(spawner::image_for_tag::<B>),
-        )
+        ),
         // The static segment wins over `{tag}`, so a tag named `resolve` is answered here.
-        .route(
-            &format!("{api}/images/resolve"),
+        (
+            format!("{api}/images/resolve"),
             axum::routing::post(resolve::resolve::<B>).get(spawner::image_named_resolve::<B>),
-        )
-        .route(
-            &format!("{api}/lab-form/{{username}}"),
-            get(html::lab_form::<B>),
-        )
-        // Every route above reads the listing.
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&backend),
-            require_listing::<B>,
-        ))
-        .route(&format!("{prefix}/"), overview.clone())
-        .route(&format!("{prefix}/nodes"), node_list)
-        .route(&format!("{prefix}/nodes/{{name}}"), node);
+        ),
+        (
+            format!("{api}/lab-form/{{username}}"),
+            get(lab_form::lab_form::<B>),
+        ),
+    ];
+    let needs_listing = middleware::from_fn_with_state(Arc::clone(&backend), require_listing::<B>);
+    let mut routes: Vec<(String, MethodRouter<Arc<B>>)> = listing_routes
+        .into_iter()
+        .map(|(path, route)| (path, route.route_layer(needs_listing.clone())))
+        .collect();
+    routes.push((format!("{prefix}/"), overview.clone()));
+    routes.push((format!("{prefix}/nodes"), node_list));
+    routes.push((format!("{prefix}/nodes/{{name}}"), node));
     if !prefix.is_empty() {
-        router = router.route(&prefix, overview);
+        routes.push((prefix.clone(), overview));
+    }
+    routes.push((HEALTHZ.to_owned(), get(probes::healthz)));
+    routes.push((READYZ.to_owned(), get(probes::readyz::<B>)));
+    routes.push((METRICS.to_owned(), scrape));
+    routes.push((
+        OPENAPI.to_owned(),
+        get(move || std::future::ready(probes::json_text(document.clone()))),
+    ));
+    let patterns: Arc<[String]> = routes.iter().map(|(path, _)| path.clone()).collect();
+    let mut router = Router::new();
+    for (path, route) in routes {
+        router = router.route(&path, route);
     }
     Ok(router
-        .route(HEALTHZ, get(probes::healthz))
-        .route(READYZ, get(probes::readyz::<B>))
-        .route(METRICS, scrape)
-        .route(
-            OPENAPI,
-            get(move || std::future::ready(probes::json_text(document.clone()))),
-        )
-        .fallback(|| async { ApiError::not_found() })
+        .fallback(move |uri: Uri| std::future::ready(unrouted(&uri, &patterns)))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
@@ -125,6 +136,39 @@ pub fn router<B: Backend>(backend: Arc<B>, path_prefix: &str) -> Result<Router, 
         )
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(backend))
+}
+
+/// A path no route matches: redirected to the route it names with trailing slashes removed,
+/// as the original's server does, else 404. The redirect keeps the query and is relative,
+/// so it stays right behind any proxy.
+fn unrouted(uri: &Uri, patterns: &[String]) -> Response {
+    let path = uri.path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() < path.len() && patterns.iter().any(|p| matches_pattern(p, trimmed)) {
+        let location = match uri.query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            return (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+            )
+                .into_response();
+        }
+    }
+    ApiError::not_found().into_response()
+}
+
+/// Whether `path` is one a route pattern (`/a/{b}/c`) matches: same segments, a `{…}`
+/// segment matching any non-empty one.
+fn matches_pattern(pattern: &str, path: &str) -> bool {
+    let mut segments = path.split('/');
+    pattern.split('/').all(|expected| match segments.next() {
+        Some(actual) if expected.starts_with('{') => !actual.is_empty(),
+        Some(actual) => actual == expected,
+        None => false,
+    }) && segments.next().is_none()
 }
 
 /// Until a listing exists, the routes that read it answer 503 with the not-ready body

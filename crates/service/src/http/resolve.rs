@@ -1,27 +1,24 @@
 //! `POST {prefix}/spawner/v1/images/resolve`: which image a spawner form chose (behaviour §9.6).
 //!
-//! The body is parsed by hand from a JSON value rather than with a derived struct, because
-//! JupyterHub sends each form field as a one-element list, other form fields (size, debug
-//! flags) ride along and must be ignored, and each failure must name the field it is about.
+//! The body is a lab request's `options` as JupyterHub sends them (each form field a list of
+//! one value, other fields such as the size riding along), read with the lab-creation rules
+//! of `rsp_model::lab`, so this route and lab creation always agree on the image.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use serde_json::{Map, Value};
+use rsp_model::lab::OptionError;
+use serde_json::Value;
 use std::sync::Arc;
 
 use super::error::ApiError;
-use crate::backend::{Backend, ImageClass, ImageSelection, ResolvedImage};
+use crate::backend::{Backend, ImageSelection, ResolvedImage};
 // The schemas the route documentation (`utoipa::path`) names.
 use rsp_model::api::{ErrorBody, ResolveRequest};
 
-/// The radio value that means "use the dropdown instead" (`DROPDOWN_SENTINEL_VALUE`).
-pub const DROPDOWN_SENTINEL: &str = "use_image_from_dropdown";
-
-/// The form fields that can name an image, in the order the original reports them.
-const FIELDS: [&str; 4] = ["image_list", "image_dropdown", "image_class", "image_tag"];
+pub use rsp_model::lab::DROPDOWN_SENTINEL;
 
 #[utoipa::path(
     post,
@@ -46,22 +43,12 @@ pub async fn resolve<B: Backend>(
 ) -> Result<Json<ResolvedImage>, ApiError> {
     let body = body?;
     let selection = parse_request(&headers, &body)?;
-    let field = selection_field(&selection);
+    let field = selection.field();
     backend
         .resolve(selection)
         .await
         .map(Json)
         .map_err(|e| ApiError::lookup(e, &["body", field], StatusCode::BAD_REQUEST))
-}
-
-/// The form field a selection came from, for error locations.
-pub fn selection_field(selection: &ImageSelection) -> &'static str {
-    match selection {
-        ImageSelection::List(_) => "image_list",
-        ImageSelection::Dropdown(_) => "image_dropdown",
-        ImageSelection::Class(_) => "image_class",
-        ImageSelection::Tag(_) => "image_tag",
-    }
 }
 
 /// Checks the content type, parses the JSON and applies the form's rules.
@@ -90,7 +77,7 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ImageSelection,
             "dict_type",
         ));
     };
-    select(&object)
+    ImageSelection::from_options(&object).map_err(option_error)
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -110,89 +97,25 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// The form's rules: the sentinel unsets `image_list`, a set `image_list` discards
-/// `image_dropdown`, and then exactly one field must remain.
-fn select(object: &Map<String, Value>) -> Result<ImageSelection, ApiError> {
-    let mut values: [Option<String>; 4] = Default::default();
-    for (slot, field) in values.iter_mut().zip(FIELDS) {
-        *slot = field_value(object, field)?;
-    }
-    let [mut list, mut dropdown, class, tag] = values;
-    if list.as_deref() == Some(DROPDOWN_SENTINEL) {
-        list = None;
-    }
-    if list.is_some() {
-        dropdown = None;
-    }
-    let set: Vec<&str> = FIELDS
-        .iter()
-        .zip([&list, &dropdown, &class, &tag])
-        .filter(|(_, v)| v.is_some())
-        .map(|(name, _)| *name)
-        .collect();
-    if set.len() > 1 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &["body"],
-            format!("Image specified multiple ways ({})", set.join(", ")),
-            "value_error",
-        ));
-    }
-    if let Some(reference) = list {
-        return Ok(ImageSelection::List(reference));
-    }
-    if let Some(reference) = dropdown {
-        return Ok(ImageSelection::Dropdown(reference));
-    }
-    if let Some(class) = class {
-        return parse_class(&class).map(ImageSelection::Class);
-    }
-    if let Some(tag) = tag {
-        return Ok(ImageSelection::Tag(tag));
-    }
-    Err(ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &["body"],
-        "No image to spawn specified",
-        "value_error",
-    ))
-}
-
-/// A field as a string: plain, or the single element of a list (JupyterHub's form encoding).
-/// Absent, `null` and the empty string (an untouched form control) all mean unset.
-fn field_value(object: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    let value = match object.get(field) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(items)) if items.len() == 1 => &items[0],
-        Some(value) => value,
+/// A 422 naming the field the error is about (a too-long list names its own key).
+fn option_error(error: OptionError) -> ApiError {
+    let field = match &error {
+        OptionError::TooManyValues(key) => Some(key.as_str()),
+        other => other.field(),
     };
-    match value {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &["body", field],
-            "Input should be a string or a list of exactly one string",
-            "string_type",
-        )),
-    }
-}
-
-fn parse_class(class: &str) -> Result<ImageClass, ApiError> {
-    ImageClass::parse(class).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &["body", "image_class"],
-            "Input should be 'recommended', 'latest-release', 'latest-weekly' or 'latest-daily'",
-            "enum",
-        )
-    })
+    let loc: Vec<&str> = std::iter::once("body").chain(field).collect();
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &loc,
+        error.to_string(),
+        error.kind(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::ImageClass;
     use serde_json::json;
 
     fn parse(body: Value) -> Result<ImageSelection, ApiError> {
@@ -258,6 +181,10 @@ mod tests {
         assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err.body.detail[0].loc, ["body", "image_class"]);
         let err = parse(json!({"image_tag": ["a", "b"]})).unwrap_err();
+        assert_eq!(err.body.detail[0].loc, ["body", "image_tag"]);
+        assert_eq!(err.body.detail[0].kind, "value_error");
+        assert_eq!(err.body.detail[0].msg, "Too many values for image_tag");
+        let err = parse(json!({"image_tag": 7})).unwrap_err();
         assert_eq!(err.body.detail[0].loc, ["body", "image_tag"]);
         assert_eq!(err.body.detail[0].kind, "string_type");
         assert_eq!(

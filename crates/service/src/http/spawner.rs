@@ -42,7 +42,7 @@ pub async fn images<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMa
     ),
 )]
 pub async fn prepulls<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
-    backend.prepulls_body().respond(&headers)
+    backend.prepulls_body().await.respond(&headers)
 }
 
 #[utoipa::path(
@@ -56,7 +56,7 @@ pub async fn prepulls<B: Backend>(State(backend): State<Arc<B>>, headers: Header
     ),
 )]
 pub async fn menu<B: Backend>(State(backend): State<Arc<B>>, headers: HeaderMap) -> Response {
-    backend.menu_body().respond(&headers)
+    backend.menu_body().await.respond(&headers)
 }
 
 #[utoipa::path(

@@ -1,4 +1,4 @@
-//! Server-rendered HTML: the image part of the spawner form and the status pages.
+//! Server-rendered HTML: the spawner's lab form (`lab_form`) and the status pages.
 //!
 //! Templates are plain Jinja files embedded at compile time and rendered by `minijinja` with
 //! HTML autoescaping (every template name ends in `.html`), so image names, node names, labels
@@ -12,6 +12,7 @@
 //! whatever the cluster: the overview grows with the prepull images, not the nodes; the node
 //! list shows one page of nodes; text from outside is shortened (`words`).
 
+pub mod lab_form;
 mod links;
 mod node_detail;
 mod node_list;
@@ -19,27 +20,27 @@ mod overview;
 pub(crate) mod time;
 mod words;
 
-use minijinja::{context, AutoEscape, Environment};
-use rsp_model::api::MenuImages;
+use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::status::{NodeQuery, StatusView};
 
-const LAB_FORM: &str = "lab_form.html";
+const LAB_FORM_IMAGES: &str = "lab_form_images.html";
+const LAB_FORM_OPTIONS: &str = "lab_form_options.html";
 const OVERVIEW: &str = "overview.html";
 const NODE_LIST: &str = "nodes.html";
 const NODE: &str = "node.html";
 const CSS: &str = include_str!("style.css");
 
 /// Rendering failed: a template bug, never a property of the data (tests render every shape).
-#[derive(Debug, thiserror::Error)]
-#[error("rendering {template} failed: {source}")]
+/// Kept as text so that a failure cached with the form it stands for can be cloned.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("rendering {template} failed: {message}")]
 pub struct RenderError {
     template: &'static str,
-    #[source]
-    source: minijinja::Error,
+    message: String,
 }
 
 fn environment() -> &'static Environment<'static> {
@@ -47,9 +48,19 @@ fn environment() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_formatter(markupsafe_formatter);
+        // The lab form's halves end exactly where their files end: the images half in a
+        // newline, the options half (like the original's form) without one.
+        env.set_keep_trailing_newline(true);
         // Both are constants of this crate: a syntax error fails the first render in tests.
         for (name, source) in [
-            (LAB_FORM, include_str!("templates/lab_form.html")),
+            (
+                LAB_FORM_IMAGES,
+                include_str!("templates/lab_form_images.html"),
+            ),
+            (
+                LAB_FORM_OPTIONS,
+                include_str!("templates/lab_form_options.html"),
+            ),
             ("layout.html", include_str!("templates/layout.html")),
             (OVERVIEW, include_str!("templates/overview.html")),
             (NODE_LIST, include_str!("templates/nodes.html")),
@@ -98,16 +109,10 @@ fn render(template: &'static str, ctx: minijinja::Value) -> Result<String, Rende
     environment()
         .get_template(template)
         .and_then(|t| t.render(ctx))
-        .map_err(|source| RenderError { template, source })
-}
-
-/// The image part of the spawner form (behaviour §9.5): one radio per menu entry (the first
-/// checked), the dropdown sentinel radio (checked only when the menu is empty) and the select.
-pub fn lab_form(menu: &MenuImages) -> Result<String, RenderError> {
-    render(
-        LAB_FORM,
-        context! { menu => menu.menu, dropdown => menu.dropdown },
-    )
+        .map_err(|error| RenderError {
+            template,
+            message: format!("{error:#}"),
+        })
 }
 
 /// What every status page has around its content: the time, the navigation and the CSS.

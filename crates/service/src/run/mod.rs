@@ -25,6 +25,7 @@
 
 mod cluster;
 
+use crate::form::{FormAuth, LabForm};
 use crate::http::{self, server::ServerLimits};
 use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
@@ -34,7 +35,8 @@ use crate::views::World;
 use crate::warm::WarmMetrics;
 pub use cluster::pod_template;
 use cluster::ClusterSetup;
-use rsp_config::Config;
+use rsp_config::{Config, REPERTOIRE_VARIABLE};
+use rsp_gafaelfawr::GafaelfawrClient;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
 use rsp_model::listing::Listing;
 use rsp_model::plan::PulledSet;
@@ -58,13 +60,31 @@ pub enum ServeError {
 }
 
 /// What `serve` can be given besides the configuration: tests reach a fake cluster and kill
-/// tasks through these; the binary uses the defaults.
+/// tasks through these; the binary uses the defaults and the process environment.
 #[derive(Default)]
 pub struct Options {
     /// The Kubernetes client; default: in-cluster service account or `KUBECONFIG`.
     pub kube_client: Option<rsp_kube::Client>,
     /// Fault hooks of the supervised tasks ([`Faults::none`] by default).
     pub faults: Faults,
+    /// What the service reads from the process environment (none by default).
+    pub environment: Environment,
+}
+
+/// What `serve` takes from the process environment; the binary reads it, tests give their own.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `REPERTOIRE_BASE_URL`: where Repertoire lists Gafaelfawr, when set.
+    pub repertoire_base_url: Option<String>,
+}
+
+impl Environment {
+    /// The values of this process's environment.
+    pub fn from_process() -> Environment {
+        Environment {
+            repertoire_base_url: std::env::var(REPERTOIRE_VARIABLE).ok(),
+        }
+    }
 }
 
 /// Runs the service until `shutdown` completes.
@@ -72,9 +92,14 @@ pub async fn serve(
     config: Config,
     config_dir: &Path,
     listen: &str,
+    environment: Environment,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    prepare(config, config_dir, listen, Options::default())
+    let options = Options {
+        environment,
+        ..Options::default()
+    };
+    prepare(config, config_dir, listen, options)
         .await?
         .run(shutdown)
         .await
@@ -87,6 +112,7 @@ pub struct Prepared {
     cluster: ClusterSetup,
     listener: TcpListener,
     faults: Faults,
+    form: LabForm,
 }
 
 /// Checks and builds what can fail before anything starts (see the module documentation).
@@ -97,6 +123,7 @@ pub async fn prepare(
     options: Options,
 ) -> Result<Prepared, ServeError> {
     rsp_config::check_listen(listen).map_err(ServeError::Config)?;
+    let form = lab_form(&config, &options.environment)?;
     let source = AnySource::from_config(&config.images, config_dir)
         .await
         .map_err(|error| ServeError::Config(error.to_string()))?;
@@ -110,6 +137,7 @@ pub async fn prepare(
         cluster,
         listener,
         faults: options.faults,
+        form,
     })
 }
 
@@ -130,12 +158,17 @@ impl Prepared {
             cluster,
             listener,
             faults,
+            form,
         } = self;
         tracing::info!(
             listen = %listener.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string()),
             source = %source.describe(),
+            users = %form.describe_auth(),
             "Starting rsp-images"
         );
+        for notice in crate::status::lab_form_notices(&form.setup()) {
+            tracing::warn!(detail = %notice.detail, "{}", notice.title);
+        }
         let (stop_tx, stop) = watch::channel(false);
         let mut supervisor = Supervisor::new(stop.clone(), faults);
 
@@ -214,6 +247,7 @@ impl Prepared {
             prepulling: cluster.prepulling,
             prepull_durations,
             warm,
+            form,
         });
         let router = http::router(backend, &config.path_prefix)
             .map_err(|error| ServeError::Config(format!("pathPrefix: {error}")))?;
@@ -230,6 +264,24 @@ impl Prepared {
         supervisor.join().await;
         Ok(())
     }
+}
+
+/// The lab form's settings: the configured sizes, and Gafaelfawr where it is configured.
+fn lab_form(config: &Config, environment: &Environment) -> Result<LabForm, ServeError> {
+    let endpoint = config
+        .gafaelfawr
+        .endpoint(environment.repertoire_base_url.as_deref())
+        .map_err(|error| ServeError::Config(error.to_string()))?;
+    let auth = match endpoint {
+        Some(endpoint) => FormAuth::Gafaelfawr(
+            GafaelfawrClient::new(&endpoint, &config.gafaelfawr).map_err(ServeError::Failed)?,
+        ),
+        None => FormAuth::Open,
+    };
+    Ok(LabForm {
+        sizes: config.lab.sizes.clone(),
+        auth,
+    })
 }
 
 /// `work`, ended early when `stop` turns true (for tasks with nothing to clean up).

@@ -35,7 +35,7 @@ mod query;
 
 pub use cell::{CellKind, CellState, KindCounts, PlatformMismatch};
 pub use grid::{ImageRow, NodeEntry, NodeSummary, StatusGrid};
-pub use notice::{notices, notices_at, Notice, Severity};
+pub use notice::{lab_form_notices, notices, notices_at, Notice, Severity};
 pub use query::{
     NodeFilter, NodePage, NodeParams, NodeQuery, NodeSort, QueryError, NODES_PER_PAGE,
 };
@@ -84,6 +84,25 @@ pub struct StatusView {
     pub grid: Arc<StatusGrid>,
     /// The supervised tasks, in a fixed order.
     pub tasks: Vec<TaskView>,
+    /// How the lab form is set up.
+    pub lab_form: LabFormSetup,
+}
+
+/// How the lab form is set up, as far as an operator should know (its notices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabFormSetup {
+    pub users: FormUsers,
+    /// The number of sizes in `lab.sizes`.
+    pub sizes: usize,
+}
+
+/// Who gets the lab form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormUsers {
+    /// Anyone, with every size: no Gafaelfawr is configured.
+    Anyone,
+    /// Users Gafaelfawr vouches for, with the sizes their quota allows.
+    Authenticated,
 }
 
 impl StatusView {

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::pages::time::span;
 
-use super::StatusView;
+use super::{FormUsers, LabFormSetup, StatusView};
 
 /// How urgently an operator should look, most severe first (the derived order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -201,6 +201,8 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
         ));
     }
 
+    notices.extend(lab_form_notices(&view.lab_form));
+
     notices.sort_by_key(|notice| notice.severity);
     notices
 }
@@ -263,6 +265,30 @@ fn cold_nodes(view: &StatusView, now: SystemTime) -> Option<Notice> {
 /// How long past the warm timeout a cold node counts as forgotten: the leader's release
 /// takes a pass of its loop and a patch, and the node watch some seconds to show it.
 const OVERDUE_MARGIN: Duration = Duration::from_secs(60);
+
+/// What an operator should know about the lab form's setup; also logged at start-up.
+pub fn lab_form_notices(setup: &LabFormSetup) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if setup.users == FormUsers::Anyone {
+        notices.push(Notice::new(
+            Severity::Warning,
+            "Lab form without authentication",
+            "Neither gafaelfawr.url nor REPERTOIRE_BASE_URL is set, so the lab form is \
+             served to anyone, with every size and no quota applied."
+                .to_owned(),
+        ));
+    }
+    if setup.sizes == 0 {
+        notices.push(Notice::new(
+            Severity::Warning,
+            "No lab sizes",
+            "lab.sizes is not set, so the lab form has no size to offer and answers 502 \
+             instead of a form."
+                .to_owned(),
+        ));
+    }
+    notices
+}
 
 fn plural(count: usize) -> &'static str {
     if count == 1 {

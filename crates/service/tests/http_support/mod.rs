@@ -31,6 +31,7 @@ use rsp_service::backend::{
     Backend, ImageSelection, LookupError, MetricsSnapshot, NotReady, RefreshView, ResolvedImage,
     StatusView, TaskMetrics, TaskView,
 };
+use rsp_service::form::{FormAuth, LabForm};
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::status::StatusGrid;
 use rsp_service::views::{self, World};
@@ -56,6 +57,27 @@ images:
   numWeeklies: 2
   numDailies: 3
 pathPrefix: /nublado
+";
+
+/// The fixture's `lab.sizes` items, the demo's (`examples/demo.yaml`): small, medium, large
+/// and huge. The lab-form vectors bring their own sizes from the specification.
+const SIZES: &str = "
+    - size: small
+      resources:
+        limits: {cpu: 1.0, memory: 3Gi}
+        requests: {cpu: 0.25, memory: 0.75Gi}
+    - size: medium
+      resources:
+        limits: {cpu: 2.0, memory: 6Gi}
+        requests: {cpu: 0.5, memory: 1.5Gi}
+    - size: large
+      resources:
+        limits: {cpu: 9.0, memory: 27Gi}
+        requests: {cpu: 2.25, memory: 6.7Gi}
+    - size: huge
+      resources:
+        limits: {cpu: 12.0, memory: 32Gi}
+        requests: {cpu: 3, memory: 8Gi}
 ";
 
 /// The registry as the lookups see it: digests of tags outside the listing's catalog.
@@ -106,6 +128,10 @@ pub struct TestBackend {
     pub prepulling: bool,
     /// Makes `menu` panic, to show the last-resort panic layer at work.
     pub panic_in_menu: bool,
+    /// The lab form's sizes (the configuration's) and authentication (open by default).
+    pub form: LabForm,
+    /// A menu to serve instead of the world's (lab-form vectors with other menus).
+    pub menu_override: Option<MenuImages>,
     /// Makes `status` block its thread this long, as a slow computation would.
     pub status_delay: Option<Duration>,
 }
@@ -192,7 +218,7 @@ impl TestBackend {
 }
 
 fn config() -> Config {
-    Config::from_yaml(CONFIG)
+    Config::from_yaml(&format!("{CONFIG}lab:\n  sizes:{SIZES}"))
         .expect("the test configuration is valid")
         .0
 }
@@ -309,6 +335,10 @@ impl TestBackend {
                 .insert("kubernetes.io/arch".to_owned(), arch.to_owned());
         }
         let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
+        let form = LabForm {
+            sizes: config.lab.sizes.clone(),
+            auth: FormAuth::Open,
+        };
         let mut backend = TestBackend {
             config,
             world: Arc::new(world),
@@ -328,6 +358,8 @@ impl TestBackend {
             leader: true,
             prepulling: true,
             panic_in_menu: false,
+            form,
+            menu_override: None,
             status_delay: None,
         };
         backend.set_failed(
@@ -432,7 +464,14 @@ impl Backend for TestBackend {
 
     fn menu(&self) -> MenuImages {
         assert!(!self.panic_in_menu, "menu panics on purpose");
-        views::menu(&self.world, &self.config, chrono::Utc::now())
+        match &self.menu_override {
+            Some(menu) => menu.clone(),
+            None => views::menu(&self.world, &self.config, chrono::Utc::now()),
+        }
+    }
+
+    fn lab_form(&self) -> &LabForm {
+        &self.form
     }
 
     fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
@@ -464,6 +503,7 @@ impl Backend for TestBackend {
             prepulling: self.prepulling,
             grid: Arc::new(StatusGrid::build(Arc::clone(&self.world), &self.puller)),
             tasks: self.tasks.clone(),
+            lab_form: self.form.setup(),
         }
     }
 

@@ -16,7 +16,7 @@ use rsp_model::listing::Listing;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_model::Tag;
-use rsp_service::status::{RefreshView, StatusGrid, StatusView};
+use rsp_service::status::{FormUsers, LabFormSetup, RefreshView, StatusGrid, StatusView};
 use rsp_service::views::World;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -152,6 +152,11 @@ pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
         prepulling: true,
         grid: Arc::new(StatusGrid::build(world, &puller)),
         tasks: Vec::new(),
+        // A production setup: the form's notices are not what these pages measure.
+        lab_form: LabFormSetup {
+            users: FormUsers::Authenticated,
+            sizes: 4,
+        },
     }
 }
 
