@@ -3,8 +3,8 @@
 //! matches its `nodeSelector` and whose `NoSchedule` and `NoExecute` taints it all tolerates
 //! (kube-scheduler's `NodeUnschedulable`, `NodeAffinity` and `TaintToleration` filters:
 //! <https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/>). A pod
-//! no node takes stays `Pending` with `PodScheduled=False`, reason `Unschedulable`, and is
-//! tried again whenever a node changes, as the scheduler's queue does.
+//! no node takes stays `Pending`, untouched, and is tried again whenever a node changes, as
+//! the scheduler's queue does.
 //!
 //! Pods bound by `spec.nodeName` (prepull pods) bypass it, as in a real cluster: kubelet's
 //! admission checks only `NoExecute` taints (`taints.rs`).
@@ -44,7 +44,7 @@ fn feasible(pod: &Value, node: &Value) -> bool {
     ready && !cordoned && selected && tolerated
 }
 
-/// Binds every pending, unbound pod that some node takes; marks the others unschedulable.
+/// Binds every pending, unbound pod that some node takes.
 pub fn schedule(inner: &Arc<Inner>) {
     let bound: Vec<(String, String, String, String)> = {
         let mut st = inner.lock();
@@ -60,26 +60,17 @@ pub fn schedule(inner: &Arc<Inner>) {
         let mut bound = Vec::new();
         for pod in pending {
             let (ns, name) = (meta_str(&pod, "namespace"), meta_str(&pod, "name"));
-            let target = nodes.iter().find(|node| feasible(&pod, node));
-            let condition = match target {
-                Some(_) => json!({"type": "PodScheduled", "status": "True"}),
-                None => json!({
-                    "type": "PodScheduled",
-                    "status": "False",
-                    "reason": "Unschedulable",
-                    "message": "0/N nodes are available: the pod didn't tolerate some node's taints, or no node matched",
-                }),
+            // A pod no node takes is left as it is (a real scheduler also records
+            // PodScheduled=False; nothing here reads it).
+            let Some(node) = nodes.iter().find(|node| feasible(&pod, node)) else {
+                continue;
             };
-            let node_name = target.map(|node| meta_str(node, "name"));
+            let node = meta_str(node, "name");
             st.store.modify(Kind::Pod, &ns, &name, |p| {
-                if let Some(node) = &node_name {
-                    p["spec"]["nodeName"] = json!(node);
-                }
-                p["status"]["conditions"] = json!([condition]);
+                p["spec"]["nodeName"] = json!(node);
+                p["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "True"}]);
             });
-            if let Some(node) = node_name {
-                bound.push((ns, name, uid_of(&pod), node));
-            }
+            bound.push((ns, name, uid_of(&pod), node));
         }
         bound
     };
