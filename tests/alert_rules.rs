@@ -32,12 +32,14 @@ fn the_prometheus_rule_manifest_carries_the_rule_file() {
     assert_eq!(
         alerts(&rules),
         [
+            "RspImagesColdNodesWithoutLeader",
             "RspImagesListingStale",
             "RspImagesNoLeader",
             "RspImagesPrepullIncomplete",
             "RspImagesPrepullPodsStuck",
             "RspImagesPrepullsFailing",
             "RspImagesTaskRestarting",
+            "RspImagesWarmTimeouts",
         ]
         .map(str::to_owned)
         .into(),

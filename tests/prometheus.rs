@@ -175,7 +175,8 @@ async fn prometheus_scrapes_the_service_and_fires_listing_stale_when_the_registr
         [
             "rsp_images_prepulls_total no help text",
             "rsp_images_refresh_total no help text",
-            "rsp_images_task_restarts_total no help text"
+            "rsp_images_task_restarts_total no help text",
+            "rsp_images_warm_released_by_timeout_total no help text"
         ],
         "promtool on OpenMetrics: {findings}"
     );

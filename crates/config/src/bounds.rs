@@ -48,6 +48,16 @@ where
     Ok(value)
 }
 
+/// As [`duration`], for an optional key (with `#[serde(default)]`: absent is `None`).
+pub fn optional_duration<'de, D, const MIN_MS: u64, const MAX_MS: u64>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    duration::<D, MIN_MS, MAX_MS>(deserializer).map(Some)
+}
+
 /// Serde `deserialize_with` for a whole number between `MIN` and `MAX`, both included, as
 /// the integer type `T` the code uses.
 pub fn count<'de, D, T, const MIN: u64, const MAX: u64>(deserializer: D) -> Result<T, D::Error>

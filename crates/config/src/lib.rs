@@ -29,7 +29,7 @@ pub use images::{
 };
 pub use lab::LabConfig;
 pub use nesting::check as check_nesting;
-pub use service::{check_listen, ClusterConfig, PrepullerConfig, ServerConfig};
+pub use service::{check_listen, ClusterConfig, PrepullerConfig, ServerConfig, WarmTaintConfig};
 
 use rsp_model::filter::ImageFilterPolicy;
 use std::path::{Path, PathBuf};
@@ -70,6 +70,17 @@ impl std::fmt::Display for Warning {
 }
 
 impl Config {
+    /// What eligibility is judged with: `lab.tolerations`, plus the warm taint's toleration
+    /// when one is configured (a node tainted only by it is eligible, so it is prepulled).
+    pub fn eligibility_tolerations(&self) -> Vec<rsp_model::node::Toleration> {
+        let warm = self
+            .prepuller
+            .warm_taint
+            .as_ref()
+            .map(WarmTaintConfig::taint);
+        rsp_model::warm::eligibility_tolerations(&self.lab.tolerations, warm.as_ref())
+    }
+
     /// Parses configuration text (YAML, of which JSON is a subset).
     pub fn from_yaml(text: &str) -> Result<(Config, Vec<Warning>), ConfigError> {
         nesting::check(text)?;

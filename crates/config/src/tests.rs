@@ -359,12 +359,13 @@ fn gafaelfawr_only_where_configured() {
 }
 
 /// The keys bounded in `bounds`, with a value just outside each end of their range.
-const BOUNDED: [(&str, &str, &str, &str); 10] = [
+const BOUNDED: [(&str, &str, &str, &str); 11] = [
     ("server", "maxConnections", "0", "1000001"),
     ("server", "headerReadTimeout", "0s", "61m"),
     ("images", "refreshInterval", "0.5", "31d"),
     ("images", "prepullTimeout", "0", "25h"),
     ("prepuller", "maxInFlight", "0", "10001"),
+    ("prepuller", "warmTimeout", "0.5", "25h"),
     (
         "images.registryLimits",
         "maxResponseBytes",
@@ -435,6 +436,8 @@ fn defaults_lie_within_their_bounds() {
             "refreshInterval" => format!("{}", config.images.refresh_interval.as_secs()),
             "prepullTimeout" => format!("{}", config.images.prepull_timeout.as_secs()),
             "maxInFlight" => config.prepuller.max_in_flight.to_string(),
+            // No default of its own: derived from the prepull timeout at run time.
+            "warmTimeout" => "3600".to_owned(),
             "maxResponseBytes" => config.images.registry_limits.max_response_bytes.to_string(),
             "maxPages" => config.images.registry_limits.max_pages.to_string(),
             "maxEntries" => config.images.registry_limits.max_entries.to_string(),
@@ -666,6 +669,40 @@ fn toleration_seconds_without_no_execute_is_accepted_with_a_warning() {
             .starts_with("lab.tolerations[0].tolerationSeconds: left out of prepull pods"),
         "{}",
         warnings[0]
+    );
+}
+
+#[test]
+fn the_warm_taint_is_checked_and_tolerated_for_eligibility() {
+    let (config, _) = parse(MINIMAL).unwrap();
+    assert_eq!(config.prepuller.warm_taint, None);
+    assert_eq!(config.eligibility_tolerations(), config.lab.tolerations);
+    let warm = |key: &str, effect: &str| {
+        format!("{MINIMAL}prepuller:\n  warmTaint: {{key: {key:?}, effect: {effect}}}\n")
+    };
+    let key = "startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold";
+    let (config, warnings) = parse(&warm(key, "NoSchedule")).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let taint = config.prepuller.warm_taint.as_ref().unwrap().taint();
+    assert_eq!(config.eligibility_tolerations(), vec![taint.toleration()]);
+    for (key, effect, path) in [
+        ("bad key!", "NoSchedule", "prepuller.warmTaint.key"),
+        ("", "NoSchedule", "prepuller.warmTaint.key"),
+        (key, "PreferNoSchedule", "prepuller.warmTaint.effect"),
+        (key, "Sometimes", "prepuller.warmTaint.effect"),
+    ] {
+        let error = parse(&warm(key, effect)).unwrap_err();
+        assert_eq!(error.path(), Some(path), "{key} {effect}: {error}");
+    }
+    let text =
+        format!("{MINIMAL}prepuller:\n  warmTaint: {{key: k, effect: NoSchedule, value: v}}\n");
+    let error = parse(&text).unwrap_err();
+    assert!(error.to_string().contains("value"), "{error}");
+    let text = format!("{MINIMAL}prepuller:\n  warm_timeout: 90m\n");
+    let (config, _) = parse(&text).unwrap();
+    assert_eq!(
+        config.prepuller.warm_timeout,
+        Some(std::time::Duration::from_secs(5400))
     );
 }
 

@@ -2,8 +2,14 @@
 //! against the fake cluster. Reports the wall time to converge, the peak number of prepull
 //! pods (which must never exceed the cap), the API requests made and CPU time.
 //!
+//! With warm nodes on (always, here), `--joining` more nodes join during the run, one every
+//! `--join-every-ms`, carrying the warm taint; the report gives their time from joining to
+//! the taint's removal (warm), and the run converges once every node has every image and no
+//! joined node is cold.
+//!
 //! `cargo run --release -p rsp-kube --example scale -- [--nodes 500] [--images 8]
-//!  [--max-in-flight 10] [--min-pull-ms 1000] [--max-pull-ms 5000]`
+//!  [--max-in-flight 10] [--min-pull-ms 1000] [--max-pull-ms 5000] [--joining 20]
+//!  [--join-every-ms 2000]`
 //!
 //! The fake API server and its kubelets run on their own runtime thread (`fake-k8s`), the
 //! node watcher and prepuller on another (`rsp-kube`), so the CPU time of each side can be
@@ -14,8 +20,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rsp_kube::config::PrepullerConfig;
+use rsp_kube::config::{PrepullerConfig, WarmConfig};
+use rsp_kube::prepuller::WarmOutcome;
 use rsp_kube::{Leadership, NodeWatcher, PrepullImage, PrepullerHandle};
+use rsp_model::warm::WarmTaint;
 use rsp_testkit::kube::{node, FakeCluster, PullBehaviour};
 use tokio::sync::watch;
 
@@ -25,6 +33,8 @@ struct Args {
     max_in_flight: usize,
     min_pull: Duration,
     max_pull: Duration,
+    joining: usize,
+    join_every: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -34,6 +44,8 @@ fn parse_args() -> Result<Args, String> {
         max_in_flight: 10,
         min_pull: Duration::from_millis(1000),
         max_pull: Duration::from_millis(5000),
+        joining: 20,
+        join_every: Duration::from_millis(2000),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,6 +60,8 @@ fn parse_args() -> Result<Args, String> {
             "--max-in-flight" => args.max_in_flight = count,
             "--min-pull-ms" => args.min_pull = Duration::from_millis(number),
             "--max-pull-ms" => args.max_pull = Duration::from_millis(number),
+            "--joining" => args.joining = count,
+            "--join-every-ms" => args.join_every = Duration::from_millis(number),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -150,13 +164,26 @@ fn main() -> ExitCode {
     for (i, image) in wanted.iter().enumerate() {
         cluster.set_pull(&image.digest, PullBehaviour::Succeed(pull_time(&args, i)));
     }
-    let total = args.nodes * args.images;
-    let mut config = PrepullerConfig::new("nublado");
+    let total = (args.nodes + args.joining) * args.images;
+    let taint = WarmTaint {
+        key: "startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold".into(),
+        effect: "NoSchedule".into(),
+    };
+    let mut config = PrepullerConfig::new("nublado").with_warm(WarmConfig {
+        taint: taint.clone(),
+        timeout: None,
+    });
     config.max_in_flight = args.max_in_flight;
     config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
     eprintln!(
-        "scale: {} nodes × {} images, maxInFlight {}, pulls {:?}–{:?}",
-        args.nodes, args.images, args.max_in_flight, args.min_pull, args.max_pull
+        "scale: {} nodes × {} images, maxInFlight {}, pulls {:?}–{:?}, {} joining every {:?}",
+        args.nodes,
+        args.images,
+        args.max_in_flight,
+        args.min_pull,
+        args.max_pull,
+        args.joining,
+        args.join_every
     );
 
     let started = Instant::now();
@@ -171,17 +198,62 @@ fn main() -> ExitCode {
             Leadership::always(),
         );
         let mut status = prepuller.status();
+        let mut warm_events = prepuller.warm_events();
+        // Nodes join on a schedule while the others are being prepulled.
+        let joiner = {
+            let (cluster, key, joining, every) = (
+                cluster.clone(),
+                taint.key.clone(),
+                args.joining,
+                args.join_every,
+            );
+            tokio::spawn(async move {
+                let mut joined = BTreeMap::new();
+                for i in 0..joining {
+                    tokio::time::sleep(every).await;
+                    let name = format!("joined{i:04}");
+                    cluster.add_node(node(&name).label("some-label", "some-value").taint(
+                        &key,
+                        "",
+                        "NoSchedule",
+                    ));
+                    joined.insert(name, Instant::now());
+                }
+                joined
+            })
+        };
+        let mut released: BTreeMap<String, (Instant, WarmOutcome)> = BTreeMap::new();
         let mut last_report = Instant::now();
         let done = loop {
+            while let Ok(event) = warm_events.try_recv() {
+                released.insert(event.node, (Instant::now(), event.outcome));
+            }
             let pulled = status.borrow_and_update().pulled.len();
-            if pulled >= total {
+            if pulled >= total && released.len() >= args.joining {
                 break true;
             }
             if last_report.elapsed() >= Duration::from_secs(30) {
-                eprintln!("scale: {pulled}/{total} after {:.0?}", started.elapsed());
+                eprintln!(
+                    "scale: {pulled}/{total}, {} of {} joined nodes warm after {:.0?}",
+                    released.len(),
+                    args.joining,
+                    started.elapsed()
+                );
                 last_report = Instant::now();
             }
-            if tokio::time::timeout(Duration::from_secs(3600), status.changed())
+            let wait = async {
+                tokio::select! {
+                    changed = status.changed() => changed.is_ok(),
+                    event = warm_events.recv() => match event {
+                        Ok(event) => {
+                            released.insert(event.node, (Instant::now(), event.outcome));
+                            true
+                        }
+                        Err(_) => true,
+                    },
+                }
+            };
+            if tokio::time::timeout(Duration::from_secs(3600), wait)
                 .await
                 .is_err()
             {
@@ -191,9 +263,22 @@ fn main() -> ExitCode {
         let converged = started.elapsed();
         let failures: u64 = status.borrow().failed_total.values().sum();
         prepuller.shutdown().await;
-        (done, converged, failures)
+        let joined = joiner.await.unwrap_or_default();
+        let mut waits: Vec<f64> = joined
+            .iter()
+            .filter_map(|(name, at)| {
+                let (warm_at, _) = released.get(name)?;
+                Some(warm_at.duration_since(*at).as_secs_f64())
+            })
+            .collect();
+        waits.sort_by(f64::total_cmp);
+        let timed_out = released
+            .values()
+            .filter(|(_, outcome)| *outcome == WarmOutcome::TimedOut)
+            .count();
+        (done, converged, failures, waits, timed_out)
     });
-    let (done, wall, failures) = converged;
+    let (done, wall, failures, waits, timed_out) = converged;
     let stats = cluster.stats();
     let (user, system) = rusage();
     let threads = cpu_by_thread();
@@ -210,10 +295,24 @@ fn main() -> ExitCode {
         if done { total } else { 0 }
     );
     println!("wall time to converge: {:.1} s", wall.as_secs_f64());
+    let quantile = |q: f64| {
+        let index = ((waits.len() as f64 - 1.0) * q).round() as usize;
+        waits.get(index).copied().unwrap_or(f64::NAN)
+    };
+    println!(
+        "joined during the run: {} nodes, warm {} (by the timeout {timed_out}); join to warm \
+         min {:.1} s, median {:.1} s, p90 {:.1} s, max {:.1} s",
+        args.joining,
+        waits.len(),
+        quantile(0.0),
+        quantile(0.5),
+        quantile(0.9),
+        quantile(1.0)
+    );
     let ideal = (0..args.images)
         .map(|i| pull_time(&args, i).as_secs_f64())
         .sum::<f64>()
-        * args.nodes as f64
+        * (args.nodes + args.joining) as f64
         / args.max_in_flight as f64;
     println!("lower bound (sum of pull times / maxInFlight): {ideal:.1} s");
     println!(

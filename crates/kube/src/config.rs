@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rsp_model::node::Toleration;
 use rsp_model::plan::NodeStatusMaxImages;
+use rsp_model::warm::WarmTaint;
 pub use rsp_retry::Backoff;
 
 /// Where the service-account token mount tells a pod its own namespace.
@@ -68,6 +69,26 @@ pub struct PrepullerConfig {
     pub shutdown_timeout: Duration,
     /// kubelet's `nodeStatusMaxImages`: how many images a node's status lists at most.
     pub node_status_max_images: NodeStatusMaxImages,
+    /// Warm nodes (`prepuller.warmTaint`), off when `None`; set it with
+    /// [`PrepullerConfig::with_warm`], which also makes prepull pods tolerate the taint.
+    pub warm: Option<WarmConfig>,
+}
+
+/// The warm-node gate: the startup taint the leader removes, and when it gives up waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmConfig {
+    pub taint: WarmTaint,
+    /// `prepuller.warmTimeout`; `None`: the prepull timeout times the number of prepull
+    /// images ([`WarmConfig::timeout`]).
+    pub timeout: Option<Duration>,
+}
+
+impl WarmConfig {
+    /// How long a node may stay cold when `images` distinct images are prepulled (at least
+    /// one prepull timeout, saturating).
+    pub fn timeout(&self, prepull_timeout: Duration, images: usize) -> Duration {
+        rsp_model::warm::timeout(self.timeout, prepull_timeout, images)
+    }
 }
 
 impl PrepullerConfig {
@@ -85,7 +106,19 @@ impl PrepullerConfig {
             backoff: Backoff::new(Duration::from_secs(30), Duration::from_secs(30 * 60)),
             shutdown_timeout: Duration::from_secs(10),
             node_status_max_images: NodeStatusMaxImages::default(),
+            warm: None,
         }
+    }
+
+    /// Turns warm nodes on: the leader removes `warm.taint` from nodes once warm, and prepull
+    /// pods (and so eligibility, which is judged with their tolerations) tolerate it.
+    pub fn with_warm(mut self, warm: WarmConfig) -> Self {
+        let toleration = warm.taint.toleration();
+        if !self.pod.tolerations.contains(&toleration) {
+            self.pod.tolerations.push(toleration);
+        }
+        self.warm = Some(warm);
+        self
     }
 }
 

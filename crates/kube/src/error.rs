@@ -43,6 +43,16 @@ pub enum KubeError {
         status: String,
         message: String,
     },
+    /// Removing the warm taint from a node failed; it is tried again.
+    #[error(
+        "Error removing the warm taint from node {node} (status {status}): {message}; \
+         check that the service account may patch nodes (deploy/kubernetes' warm-nodes role)"
+    )]
+    PatchNode {
+        node: String,
+        status: String,
+        message: String,
+    },
     /// The API did not answer in time.
     #[error("Kubernetes API call timed out: {what}")]
     Timeout { what: String },

@@ -14,6 +14,7 @@
 //! - `leader`: leader election with a `coordination.k8s.io/v1` Lease.
 //! - `leadership`: until when this replica may write, checked before every prepuller write.
 //! - `backoff`: the watchers' backoff, the project's one rule (`rsp_retry`) as kube-rs wants it.
+//! - `warm`: the JSON patch that removes the warm taint from a node (the only node write).
 //! - `error`: errors of Kubernetes calls.
 //!
 //! The prepull plan itself (which node needs which image) is pure and lives in
@@ -28,8 +29,9 @@ pub mod leadership;
 pub mod nodes;
 pub mod pod;
 pub mod prepuller;
+pub mod warm;
 
-pub use config::{Backoff, LeaderConfig, PodTemplate, PrepullerConfig};
+pub use config::{Backoff, LeaderConfig, PodTemplate, PrepullerConfig, WarmConfig};
 pub use connect::{default_client, read_node_list, Client, ConnectError};
 pub use error::KubeError;
 pub use leader::LeaderElection;

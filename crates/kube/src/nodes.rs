@@ -44,10 +44,16 @@ pub fn node_info(node: &Node) -> NodeInfo {
                 .collect()
         })
         .unwrap_or_default();
-    let ready = status
+    let ready_condition = status
         .and_then(|status| status.conditions.as_ref())
-        .and_then(|conditions| conditions.iter().find(|c| c.type_ == "Ready"))
-        .map(|condition| condition.status == "True");
+        .and_then(|conditions| conditions.iter().find(|c| c.type_ == "Ready"));
+    let ready = ready_condition.map(|condition| condition.status == "True");
+    let ready_since = ready_condition
+        .and_then(|condition| condition.last_transition_time.as_ref())
+        .and_then(|time| {
+            let nanos = u32::try_from(time.0.subsec_nanosecond()).unwrap_or(0);
+            chrono::DateTime::from_timestamp(time.0.as_second(), nanos)
+        });
     let images = status
         .and_then(|status| status.images.as_ref())
         .map(|images| {
@@ -69,6 +75,7 @@ pub fn node_info(node: &Node) -> NodeInfo {
         taints,
         unschedulable: spec.and_then(|spec| spec.unschedulable).unwrap_or(false),
         ready,
+        ready_since,
         images,
     }
 }

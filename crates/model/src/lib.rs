@@ -29,6 +29,7 @@
 //! - `plan`: the prepull plan, which images each eligible node still needs.
 //! - `validation`: the API server's syntax rules for names, labels and tolerations, so that
 //!   a configuration it would refuse is refused when it loads.
+//! - `warm`: the startup taint that keeps labs off a node until its images are there.
 //! - `bitset` (private): a set of small indices, for catalog members and node presence.
 //! - `key_index` (private): items found by a string they hold (tag name, digest) without
 //!   copies of the strings, for catalogs and tag collections.
@@ -49,5 +50,6 @@ pub mod reference;
 mod select;
 pub mod tag;
 pub mod validation;
+pub mod warm;
 
 pub use tag::{Tag, TagKind, Version};

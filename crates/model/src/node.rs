@@ -19,6 +19,9 @@ pub struct NodeInfo {
     pub unschedulable: bool,
     /// Status of the `Ready` condition; `None` when the node reports no such condition.
     pub ready: Option<bool>,
+    /// When the `Ready` condition last changed (`lastTransitionTime`), if reported: for a
+    /// node that is Ready, since when. Warm nodes count their wait from it.
+    pub ready_since: Option<chrono::DateTime<chrono::Utc>>,
     /// `status.images` entries that have at least one name, in the order kubelet lists them.
     pub images: Vec<CachedImage>,
 }

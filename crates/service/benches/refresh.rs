@@ -261,6 +261,7 @@ fn nodes(images: &[Generated], prepull: &[(String, String)]) -> Vec<NodeInfo> {
                 taints,
                 unschedulable: n % 100 == 42,
                 ready: Some(n % 125 != 11),
+                ready_since: None,
                 images: cache,
             }
         })

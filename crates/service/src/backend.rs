@@ -8,6 +8,7 @@ use crate::body::JsonBody;
 use crate::form::LabForm;
 use crate::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use crate::pages::{self, RenderError};
+use crate::warm::WARM_BUCKETS;
 use axum::body::Bytes;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::node::IneligibleReason;
@@ -78,6 +79,15 @@ pub struct MetricsSnapshot {
     /// `rsp_images_prepull_image_missing_nodes{tag}`: for each prepull image, the eligible
     /// nodes that do not have it yet.
     pub prepull_image_missing_nodes: Vec<(String, u64)>,
+    /// `rsp_images_warm_nodes_cold`: selected nodes carrying the warm taint now; `None`
+    /// (absent) when no warm taint is configured.
+    pub warm_nodes_cold: Option<u64>,
+    /// `rsp_images_warm_wait_seconds`: from node Ready to its warm taint removed because its
+    /// images were there (releases by this replica).
+    pub warm_waits: Histogram,
+    /// `rsp_images_warm_released_by_timeout_total`: warm taints removed at the warm timeout
+    /// with images still missing (fail open).
+    pub warm_released_by_timeout_total: u64,
     /// Per supervised task (`refresh`, `world`, `node_watcher`, `prepuller`): how often it
     /// died and was restarted (`rsp_images_task_restarts_total{task}`, a counter) and whether
     /// it runs now (`rsp_images_task_up{task}`, a gauge of 0 or 1).
@@ -112,6 +122,9 @@ impl Default for MetricsSnapshot {
             eligible_nodes: 0,
             ineligible_nodes: Vec::new(),
             prepull_image_missing_nodes: Vec::new(),
+            warm_nodes_cold: None,
+            warm_waits: Histogram::new(WARM_BUCKETS),
+            warm_released_by_timeout_total: 0,
             tasks: Vec::new(),
         }
     }

@@ -19,6 +19,8 @@
 //!   pure functions of the served snapshot.
 //! - `supervise`: restarts a long-running task that died, and reports it (readiness,
 //!   notices on the status pages, metrics).
+//! - `warm`: warm nodes as the service sees them (cold nodes of a world, the releases'
+//!   metrics).
 //! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
 //!   presence); pure, shared with the `plan` command.
 
@@ -37,3 +39,4 @@ pub mod status;
 pub mod supervise;
 pub mod text;
 pub mod views;
+pub mod warm;

@@ -134,6 +134,8 @@ pub struct ServiceState<S> {
     pub(crate) prepulling: bool,
     /// Durations of successful prepulls (see `record_prepull_durations`).
     pub(crate) prepull_durations: Histogram,
+    /// Warm taints this replica removed (see `WarmMetrics::record`).
+    pub(crate) warm: crate::warm::WarmMetrics,
     pub(crate) form: LabForm,
 }
 
@@ -511,6 +513,9 @@ impl<S: ImageSource> Backend for ServiceState<S> {
             eligible_nodes,
             ineligible_nodes,
             prepull_image_missing_nodes: views::missing_nodes_by_image(&plan, &images),
+            warm_nodes_cold: world.warm.as_ref().map(|warm| warm.cold.len() as u64),
+            warm_waits: self.warm.waits.clone(),
+            warm_released_by_timeout_total: self.warm.released_by_timeout(),
             tasks: self.health.metrics(),
         }
     }

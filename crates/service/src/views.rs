@@ -26,6 +26,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::warm::WarmNodes;
+
 /// Everything the views are computed from.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -44,6 +46,8 @@ pub struct World {
     /// usually one or two, so an image's platforms are compared with these, not with every
     /// node.
     platforms: Vec<(Option<String>, Option<String>)>,
+    /// Warm nodes, when `prepuller.warmTaint` is configured: the nodes carrying the taint.
+    pub warm: Option<WarmNodes>,
     /// The node list this world was built from, to tell when a new one is the same.
     input: Arc<Vec<NodeInfo>>,
 }
@@ -80,10 +84,12 @@ impl World {
                     .collect(),
             )
         };
+        let tolerations = config.eligibility_tolerations();
         let eligibility: Vec<Eligibility> = nodes
             .iter()
-            .map(|node| node.eligibility(&config.lab.tolerations))
+            .map(|node| node.eligibility(&tolerations))
             .collect();
+        let warm = WarmNodes::of(config, &nodes);
         // A remembered pull that the nodes' reports prove evicted is not cached any more,
         // whatever replica keeps the memory.
         let followed = pulled.follow_reports(&nodes, config.prepuller.node_status_max_images);
@@ -96,6 +102,7 @@ impl World {
             presence,
             eligible: NodeSet::default(),
             platforms: Vec::new(),
+            warm,
             input,
         };
         world.eligible = world.presence.node_set(world.eligible_names());

@@ -157,6 +157,9 @@ async fn metrics_parse_and_carry_every_metric() {
         ("rsp_images_nodes_eligible", "gauge"),
         ("rsp_images_nodes_ineligible", "gauge"),
         ("rsp_images_prepull_image_missing_nodes", "gauge"),
+        ("rsp_images_warm_nodes_cold", "gauge"),
+        ("rsp_images_warm_wait_seconds", "histogram"),
+        ("rsp_images_warm_released_by_timeout_total", "counter"),
     ] {
         assert_eq!(
             types.get(family).map(String::as_str),
@@ -217,6 +220,9 @@ async fn metrics_parse_and_carry_every_metric() {
         v("rsp_images_task_restarts_total", Some(("task", "refresh"))),
         2.0
     );
+    assert_eq!(v("rsp_images_warm_nodes_cold", None), 1.0);
+    assert_eq!(v("rsp_images_warm_wait_seconds_sum", None), 42.0);
+    assert_eq!(v("rsp_images_warm_released_by_timeout_total", None), 1.0);
     assert_eq!(v("rsp_images_task_up", Some(("task", "refresh"))), 1.0);
     assert_eq!(v("rsp_images_task_up", Some(("task", "prepuller"))), 0.0);
     assert_eq!(v("rsp_images_nodes_eligible", None), 2.0);

@@ -447,6 +447,42 @@ async fn a_node_page_shows_its_eligibility_facts_and_each_image_with_its_last_er
 }
 
 #[tokio::test]
+async fn a_cold_node_says_so_on_its_page_and_on_the_overview() {
+    let waited = Duration::from_secs(200);
+    let html = page(
+        TestBackend::with_a_cold_node(waited),
+        &format!("{PREFIX}/nodes/node4"),
+    )
+    .await;
+    assert!(
+        html.contains(r#"<dt>Warm</dt><dd id="warm">cold: carries the warm taint startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("waiting since it turned Ready, 3m 20s ago"),
+        "{html}"
+    );
+    assert!(
+        html.contains("released at the latest 20m 0s after Ready"),
+        "{html}"
+    );
+    let html = page(
+        TestBackend::with_a_cold_node(waited),
+        &format!("{PREFIX}/nodes/node1"),
+    )
+    .await;
+    assert!(
+        html.contains(r#"<dd id="warm">warm: no warm taint</dd>"#),
+        "{html}"
+    );
+    let html = page(TestBackend::with_a_cold_node(waited), &format!("{PREFIX}/")).await;
+    assert!(html.contains("Cold nodes"), "{html}");
+    // Without warm nodes configured, no such row.
+    let html = page(TestBackend::standard(), &format!("{PREFIX}/nodes/node4")).await;
+    assert!(!html.contains(r#"id="warm""#), "{html}");
+}
+
+#[tokio::test]
 async fn a_pair_whose_platforms_do_not_match_is_unsupported_not_missing() {
     let backend = TestBackend::with_an_amd64_only_daily;
     let html = page(backend(), &format!("{PREFIX}/nodes/node4")).await;

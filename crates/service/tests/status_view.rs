@@ -236,3 +236,76 @@ fn a_dead_task_is_critical_until_it_runs_again() {
     assert!(notices[0].detail.contains("reports not ready"));
     assert!(!notices[1].detail.contains("reports not ready"));
 }
+
+#[test]
+fn cold_nodes_are_eligible_and_noticed_and_forgotten_ones_warned_about() {
+    let minute = Duration::from_secs(60);
+    let backend = http_support::TestBackend::with_a_cold_node(3 * minute);
+    let view = backend.status();
+    let warm = view.grid.world().warm.as_ref().expect("warm nodes on");
+    let cold: Vec<&str> = warm
+        .cold
+        .iter()
+        .map(|cold| view.grid.world().nodes[cold.index].name.as_str())
+        .collect();
+    assert_eq!(cold, ["node4"]);
+    assert!(
+        view.grid
+            .node_named("node4")
+            .unwrap()
+            .eligibility
+            .is_eligible(),
+        "the warm taint alone does not make a node ineligible"
+    );
+    // Two prepull images at the default 10 minutes each: a 20-minute timeout.
+    assert_eq!(warm.timeout(view.grid.images().len()), 20 * minute);
+    let notice = view
+        .notices()
+        .into_iter()
+        .find(|n| n.title == "Cold nodes")
+        .expect("a notice while node4 waits");
+    assert_eq!(notice.severity, Severity::Info);
+    assert!(
+        notice.detail.contains("1 node carries the warm taint"),
+        "{}",
+        notice.detail
+    );
+    assert!(
+        notice.detail.contains("the longest has waited 3m"),
+        "{}",
+        notice.detail
+    );
+
+    // Past the timeout and its margin, nobody is releasing it.
+    let late = SystemTime::now() + 18 * minute + 30 * Duration::from_secs(1);
+    let notices = rsp_service::status::notices_at(&view, late);
+    let forgotten = notices
+        .iter()
+        .find(|n| n.title == "Cold nodes not released")
+        .expect("a warning once overdue");
+    assert_eq!(forgotten.severity, Severity::Warning);
+    assert!(
+        forgotten.detail.contains("warm-nodes.yaml"),
+        "{}",
+        forgotten.detail
+    );
+
+    // A standby replica says who removes the taint.
+    let mut standby = http_support::TestBackend::with_a_cold_node(minute);
+    standby.leader = false;
+    let detail = standby
+        .status()
+        .notices()
+        .into_iter()
+        .find(|n| n.title == "Cold nodes")
+        .unwrap()
+        .detail;
+    assert!(detail.contains("while no replica leads"), "{detail}");
+
+    // Without the feature: no notice, no warm data.
+    let view = TestBackend::standard().status();
+    assert!(view.grid.world().warm.is_none());
+    assert!(!titles(&TestBackend::standard())
+        .iter()
+        .any(|t| t.starts_with("Cold")));
+}

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
@@ -28,7 +28,10 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 pub use observe::{progress, Progress};
-pub use status::{FailureReason, PrepullEvent, PrepullOutcome, PrepullerStatus, PullStatus};
+pub use status::{
+    FailureReason, PrepullEvent, PrepullOutcome, PrepullerStatus, PullStatus, WarmEvent,
+    WarmOutcome,
+};
 
 use crate::backoff::WatchBackoff;
 use crate::config::PrepullerConfig;
@@ -50,10 +53,8 @@ const EVENT_BUFFER: usize = 4096;
 /// A running prepuller.
 pub struct PrepullerHandle {
     status: watch::Receiver<Arc<PrepullerStatus>>,
-    events: broadcast::Sender<PrepullEvent>,
-    /// Subscribed before the loop starts, handed out by the first `events()` call so that
-    /// its caller misses nothing.
-    first_events: std::sync::Mutex<Option<broadcast::Receiver<PrepullEvent>>>,
+    events: Feed<PrepullEvent>,
+    warm_events: Feed<WarmEvent>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -86,9 +87,10 @@ impl PrepullerHandle {
             pulled: Arc::clone(&pulled),
             ..PrepullerStatus::default()
         }));
-        let (events, first_events) = broadcast::channel(EVENT_BUFFER);
+        let (events, warm_events) = (Feed::new(), Feed::new());
         let (stop, stop_rx) = watch::channel(false);
         let runner = Runner {
+            nodes_api: Api::all(client.clone()),
             api: Api::namespaced(client, &config.pod.namespace),
             config,
             nodes,
@@ -96,13 +98,14 @@ impl PrepullerHandle {
             leadership,
             stop: stop_rx,
             status: status_tx,
-            events: events.clone(),
+            events: events.sender.clone(),
+            warm_events: warm_events.sender.clone(),
             pulled,
         };
         PrepullerHandle {
             status,
             events,
-            first_events: std::sync::Mutex::new(Some(first_events)),
+            warm_events,
             stop,
             task: Some(tokio::spawn(runner.run())),
         }
@@ -117,11 +120,12 @@ impl PrepullerHandle {
     /// Finished pulls: the first call gets every event since start, later calls those from
     /// now on. A receiver more than 4096 events behind loses the oldest (`Lagged`).
     pub fn events(&self) -> broadcast::Receiver<PrepullEvent> {
-        let first = match self.first_events.lock() {
-            Ok(mut first) => first.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        first.unwrap_or_else(|| self.events.subscribe())
+        self.events.subscribe()
+    }
+
+    /// Warm taints this replica removed, as [`PrepullerHandle::events`] hands them out.
+    pub fn warm_events(&self) -> broadcast::Receiver<WarmEvent> {
+        self.warm_events.subscribe()
     }
 
     /// Completes if the loop ends before [`PrepullerHandle::shutdown`], which it never should:
@@ -155,8 +159,35 @@ impl Drop for PrepullerHandle {
     }
 }
 
+/// A broadcast whose first subscriber gets every message since start: its receiver is
+/// made before the loop starts and handed out by the first `subscribe`.
+struct Feed<T> {
+    sender: broadcast::Sender<T>,
+    first: std::sync::Mutex<Option<broadcast::Receiver<T>>>,
+}
+
+impl<T: Clone> Feed<T> {
+    fn new() -> Self {
+        let (sender, first) = broadcast::channel(EVENT_BUFFER);
+        Feed {
+            sender,
+            first: std::sync::Mutex::new(Some(first)),
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<T> {
+        let first = match self.first.lock() {
+            Ok(mut first) => first.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        first.unwrap_or_else(|| self.sender.subscribe())
+    }
+}
+
 struct Runner {
     api: Api<Pod>,
+    /// Nodes, for removing the warm taint (the only node write).
+    nodes_api: Api<Node>,
     config: PrepullerConfig,
     nodes: watch::Receiver<Option<NodeSnapshot>>,
     images: watch::Receiver<WantedImages>,
@@ -164,6 +195,7 @@ struct Runner {
     stop: watch::Receiver<bool>,
     status: watch::Sender<Arc<PrepullerStatus>>,
     events: broadcast::Sender<PrepullEvent>,
+    warm_events: broadcast::Sender<WarmEvent>,
     /// Successful pulls, kept across leadership changes.
     pulled: Arc<PulledSet>,
 }
@@ -324,12 +356,20 @@ impl Runner {
             }
             let now = Instant::now();
             for action in reconciler.reconcile(now, chrono::Utc::now(), &pods) {
-                let call = ops::execute(self.api.clone(), namespace.clone(), action);
+                let call = ops::execute(
+                    self.api.clone(),
+                    self.nodes_api.clone(),
+                    namespace.clone(),
+                    action,
+                );
                 ops.spawn(guarded(self.leadership.clone(), call));
             }
+            // No subscriber is fine: events only feed logs and metrics.
             for event in reconciler.take_events() {
-                // No subscriber is fine: events only feed logs and metrics.
                 let _ = self.events.send(event);
+            }
+            for event in reconciler.take_warm_events() {
+                let _ = self.warm_events.send(event);
             }
             publish_pending |= reconciler.has_status_changes();
             if publish_pending && last_publish.is_none_or(|last| now >= last + STATUS_INTERVAL) {

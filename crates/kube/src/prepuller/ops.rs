@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::Api;
 
@@ -24,9 +24,24 @@ const CONFLICT_ATTEMPTS: u32 = 20;
 /// Pause between those attempts, for the deletion to go through.
 const CONFLICT_PAUSE: Duration = Duration::from_millis(100);
 
-/// Runs one action.
-pub async fn execute(api: Api<Pod>, namespace: String, action: Action) -> OpDone {
+/// Runs one action: pods in `namespace` through `api`, node patches through `nodes`.
+pub async fn execute(api: Api<Pod>, nodes: Api<Node>, namespace: String, action: Action) -> OpDone {
     match action {
+        Action::Release {
+            node,
+            index,
+            taint,
+            waited,
+            outcome,
+        } => {
+            let result = crate::warm::remove_taint(&nodes, &node, &taint, index).await;
+            OpDone::Released {
+                node,
+                waited,
+                outcome,
+                result: result.map_err(|error| error.to_string()),
+            }
+        }
         Action::Create { node, name, pod } => {
             let result = bounded(&name, create_replacing(&api, &namespace, &name, &pod)).await;
             if let Err(error) = &result {

@@ -12,7 +12,10 @@
 //! - failures back off per (node, digest) with jitter; the node moves on to its next image;
 //! - candidates are ordered by image priority, then node listing order, so that every node
 //!   gets its most important image before any node gets its second, and a node that joins
-//!   is served at the next free slot;
+//!   is served at the next free slot; a node with nothing cached (one that just joined)
+//!   comes before all others, so that a cold node waits for one slot at most;
+//! - with warm nodes configured, a node carrying the warm taint loses it once every eligible
+//!   prepull image is cached there, or at the warm timeout (`warm.rs`);
 //! - on start, prepull pods left by a previous run are adopted when they do wanted work, and
 //!   deleted otherwise.
 
@@ -25,10 +28,12 @@ use k8s_openapi::api::core::v1::Pod;
 use rsp_model::plan::{self, NodePulls, PrepullImage, PulledSet};
 use tokio::time::Instant;
 
-use super::status::{FailureReason, PrepullEvent, PrepullerStatus};
+use super::status::{FailureReason, PrepullEvent, PrepullerStatus, WarmEvent, WarmOutcome};
 use crate::config::PrepullerConfig;
 use crate::nodes::NodeSnapshot;
 use crate::pod::{pod_name, prepull_pod};
+use crate::warm::Released;
+use rsp_model::warm::WarmTaint;
 
 /// Delay before a delete that has not visibly taken effect is sent again.
 const DELETE_RECHECK: Duration = Duration::from_secs(10);
@@ -47,6 +52,14 @@ pub enum Action {
     /// Deletes the pod of that name, and only the one with that uid when it is known, so
     /// that a pod created under the same name since is never deleted by mistake.
     Delete { name: String, uid: Option<String> },
+    /// Removes the warm taint from a node (at `index` in its last snapshot).
+    Release {
+        node: String,
+        index: usize,
+        taint: WarmTaint,
+        waited: Duration,
+        outcome: WarmOutcome,
+    },
 }
 
 /// The result of an [`Action`], fed back to the reconciler.
@@ -62,6 +75,13 @@ pub enum OpDone {
     Deleted {
         name: String,
         result: Result<(), String>,
+    },
+    /// A warm taint release ended.
+    Released {
+        node: String,
+        waited: Duration,
+        outcome: WarmOutcome,
+        result: Result<Released, String>,
     },
     /// The call was dropped unfinished because this replica stopped leading (the session is
     /// ending: nothing to record).
@@ -140,6 +160,11 @@ pub struct Reconciler {
     pulled: Arc<PulledSet>,
     outbox: Vec<Action>,
     events: Vec<PrepullEvent>,
+    /// Nodes carrying the warm taint, by name (see `warm.rs`).
+    cold: BTreeMap<String, warm::ColdNode>,
+    /// Eligible nodes on which no wanted image is cached: first in line for a slot.
+    empty: HashSet<String>,
+    warm_events: Vec<WarmEvent>,
     status: PrepullerStatus,
     status_dirty: bool,
 }
@@ -169,6 +194,9 @@ impl Reconciler {
             pulled,
             outbox: Vec::new(),
             events: Vec::new(),
+            cold: BTreeMap::new(),
+            empty: HashSet::new(),
+            warm_events: Vec::new(),
             status_dirty: true,
         }
     }
@@ -238,6 +266,7 @@ impl Reconciler {
             self.sweep_orphans(now, pods);
             if !self.stopping {
                 self.start_pulls(now, wall);
+                self.check_warm(now, wall);
             }
         }
         std::mem::take(&mut self.outbox)
@@ -271,7 +300,11 @@ impl Reconciler {
             .flat_map(HashMap::values)
             .filter_map(|pair| pair.retry_at)
             .filter(|retry_at| *retry_at > now);
-        slots.chain(orphans).chain(retries).min()
+        slots
+            .chain(orphans)
+            .chain(retries)
+            .chain(self.warm_wakeup(now))
+            .min()
     }
 
     fn replan(&mut self, now: Instant) {
@@ -300,6 +333,19 @@ impl Reconciler {
         for (index, image) in images.iter().enumerate() {
             self.rank.entry(image.digest.clone()).or_insert(index);
         }
+        let rank = &self.rank;
+        self.empty = nodes
+            .iter()
+            .filter(|node| self.eligible.contains(&node.name))
+            .filter(|node| {
+                !node
+                    .images
+                    .iter()
+                    .filter_map(|image| image.digest())
+                    .any(|digest| rank.contains_key(digest))
+            })
+            .map(|node| node.name.clone())
+            .collect();
         let present: HashSet<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
         let departed: Vec<String> = self
             .pulled
@@ -447,7 +493,7 @@ impl Reconciler {
             .map(String::as_str)
             .chain(self.orphans.values().map(|orphan| orphan.node.as_str()))
             .collect();
-        let mut candidates: Vec<(usize, usize, &PrepullImage)> = Vec::new();
+        let mut candidates: Vec<(u8, usize, usize, &PrepullImage)> = Vec::new();
         for (index, pulls) in self.plan.iter().enumerate() {
             if busy.contains(pulls.node.as_str()) {
                 continue;
@@ -463,14 +509,14 @@ impl Reconciler {
             });
             if let Some(image) = next {
                 let rank = self.rank.get(&image.digest).copied().unwrap_or(usize::MAX);
-                candidates.push((rank, index, image));
+                candidates.push((self.cache_order(&pulls.node), rank, index, image));
             }
         }
-        candidates.sort_by_key(|(rank, index, _)| (*rank, *index));
+        candidates.sort_by_key(|(cached, rank, index, _)| (*cached, *rank, *index));
         let chosen: Vec<(String, PrepullImage)> = candidates
             .into_iter()
             .take(free)
-            .map(|(_, index, image)| (self.plan[index].node.clone(), image.clone()))
+            .map(|(_, _, index, image)| (self.plan[index].node.clone(), image.clone()))
             .collect();
         for (node, image) in chosen {
             let name = pod_name(&image, &node);
@@ -511,3 +557,4 @@ mod outcome;
 mod report;
 #[cfg(test)]
 mod tests;
+mod warm;

@@ -78,6 +78,24 @@ pub struct PrepullEvent {
     pub outcome: PrepullOutcome,
 }
 
+/// Why the warm taint came off a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WarmOutcome {
+    /// Every eligible prepull image was cached there.
+    Warm,
+    /// `warmTimeout` passed first (fail open).
+    TimedOut,
+}
+
+/// The warm taint removed from a node by this replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmEvent {
+    pub node: String,
+    /// From the node's Ready transition (or first sight) to the removal being sent.
+    pub waited: Duration,
+    pub outcome: WarmOutcome,
+}
+
 /// The prepuller's view of one (node, digest) pair that is being pulled or has failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullStatus {

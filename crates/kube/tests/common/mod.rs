@@ -273,7 +273,15 @@ impl Replica {
         lease: LeaderConfig,
         images: Vec<PrepullImage>,
     ) -> Self {
-        let config = fast_config();
+        Replica::with_config(cluster, lease, fast_config(), images)
+    }
+
+    pub fn with_config(
+        cluster: &FakeCluster,
+        lease: LeaderConfig,
+        config: PrepullerConfig,
+        images: Vec<PrepullImage>,
+    ) -> Self {
         let client = cluster.client_for(&lease.identity);
         let election = LeaderElection::start(client.clone(), lease);
         let nodes = NodeWatcher::start(client.clone(), &config.node_selector);

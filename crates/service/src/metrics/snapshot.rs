@@ -124,6 +124,25 @@ impl Collector for SnapshotCollector {
                 .iter()
                 .map(|(tag, missing)| (vec![("tag", tag.as_str())], *missing)),
         )?;
+        if let Some(cold) = s.warm_nodes_cold {
+            out.gauge(
+                "rsp_images_warm_nodes_cold",
+                "Selected nodes carrying the warm taint (no labs until their images are there); \
+                 absent when prepuller.warmTaint is not configured.",
+                cold,
+            )?;
+        }
+        out.metric(
+            "rsp_images_warm_wait_seconds",
+            "Time from a node turning Ready to its warm taint removed because every eligible \
+             prepull image was there.",
+            &s.warm_waits,
+        )?;
+        out.counters(
+            "rsp_images_warm_released_by_timeout",
+            "Warm taints removed at prepuller.warmTimeout with images still missing (fail open).",
+            std::iter::once((Labels::new(), s.warm_released_by_timeout_total)),
+        )?;
         out.counters(
             "rsp_images_task_restarts",
             "Times a long-running task died and was restarted, by task.",

@@ -17,7 +17,7 @@ mod links;
 mod node_detail;
 mod node_list;
 mod overview;
-mod time;
+pub(crate) mod time;
 mod words;
 
 use minijinja::{AutoEscape, Environment};

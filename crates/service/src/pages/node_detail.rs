@@ -10,6 +10,9 @@ use super::words::{self, clip, kind_words};
 use super::Frame;
 use crate::status::{NodeEntry, StatusView};
 use crate::text::short_digest;
+use rsp_model::node::NodeInfo;
+
+use super::time::{relative, span};
 
 /// Labels that say what a node is: its platform (which images can run there), machine type,
 /// zone and pool. Labels of the lab node selector are the same on every node listed.
@@ -35,6 +38,9 @@ pub struct NodePage<'a> {
     labels: Vec<(&'static str, String)>,
     taints: Vec<String>,
     more_taints: usize,
+    /// With warm nodes configured, whether this node still carries the warm taint, and how
+    /// long it has waited.
+    warm: Option<String>,
     images: Vec<ImageState<'a>>,
     all_nodes: String,
 }
@@ -96,6 +102,7 @@ impl<'a> NodePage<'a> {
                 })
                 .collect(),
             more_taints: info.taints.len().saturating_sub(TAINTS_SHOWN),
+            warm: warm_state(view, node.info, now),
             images: view
                 .grid
                 .images()
@@ -117,4 +124,26 @@ impl<'a> NodePage<'a> {
             all_nodes: NodeList::default().href(prefix),
         }
     }
+}
+
+/// The node's warm state in words: cold (with its wait and the timeout) or warm; `None`
+/// without warm nodes configured.
+fn warm_state(view: &StatusView, info: &NodeInfo, now: SystemTime) -> Option<String> {
+    let warm = view.grid.world().warm.as_ref()?;
+    if !warm.is_cold(info) {
+        return Some("warm: no warm taint".to_owned());
+    }
+    let timeout = span(warm.timeout(view.grid.images().len()));
+    let waited = match (info.ready, info.ready_since) {
+        (Some(true), Some(since)) => {
+            let since = SystemTime::from(since);
+            format!("waiting since it turned Ready, {}", relative(since, now))
+        }
+        _ => "waiting for the node to turn Ready".to_owned(),
+    };
+    Some(format!(
+        "cold: carries the warm taint {} and takes no labs until its prepull images are \
+         here; {waited} (released at the latest {timeout} after Ready)",
+        clip(&warm.taint.key, words::REASON)
+    ))
 }

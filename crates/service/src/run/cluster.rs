@@ -12,6 +12,7 @@ use crate::metrics::Histogram;
 use crate::state::{self, lock};
 use crate::supervise::{propagate_panic, Supervisor, Task};
 use crate::views;
+use crate::warm::WarmMetrics;
 use rsp_config::{ClusterConfig, Config};
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
 use rsp_kube::{
@@ -42,6 +43,7 @@ pub(super) struct Inputs {
     pub listings: watch::Receiver<Arc<Listing>>,
     pub placeholder: Arc<Listing>,
     pub prepull_durations: Histogram,
+    pub warm: WarmMetrics,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -118,6 +120,12 @@ impl KubernetesSetup {
         prepuller.max_in_flight = config.prepuller.max_in_flight;
         prepuller.prepull_timeout = config.images.prepull_timeout;
         prepuller.node_status_max_images = config.prepuller.node_status_max_images;
+        if let Some(warm) = &config.prepuller.warm_taint {
+            prepuller = prepuller.with_warm(rsp_kube::WarmConfig {
+                taint: warm.taint(),
+                timeout: config.prepuller.warm_timeout,
+            });
+        }
         Ok(KubernetesSetup {
             client,
             selector: config.lab.node_selector.clone(),
@@ -153,6 +161,7 @@ impl KubernetesSetup {
             status: puller_tx,
             leader: leader_tx,
             durations: inputs.prepull_durations,
+            warm: inputs.warm,
             election: Mutex::new(None),
             stop: inputs.stop,
         });
@@ -205,6 +214,7 @@ struct Prepuller {
     status: watch::Sender<Arc<PullerStatus>>,
     leader: watch::Sender<Tenure>,
     durations: Histogram,
+    warm: WarmMetrics,
     /// The current run's election, kept outside the run so that it can be released after
     /// the run died.
     election: Mutex<Option<LeaderElection>>,
@@ -241,7 +251,14 @@ impl Prepuller {
             leadership.clone(),
             pulled,
         );
-        let durations = state::record_prepull_durations(prepuller.events(), self.durations.clone());
+        let (events, warm_events) = (prepuller.events(), prepuller.warm_events());
+        let (histogram, warm) = (self.durations.clone(), self.warm.clone());
+        let durations = async move {
+            tokio::join!(
+                state::record_prepull_durations(events, histogram),
+                warm.record(warm_events),
+            );
+        };
         tokio::pin!(durations);
         let (mut status, mut tenure, mut stop) =
             (prepuller.status(), leadership, self.stop.clone());
@@ -279,7 +296,8 @@ impl Prepuller {
 }
 
 /// What every prepull pod carries, from the configuration: the namespace
-/// (`prepuller.namespace`, else the service's own), the pull secret and the tolerations.
+/// (`prepuller.namespace`, else the service's own), the pull secret and the tolerations
+/// (`lab.tolerations`, and the warm taint's when one is configured).
 /// `rsp-images plan --output manifests` prints pods made from the same template.
 pub fn pod_template(config: &Config) -> PodTemplate {
     PodTemplate {
@@ -289,6 +307,6 @@ pub fn pod_template(config: &Config) -> PodTemplate {
             .clone()
             .unwrap_or_else(|| rsp_kube::config::default_namespace(&config.metadata_path)),
         pull_secret: config.lab.pull_secret.clone(),
-        tolerations: config.lab.tolerations.clone(),
+        tolerations: config.eligibility_tolerations(),
     }
 }

@@ -32,6 +32,7 @@ use crate::refresh::{self, RefreshRecord};
 use crate::state::{self, Current, ServiceState};
 use crate::supervise::{Faults, Supervisor, Task};
 use crate::views::World;
+use crate::warm::WarmMetrics;
 pub use cluster::pod_template;
 use cluster::ClusterSetup;
 use rsp_config::{Config, REPERTOIRE_VARIABLE};
@@ -195,12 +196,14 @@ impl Prepared {
         });
 
         let prepull_durations = Histogram::new(PREPULL_BUCKETS);
+        let warm = WarmMetrics::default();
         let cluster = cluster.start(
             &mut supervisor,
             cluster::Inputs {
                 listings: listings.clone(),
                 placeholder: Arc::clone(&placeholder),
                 prepull_durations: prepull_durations.clone(),
+                warm: warm.clone(),
                 stop: stop.clone(),
             },
         );
@@ -243,6 +246,7 @@ impl Prepared {
             leader: cluster.leader.clone(),
             prepulling: cluster.prepulling,
             prepull_durations,
+            warm,
             form,
         });
         let router = http::router(backend, &config.path_prefix)

@@ -35,7 +35,7 @@ mod query;
 
 pub use cell::{CellKind, CellState, KindCounts, PlatformMismatch};
 pub use grid::{ImageRow, NodeEntry, NodeSummary, StatusGrid};
-pub use notice::{lab_form_notices, notices, Notice, Severity};
+pub use notice::{lab_form_notices, notices, notices_at, Notice, Severity};
 pub use query::{
     NodeFilter, NodePage, NodeParams, NodeQuery, NodeSort, QueryError, NODES_PER_PAGE,
 };

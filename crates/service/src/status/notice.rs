@@ -6,7 +6,9 @@
 //! for users and where to look. Text from outside (a registry's error) goes in the detail,
 //! which pages escape and shorten.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use crate::pages::time::span;
 
 use super::{FormUsers, LabFormSetup, StatusView};
 
@@ -57,8 +59,15 @@ impl Notice {
     }
 }
 
-/// Every notice that holds for `view`, most severe first (in case order within a severity).
+/// Every notice that holds for `view` now, most severe first (in case order within a
+/// severity).
 pub fn notices(view: &StatusView) -> Vec<Notice> {
+    notices_at(view, SystemTime::now())
+}
+
+/// Every notice that holds for `view` at `now` (the only notices that read the clock are
+/// about how long something has waited).
+pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
     let mut notices = Vec::new();
     let refresh = &view.refresh;
     let attempts = refresh.consecutive_failures;
@@ -168,6 +177,10 @@ pub fn notices(view: &StatusView) -> Vec<Notice> {
         ));
     }
 
+    if let Some(notice) = cold_nodes(view, now) {
+        notices.push(notice);
+    }
+
     if !view.leader {
         notices.push(Notice::new(
             Severity::Info,
@@ -193,6 +206,65 @@ pub fn notices(view: &StatusView) -> Vec<Notice> {
     notices.sort_by_key(|notice| notice.severity);
     notices
 }
+
+/// Nodes carrying the warm taint: a fact while they wait for their images, a warning once
+/// one has waited past the warm timeout (the leader would have released it: none is
+/// releasing, so the node takes no labs).
+fn cold_nodes(view: &StatusView, now: SystemTime) -> Option<Notice> {
+    let warm = view.grid.world().warm.as_ref()?;
+    let count = warm.cold.len();
+    if count == 0 {
+        return None;
+    }
+    let timeout = warm.timeout(view.grid.images().len());
+    let longest = warm.longest_wait(now);
+    let waited = longest.map_or_else(String::new, |wait| {
+        format!("; the longest has waited {}", span(wait))
+    });
+    let standby = if view.leader {
+        ""
+    } else {
+        " This replica does not lead: the leader removes the taint, and while no replica \
+         leads (none running, or none able to renew the Lease) cold nodes stay tainted."
+    };
+    let overdue = longest.is_some_and(|wait| wait > timeout.saturating_add(OVERDUE_MARGIN));
+    let notice = if overdue {
+        Notice::new(
+            Severity::Warning,
+            "Cold nodes not released",
+            format!(
+                "{count} node{} still carr{} the warm taint {} past the warm timeout ({}){waited}: \
+                 nothing is removing it, so labs cannot use {}. Check that a replica leads and \
+                 may patch nodes (deploy/kubernetes/warm-nodes.yaml), or remove the taint by \
+                 hand.{standby}",
+                plural(count),
+                if count == 1 { "ies" } else { "y" },
+                warm.taint.key,
+                span(timeout),
+                if count == 1 { "it" } else { "them" },
+            ),
+        )
+    } else {
+        Notice::new(
+            Severity::Info,
+            "Cold nodes",
+            format!(
+                "{count} node{} carr{} the warm taint {} and take{} no labs until their prepull \
+                 images are there (at most {}){waited}; see each node's page.{standby}",
+                plural(count),
+                if count == 1 { "ies" } else { "y" },
+                warm.taint.key,
+                if count == 1 { "s" } else { "" },
+                span(timeout),
+            ),
+        )
+    };
+    Some(notice.since(longest.and_then(|wait| now.checked_sub(wait))))
+}
+
+/// How long past the warm timeout a cold node counts as forgotten: the leader's release
+/// takes a pass of its loop and a patch, and the node watch some seconds to show it.
+const OVERDUE_MARGIN: Duration = Duration::from_secs(60);
 
 /// What an operator should know about the lab form's setup; also logged at start-up.
 pub fn lab_form_notices(setup: &LabFormSetup) -> Vec<Notice> {

@@ -35,6 +35,7 @@ use rsp_service::form::{FormAuth, LabForm};
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::status::StatusGrid;
 use rsp_service::views::{self, World};
+use rsp_service::warm::WARM_BUCKETS;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -165,6 +166,27 @@ impl TestBackend {
         ));
     }
 
+    /// Warm nodes on (`prepuller.warmTaint` with key [`WARM_KEY`], default timeout): node4
+    /// carries the warm taint, Ready since `waited` ago.
+    pub fn with_a_cold_node(waited: Duration) -> TestBackend {
+        let mut backend = TestBackend::standard();
+        backend.config.prepuller.warm_taint = Some(rsp_config::WarmTaintConfig {
+            key: WARM_KEY.to_owned(),
+            effect: "NoSchedule".to_owned(),
+        });
+        let mut nodes = backend.world.nodes.to_vec();
+        let node4 = nodes.iter_mut().find(|n| n.name == "node4").expect("node4");
+        node4.taints.push(Taint {
+            key: WARM_KEY.to_owned(),
+            value: None,
+            effect: "NoSchedule".to_owned(),
+        });
+        node4.ready = Some(true);
+        node4.ready_since = Some(utc(SystemTime::now() - waited));
+        backend.set_nodes(&nodes);
+        backend
+    }
+
     /// A prepull pod has been pulling `digest` onto `node` since `since`.
     pub fn set_pulling(&mut self, node: &str, digest: &str, since: SystemTime) {
         let mut status = pull(node, digest);
@@ -259,6 +281,9 @@ fn tainted(mut node: NodeInfo, value: &str) -> NodeInfo {
     });
     node
 }
+
+/// The warm taint's key in [`TestBackend::with_a_cold_node`].
+pub const WARM_KEY: &str = "startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold";
 
 impl TestBackend {
     /// The standard fixture, ready.
@@ -516,6 +541,9 @@ impl Backend for TestBackend {
                 ("recommended".to_owned(), 0),
                 ("w_2077_43".to_owned(), 2),
             ],
+            warm_nodes_cold: Some(1),
+            warm_waits: histogram(WARM_BUCKETS, &[42.0]),
+            warm_released_by_timeout_total: 1,
             tasks: vec![
                 TaskMetrics {
                     task: "refresh",

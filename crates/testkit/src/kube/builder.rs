@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     Container, ContainerImage, Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodSpec, Taint,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
 
 /// A node under construction; see [`node`].
 #[derive(Clone, Debug, Default)]
@@ -94,6 +95,8 @@ impl NodeSpecBuilder {
                     }
                     .into(),
                 ),
+                // kubelet sets it when the condition changes; warm nodes count from it.
+                last_transition_time: Some(Time(Timestamp::now())),
                 ..Default::default()
             }]
         });

@@ -21,6 +21,7 @@ use super::gc;
 use super::kind::Kind;
 use super::kubelet::{self, PullBehaviour};
 use super::pod_security;
+use super::scheduler;
 use super::status::ApiError;
 use super::store::{meta_str, Store};
 use super::taints;
@@ -181,6 +182,8 @@ impl Inner {
             let node = created["spec"]["nodeName"].as_str().unwrap_or_default();
             taints::evict(self, node);
             kubelet::spawn(self.clone(), ns, name, uid_of(&created));
+        } else {
+            scheduler::schedule(self);
         }
         gc::schedule(self);
         Ok(created)
@@ -236,6 +239,7 @@ impl Inner {
     pub fn node_changed(self: &Arc<Self>, name: &str) {
         self.nodes_changed.send_modify(|v| *v += 1);
         taints::evict(self, name);
+        scheduler::schedule(self);
     }
 
     /// Edits a node in place; an edit of `status.images` replaces the kubelet's image list.

@@ -11,7 +11,13 @@
 //! - Pods bound with `spec.nodeName` run on the simulated kubelet: `Pending`
 //!   (`ContainerCreating`) → pull (default 50 ms, see [`FakeCluster::set_pull`]) →
 //!   `Running` with `imageID` → `Succeeded` about 5 ms later. A digest the node already holds
-//!   is not pulled again. Unbound pods, pods on missing or NotReady nodes stay `Pending`.
+//!   is not pulled again. Pods on missing or NotReady nodes stay `Pending`. Unbound pods
+//!   are scheduled (`scheduler.rs`) onto a Ready, uncordoned node whose `NoSchedule` and
+//!   `NoExecute` taints they tolerate, or stay `Pending` until a node changes.
+//! - Node patches are applied as the API server applies them (`patch.rs`): JSON patches
+//!   with `test` (422 when one fails), merge patches replacing atomic lists such as
+//!   `spec.taints` whole, 409 when the patch names a stale `resourceVersion`. A node's
+//!   `Ready` condition carries its `lastTransitionTime`.
 //! - The node's `status.images` lists the names containerd records, repo digests then repo
 //!   tags, at most five per image (a pull by `repo:tag@digest` records `repo@digest` only),
 //!   largest image first, at most 50 images (see [`FakeCluster::set_max_images`],
@@ -41,7 +47,7 @@
 //! request log), `verbs` (what each verb does), `store` (versioned objects, history),
 //! `watch` (event streams), `cluster` (pod/node rules, counters), `kubelet` (pod lifecycle
 //! and node images), `termination` (graceful deletion), `gc` (owner references), `taints`
-//! (NoExecute evictions), `pod_security` (the Pod Security Standards), `selector`, `patch`,
+//! (NoExecute evictions), `scheduler` (unbound pods), `pod_security` (the Pod Security Standards), `selector`, `patch`,
 //! `validate`, `faults`, `status`, `discovery`, `builder`, `kind`.
 
 mod api;
@@ -55,6 +61,7 @@ mod kind;
 mod kubelet;
 mod patch;
 pub mod pod_security;
+mod scheduler;
 mod selector;
 mod status;
 mod store;
@@ -240,12 +247,26 @@ impl FakeCluster {
         self.update_node(name, |n| {
             let status = n.status.get_or_insert_with(Default::default);
             let conds = status.conditions.get_or_insert_with(Vec::new);
+            let wanted = if ready { "True" } else { "False" };
+            let unchanged = conds
+                .iter()
+                .find(|c| c.type_ == "Ready")
+                .filter(|c| c.status == wanted)
+                .cloned();
             conds.retain(|c| c.type_ != "Ready");
-            conds.push(k8s_openapi::api::core::v1::NodeCondition {
-                type_: "Ready".into(),
-                status: if ready { "True" } else { "False" }.into(),
-                ..Default::default()
-            });
+            // As kubelet: the transition time moves only when the status does.
+            conds.push(
+                unchanged.unwrap_or_else(|| k8s_openapi::api::core::v1::NodeCondition {
+                    type_: "Ready".into(),
+                    status: wanted.into(),
+                    last_transition_time: Some(
+                        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                            k8s_openapi::jiff::Timestamp::now(),
+                        ),
+                    ),
+                    ..Default::default()
+                }),
+            );
         });
     }
 

@@ -2,8 +2,17 @@
 //! patches alike, and JSON patch (RFC 6902) for the `add`/`remove`/`replace`/`test` ops.
 //!
 //! Strategic merge differs from merge only for lists with merge keys, which none of the
-//! fields rsp-images patches (lease spec, labels, annotations) have, so one implementation
-//! serves both and keeps the fake small.
+//! fields rsp-images patches (lease spec, labels, annotations, node taints) have, so one
+//! implementation serves both and keeps the fake small. `spec.taints` in particular is
+//! `+listType=atomic` (core/v1 `NodeSpec`), so a merge or strategic-merge patch replaces the
+//! whole list, as here.
+//!
+//! A JSON patch applies its operations in order and fails as a whole: a `test` that does not
+//! match, or a path that does not exist, is 422 (the API server wraps the jsonpatch library's
+//! error as `StatusUnprocessableEntity`, `apiserver/pkg/endpoints/handlers/patch.go`,
+//! `applyJSPatch`); a patched object whose `metadata.resourceVersion` is not the stored one
+//! is 409 Conflict, as any update (`store.rs`, `replace`).
+//! <https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/>
 
 use serde_json::Value;
 
@@ -153,5 +162,46 @@ mod tests {
         assert_eq!(v, json!({"spec": {"holderIdentity": "b", "list": [2, 3]}}));
         let failing = json!([{"op": "test", "path": "/spec/holderIdentity", "value": "x"}]);
         assert_eq!(json_patch(&mut v, &failing).unwrap_err().code, 422);
+    }
+
+    #[test]
+    fn a_taint_is_removed_only_where_the_test_finds_it() {
+        let node = json!({"spec": {"taints": [
+            {"key": "gpu", "effect": "NoSchedule"},
+            {"key": "cold", "effect": "NoSchedule"},
+        ]}});
+        let remove_at = |index: usize| {
+            json!([
+                {"op": "test", "path": format!("/spec/taints/{index}/key"), "value": "cold"},
+                {"op": "remove", "path": format!("/spec/taints/{index}")},
+            ])
+        };
+        // The first entry is not ours: the whole patch fails, nothing is removed.
+        let mut patched = node.clone();
+        assert_eq!(
+            json_patch(&mut patched, &remove_at(0)).unwrap_err().code,
+            422
+        );
+        // Past the end of the list (the taint went meanwhile): 422 as well.
+        assert_eq!(
+            json_patch(&mut patched, &remove_at(2)).unwrap_err().code,
+            422
+        );
+        let mut patched = node.clone();
+        json_patch(&mut patched, &remove_at(1)).unwrap();
+        assert_eq!(
+            patched,
+            json!({"spec": {"taints": [{"key": "gpu", "effect": "NoSchedule"}]}})
+        );
+        // A merge patch replaces the atomic list whole.
+        let mut merged = node;
+        merge(
+            &mut merged,
+            &json!({"spec": {"taints": [{"key": "new", "effect": "NoExecute"}]}}),
+        );
+        assert_eq!(
+            merged,
+            json!({"spec": {"taints": [{"key": "new", "effect": "NoExecute"}]}})
+        );
     }
 }

@@ -15,7 +15,7 @@ use super::kind::Kind;
 use super::store::meta_str;
 
 /// Kubernetes' toleration rule (behaviour.md §7.3 without the eligibility twists).
-fn tolerates(tol: &Value, taint: &Value) -> bool {
+pub fn tolerates(tol: &Value, taint: &Value) -> bool {
     let effect_ok = tol["effect"]
         .as_str()
         .is_none_or(|e| e.is_empty() || Some(e) == taint["effect"].as_str());

@@ -45,6 +45,7 @@ impl Reconciler {
                 }
             }
             OpDone::Abandoned => {}
+            done @ OpDone::Released { .. } => self.release_done(done, now),
             OpDone::Deleted { name, result } => {
                 if let Err(message) = &result {
                     tracing::warn!(pod = %name, error = %message, "Failed to delete prepull pod; will retry");

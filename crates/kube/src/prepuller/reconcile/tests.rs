@@ -116,6 +116,7 @@ fn apply(r: &mut Reconciler, pods: &Pods, actions: Vec<Action>, now: Instant) ->
                     Utc::now(),
                 );
             }
+            Action::Release { .. } => panic!("no warm taint is configured here"),
         }
     }
     created
