@@ -33,6 +33,7 @@ fn the_prometheus_rule_manifest_carries_the_rule_file() {
         alerts(&rules),
         [
             "RspImagesColdNodesWithoutLeader",
+            "RspImagesDown",
             "RspImagesListingStale",
             "RspImagesNoLeader",
             "RspImagesPrepullIncomplete",
