@@ -5,7 +5,7 @@
 //! world, the same views and the same pod names and template as `serve`. The binary only
 //! chooses the nodes, parses arguments and prints one of the outputs.
 
-use crate::views::{self, PrepullErrors, World};
+use crate::served::{self, ListingOnNodes, PrepullErrors};
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_model::listing::Listing;
@@ -52,15 +52,15 @@ pub async fn list_once(config: &Config, config_dir: &Path) -> Result<Listing, Li
 /// What one refresh over these nodes gives: the world, its prepull plan and the pods in the
 /// order the prepuller would start them.
 pub struct DryRun {
-    pub world: World,
+    pub world: ListingOnNodes,
     pub plan: PrepullPlan,
     pub pods: Vec<PlannedPod>,
 }
 
 impl DryRun {
     pub fn new(listing: Listing, nodes: &[NodeInfo], config: &Config) -> DryRun {
-        let world = World::new(Arc::new(listing), nodes, config, &PulledSet::default());
-        let plan = views::prepull_plan(&world);
+        let world = ListingOnNodes::new(Arc::new(listing), nodes, config, &PulledSet::default());
+        let plan = served::prepull_plan(&world);
         let pods = planned_pods(&plan);
         DryRun { world, plan, pods }
     }
@@ -70,9 +70,9 @@ impl DryRun {
     pub fn json(&self, config: &Config, now: DateTime<Utc>) -> serde_json::Value {
         let world = &self.world;
         serde_json::json!({
-            "images": views::spawner_images(world, &config.images.recommended_tag),
-            "prepulls": views::prepuller_status(world, config, &PrepullErrors::new()),
-            "menu": views::menu(world, config, now),
+            "images": served::spawner_images(world, &config.images.recommended_tag),
+            "prepulls": served::prepuller_status(world, config, &PrepullErrors::new()),
+            "menu": served::menu(world, config, now),
             "pods": self.pods,
         })
     }

@@ -4,7 +4,7 @@
 mod scale_support;
 
 use rsp_service::pages;
-use rsp_service::status::{CellKind, NodeFilter, NodeQuery, NodeSort, StatusView};
+use rsp_service::status::{CellKind, NodeFilter, NodeQuery, NodeSort, StatusReport};
 use scale_support::{long_error_node, Pattern, PATTERNS};
 use std::time::SystemTime;
 
@@ -14,7 +14,7 @@ const NODES: usize = 5_000;
 const PREFIX: &str = "/nublado";
 
 /// Every page a person can open, by name: the overview, node lists, the heaviest node.
-fn pages(view: &StatusView) -> Vec<(String, usize)> {
+fn pages(view: &StatusReport) -> Vec<(String, usize)> {
     let now = SystemTime::now();
     let mut sizes = vec![(
         "overview".to_owned(),

@@ -1,5 +1,5 @@
 //! The status pages: the overview (`{prefix}/`), the node list (`{prefix}/nodes`) and a node's
-//! page (`{prefix}/nodes/{name}`), all read from one [`StatusView`].
+//! page (`{prefix}/nodes/{name}`), all read from one [`StatusReport`].
 //!
 //! Reading the view (its grid is built at the first page view of a snapshot: milliseconds at
 //! 5,000 nodes) and rendering run on tokio's blocking pool, never on the async worker threads
@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::html::{internal_error, respond};
 use crate::backend::Backend;
 use crate::pages;
-use crate::status::{NodeParams, NodeQuery, StatusView};
+use crate::status::{NodeParams, NodeQuery, StatusReport};
 
 /// Pages rendered at once: one per core of a small pod; people read these pages, not robots.
 pub const CONCURRENT_RENDERS: usize = 2;
@@ -42,7 +42,7 @@ impl Pages {
     async fn render<B: Backend>(
         &self,
         backend: Arc<B>,
-        page: impl FnOnce(&StatusView, &str, SystemTime) -> Response + Send + 'static,
+        page: impl FnOnce(&StatusReport, &str, SystemTime) -> Response + Send + 'static,
     ) -> Response {
         // The semaphore is never closed; should it be, answering without a permit is safe.
         let _permit = Arc::clone(&self.renders).acquire_owned().await.ok();

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use super::links::NodeList;
 use super::words::{self, clip, kind_words};
 use super::Frame;
-use crate::status::{NodeEntry, StatusView};
+use crate::status::{NodeEntry, StatusReport};
 use crate::text::short_digest;
 use rsp_model::node::NodeInfo;
 
@@ -58,7 +58,7 @@ struct ImageState<'a> {
 
 impl<'a> NodePage<'a> {
     pub fn new(
-        view: &'a StatusView,
+        view: &'a StatusReport,
         node: NodeEntry<'a>,
         prefix: &'a str,
         now: SystemTime,
@@ -128,7 +128,7 @@ impl<'a> NodePage<'a> {
 
 /// The node's warm state in words: cold (with its wait and the timeout) or warm; `None`
 /// without warm nodes configured.
-fn warm_state(view: &StatusView, info: &NodeInfo, now: SystemTime) -> Option<String> {
+fn warm_state(view: &StatusReport, info: &NodeInfo, now: SystemTime) -> Option<String> {
     let warm = view.grid.world().warm.as_ref()?;
     if !warm.is_cold(info) {
         return Some("warm: no warm taint".to_owned());

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use super::links::{self, NodeList};
 use super::words::{self, clip, kind_words, KindWords};
 use super::Frame;
-use crate::status::{CellKind, NodeEntry, NodeFilter, NodeQuery, NodeSort, StatusView};
+use crate::status::{CellKind, NodeEntry, NodeFilter, NodeQuery, NodeSort, StatusReport};
 
 #[derive(Serialize)]
 pub struct NodeListPage<'a> {
@@ -61,7 +61,7 @@ struct Cell {
 
 impl<'a> NodeListPage<'a> {
     pub fn new(
-        view: &'a StatusView,
+        view: &'a StatusReport,
         query: &'a NodeQuery,
         prefix: &'a str,
         now: SystemTime,

@@ -10,7 +10,7 @@ use super::links::{self, NodeList};
 use super::time::{relative, timestamp};
 use super::words::{self, clip, count, kind_words, KindWords};
 use super::Frame;
-use crate::status::{CellKind, CellState, ImageRow, NodeFilter, Notice, StatusGrid, StatusView};
+use crate::status::{CellKind, CellState, ImageRow, NodeFilter, Notice, StatusGrid, StatusReport};
 use crate::text::{human_size, short_digest};
 
 /// Failing nodes listed per image.
@@ -120,7 +120,7 @@ struct Reason {
 }
 
 impl<'a> Overview<'a> {
-    pub fn new(view: &'a StatusView, prefix: &'a str, now: SystemTime) -> Overview<'a> {
+    pub fn new(view: &'a StatusReport, prefix: &'a str, now: SystemTime) -> Overview<'a> {
         let grid = &view.grid;
         Overview {
             frame: Frame::new(prefix, now),
@@ -159,7 +159,7 @@ impl NoticeItem {
 }
 
 impl Refresh {
-    fn new(view: &StatusView, now: SystemTime) -> Refresh {
+    fn new(view: &StatusReport, now: SystemTime) -> Refresh {
         let refresh = &view.refresh;
         let listing = &view.grid.world().listing;
         Refresh {

@@ -9,9 +9,9 @@
 
 use super::ServeError;
 use crate::metrics::Histogram;
+use crate::served;
 use crate::state::{self, lock};
 use crate::supervise::{propagate_panic, Supervisor, Task};
-use crate::views;
 use crate::warm::WarmMetrics;
 use rsp_config::{ClusterConfig, Config};
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
@@ -225,7 +225,8 @@ impl Prepuller {
     /// The images to prepull from a listing; `None` before the first refresh, so that
     /// nothing is deleted or pulled on an empty listing.
     fn wanted(&self, listing: &Arc<Listing>) -> WantedImages {
-        (!Arc::ptr_eq(listing, &self.placeholder)).then(|| Arc::new(views::prepull_images(listing)))
+        (!Arc::ptr_eq(listing, &self.placeholder))
+            .then(|| Arc::new(served::prepull_images(listing)))
     }
 
     /// One run: campaigns for the Lease, prepulls while it holds it, and forwards status,

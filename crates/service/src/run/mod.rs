@@ -29,9 +29,10 @@ use crate::form::{FormAuth, LabForm};
 use crate::http::{self, server::ServerLimits};
 use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
-use crate::state::{self, Current, ServiceState};
+use crate::served::ListingOnNodes;
+use crate::snapshot::ServedSnapshot;
+use crate::state::{self, ServiceState};
 use crate::supervise::{Faults, Supervisor, Task};
-use crate::views::World;
 use crate::warm::WarmMetrics;
 pub use cluster::pod_template;
 use cluster::ClusterSetup;
@@ -208,13 +209,13 @@ impl Prepared {
             },
         );
 
-        let empty = World::new(
+        let empty = ListingOnNodes::new(
             Arc::clone(&placeholder),
             &[],
             &config,
             &PulledSet::default(),
         );
-        let (current_tx, current) = watch::channel(Arc::new(Current::new(
+        let (current_tx, current) = watch::channel(Arc::new(ServedSnapshot::new(
             empty,
             Arc::new(PullerStatus::default()),
             false,
@@ -225,7 +226,7 @@ impl Prepared {
             move || {
                 until_stopped(
                     stop.clone(),
-                    state::world_task(
+                    state::snapshot_task(
                         Arc::clone(&config),
                         Arc::clone(&placeholder),
                         listings.clone(),

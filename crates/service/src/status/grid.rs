@@ -3,8 +3,8 @@
 //! nodes by eligibility), computed together in one pass over the snapshot.
 //!
 //! At 5,000 nodes × 8 images that is 40,000 cells: a few megabytes and a few milliseconds,
-//! made once per served snapshot and only when a page asks (see `state::Current`). Cells are
-//! decided by walking each digest's cached nodes and the prepuller's (few) pairs in progress
+//! made once per served snapshot and only when a page asks (see `snapshot::ServedSnapshot`).
+//! Cells are //! decided by walking each digest's cached nodes and the prepuller's (few) pairs in progress
 //! or in trouble, not by asking about every pair.
 
 use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cell::{CellState, KindCounts, PlatformMismatch};
-use crate::views::{self, World};
+use crate::served::ListingOnNodes;
 
 /// One prepull image, with how it stands on the eligible nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub struct NodeEntry<'a> {
 /// Every (node, prepull image) cell of one snapshot, with its summaries.
 #[derive(Debug)]
 pub struct StatusGrid {
-    world: Arc<World>,
+    world: Arc<ListingOnNodes>,
     images: Vec<ImageRow>,
     /// Node-major: node `i`, image `j` is at `i * images.len() + j`.
     cells: Vec<CellState>,
@@ -72,8 +72,8 @@ pub struct StatusGrid {
 
 impl StatusGrid {
     /// The grid of `world` with what `puller` reports (pulls in progress, failures).
-    pub fn build(world: Arc<World>, puller: &PrepullerStatus) -> StatusGrid {
-        let wanted = views::prepull_images(&world.listing);
+    pub fn build(world: Arc<ListingOnNodes>, puller: &PrepullerStatus) -> StatusGrid {
+        let wanted = Arc::clone(&world.prepull_images);
         let (node_count, image_count) = (world.nodes.len(), wanted.len());
         // Node names are unique in a cluster; should a node list repeat one, its first entry
         // gets the facts.
@@ -120,7 +120,7 @@ impl StatusGrid {
                 .cmp(&world.nodes[b as usize].name)
         });
         let images = wanted
-            .into_iter()
+            .iter()
             .map(|image| {
                 let listed = world.listing.catalog.get(&image.tag);
                 ImageRow {
@@ -132,8 +132,8 @@ impl StatusGrid {
                         .presence
                         .size(&image.digest)
                         .or_else(|| listed.and_then(|i| i.size())),
-                    tag: image.tag,
-                    digest: image.digest,
+                    tag: image.tag.clone(),
+                    digest: image.digest.clone(),
                     counts: KindCounts::default(),
                     failing: Vec::new(),
                 }
@@ -195,7 +195,7 @@ impl StatusGrid {
     }
 
     /// The snapshot the grid was made from.
-    pub fn world(&self) -> &World {
+    pub fn world(&self) -> &ListingOnNodes {
         &self.world
     }
 

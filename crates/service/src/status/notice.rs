@@ -1,5 +1,5 @@
 //! Notices: the problems an operator must act on (or know about), most severe first, at the
-//! top of the overview. Each is a pure function of the [`StatusView`]: one `if` per condition
+//! top of the overview. Each is a pure function of the [`StatusReport`]: one `if` per condition
 //! in [`notices`], so a new condition is one new case reading a field of the view.
 //!
 //! Titles are short and fixed; details are sentences that say what is wrong, what it means
@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::pages::time::span;
 
-use super::{FormUsers, LabFormSetup, StatusView};
+use super::{FormUsers, LabFormSetup, StatusReport};
 
 /// How urgently an operator should look, most severe first (the derived order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,13 +61,13 @@ impl Notice {
 
 /// Every notice that holds for `view` now, most severe first (in case order within a
 /// severity).
-pub fn notices(view: &StatusView) -> Vec<Notice> {
+pub fn notices(view: &StatusReport) -> Vec<Notice> {
     notices_at(view, SystemTime::now())
 }
 
 /// Every notice that holds for `view` at `now` (the only notices that read the clock are
 /// about how long something has waited).
-pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
+pub fn notices_at(view: &StatusReport, now: SystemTime) -> Vec<Notice> {
     let mut notices = Vec::new();
     let refresh = &view.refresh;
     let attempts = refresh.consecutive_failures;
@@ -210,7 +210,7 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
 /// Nodes carrying the warm taint: a fact while they wait for their images, a warning once
 /// one has waited past the warm timeout (the leader would have released it: none is
 /// releasing, so the node takes no labs).
-fn cold_nodes(view: &StatusView, now: SystemTime) -> Option<Notice> {
+fn cold_nodes(view: &StatusReport, now: SystemTime) -> Option<Notice> {
     let warm = view.grid.world().warm.as_ref()?;
     let count = warm.cold.len();
     if count == 0 {

@@ -5,7 +5,7 @@ mod http_support;
 
 use http_support::{at, TestBackend};
 use rsp_service::backend::Backend;
-use rsp_service::status::{CellKind, CellState, FormUsers, LabFormSetup, Severity, StatusView};
+use rsp_service::status::{CellKind, CellState, FormUsers, LabFormSetup, Severity, StatusReport};
 use std::time::{Duration, SystemTime};
 
 /// A lab form behind Gafaelfawr with sizes: nothing to say about it.
@@ -21,7 +21,7 @@ fn titles(backend: &TestBackend) -> Vec<String> {
     form_titles(&view)
 }
 
-fn form_titles(view: &StatusView) -> Vec<String> {
+fn form_titles(view: &StatusReport) -> Vec<String> {
     view.notices()
         .into_iter()
         .map(|notice| notice.title)
@@ -189,9 +189,9 @@ fn each_condition_gives_its_notice_most_severe_first() {
 /// is none.
 #[test]
 fn a_dead_task_is_critical_until_it_runs_again() {
-    use rsp_service::status::TaskView;
+    use rsp_service::status::TaskReport;
     let died = at(40);
-    let task = |title, running, serves_the_api, last_death: Option<SystemTime>| TaskView {
+    let task = |title, running, serves_the_api, last_death: Option<SystemTime>| TaskReport {
         title,
         running,
         serves_the_api,
