@@ -2,7 +2,8 @@
 //! a list of nodes; what the service would serve and the prepull pods it would create.
 //!
 //! It lives here, not in the binary, because it is the service's own logic run once: the same
-//! world, the same views and the same pod names and template as `serve`. The binary only
+//! `ListingOnNodes`, the same answers (`crate::served`) and the same pod names and template
+//! as `serve`. The binary only
 //! chooses the nodes, parses arguments and prints one of the outputs.
 
 use crate::served::{self, ListingOnNodes, PrepullErrors};
@@ -49,8 +50,8 @@ pub async fn list_once(config: &Config, config_dir: &Path) -> Result<Listing, Li
         .map_err(ListingError::Registry)
 }
 
-/// What one refresh over these nodes gives: the world, its prepull plan and the pods in the
-/// order the prepuller would start them.
+/// What one refresh over these nodes gives: the listing on nodes, its prepull plan and the
+/// pods in the order the prepuller would start them.
 pub struct DryRun {
     pub world: ListingOnNodes,
     pub plan: PrepullPlan,

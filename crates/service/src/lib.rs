@@ -25,10 +25,8 @@
 //!   pure functions of the served snapshot.
 //! - `supervise`: restarts a long-running task that died, and reports it (readiness,
 //!   notices on the status pages, metrics).
-//! - `warm`: warm nodes as the service sees them (cold nodes of a world, the releases'
-//!   metrics).
-//! - `views`: the bodies of the spawner API, computed from one `ListingOnNodes` (listing, nodes,
-//!   presence); pure, shared with the `plan` command.
+//! - `warm`: warm nodes as the service sees them (cold nodes of a listing on nodes,
+//!   the releases' metrics).
 
 pub mod backend;
 pub mod body;

@@ -242,7 +242,7 @@ impl ListingOnNodes {
     }
 }
 
-/// Body of `GET /spawner/v1/images`, borrowed from the world (`into_owned` for values).
+/// Body of `GET /spawner/v1/images`, borrowed from the listing on nodes (`into_owned` for values).
 pub fn spawner_images<'a>(
     world: &'a ListingOnNodes,
     recommended_tag: &str,

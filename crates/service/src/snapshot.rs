@@ -34,16 +34,17 @@ use std::time::{Duration, Instant};
 /// a few seconds late changes nothing anyone can see.
 const MENU_MAX_AGE: Duration = Duration::from_secs(10);
 
-/// The menu of one listing on nodes and what is derived from it: its JSON body and the images half of
-/// the lab form, each made at the first request that needs it (a large menu makes both
-/// tens of megabytes, and a hub may only ever ask for one). Recomputed in the background
-/// when it gets older than `MENU_MAX_AGE` while requests keep getting the previous one; an unchanged menu keeps its body and form.
+/// The menu of one listing on nodes and what is derived from it: its JSON body and the
+/// images half of the lab form, each made at the first request that needs it (a large menu
+/// makes both tens of megabytes, and a hub may only ever ask for one). Recomputed in the
+/// background when it gets older than `MENU_MAX_AGE` while requests keep getting the previous
+/// one; an unchanged menu keeps its body and form.
 #[derive(Default)]
 struct MenuCache {
     latest: Mutex<Option<Arc<MenuEntry>>>,
     refreshing: AtomicBool,
-    /// Held while the first menu of the world is computed, so concurrent first requests wait
-    /// for one computation instead of each starting their own.
+    /// Held while the first menu of the listing on nodes is computed, so concurrent first
+    /// requests wait for one computation instead of each starting their own.
     first: tokio::sync::Mutex<()>,
 }
 

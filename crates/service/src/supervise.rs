@@ -1,6 +1,6 @@
 //! Supervision of the service's long-running tasks.
 //!
-//! The refresh loop, the world task, the node watcher and the prepuller each run for as long
+//! The refresh loop, the snapshot task, the node watcher and the prepuller each run for as long
 //! as the service does. One that dies (a panic, or an end nobody asked for) must not leave the
 //! service looking healthy with its data frozen: the supervisor notices, records why, runs the
 //! task's clean-up (the prepuller releases its Lease, so that a healthy replica prepulls) and

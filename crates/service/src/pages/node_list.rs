@@ -61,12 +61,12 @@ struct Cell {
 
 impl<'a> NodeListPage<'a> {
     pub fn new(
-        view: &'a StatusReport,
+        report: &'a StatusReport,
         query: &'a NodeQuery,
         prefix: &'a str,
         now: SystemTime,
     ) -> NodeListPage<'a> {
-        let grid = &view.grid;
+        let grid = &report.grid;
         let result = grid.query(query);
         let tag = query.image.map(|j| grid.images()[j].tag.as_str());
         let link = NodeList::of(query, tag);

@@ -47,7 +47,7 @@ pub(super) struct Inputs {
     pub stop: watch::Receiver<bool>,
 }
 
-/// The cluster side, running: what the world task and the status page read.
+/// The cluster side, running: what the snapshot task and the status page read.
 pub(super) struct Cluster {
     pub nodes: watch::Receiver<Option<NodeSnapshot>>,
     pub puller: watch::Receiver<Arc<PullerStatus>>,
@@ -57,7 +57,7 @@ pub(super) struct Cluster {
     /// Whether prepull pods are really created (false for a static cluster: plan only).
     pub prepulling: bool,
     /// Senders nobody writes to, kept so that their channels stay open (a closed channel
-    /// would end the world task).
+    /// would end the snapshot task).
     _senders: Vec<Box<dyn Send + Sync>>,
 }
 

@@ -4,9 +4,9 @@
 //! (latest value wins, nobody waits for a slow reader):
 //!
 //! ```text
-//! refresh loop ──listing──┐                       ┌──> HTTP (ServiceState)
-//! node watcher ──nodes────┼──> world task ──world─┤
-//! prepuller ────status────┘                       └
+//! refresh loop ──listing──┐                                   ┌──> HTTP (ServiceState)
+//! node watcher ──nodes────┼──> snapshot task ──served snapshot─┤
+//! prepuller ────status────┘                                   └
 //! listing ──wanted images──> prepuller (only while this replica holds the lease)
 //! ```
 //!
@@ -173,7 +173,7 @@ impl Prepared {
         let (stop_tx, stop) = watch::channel(false);
         let mut supervisor = Supervisor::new(stop.clone(), faults);
 
-        // Until the first refresh the listings channel holds this placeholder; a world built
+        // Until the first refresh the listings channel holds this placeholder; a snapshot built
         // from it is not `listed`, whenever the first refresh lands.
         let (registry, repository) = source.registry_and_repository();
         let placeholder = Arc::new(Listing::empty(registry, repository));

@@ -4,8 +4,8 @@
 //!
 //! At 5,000 nodes × 8 images that is 40,000 cells: a few megabytes and a few milliseconds,
 //! made once per served snapshot and only when a page asks (see `snapshot::ServedSnapshot`).
-//! Cells are //! decided by walking each digest's cached nodes and the prepuller's (few) pairs in progress
-//! or in trouble, not by asking about every pair.
+//! Cells are decided by walking each digest's cached nodes and the prepuller's (few) pairs in
+//! progress or in trouble, not by asking about every pair.
 
 use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
 use rsp_model::node::{Eligibility, NodeInfo};

@@ -1,5 +1,5 @@
 //! What the status pages show, as data: a [`StatusReport`] of the served snapshot, computed by
-//! pure functions so that the live service and the HTTP tests get the same view from the same
+//! pure functions so that the live service and the HTTP tests get the same report from the same
 //! inputs, and pages only choose words and layout (`crate::pages`).
 //!
 //! - `cell`: [`CellState`], the state of one prepull image on one node, and its [`CellKind`].
@@ -24,8 +24,8 @@
 //!
 //! ## Adding a notice
 //!
-//! 1. The fact it reads, as a field of [`StatusReport`] (a field of `snapshot::ServiceFacts`, filled in
-//!    `ServiceState::status`; the HTTP tests' backend sets it directly).
+//! 1. The fact it reads, as a field of [`StatusReport`] and of `snapshot::ServiceFacts`
+//!    (filled in `ServiceState::status`; the HTTP tests' backend sets it directly).
 //! 2. One case in [`notice::notices`] with its severity, title and detail.
 
 mod cell;
@@ -119,7 +119,7 @@ pub enum FormUsers {
 }
 
 impl StatusReport {
-    /// The notices that hold for this view, most severe first.
+    /// The notices that hold for this report, most severe first.
     pub fn notices(&self) -> Vec<Notice> {
         notices(self)
     }
