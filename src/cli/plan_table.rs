@@ -16,7 +16,11 @@ use std::io::Write as _;
 const NONE: &str = "<none>";
 
 pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
-    let DryRun { world, pods, .. } = run;
+    let DryRun {
+        listing_on_nodes: world,
+        pods,
+        ..
+    } = run;
     let mut out = String::new();
     let menu = served::menu(world, config, now);
     let catalog = &world.listing.catalog;

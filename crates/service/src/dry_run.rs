@@ -53,7 +53,7 @@ pub async fn list_once(config: &Config, config_dir: &Path) -> Result<Listing, Li
 /// What one refresh over these nodes gives: the listing on nodes, its prepull plan and the
 /// pods in the order the prepuller would start them.
 pub struct DryRun {
-    pub world: ListingOnNodes,
+    pub listing_on_nodes: ListingOnNodes,
     pub plan: PrepullPlan,
     pub pods: Vec<PlannedPod>,
 }
@@ -63,13 +63,17 @@ impl DryRun {
         let world = ListingOnNodes::new(Arc::new(listing), nodes, config, &PulledSet::default());
         let plan = served::prepull_plan(&world);
         let pods = planned_pods(&plan);
-        DryRun { world, plan, pods }
+        DryRun {
+            listing_on_nodes: world,
+            plan,
+            pods,
+        }
     }
 
     /// The one JSON object of `plan --output json`: what the spawner routes would answer, and
     /// the pods. Scripts (and the conformance suite) read it; its shape does not change.
     pub fn json(&self, config: &Config, now: DateTime<Utc>) -> serde_json::Value {
-        let world = &self.world;
+        let world = &self.listing_on_nodes;
         serde_json::json!({
             "images": served::spawner_images(world, &config.images.recommended_tag),
             "prepulls": served::prepuller_status(world, config, &PrepullErrors::new()),

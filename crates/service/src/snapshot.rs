@@ -62,7 +62,7 @@ struct MenuEntry {
 /// shared with the next snapshot when a rebuild changed nothing they show; `prepulls` and the
 /// status pages' grid also show the prepuller's activity, so they belong to one snapshot.
 pub struct ServedSnapshot {
-    pub world: Arc<ListingOnNodes>,
+    pub listing_on_nodes: Arc<ListingOnNodes>,
     pub puller: Arc<PullerStatus>,
     /// Whether it holds a refreshed listing rather than the empty placeholder the
     /// service starts with: what readiness and the listing routes follow.
@@ -76,7 +76,7 @@ pub struct ServedSnapshot {
 impl ServedSnapshot {
     pub fn new(world: ListingOnNodes, puller: Arc<PullerStatus>, listed: bool) -> ServedSnapshot {
         ServedSnapshot {
-            world: Arc::new(world),
+            listing_on_nodes: Arc::new(world),
             puller,
             listed,
             images: Arc::default(),
@@ -89,7 +89,7 @@ impl ServedSnapshot {
     /// The same listing on nodes with a newer prepuller status.
     pub(crate) fn with_status(&self, puller: Arc<PullerStatus>) -> ServedSnapshot {
         ServedSnapshot {
-            world: Arc::clone(&self.world),
+            listing_on_nodes: Arc::clone(&self.listing_on_nodes),
             puller,
             listed: self.listed,
             images: Arc::clone(&self.images),
@@ -108,7 +108,7 @@ impl ServedSnapshot {
         puller: Arc<PullerStatus>,
         listed: bool,
     ) -> ServedSnapshot {
-        let old = &self.world;
+        let old = &self.listing_on_nodes;
         let same_view = Arc::ptr_eq(&old.listing, &world.listing)
             && old.eligible == world.eligible
             && old.presence == world.presence;
@@ -128,7 +128,7 @@ impl ServedSnapshot {
         self.images
             .get_or_init(|| {
                 let body = JsonBody::new(&served::spawner_images(
-                    &self.world,
+                    &self.listing_on_nodes,
                     &config.images.recommended_tag,
                 ));
                 body.gzip();
@@ -145,7 +145,11 @@ impl ServedSnapshot {
                 let (current, config) = (Arc::clone(self), Arc::clone(config));
                 offload(move || {
                     let errors = served::prepull_errors(&current.puller);
-                    JsonBody::new(&served::prepuller_status(&current.world, &config, &errors))
+                    JsonBody::new(&served::prepuller_status(
+                        &current.listing_on_nodes,
+                        &config,
+                        &errors,
+                    ))
                 })
             })
             .await
@@ -154,10 +158,12 @@ impl ServedSnapshot {
 
     /// The status pages' grid, built at the first page view of this snapshot.
     pub fn status_grid(&self) -> Arc<StatusGrid> {
-        Arc::clone(
-            self.grid
-                .get_or_init(|| Arc::new(StatusGrid::build(Arc::clone(&self.world), &self.puller))),
-        )
+        Arc::clone(self.grid.get_or_init(|| {
+            Arc::new(StatusGrid::build(
+                Arc::clone(&self.listing_on_nodes),
+                &self.puller,
+            ))
+        }))
     }
 
     /// The current menu entry; when it is stale, one caller recomputes it in the background
@@ -195,7 +201,7 @@ impl ServedSnapshot {
         let (current, config) = (Arc::clone(self), Arc::clone(config));
         let previous = lock(&self.menu.latest).clone();
         let entry = offload(move || {
-            let menu = served::menu(&current.world, &config, Utc::now());
+            let menu = served::menu(&current.listing_on_nodes, &config, Utc::now());
             let entry = match previous {
                 Some(previous) if previous.menu == menu => MenuEntry {
                     made: Instant::now(),
@@ -330,7 +336,7 @@ impl ServedSnapshot {
     /// prepuller's counters) with the service's counters. The missing counts are made once
     /// per listing on nodes, never from a whole plan.
     pub fn metrics(&self, counters: ServiceCounters) -> MetricsSnapshot {
-        let world = &self.world;
+        let world = &self.listing_on_nodes;
         let puller = &self.puller;
         let missing = world.missing_counts();
         let (eligible_nodes, ineligible_nodes) = served::nodes_by_eligibility(world);

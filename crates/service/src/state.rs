@@ -59,7 +59,7 @@ impl<S: ImageSource> ServiceState<S> {
     }
 
     fn listing(&self) -> Arc<Listing> {
-        Arc::clone(&self.current.borrow().world.listing)
+        Arc::clone(&self.current.borrow().listing_on_nodes.listing)
     }
 }
 
@@ -91,9 +91,9 @@ pub async fn snapshot_task(
             .is_none_or(|last| !Arc::ptr_eq(last, &status.pulled));
         last_pulled = Some(Arc::clone(&status.pulled));
         let previous = Arc::clone(&current.borrow());
-        let same_inputs = Arc::ptr_eq(&previous.world.listing, &listing)
+        let same_inputs = Arc::ptr_eq(&previous.listing_on_nodes.listing, &listing)
             && !pulled_changed
-            && previous.world.built_from(&node_list);
+            && previous.listing_on_nodes.built_from(&node_list);
         let next = if same_inputs {
             previous.with_status(status)
         } else {
@@ -103,7 +103,7 @@ pub async fn snapshot_task(
             let built = tokio::task::spawn_blocking(move || {
                 // The prepull images are made once per listing, not once per node change.
                 let world = ListingOnNodes::after(
-                    &previous.world,
+                    &previous.listing_on_nodes,
                     listing,
                     node_list,
                     &config,
@@ -182,7 +182,7 @@ impl<S: ImageSource> Backend for ServiceState<S> {
     }
 
     fn listed_image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
-        served::listed_image_for_tag(&self.current().world, tag)
+        served::listed_image_for_tag(&self.current().listing_on_nodes, tag)
     }
 
     async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {

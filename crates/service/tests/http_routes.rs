@@ -23,7 +23,7 @@ async fn images_omit_nulls_and_match_the_original_example() {
     assert_eq!(
         body,
         serde_json::to_value(served::spawner_images(
-            &backend.world,
+            &backend.listing_on_nodes,
             &backend.config.images.recommended_tag
         ))
         .unwrap()
@@ -49,7 +49,7 @@ async fn prepulls_keep_nulls() {
     assert_eq!(reply.status, 200);
     let body = reply.json();
     let errors = served::prepull_errors(&backend.puller);
-    let prepulls = served::prepuller_status(&backend.world, &backend.config, &errors);
+    let prepulls = served::prepuller_status(&backend.listing_on_nodes, &backend.config, &errors);
     assert_eq!(body, serde_json::to_value(prepulls).unwrap());
     let node1 = &body["nodes"][0];
     assert!(node1.get("comment").is_some_and(|c| c.is_null()), "{node1}");

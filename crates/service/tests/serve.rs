@@ -262,7 +262,7 @@ async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
     .await
     .expect("listed within 5 s")
     .expect("the snapshot task runs");
-    assert!(Arc::ptr_eq(&listed.world.listing, &refreshed));
+    assert!(Arc::ptr_eq(&listed.listing_on_nodes.listing, &refreshed));
     drop(listed);
     task.abort();
     drop((listings_tx, puller_tx));

@@ -31,7 +31,7 @@ fn form_titles(view: &StatusReport) -> Vec<String> {
 /// The fixture with only the nodes named in `keep`.
 fn only_nodes(mut backend: TestBackend, keep: &[&str]) -> TestBackend {
     let nodes: Vec<_> = backend
-        .world
+        .listing_on_nodes
         .nodes
         .iter()
         .filter(|node| keep.contains(&node.name.as_str()))
@@ -242,11 +242,16 @@ fn cold_nodes_are_eligible_and_noticed_and_forgotten_ones_warned_about() {
     let minute = Duration::from_secs(60);
     let backend = http_support::TestBackend::with_a_cold_node(3 * minute);
     let view = backend.status();
-    let warm = view.grid.world().warm.as_ref().expect("warm nodes on");
+    let warm = view
+        .grid
+        .listing_on_nodes()
+        .warm
+        .as_ref()
+        .expect("warm nodes on");
     let cold: Vec<&str> = warm
         .cold
         .iter()
-        .map(|cold| view.grid.world().nodes[cold.index].name.as_str())
+        .map(|cold| view.grid.listing_on_nodes().nodes[cold.index].name.as_str())
         .collect();
     assert_eq!(cold, ["node4"]);
     assert!(
@@ -304,7 +309,7 @@ fn cold_nodes_are_eligible_and_noticed_and_forgotten_ones_warned_about() {
 
     // Without the feature: no notice, no warm data.
     let view = TestBackend::standard().status();
-    assert!(view.grid.world().warm.is_none());
+    assert!(view.grid.listing_on_nodes().warm.is_none());
     assert!(!titles(&TestBackend::standard())
         .iter()
         .any(|t| t.starts_with("Cold")));

@@ -129,7 +129,7 @@ impl<'a> NodePage<'a> {
 /// The node's warm state in words: cold (with its wait and the timeout) or warm; `None`
 /// without warm nodes configured.
 fn warm_state(report: &StatusReport, info: &NodeInfo, now: SystemTime) -> Option<String> {
-    let warm = report.grid.world().warm.as_ref()?;
+    let warm = report.grid.listing_on_nodes().warm.as_ref()?;
     if !warm.is_cold(info) {
         return Some("warm: no warm taint".to_owned());
     }

@@ -161,7 +161,7 @@ impl NoticeItem {
 impl Refresh {
     fn new(report: &StatusReport, now: SystemTime) -> Refresh {
         let refresh = &report.refresh;
-        let listing = &report.grid.world().listing;
+        let listing = &report.grid.listing_on_nodes().listing;
         Refresh {
             source: refresh.source.clone(),
             last_success: refresh.last_success.map(|t| When::new(t, now)),

@@ -60,7 +60,7 @@ pub struct NodeEntry<'a> {
 /// Every (node, prepull image) cell of one snapshot, with its summaries.
 #[derive(Debug)]
 pub struct StatusGrid {
-    world: Arc<ListingOnNodes>,
+    listing_on_nodes: Arc<ListingOnNodes>,
     images: Vec<ImageRow>,
     /// Node-major: node `i`, image `j` is at `i * images.len() + j`.
     cells: Vec<CellState>,
@@ -140,7 +140,7 @@ impl StatusGrid {
             })
             .collect();
         let mut grid = StatusGrid {
-            world,
+            listing_on_nodes: world,
             images,
             cells,
             node_counts: Vec::new(),
@@ -156,14 +156,14 @@ impl StatusGrid {
         let image_count = self.images.len();
         let mut reasons: HashMap<&str, usize> = HashMap::new();
         let mut summary = NodeSummary {
-            total: self.world.nodes.len(),
+            total: self.listing_on_nodes.nodes.len(),
             ..NodeSummary::default()
         };
         self.node_counts = vec![KindCounts::default(); summary.total];
         for &i in &self.by_name {
             let i = i as usize;
             let row = &self.cells[i * image_count..(i + 1) * image_count];
-            let eligibility = &self.world.eligibility[i];
+            let eligibility = &self.listing_on_nodes.eligibility[i];
             for (j, cell) in row.iter().enumerate() {
                 self.node_counts[i].add(cell.kind());
                 if eligibility.is_eligible() {
@@ -195,8 +195,8 @@ impl StatusGrid {
     }
 
     /// The snapshot the grid was made from.
-    pub fn world(&self) -> &ListingOnNodes {
-        &self.world
+    pub fn listing_on_nodes(&self) -> &ListingOnNodes {
+        &self.listing_on_nodes
     }
 
     /// The prepull images, most important first.
@@ -224,8 +224,8 @@ impl StatusGrid {
         let image_count = self.images.len();
         NodeEntry {
             index,
-            info: &self.world.nodes[i],
-            eligibility: &self.world.eligibility[i],
+            info: &self.listing_on_nodes.nodes[i],
+            eligibility: &self.listing_on_nodes.eligibility[i],
             cells: &self.cells[i * image_count..(i + 1) * image_count],
             counts: self.node_counts[i],
         }
@@ -234,7 +234,12 @@ impl StatusGrid {
     pub fn node_named(&self, name: &str) -> Option<NodeEntry<'_>> {
         let position = self
             .by_name
-            .binary_search_by(|&i| self.world.nodes[i as usize].name.as_str().cmp(name))
+            .binary_search_by(|&i| {
+                self.listing_on_nodes.nodes[i as usize]
+                    .name
+                    .as_str()
+                    .cmp(name)
+            })
             .ok()?;
         Some(self.node(self.by_name[position]))
     }

@@ -211,7 +211,7 @@ pub fn notices_at(report: &StatusReport, now: SystemTime) -> Vec<Notice> {
 /// one has waited past the warm timeout (the leader would have released it: none is
 /// releasing, so the node takes no labs).
 fn cold_nodes(report: &StatusReport, now: SystemTime) -> Option<Notice> {
-    let warm = report.grid.world().warm.as_ref()?;
+    let warm = report.grid.listing_on_nodes().warm.as_ref()?;
     let count = warm.cold.len();
     if count == 0 {
         return None;

@@ -113,7 +113,7 @@ impl DigestLookup for FakeRegistry {
 
 pub struct TestBackend {
     pub config: Config,
-    pub world: Arc<ListingOnNodes>,
+    pub listing_on_nodes: Arc<ListingOnNodes>,
     pub registry: FakeRegistry,
     /// What the prepuller reports: pulls in progress and failures.
     pub puller: PullerStatus,
@@ -163,7 +163,7 @@ impl TestBackend {
     fn served(&self) -> &(Arc<Config>, Arc<ServedSnapshot>) {
         self.served.get_or_init(|| {
             let snapshot = ServedSnapshot::new(
-                ListingOnNodes::clone(&self.world),
+                ListingOnNodes::clone(&self.listing_on_nodes),
                 Arc::new(self.puller.clone()),
                 true,
             );
@@ -174,8 +174,8 @@ impl TestBackend {
     /// The same listing on these nodes.
     pub fn set_nodes(&mut self, nodes: &[NodeInfo]) {
         self.served = OnceLock::new();
-        self.world = Arc::new(ListingOnNodes::new(
-            Arc::clone(&self.world.listing),
+        self.listing_on_nodes = Arc::new(ListingOnNodes::new(
+            Arc::clone(&self.listing_on_nodes.listing),
             nodes,
             &self.config,
             &PulledSet::default(),
@@ -190,7 +190,7 @@ impl TestBackend {
             key: WARM_KEY.to_owned(),
             effect: "NoSchedule".to_owned(),
         });
-        let mut nodes = backend.world.nodes.to_vec();
+        let mut nodes = backend.listing_on_nodes.nodes.to_vec();
         let node4 = nodes.iter_mut().find(|n| n.name == "node4").expect("node4");
         node4.taints.push(Taint {
             key: WARM_KEY.to_owned(),
@@ -359,7 +359,7 @@ impl TestBackend {
         };
         let mut backend = TestBackend {
             config,
-            world: Arc::new(world),
+            listing_on_nodes: Arc::new(world),
             registry: FakeRegistry {
                 registry: REGISTRY.to_owned(),
                 repository: repository.to_owned(),
@@ -407,7 +407,7 @@ impl TestBackend {
             &TAGS,
             &["sha256:1234"],
         );
-        let mut nodes: Vec<NodeInfo> = backend.world.nodes.to_vec();
+        let mut nodes: Vec<NodeInfo> = backend.listing_on_nodes.nodes.to_vec();
         for node in &mut nodes {
             let arch = if node.name == "node4" {
                 "arm64"
@@ -419,7 +419,7 @@ impl TestBackend {
             node.labels
                 .insert("kubernetes.io/arch".to_owned(), arch.to_owned());
         }
-        backend.world = Arc::new(ListingOnNodes::new(
+        backend.listing_on_nodes = Arc::new(ListingOnNodes::new(
             Arc::new(listing),
             &nodes,
             &backend.config,
@@ -452,7 +452,7 @@ impl TestBackend {
     /// Before the first refresh: nothing listed, no nodes, not ready.
     pub fn empty() -> TestBackend {
         let mut backend = TestBackend::standard();
-        backend.world = Arc::new(ListingOnNodes::new(
+        backend.listing_on_nodes = Arc::new(ListingOnNodes::new(
             Arc::new(Listing::empty(REGISTRY, REPOSITORY)),
             &[],
             &backend.config,
@@ -543,13 +543,13 @@ impl Backend for TestBackend {
     }
 
     fn listed_image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
-        served::listed_image_for_tag(&self.world, tag)
+        served::listed_image_for_tag(&self.listing_on_nodes, tag)
     }
 
     async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
         let recommended_tag = &self.config.images.recommended_tag;
         served::resolve(
-            &self.world.listing,
+            &self.listing_on_nodes.listing,
             selection,
             recommended_tag,
             &self.registry,
