@@ -57,6 +57,15 @@ struct MenuEntry {
     form: Arc<OnceLock<Result<Bytes, RenderError>>>,
 }
 
+/// Where a snapshot's listing comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingOrigin {
+    /// A refresh of the registry: the service answers from it.
+    Refreshed,
+    /// The empty listing the service starts with, before the first refresh.
+    Placeholder,
+}
+
 /// What is served for one listing on one node snapshot and one prepuller status, with the
 /// bodies made from it. `images` and `menu` depend only on the [`ListingOnNodes`] and are
 /// shared with the next snapshot when a rebuild changed nothing they show; `prepulls` and the
@@ -74,11 +83,15 @@ pub struct ServedSnapshot {
 }
 
 impl ServedSnapshot {
-    pub fn new(world: ListingOnNodes, puller: Arc<PullerStatus>, listed: bool) -> ServedSnapshot {
+    pub fn new(
+        world: ListingOnNodes,
+        puller: Arc<PullerStatus>,
+        origin: ListingOrigin,
+    ) -> ServedSnapshot {
         ServedSnapshot {
             listing_on_nodes: Arc::new(world),
             puller,
-            listed,
+            listed: origin == ListingOrigin::Refreshed,
             images: Arc::default(),
             menu: Arc::default(),
             prepulls: tokio::sync::OnceCell::new(),
@@ -106,14 +119,14 @@ impl ServedSnapshot {
         &self,
         world: ListingOnNodes,
         puller: Arc<PullerStatus>,
-        listed: bool,
+        origin: ListingOrigin,
     ) -> ServedSnapshot {
         let old = &self.listing_on_nodes;
-        let same_view = Arc::ptr_eq(&old.listing, &world.listing)
+        let shows_the_same = Arc::ptr_eq(&old.listing, &world.listing)
             && old.eligible == world.eligible
             && old.presence == world.presence;
-        let mut next = ServedSnapshot::new(world, puller, listed);
-        if same_view {
+        let mut next = ServedSnapshot::new(world, puller, origin);
+        if shows_the_same {
             next.images = Arc::clone(&self.images);
             next.menu = Arc::clone(&self.menu);
         }

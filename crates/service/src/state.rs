@@ -17,7 +17,7 @@ use crate::metrics::Histogram;
 use crate::pages::RenderError;
 use crate::refresh::SharedRecord;
 use crate::served::{self, ListingOnNodes};
-use crate::snapshot::{ServedSnapshot, ServiceCounters, ServiceFacts};
+use crate::snapshot::{ListingOrigin, ServedSnapshot, ServiceCounters, ServiceFacts};
 use crate::supervise::Health;
 use axum::body::Bytes;
 use rsp_config::Config;
@@ -78,7 +78,11 @@ pub async fn snapshot_task(
     let no_nodes: Arc<Vec<NodeInfo>> = Arc::default();
     loop {
         let listing = Arc::clone(&listings.borrow_and_update());
-        let listed = !Arc::ptr_eq(&listing, &placeholder);
+        let origin = if Arc::ptr_eq(&listing, &placeholder) {
+            ListingOrigin::Placeholder
+        } else {
+            ListingOrigin::Refreshed
+        };
         let node_list = nodes
             .borrow_and_update()
             .clone()
@@ -109,7 +113,7 @@ pub async fn snapshot_task(
                     &config,
                     &status.pulled,
                 );
-                let next = previous.rebuilt(world, status, listed);
+                let next = previous.rebuilt(world, status, origin);
                 next.images_body(&config);
                 next
             })

@@ -224,7 +224,7 @@ async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
     use rsp_kube::prepuller::PrepullerStatus;
     use rsp_model::listing::Listing;
     use rsp_service::served::ListingOnNodes;
-    use rsp_service::snapshot::ServedSnapshot;
+    use rsp_service::snapshot::{ListingOrigin, ServedSnapshot};
     use rsp_service::state::snapshot_task;
     use std::sync::Arc;
     use tokio::sync::watch;
@@ -236,7 +236,7 @@ async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
     let (current_tx, mut current) = watch::channel(Arc::new(ServedSnapshot::new(
         world,
         Arc::new(PrepullerStatus::default()),
-        false,
+        ListingOrigin::Placeholder,
     )));
     let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
     let (nodes_tx, nodes) = watch::channel(None);

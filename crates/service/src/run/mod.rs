@@ -30,7 +30,7 @@ use crate::http::{self, server::ServerLimits};
 use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
 use crate::served::ListingOnNodes;
-use crate::snapshot::ServedSnapshot;
+use crate::snapshot::{ListingOrigin, ServedSnapshot};
 use crate::state::{self, ServiceState};
 use crate::supervise::{Faults, Supervisor, Task};
 use crate::warm::WarmMetrics;
@@ -218,7 +218,7 @@ impl Prepared {
         let (current_tx, current) = watch::channel(Arc::new(ServedSnapshot::new(
             empty,
             Arc::new(PullerStatus::default()),
-            false,
+            ListingOrigin::Placeholder,
         )));
         supervisor.spawn(Task::World, {
             let (config, stop) = (Arc::clone(&config), stop.clone());

@@ -39,7 +39,7 @@ use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
 use rsp_service::pages::{self, RenderError};
 use rsp_service::refresh::RefreshRecord;
 use rsp_service::served::{self, ListingOnNodes};
-use rsp_service::snapshot::{ServedSnapshot, ServiceCounters, ServiceFacts};
+use rsp_service::snapshot::{ListingOrigin, ServedSnapshot, ServiceCounters, ServiceFacts};
 use rsp_service::warm::WARM_BUCKETS;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -165,7 +165,7 @@ impl TestBackend {
             let snapshot = ServedSnapshot::new(
                 ListingOnNodes::clone(&self.listing_on_nodes),
                 Arc::new(self.puller.clone()),
-                true,
+                ListingOrigin::Refreshed,
             );
             (Arc::new(self.config.clone()), Arc::new(snapshot))
         })
