@@ -29,7 +29,7 @@ use rsp_model::reference::TagReference;
 use rsp_model::TagKind;
 use rsp_registry::source::{image_for_reference, image_for_tag_asking_registry, DigestLookup};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use crate::warm::WarmNodes;
@@ -169,26 +169,10 @@ impl ListingOnNodes {
         world
     }
 
-    /// How many eligible nodes miss each prepull image, counted once (at the first call):
-    /// per image, the eligible nodes its platforms allow that do not cache its digest.
+    /// How many eligible nodes miss each prepull image ([`missing_counts`]), counted at the
+    /// first call and kept: every scrape of this listing on nodes reads the same counts.
     pub fn missing_counts(&self) -> &MissingCounts {
-        self.missing.get_or_init(|| {
-            let mut counted = std::collections::HashSet::new();
-            let mut pairs = 0;
-            let by_image = self
-                .prepull_images
-                .iter()
-                .map(|image| {
-                    let runs_on = self.eligible_for(&image.platforms);
-                    let missing = self.presence.missing(&image.digest, &runs_on).count() as u64;
-                    if counted.insert(image.digest.as_str()) {
-                        pairs += missing;
-                    }
-                    (image.tag.clone(), missing)
-                })
-                .collect();
-            MissingCounts { pairs, by_image }
-        })
+        self.missing.get_or_init(|| missing_counts(self))
     }
 
     /// Whether this was built from exactly this node list.
@@ -486,6 +470,27 @@ pub fn prepull_plan(world: &ListingOnNodes) -> PrepullPlan {
         world.eligible_nodes(),
         &world.presence,
     )
+}
+
+/// How many eligible nodes miss each prepull image: per image, the eligible nodes its
+/// platforms allow that do not cache its digest, counted from the presence's bit sets
+/// without building the plan (which copies every missing pair).
+pub fn missing_counts(world: &ListingOnNodes) -> MissingCounts {
+    let mut counted = HashSet::new();
+    let mut pairs = 0;
+    let by_image = world
+        .prepull_images
+        .iter()
+        .map(|image| {
+            let runs_on = world.eligible_for(&image.platforms);
+            let missing = world.presence.missing(&image.digest, &runs_on).count() as u64;
+            if counted.insert(image.digest.as_str()) {
+                pairs += missing;
+            }
+            (image.tag.clone(), missing)
+        })
+        .collect();
+    MissingCounts { pairs, by_image }
 }
 
 /// The number of eligible nodes, and of ineligible ones by reason.

@@ -83,6 +83,7 @@ pub struct ServedSnapshot {
 }
 
 impl ServedSnapshot {
+    /// The snapshot of `world` with the prepuller's `puller` status; no body is made yet.
     pub fn new(
         world: ListingOnNodes,
         puller: Arc<PullerStatus>,

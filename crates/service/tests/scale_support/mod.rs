@@ -144,7 +144,7 @@ fn listing(config: &Config) -> Listing {
 }
 
 /// The status of `nodes` nodes in `pattern`, as a service would serve it.
-pub fn view(nodes: usize, pattern: Pattern) -> StatusReport {
+pub fn report(nodes: usize, pattern: Pattern) -> StatusReport {
     let (world, puller, refresh) = inputs(nodes, pattern);
     StatusReport {
         refresh,
@@ -160,7 +160,7 @@ pub fn view(nodes: usize, pattern: Pattern) -> StatusReport {
     }
 }
 
-/// What [`view`] is made of: the snapshot, the prepuller's report and the refresh record.
+/// What [`report`] is made of: the snapshot, the prepuller's report and the refresh record.
 pub fn inputs(
     nodes: usize,
     pattern: Pattern,
