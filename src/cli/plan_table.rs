@@ -48,7 +48,7 @@ pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
 
     let images = &world.prepull_images;
     let eligible = world.eligible_names().count();
-    let missing = &world.missing_counts().by_image;
+    let missing = &world.metric_counts().missing_by_image;
     section(
         &mut out,
         &format!("PREPULL IMAGES ({})", images.len()),

@@ -4,8 +4,9 @@
 //! Run: `cargo bench -p rsp-service --bench refresh`. Figures are recorded in BENCHMARKS.md
 //! ("Full refresh").
 //!
-//! - `full_refresh/end_to_end`: listing (HTTP, paging, JSON) → catalog → `ListingOnNodes::new` (node
-//!   presence) → prepull plan → menu, `/images` and `/prepulls` bodies serialised to JSON.
+//! - `full_refresh/end_to_end`: listing (HTTP, paging, JSON) → catalog →
+//!   `ListingOnNodes::new` (node presence) → prepull plan → menu, `/images` and `/prepulls`
+//!   bodies serialised to JSON.
 //! - `full_refresh/without_transfer`: the same from the listing's images already in memory
 //!   (`listing_from_gar` over the same `GarImage`s, as the source does after its requests).
 //! - `stages/*`: each step alone, to see where the time goes.

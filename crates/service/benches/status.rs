@@ -9,9 +9,10 @@
 //!   snapshot, at the first page view).
 //! - `status/overview`, `status/node_list`, `status/node_list_problems`, `status/node`: one
 //!   page rendered from a built report (what every page view costs after the first).
-//! - `status/missing_counts`: what `/metrics` counts of a snapshot (missing pairs, eligible
-//!   nodes missing each image), done once per listing on nodes, at the first scrape; and
-//!   `status/prepull_plan`, the plan those counts were once taken from on every scrape.
+//! - `status/metric_counts`: what `/metrics` counts of a snapshot (nodes by eligibility,
+//!   missing pairs, eligible nodes missing each image), done once per listing on nodes, at
+//!   the first scrape; and `status/prepull_plan`, the plan the missing counts were once taken
+//!   from on every scrape.
 
 #[path = "../tests/scale_support/mod.rs"]
 mod scale_support;
@@ -39,8 +40,8 @@ fn status_pages(c: &mut Criterion) {
     group.bench_function("grid", |b| {
         b.iter(|| StatusGrid::build(Arc::clone(&world), black_box(&puller)))
     });
-    group.bench_function("missing_counts", |b| {
-        b.iter(|| served::missing_counts(black_box(&world)))
+    group.bench_function("metric_counts", |b| {
+        b.iter(|| served::metric_counts(black_box(&world)))
     });
     group.bench_function("prepull_plan", |b| {
         b.iter(|| served::prepull_plan(black_box(&world)).pulls().count())

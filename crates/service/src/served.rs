@@ -60,18 +60,22 @@ pub struct ListingOnNodes {
     pub warm: Option<WarmNodes>,
     /// The node list this was built from, to tell when a new one is the same.
     input: Arc<Vec<NodeInfo>>,
-    /// How many eligible nodes miss each prepull image, made at the first scrape.
-    missing: OnceLock<MissingCounts>,
+    /// What `/metrics` counts of it, made at the first scrape.
+    counts: OnceLock<MetricCounts>,
 }
 
-/// How far the prepull images are from every eligible node they run on.
+/// What `/metrics` counts of a listing on nodes: the nodes by eligibility, and how far the
+/// prepull images are from every eligible node they run on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissingCounts {
+pub struct MetricCounts {
+    pub eligible_nodes: u64,
+    /// Ineligible nodes by reason (reasons without a node left out).
+    pub ineligible_nodes: Vec<(IneligibleReason, u64)>,
     /// (node, image) pairs still to pull, each digest counted once.
-    pub pairs: u64,
+    pub missing_pairs: u64,
     /// For each prepull image (in priority order), the eligible nodes without it: zero once
     /// it is on every eligible node it runs on.
-    pub by_image: Vec<(String, u64)>,
+    pub missing_by_image: Vec<(String, u64)>,
 }
 
 impl ListingOnNodes {
@@ -155,7 +159,7 @@ impl ListingOnNodes {
             platforms: Vec::new(),
             warm,
             input,
-            missing: OnceLock::new(),
+            counts: OnceLock::new(),
         };
         world.eligible = world.presence.node_set(world.eligible_names());
         let mut platforms = Vec::new();
@@ -169,10 +173,10 @@ impl ListingOnNodes {
         world
     }
 
-    /// How many eligible nodes miss each prepull image ([`missing_counts`]), counted at the
-    /// first call and kept: every scrape of this listing on nodes reads the same counts.
-    pub fn missing_counts(&self) -> &MissingCounts {
-        self.missing.get_or_init(|| missing_counts(self))
+    /// What `/metrics` counts of it ([`metric_counts`]), counted at the first call and kept:
+    /// every scrape of this listing on nodes reads the same counts.
+    pub fn metric_counts(&self) -> &MetricCounts {
+        self.counts.get_or_init(|| metric_counts(self))
     }
 
     /// Whether this was built from exactly this node list.
@@ -472,10 +476,11 @@ pub fn prepull_plan(world: &ListingOnNodes) -> PrepullPlan {
     )
 }
 
-/// How many eligible nodes miss each prepull image: per image, the eligible nodes its
-/// platforms allow that do not cache its digest, counted from the presence's bit sets
-/// without building the plan (which copies every missing pair).
-pub fn missing_counts(world: &ListingOnNodes) -> MissingCounts {
+/// What `/metrics` counts of a listing on nodes: the nodes by eligibility
+/// ([`nodes_by_eligibility`]) and, per prepull image, the eligible nodes its platforms allow
+/// that do not cache its digest, counted from the presence's bit sets without building the
+/// plan (which copies every missing pair).
+pub fn metric_counts(world: &ListingOnNodes) -> MetricCounts {
     let mut counted = HashSet::new();
     let mut pairs = 0;
     let by_image = world
@@ -490,7 +495,13 @@ pub fn missing_counts(world: &ListingOnNodes) -> MissingCounts {
             (image.tag.clone(), missing)
         })
         .collect();
-    MissingCounts { pairs, by_image }
+    let (eligible_nodes, ineligible_nodes) = nodes_by_eligibility(world);
+    MetricCounts {
+        eligible_nodes,
+        ineligible_nodes,
+        missing_pairs: pairs,
+        missing_by_image: by_image,
+    }
 }
 
 /// The number of eligible nodes, and of ineligible ones by reason.

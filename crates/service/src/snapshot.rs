@@ -347,13 +347,12 @@ impl ServedSnapshot {
     }
 
     /// What `/metrics` shows: the counts of this snapshot (images, nodes, missing pairs, the
-    /// prepuller's counters) with the service's counters. The missing counts are made once
-    /// per listing on nodes, never from a whole plan.
+    /// prepuller's counters) with the service's counters. The counts of the listing on nodes are
+    /// made once for it (at the first scrape), never from a whole plan.
     pub fn metrics(&self, counters: ServiceCounters) -> MetricsSnapshot {
         let world = &self.listing_on_nodes;
         let puller = &self.puller;
-        let missing = world.missing_counts();
-        let (eligible_nodes, ineligible_nodes) = served::nodes_by_eligibility(world);
+        let counts = world.metric_counts();
         MetricsSnapshot {
             refresh_success_total: counters.refresh.success_total,
             refresh_failure_total: counters.refresh.failure_total,
@@ -372,10 +371,10 @@ impl ServedSnapshot {
                 .iter()
                 .map(|(reason, count)| (reason.as_str().to_owned(), *count))
                 .collect(),
-            missing_pairs: missing.pairs,
-            eligible_nodes,
-            ineligible_nodes,
-            prepull_image_missing_nodes: missing.by_image.clone(),
+            missing_pairs: counts.missing_pairs,
+            eligible_nodes: counts.eligible_nodes,
+            ineligible_nodes: counts.ineligible_nodes.clone(),
+            prepull_image_missing_nodes: counts.missing_by_image.clone(),
             warm_nodes_cold: world.warm.as_ref().map(|warm| warm.cold.len() as u64),
             warm_waits: counters.warm_waits,
             warm_released_by_timeout_total: counters.warm_released_by_timeout_total,

@@ -656,10 +656,13 @@ fn the_plan_pulls_each_digest_once_on_eligible_nodes_only() {
         ]
     );
     // Counted without the plan, and the same as the plan's pulls.
-    assert_eq!(world.missing_counts().pairs, plan.pulls().count() as u64);
+    assert_eq!(
+        world.metric_counts().missing_pairs,
+        plan.pulls().count() as u64
+    );
     let missing: Vec<(&str, u64)> = world
-        .missing_counts()
-        .by_image
+        .metric_counts()
+        .missing_by_image
         .iter()
         .map(|(tag, count)| (tag.as_str(), *count))
         .collect();
