@@ -553,7 +553,7 @@ async fn rendering_does_not_hold_the_thread_that_answers_probes() {
     assert_eq!(overview.status, 200);
     assert!(
         started.elapsed() >= Duration::from_secs(2),
-        "the page did wait for its view"
+        "the page did wait for its report"
     );
 }
 

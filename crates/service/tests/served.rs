@@ -213,7 +213,7 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 #[test]
-fn the_world_keeps_selected_nodes_and_knows_the_eligible_ones() {
+fn a_listing_on_nodes_keeps_selected_nodes_and_knows_the_eligible_ones() {
     let config = config("");
     let world = gar_world(&config);
     let names: Vec<&str> = world.nodes.iter().map(|n| n.name.as_str()).collect();
