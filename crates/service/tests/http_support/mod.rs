@@ -128,13 +128,13 @@ pub struct TestBackend {
     pub panic_in_menu: bool,
     /// The lab form's sizes (the configuration's) and authentication (open by default).
     pub form: LabForm,
-    /// A menu to serve instead of the world's (lab-form vectors with other menus).
+    /// A menu to serve instead of the snapshot's (lab-form vectors with other menus).
     pub menu_override: Option<MenuImages>,
     /// Makes `status` block its thread this long, as a slow computation would.
     pub status_delay: Option<Duration>,
     /// What `/metrics` reads besides the snapshot.
     pub counters: ServiceCounters,
-    /// The served snapshot of `world` and `puller`, made at the first request (a test sets
+    /// The served snapshot of `listing_on_nodes` and `puller`, made at the first request (a test sets
     /// the fixture up before it sends one).
     served: OnceLock<(Arc<Config>, Arc<ServedSnapshot>)>,
 }
