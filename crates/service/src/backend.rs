@@ -39,8 +39,8 @@ pub enum NotReady {
 }
 
 /// Counters and gauges for `/metrics`, read at scrape time: plain data, one field per value.
-/// Adding a series is a field here and one call in `metrics/snapshot.rs`; the series name is
-/// in each field's comment.
+/// Adding a series is a field here, filled in `ServedSnapshot::metrics` (`crate::snapshot`),
+/// and one call in `metrics/snapshot.rs`; the series name is in each field's comment.
 #[derive(Debug, Clone)]
 pub struct MetricsSnapshot {
     /// `rsp_images_refresh_total{outcome="success"}`.
