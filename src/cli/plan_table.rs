@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_model::reference::ReferenceParts;
 use rsp_service::dry_run::DryRun;
+use rsp_service::served;
 use rsp_service::text::{human_size, short_digest};
-use rsp_service::views;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -16,9 +16,13 @@ use std::io::Write as _;
 const NONE: &str = "<none>";
 
 pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
-    let DryRun { world, plan, pods } = run;
+    let DryRun {
+        listing_on_nodes: world,
+        pods,
+        ..
+    } = run;
     let mut out = String::new();
-    let menu = views::menu(world, config, now);
+    let menu = served::menu(world, config, now);
     let catalog = &world.listing.catalog;
     section(
         &mut out,
@@ -42,14 +46,14 @@ pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
         }),
     );
 
-    let images = views::prepull_images(&world.listing);
+    let images = &world.prepull_images;
     let eligible = world.eligible_names().count();
-    let missing = views::missing_nodes_by_image(plan, &images);
+    let missing = &world.metric_counts().missing_by_image;
     section(
         &mut out,
         &format!("PREPULL IMAGES ({})", images.len()),
         &["TAG", "NAME", "DIGEST", "SIZE", "ON ELIGIBLE NODES"],
-        images.iter().zip(&missing).map(|(image, (_, missing))| {
+        images.iter().zip(missing).map(|(image, (_, missing))| {
             let listed = world.listing.catalog.get(&image.tag);
             let size = world
                 .presence

@@ -10,7 +10,7 @@ use rsp_config::{ImagesConfig, RegistryLimits, SourceConfig};
 use rsp_model::api::{ImageClass, ResolvedImage};
 use rsp_model::listing::{Listing, LookupError};
 use rsp_registry::source::{
-    image_for_reference, image_for_tag_name, DockerSource, GoogleSource, ImageSource,
+    image_for_reference, image_for_tag_asking_registry, DockerSource, GoogleSource, ImageSource,
 };
 use rsp_testkit::gar::FakeGar;
 use rsp_testkit::registry::{FakeDockerRegistry, Fault, Recorded};
@@ -199,7 +199,7 @@ async fn references_that_are_not_ours_or_not_usable() {
 async fn tag_names_and_classes() {
     let gar = gar().await;
     assert_eq!(
-        image_for_tag_name(&gar.source, &gar.listing, "latest_weekly")
+        image_for_tag_asking_registry(&gar.source, &gar.listing, "latest_weekly")
             .await
             .unwrap(),
         resolved(
@@ -210,7 +210,7 @@ async fn tag_names_and_classes() {
         )
     );
     unknown(
-        image_for_tag_name(&gar.source, &gar.listing, "w_1999_01").await,
+        image_for_tag_asking_registry(&gar.source, &gar.listing, "w_1999_01").await,
         "Docker tag \"w_1999_01\" not found",
     );
 
@@ -312,7 +312,7 @@ async fn docker_tags_outside_the_prepull_set_are_resolved_by_a_head() {
 
     let weekly_42 = resolved(DOCKER, "w_2077_42", "Weekly 2077_42", &digest(2));
     assert_eq!(
-        image_for_tag_name(&docker.source, &docker.listing, "w_2077_42")
+        image_for_tag_asking_registry(&docker.source, &docker.listing, "w_2077_42")
             .await
             .unwrap(),
         weekly_42
@@ -401,7 +401,7 @@ async fn docker_references_that_are_not_found_or_not_usable() {
         "Invalid Docker reference \"sketchbook@sha256:1\"",
     );
     unknown(
-        image_for_tag_name(&docker.source, &docker.listing, "w_1999_01").await,
+        image_for_tag_asking_registry(&docker.source, &docker.listing, "w_1999_01").await,
         "Docker tag \"w_1999_01\" not found",
     );
     assert_eq!(
@@ -410,9 +410,10 @@ async fn docker_references_that_are_not_found_or_not_usable() {
         "unknown tags are not looked up in the registry"
     );
     // An alias tag outside the prepull set keeps the parsed tag's name.
-    let latest_daily = image_for_tag_name(&docker.source, &docker.listing, "latest_daily")
-        .await
-        .unwrap();
+    let latest_daily =
+        image_for_tag_asking_registry(&docker.source, &docker.listing, "latest_daily")
+            .await
+            .unwrap();
     assert_eq!(
         latest_daily,
         resolved(DOCKER, "latest_daily", "latest_daily", &digest(4))
@@ -434,7 +435,7 @@ async fn a_docker_tag_deleted_since_the_refresh_is_an_unknown_image() {
         .fake
         .set_tags(DOCKER_REPOSITORY, [("recommended", digest(1).as_str())]);
     unknown(
-        image_for_tag_name(&docker.source, &docker.listing, "w_2077_42").await,
+        image_for_tag_asking_registry(&docker.source, &docker.listing, "w_2077_42").await,
         "Docker tag \"w_2077_42\" not found",
     );
     let text = format!("{DOCKER}:w_2077_42");
@@ -465,11 +466,12 @@ async fn a_failing_registry_answers_lookups_within_the_budget() {
         .push_faults(std::iter::repeat_n(Fault::Status(500), 10_000));
 
     let started = std::time::Instant::now();
-    let remembered = image_for_tag_name(&docker.source, &docker.listing, "w_2077_42")
+    let remembered = image_for_tag_asking_registry(&docker.source, &docker.listing, "w_2077_42")
         .await
         .unwrap();
     assert_eq!(remembered.digest, digest(2));
-    let never_resolved = image_for_tag_name(&docker.source, &docker.listing, "w_2077_41").await;
+    let never_resolved =
+        image_for_tag_asking_registry(&docker.source, &docker.listing, "w_2077_41").await;
     assert!(
         matches!(never_resolved, Err(LookupError::Registry(_))),
         "{never_resolved:?}"

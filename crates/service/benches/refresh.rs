@@ -4,8 +4,9 @@
 //! Run: `cargo bench -p rsp-service --bench refresh`. Figures are recorded in BENCHMARKS.md
 //! ("Full refresh").
 //!
-//! - `full_refresh/end_to_end`: listing (HTTP, paging, JSON) → catalog → `World::new` (node
-//!   presence) → prepull plan → menu, `/images` and `/prepulls` bodies serialised to JSON.
+//! - `full_refresh/end_to_end`: listing (HTTP, paging, JSON) → catalog →
+//!   `ListingOnNodes::new` (node presence) → prepull plan → menu, `/images` and `/prepulls`
+//!   bodies serialised to JSON.
 //! - `full_refresh/without_transfer`: the same from the listing's images already in memory
 //!   (`listing_from_gar` over the same `GarImage`s, as the source does after its requests).
 //! - `stages/*`: each step alone, to see where the time goes.
@@ -30,7 +31,7 @@ use rsp_model::plan::PulledSet;
 use rsp_model::Tag;
 use rsp_registry::source::{listing_from_gar, GoogleSource, ImageSource};
 use rsp_registry::GarImage;
-use rsp_service::views::{self, PrepullErrors, World};
+use rsp_service::served::{self, ListingOnNodes, PrepullErrors};
 use rsp_testkit::gar::{DockerImage, FakeGar, GarRepository};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -307,21 +308,21 @@ struct Output {
 }
 
 fn after_listing(listing: Listing, ctx: &Context) -> Output {
-    let world = World::from_shared(
+    let world = ListingOnNodes::from_shared(
         Arc::new(listing),
         Arc::clone(&ctx.nodes),
         &ctx.config,
         &ctx.pulled,
     );
-    let plan = views::prepull_plan(&world);
-    let menu = serde_json::to_vec(&views::menu(&world, &ctx.config, ctx.now)).unwrap();
-    let images = serde_json::to_vec(&views::spawner_images(
+    let plan = served::prepull_plan(&world);
+    let menu = serde_json::to_vec(&served::menu(&world, &ctx.config, ctx.now)).unwrap();
+    let images = serde_json::to_vec(&served::spawner_images(
         &world,
         &ctx.config.images.recommended_tag,
     ))
     .unwrap();
     let prepulls =
-        serde_json::to_vec(&views::prepuller_status(&world, &ctx.config, &ctx.errors)).unwrap();
+        serde_json::to_vec(&served::prepuller_status(&world, &ctx.config, &ctx.errors)).unwrap();
     Output {
         plan: plan.pulls().count(),
         bytes: menu.len() + images.len() + prepulls.len(),
@@ -370,7 +371,7 @@ impl Context {
             raw.clone(),
             &config.images.listing_rules(),
         );
-        let prepull: Vec<(String, String)> = views::prepull_images(&listing)
+        let prepull: Vec<(String, String)> = served::prepull_images(&listing)
             .into_iter()
             .map(|image| (image.tag, image.digest))
             .collect();
@@ -427,7 +428,7 @@ impl Context {
 fn full_refresh(c: &mut Criterion) {
     let ctx = Context::new();
     let listing = ctx.listing_in_memory(ctx.raw.clone());
-    let world = World::from_shared(
+    let world = ListingOnNodes::from_shared(
         Arc::new(listing.clone()),
         Arc::clone(&ctx.nodes),
         &ctx.config,
@@ -439,7 +440,7 @@ fn full_refresh(c: &mut Criterion) {
          cached images, {} pulls planned, {} bytes of JSON bodies",
         listing.tag_count(),
         ctx.raw.len(),
-        views::prepull_images(&listing).len(),
+        served::prepull_images(&listing).len(),
         world.nodes.len(),
         world.eligible.len(),
         ctx.nodes.iter().map(|n| n.images.len()).sum::<usize>(),
@@ -475,7 +476,7 @@ fn full_refresh(c: &mut Criterion) {
     let shared = Arc::new(listing);
     group.bench_function("world", |b| {
         b.iter(|| {
-            black_box(World::from_shared(
+            black_box(ListingOnNodes::from_shared(
                 Arc::clone(&shared),
                 Arc::clone(&ctx.nodes),
                 &ctx.config,
@@ -484,14 +485,14 @@ fn full_refresh(c: &mut Criterion) {
         })
     });
     group.bench_function("prepull_plan", |b| {
-        b.iter(|| black_box(views::prepull_plan(&world)))
+        b.iter(|| black_box(served::prepull_plan(&world)))
     });
     group.bench_function("menu_json", |b| {
-        b.iter(|| serde_json::to_vec(&views::menu(&world, &ctx.config, ctx.now)).unwrap())
+        b.iter(|| serde_json::to_vec(&served::menu(&world, &ctx.config, ctx.now)).unwrap())
     });
     group.bench_function("images_json", |b| {
         b.iter(|| {
-            serde_json::to_vec(&views::spawner_images(
+            serde_json::to_vec(&served::spawner_images(
                 &world,
                 &ctx.config.images.recommended_tag,
             ))
@@ -500,7 +501,7 @@ fn full_refresh(c: &mut Criterion) {
     });
     group.bench_function("prepulls_json", |b| {
         b.iter(|| {
-            serde_json::to_vec(&views::prepuller_status(&world, &ctx.config, &ctx.errors)).unwrap()
+            serde_json::to_vec(&served::prepuller_status(&world, &ctx.config, &ctx.errors)).unwrap()
         })
     });
     group.finish();
@@ -523,7 +524,7 @@ fn breakdown(n: usize) {
     let steps = [
         "listing over HTTP",
         "listing in memory",
-        "World::new",
+        "ListingOnNodes::new",
         "prepull plan",
         "menu body",
         "/images body",
@@ -541,21 +542,21 @@ fn breakdown(n: usize) {
         record(0);
         let listing = ctx.listing_in_memory(raw);
         record(1);
-        let world = World::from_shared(
+        let world = ListingOnNodes::from_shared(
             Arc::new(listing),
             Arc::clone(&ctx.nodes),
             &ctx.config,
             &ctx.pulled,
         );
         record(2);
-        black_box(views::prepull_plan(&world));
+        black_box(served::prepull_plan(&world));
         record(3);
-        black_box(serde_json::to_vec(&views::menu(&world, &ctx.config, ctx.now)).unwrap());
+        black_box(serde_json::to_vec(&served::menu(&world, &ctx.config, ctx.now)).unwrap());
         record(4);
-        let images = views::spawner_images(&world, &ctx.config.images.recommended_tag);
+        let images = served::spawner_images(&world, &ctx.config.images.recommended_tag);
         black_box(serde_json::to_vec(&images).unwrap());
         record(5);
-        let status = views::prepuller_status(&world, &ctx.config, &ctx.errors);
+        let status = served::prepuller_status(&world, &ctx.config, &ctx.errors);
         black_box(serde_json::to_vec(&status).unwrap());
         record(6);
     }

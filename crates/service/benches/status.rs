@@ -8,13 +8,18 @@
 //! - `status/grid`: `StatusGrid::build`, every cell and summary of a snapshot (done once per
 //!   snapshot, at the first page view).
 //! - `status/overview`, `status/node_list`, `status/node_list_problems`, `status/node`: one
-//!   page rendered from a built view (what every page view costs after the first).
+//!   page rendered from a built report (what every page view costs after the first).
+//! - `status/metric_counts`: what `/metrics` counts of a snapshot (nodes by eligibility,
+//!   missing pairs, eligible nodes missing each image), done once per listing on nodes, at
+//!   the first scrape; and `status/prepull_plan`, the plan the missing counts were once taken
+//!   from on every scrape.
 
 #[path = "../tests/scale_support/mod.rs"]
 mod scale_support;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rsp_service::pages;
+use rsp_service::served;
 use rsp_service::status::{NodeQuery, NodeSort, StatusGrid};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -24,7 +29,7 @@ const NODES: usize = 5_000;
 
 fn status_pages(c: &mut Criterion) {
     let (world, puller, _) = scale_support::inputs(NODES, scale_support::Pattern::Mixed);
-    let view = scale_support::view(NODES, scale_support::Pattern::Mixed);
+    let report = scale_support::report(NODES, scale_support::Pattern::Mixed);
     let now = SystemTime::now();
     let node = scale_support::long_error_node();
     let problems = NodeQuery {
@@ -35,17 +40,23 @@ fn status_pages(c: &mut Criterion) {
     group.bench_function("grid", |b| {
         b.iter(|| StatusGrid::build(Arc::clone(&world), black_box(&puller)))
     });
+    group.bench_function("metric_counts", |b| {
+        b.iter(|| served::metric_counts(black_box(&world)))
+    });
+    group.bench_function("prepull_plan", |b| {
+        b.iter(|| served::prepull_plan(black_box(&world)).pulls().count())
+    });
     group.bench_function("overview", |b| {
-        b.iter(|| pages::overview(black_box(&view), "/nublado", now))
+        b.iter(|| pages::overview(black_box(&report), "/nublado", now))
     });
     group.bench_function("node_list", |b| {
-        b.iter(|| pages::node_list(black_box(&view), &NodeQuery::default(), "/nublado", now))
+        b.iter(|| pages::node_list(black_box(&report), &NodeQuery::default(), "/nublado", now))
     });
     group.bench_function("node_list_problems", |b| {
-        b.iter(|| pages::node_list(black_box(&view), &problems, "/nublado", now))
+        b.iter(|| pages::node_list(black_box(&report), &problems, "/nublado", now))
     });
     group.bench_function("node", |b| {
-        b.iter(|| pages::node_detail(black_box(&view), &node, "/nublado", now))
+        b.iter(|| pages::node_detail(black_box(&report), &node, "/nublado", now))
     });
     group.finish();
 }

@@ -2,15 +2,17 @@
 //!
 //! Routes, pages and metrics only *read* what the refresh loop and the prepuller maintain; they
 //! see it through [`Backend`], so the HTTP layer can be read (and tested) without knowing how
-//! registries or Kubernetes are reached. The service's real state implements it in `state`.
+//! registries or Kubernetes are reached. The service's real state implements it in `state`;
+//! readiness (`/readyz`) is `Backend::ready`, computed from that state on every probe, and
+//! the routes that read the listing answer 503 until `Backend::has_listing`.
 
 use crate::body::JsonBody;
 use crate::form::LabForm;
 use crate::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
-use crate::pages::{self, RenderError};
+use crate::pages::RenderError;
 use crate::warm::WARM_BUCKETS;
 use axum::body::Bytes;
-use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use rsp_model::api::PrepulledImage;
 use rsp_model::node::IneligibleReason;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -23,7 +25,7 @@ pub use rsp_model::api::{ImageClass, ResolvedImage};
 pub use rsp_model::listing::LookupError;
 
 /// What the status pages read (see `crate::status`).
-pub use crate::status::{CellState, Notice, RefreshView, Severity, StatusView, TaskView};
+pub use crate::status::{CellState, Notice, RefreshReport, Severity, StatusReport, TaskReport};
 
 /// Why the service does not answer from a listing yet: the body of its 503s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,8 +39,8 @@ pub enum NotReady {
 }
 
 /// Counters and gauges for `/metrics`, read at scrape time: plain data, one field per value.
-/// Adding a series is a field here and one call in `metrics/snapshot.rs`; the series name is
-/// in each field's comment.
+/// Adding a series is a field here, filled in `ServedSnapshot::metrics` (`crate::snapshot`),
+/// and one call in `metrics/snapshot.rs`; the series name is in each field's comment.
 #[derive(Debug, Clone)]
 pub struct MetricsSnapshot {
     /// `rsp_images_refresh_total{outcome="success"}`.
@@ -130,38 +132,27 @@ impl Default for MetricsSnapshot {
     }
 }
 
-/// What the HTTP layer reads. Implementations answer from memory except `resolve`, which may
-/// ask the registry (a Docker source looks up digests of tags outside the prepull set).
+/// What the HTTP layer reads: the bodies, answers and reports of the served snapshot, and
+/// readiness. Implementations answer from memory except `resolve`, which may ask the
+/// registry (a Docker source looks up digests of tags outside the prepull set). The service
+/// (`state::ServiceState`) and the HTTP tests' backend compute them with the same functions
+/// (`crate::snapshot`, `crate::served`).
 pub trait Backend: Send + Sync + 'static {
-    /// Body of `GET /spawner/v1/images` (only asked for once a listing exists).
-    fn spawner_images(&self) -> SpawnerImages;
-    /// Body of `GET /spawner/v1/prepulls`.
-    fn prepulls(&self) -> PrepullerStatus;
-    /// Body of `GET /spawner/v1/menu` and data of the lab form.
-    fn menu(&self) -> MenuImages;
-    /// The body of `/spawner/v1/images`, serialised. Implementations that serve many requests
-    /// cache it (see `crate::body`).
-    fn spawner_images_body(&self) -> JsonBody {
-        JsonBody::new(&self.spawner_images())
-    }
-    /// The body of `/spawner/v1/prepulls`, serialised. Implementations that serve many
-    /// nodes serialise it away from the threads that answer requests.
-    fn prepulls_body(&self) -> impl Future<Output = JsonBody> + Send {
-        std::future::ready(JsonBody::new(&self.prepulls()))
-    }
-    /// The body of `/spawner/v1/menu`, serialised (off the request threads, as above).
-    fn menu_body(&self) -> impl Future<Output = JsonBody> + Send {
-        std::future::ready(JsonBody::new(&self.menu()))
-    }
+    /// The body of `GET /spawner/v1/images`, serialised (only asked for once a listing
+    /// exists). The service makes it once per snapshot (see `crate::body`).
+    fn spawner_images_body(&self) -> JsonBody;
+    /// The body of `GET /spawner/v1/prepulls`, serialised away from the threads that answer
+    /// requests (thousands of nodes make it large).
+    fn prepulls_body(&self) -> impl Future<Output = JsonBody> + Send;
+    /// The body of `GET /spawner/v1/menu`, serialised (off the request threads, as above).
+    fn menu_body(&self) -> impl Future<Output = JsonBody> + Send;
     /// The lab form's sizes and how it authenticates users.
     fn lab_form(&self) -> &LabForm;
-    /// The images half of the lab form for the current menu (see `pages::lab_form`); the
-    /// service renders it once per menu, off the request threads, and shares it.
-    fn lab_form_images(&self) -> impl Future<Output = Result<Bytes, RenderError>> + Send {
-        std::future::ready(pages::lab_form::images(&self.menu()))
-    }
-    /// `GET /spawner/v1/images/{tag}`.
-    fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError>;
+    /// The images half of the lab form for the current menu (see `pages::lab_form`), read
+    /// from the cached menu: rendered once per menu, off the request threads, and shared.
+    fn lab_form_images(&self) -> impl Future<Output = Result<Bytes, RenderError>> + Send;
+    /// `GET /spawner/v1/images/{tag}`, from the listing alone (never asks the registry).
+    fn listed_image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError>;
     /// `POST /spawner/v1/images/resolve`.
     fn resolve(
         &self,
@@ -169,10 +160,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ResolvedImage, LookupError>> + Send;
     /// What the status pages show. Pages call it off the async worker threads: the first
     /// call for a snapshot may build its grid (milliseconds at 5,000 nodes).
-    fn status(&self) -> StatusView;
+    fn status(&self) -> StatusReport;
     /// Whether a listing exists: until then the routes that read it answer 503.
     fn has_listing(&self) -> bool;
     /// `GET /readyz`: ready once a listing exists and every task the API depends on runs.
     fn ready(&self) -> Result<(), NotReady>;
+    /// What `/metrics` shows, read at scrape time.
     fn metrics(&self) -> MetricsSnapshot;
 }

@@ -1,9 +1,10 @@
 //! JSON bodies serialised once and shared by every request that asks for them.
 //!
 //! The spawner's bodies are large (a busy repository makes `/spawner/v1/images` megabytes long)
-//! and read far more often than they change, so the state serialises each one once per world
-//! and requests clone a reference-counted buffer. Clients that accept gzip get a compressed
-//! copy, also made once, which is what keeps large bodies cheap to send at a high request rate.
+//! and read far more often than they change, so the served snapshot (`crate::snapshot`)
+//! serialises each one once and requests clone a reference-counted buffer. Clients that
+//! accept gzip get a compressed copy, also made once, which is what keeps large bodies cheap
+//! to send at a high request rate.
 
 use axum::body::Bytes;
 use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};

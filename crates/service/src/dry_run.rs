@@ -2,10 +2,11 @@
 //! a list of nodes; what the service would serve and the prepull pods it would create.
 //!
 //! It lives here, not in the binary, because it is the service's own logic run once: the same
-//! world, the same views and the same pod names and template as `serve`. The binary only
+//! `ListingOnNodes`, the same answers (`crate::served`) and the same pod names and template
+//! as `serve`. The binary only
 //! chooses the nodes, parses arguments and prints one of the outputs.
 
-use crate::views::{self, PrepullErrors, World};
+use crate::served::{self, ListingOnNodes, PrepullErrors};
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_model::listing::Listing;
@@ -49,30 +50,34 @@ pub async fn list_once(config: &Config, config_dir: &Path) -> Result<Listing, Li
         .map_err(ListingError::Registry)
 }
 
-/// What one refresh over these nodes gives: the world, its prepull plan and the pods in the
-/// order the prepuller would start them.
+/// What one refresh over these nodes gives: the listing on nodes, its prepull plan and the
+/// pods in the order the prepuller would start them.
 pub struct DryRun {
-    pub world: World,
+    pub listing_on_nodes: ListingOnNodes,
     pub plan: PrepullPlan,
     pub pods: Vec<PlannedPod>,
 }
 
 impl DryRun {
     pub fn new(listing: Listing, nodes: &[NodeInfo], config: &Config) -> DryRun {
-        let world = World::new(Arc::new(listing), nodes, config, &PulledSet::default());
-        let plan = views::prepull_plan(&world);
+        let world = ListingOnNodes::new(Arc::new(listing), nodes, config, &PulledSet::default());
+        let plan = served::prepull_plan(&world);
         let pods = planned_pods(&plan);
-        DryRun { world, plan, pods }
+        DryRun {
+            listing_on_nodes: world,
+            plan,
+            pods,
+        }
     }
 
     /// The one JSON object of `plan --output json`: what the spawner routes would answer, and
     /// the pods. Scripts (and the conformance suite) read it; its shape does not change.
     pub fn json(&self, config: &Config, now: DateTime<Utc>) -> serde_json::Value {
-        let world = &self.world;
+        let world = &self.listing_on_nodes;
         serde_json::json!({
-            "images": views::spawner_images(world, &config.images.recommended_tag),
-            "prepulls": views::prepuller_status(world, config, &PrepullErrors::new()),
-            "menu": views::menu(world, config, now),
+            "images": served::spawner_images(world, &config.images.recommended_tag),
+            "prepulls": served::prepuller_status(world, config, &PrepullErrors::new()),
+            "menu": served::menu(world, config, now),
             "pods": self.pods,
         })
     }

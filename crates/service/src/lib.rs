@@ -10,7 +10,13 @@
 //! - `metrics`: `/metrics` through prometheus-client: the backend's metrics snapshot and the
 //!   HTTP request histograms.
 //! - `openapi`: the OpenAPI document of the JSON routes.
-//! - `state`: the live state the routes read, rebuilt when an input changes.
+//! - `served`: what is served, as pure functions of one `ListingOnNodes` (a listing on the
+//!   selected nodes): the spawner API's bodies, lookups, prepull images and plan; shared with
+//!   the `plan` command.
+//! - `snapshot`: the served snapshot (`ServedSnapshot`: a listing on nodes and the prepuller's
+//!   status), the bodies made once from it, and the status report and metrics computed from
+//!   it, for the service and its HTTP tests alike.
+//! - `state`: the live state the routes read (`ServiceState`), rebuilt when an input changes.
 //! - `text`: sizes and digests as people read them (status pages, `plan` tables).
 //! - `refresh`: the registry refresh loop and its record (last success, last error).
 //! - `run`: `serve`, which checks everything that can be checked, then starts every task
@@ -19,10 +25,8 @@
 //!   pure functions of the served snapshot.
 //! - `supervise`: restarts a long-running task that died, and reports it (readiness,
 //!   notices on the status pages, metrics).
-//! - `warm`: warm nodes as the service sees them (cold nodes of a world, the releases'
-//!   metrics).
-//! - `views`: the bodies of the spawner API, computed from one `World` (listing, nodes,
-//!   presence); pure, shared with the `plan` command.
+//! - `warm`: warm nodes as the service sees them (cold nodes of a listing on nodes,
+//!   the releases' metrics).
 
 pub mod backend;
 pub mod body;
@@ -34,9 +38,10 @@ pub mod openapi;
 pub mod pages;
 pub mod refresh;
 pub mod run;
+pub mod served;
+pub mod snapshot;
 pub mod state;
 pub mod status;
 pub mod supervise;
 pub mod text;
-pub mod views;
 pub mod warm;

@@ -1,6 +1,6 @@
 //! Supervision of the service's long-running tasks.
 //!
-//! The refresh loop, the world task, the node watcher and the prepuller each run for as long
+//! The refresh loop, the snapshot task, the node watcher and the prepuller each run for as long
 //! as the service does. One that dies (a panic, or an end nobody asked for) must not leave the
 //! service looking healthy with its data frozen: the supervisor notices, records why, runs the
 //! task's clean-up (the prepuller releases its Lease, so that a healthy replica prepulls) and
@@ -11,7 +11,7 @@
 //!
 //! No input is known to kill a task; [`Faults`] lets tests kill or panic one from outside.
 
-use crate::backend::{NotReady, TaskMetrics, TaskView};
+use crate::backend::{NotReady, TaskMetrics, TaskReport};
 use crate::state::lock;
 use rsp_retry::Backoff;
 use std::any::Any;
@@ -28,7 +28,8 @@ use tokio::time::Instant;
 pub enum Task {
     /// Lists the registry every `refreshInterval`.
     Refresh,
-    /// Rebuilds the world the API answers from.
+    /// Rebuilds the served snapshot the API answers from (`state::snapshot_task`; named
+    /// `world` in metrics and logs, as it always was).
     World,
     /// Watches the selected nodes.
     NodeWatcher,
@@ -120,10 +121,10 @@ impl Health {
     }
 
     /// Every task that was started, for the status pages' notices.
-    pub fn tasks(&self) -> Vec<TaskView> {
+    pub fn tasks(&self) -> Vec<TaskReport> {
         self.records()
             .into_iter()
-            .map(|(task, record)| TaskView {
+            .map(|(task, record)| TaskReport {
                 title: task.title(),
                 running: record.running,
                 serves_the_api: task.serves_the_api(),

@@ -1,4 +1,4 @@
-//! Warm nodes on the service side (`prepuller.warmTaint`): which nodes of a world still carry
+//! Warm nodes on the service side (`prepuller.warmTaint`): which selected nodes still carry
 //! the warm taint and since when they wait, for the status pages and the cold-node gauge; and
 //! the record of the releases this replica made, for the wait histogram and the count of
 //! nodes released by the timeout.
@@ -26,7 +26,7 @@ pub const WARM_BUCKETS: [f64; 10] = [
     5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 2400.0, 3600.0,
 ];
 
-/// The warm gate in one world: the taint, the timeout's inputs and the nodes carrying it.
+/// The warm gate over one node snapshot: the taint, the timeout's inputs and the nodes carrying it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarmNodes {
     pub taint: WarmTaint,
@@ -39,14 +39,14 @@ pub struct WarmNodes {
 /// A node that carries the warm taint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColdNode {
-    /// Its index in the world's nodes.
+    /// Its index in the selected nodes (`ListingOnNodes::nodes`).
     pub index: usize,
     /// Since when it waits: its Ready transition, when it is Ready and reports one.
     pub since: Option<SystemTime>,
 }
 
 impl WarmNodes {
-    /// The gate for `nodes` (the world's selected nodes); `None` when no warm taint is
+    /// The gate for `nodes` (the selected nodes); `None` when no warm taint is
     /// configured.
     pub fn of(config: &Config, nodes: &[NodeInfo]) -> Option<WarmNodes> {
         let taint = config.prepuller.warm_taint.as_ref()?.taint();

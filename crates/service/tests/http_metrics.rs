@@ -8,6 +8,7 @@ mod http_support;
 use http_support::{app, get, TestBackend};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One sample line: name, labels, value.
 type Sample = (String, BTreeMap<String, String>, f64);
@@ -135,9 +136,12 @@ async fn scrape_text(app: &axum::Router) -> (HashMap<String, String>, Vec<Sample
     (types, samples, text)
 }
 
+/// The standard fixture with warm nodes on (node4 cold): every value derived from the served
+/// snapshot is the service's own computation over the fixture's nodes and listing.
 #[tokio::test]
 async fn metrics_parse_and_carry_every_metric() {
-    let app = app(Arc::new(TestBackend::standard()));
+    let backend = TestBackend::with_a_cold_node(Duration::from_secs(60));
+    let app = app(Arc::new(backend));
     let (types, samples, text) = scrape_text(&app).await;
     for (family, kind) in [
         ("rsp_images_refresh_total", "counter"),
@@ -207,11 +211,6 @@ async fn metrics_parse_and_carry_every_metric() {
         v("rsp_images_prepulls_total", Some(("reason", "pull_error"))),
         2.0
     );
-    // A reason with a quote and a newline survives escaping.
-    assert_eq!(
-        v("rsp_images_prepulls_total", Some(("reason", "timeout\"\n"))),
-        1.0
-    );
     assert_eq!(v("rsp_images_tags_seen", None), 5.0);
     assert_eq!(v("rsp_images_prepull_pods_in_flight", None), 1.0);
     assert_eq!(v("rsp_images_prepull_pods_max", None), 10.0);
@@ -225,18 +224,28 @@ async fn metrics_parse_and_carry_every_metric() {
     assert_eq!(v("rsp_images_warm_released_by_timeout_total", None), 1.0);
     assert_eq!(v("rsp_images_task_up", Some(("task", "refresh"))), 1.0);
     assert_eq!(v("rsp_images_task_up", Some(("task", "prepuller"))), 0.0);
-    assert_eq!(v("rsp_images_nodes_eligible", None), 2.0);
+    // node1, node2 and node4 (cold, but the warm taint does not make a node ineligible).
+    assert_eq!(v("rsp_images_nodes_eligible", None), 3.0);
     // Every reason is reported, zeros included, so a dashboard sees 0 rather than nothing.
-    for (reason, count) in [("cordoned", 1.0), ("not_ready", 0.0), ("tainted", 0.0)] {
+    // node3 carries a taint the lab does not tolerate.
+    for (reason, count) in [("cordoned", 0.0), ("not_ready", 0.0), ("tainted", 1.0)] {
         assert_eq!(
             v("rsp_images_nodes_ineligible", Some(("reason", reason))),
             count
         );
     }
+    // The weekly is on every eligible node; the daily misses on node2 and node4.
     assert_eq!(
         v(
             "rsp_images_prepull_image_missing_nodes",
             Some(("tag", "w_2077_43"))
+        ),
+        0.0
+    );
+    assert_eq!(
+        v(
+            "rsp_images_prepull_image_missing_nodes",
+            Some(("tag", "d_2077_10_23"))
         ),
         2.0
     );
@@ -305,6 +314,25 @@ async fn prometheus_gets_openmetrics() {
     assert!(
         text.contains("rsp_images_prepulls_total{outcome=\"success\"} 2\n"),
         "{text}"
+    );
+}
+
+/// A label value with a quote and a newline survives escaping. No prepuller reports such a
+/// reason (reasons are a fixed set of words), so the snapshot is made by hand.
+#[test]
+fn label_values_are_escaped() {
+    use rsp_service::backend::MetricsSnapshot;
+    use rsp_service::metrics::{render, Format, HttpMetrics};
+    let snapshot = MetricsSnapshot {
+        prepull_failures: vec![("pull_error".to_owned(), 2), ("timeout\"\n".to_owned(), 1)],
+        ..MetricsSnapshot::default()
+    };
+    let text = render(snapshot, &HttpMetrics::default(), Format::Text);
+    let (_, samples) = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let v = |name, label| sample(&samples, name, label).2;
+    assert_eq!(
+        v("rsp_images_prepulls_total", Some(("reason", "timeout\"\n"))),
+        1.0
     );
 }
 

@@ -553,7 +553,7 @@ async fn rendering_does_not_hold_the_thread_that_answers_probes() {
     assert_eq!(overview.status, 200);
     assert!(
         started.elapsed() >= Duration::from_secs(2),
-        "the page did wait for its view"
+        "the page did wait for its report"
     );
 }
 
@@ -570,9 +570,9 @@ async fn status_page_says_when_the_lab_form_is_open_or_has_no_sizes() {
 
 #[tokio::test]
 async fn a_dead_task_is_a_notice_shown_escaped() {
-    use rsp_service::backend::TaskView;
+    use rsp_service::backend::TaskReport;
     let mut backend = TestBackend::standard();
-    backend.tasks = vec![TaskView {
+    backend.tasks = vec![TaskReport {
         title: "The node watcher",
         running: false,
         serves_the_api: true,

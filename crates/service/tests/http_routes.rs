@@ -4,7 +4,7 @@
 mod http_support;
 
 use http_support::{app, get, resolve, TestBackend, PREFIX};
-use rsp_service::backend::Backend;
+use rsp_service::served;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -22,7 +22,11 @@ async fn images_omit_nulls_and_match_the_original_example() {
     let body = reply.json();
     assert_eq!(
         body,
-        serde_json::to_value(backend.spawner_images()).unwrap()
+        serde_json::to_value(served::spawner_images(
+            &backend.listing_on_nodes,
+            &backend.config.images.recommended_tag
+        ))
+        .unwrap()
     );
     // behaviour §9.3: no latest_release key; the unresolved tags have no digest key.
     assert!(body.get("latest_release").is_none());
@@ -44,7 +48,9 @@ async fn prepulls_keep_nulls() {
     let reply = get(&app, &format!("{PREFIX}/spawner/v1/prepulls")).await;
     assert_eq!(reply.status, 200);
     let body = reply.json();
-    assert_eq!(body, serde_json::to_value(backend.prepulls()).unwrap());
+    let errors = served::prepull_errors(&backend.puller);
+    let prepulls = served::prepuller_status(&backend.listing_on_nodes, &backend.config, &errors);
+    assert_eq!(body, serde_json::to_value(prepulls).unwrap());
     let node1 = &body["nodes"][0];
     assert!(node1.get("comment").is_some_and(|c| c.is_null()), "{node1}");
     assert!(body["config"]["cycle"].is_null());

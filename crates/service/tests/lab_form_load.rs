@@ -11,9 +11,10 @@
 mod serve_support;
 
 use rsp_config::Config;
+use rsp_service::run::Options;
 use rsp_testkit::gar::{generate_images, GarRepository};
 use rsp_testkit::registry::TempDir;
-use serve_support::{free_port, wait_ready};
+use serve_support::{prepare_on_loopback, wait_ready};
 use std::time::{Duration, Instant};
 
 /// Tags in the listing: enough that rendering the form on a request thread stalls probes
@@ -56,9 +57,8 @@ cluster:
 async fn probes_answer_while_large_forms_are_served() {
     let dir = TempDir::new("rsp-form-load").unwrap();
     let config = setup(dir.path());
-    let listen = format!("127.0.0.1:{}", free_port());
-    let base = format!("http://{listen}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound, addr) = tokio::sync::oneshot::channel();
     let config_dir = dir.path().to_owned();
     // The service on two worker threads of its own, as in a pod with two cores.
     let server = std::thread::spawn(move || {
@@ -67,16 +67,19 @@ async fn probes_answer_while_large_forms_are_served() {
             .enable_all()
             .build()
             .expect("a runtime");
-        runtime.block_on(rsp_service::run::serve(
-            config,
-            &config_dir,
-            &listen,
-            rsp_service::run::Environment::default(),
-            async {
-                let _ = stopped.await;
-            },
-        ))
+        runtime.block_on(async move {
+            let prepared = prepare_on_loopback(config, &config_dir, Options::default()).await;
+            bound
+                .send(prepared.local_addr().expect("a bound listener"))
+                .expect("the test waits for the address");
+            prepared
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
     });
+    let base = format!("http://{}", addr.await.expect("the service binds"));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
         .build()

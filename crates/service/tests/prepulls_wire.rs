@@ -8,7 +8,7 @@ mod serve_support;
 
 use conformance_support::{json, read};
 use rsp_config::Config;
-use rsp_service::run::Environment;
+use rsp_service::run::Options;
 use rsp_testkit::gar::{DockerImage, FakeGar, GarRepository};
 use rsp_testkit::registry::FakeDockerRegistry;
 use rsp_testkit::registry::TempDir;
@@ -113,7 +113,7 @@ async fn prepulls_body(config: &str, nodes: Value) -> Vec<u8> {
     let dir = TempDir::new("rsp-prepulls-wire").expect("a temporary directory");
     std::fs::write(dir.path().join("nodes.json"), nodes.to_string()).unwrap();
     let (config, _) = Config::from_yaml(config).expect("the fixture configuration loads");
-    let running = Running::start(config, dir.path(), Environment::default()).await;
+    let running = Running::start(config, dir.path(), Options::default()).await;
     let reply = reqwest::get(format!("{}/nublado/spawner/v1/prepulls", running.base))
         .await
         .expect("an answer");

@@ -2,14 +2,15 @@
 //! of the long-running tasks, each killed or panicked through the test-only fault hooks, after
 //! which the service must restart it (and go on working) or stop reporting ready.
 
+mod serve_support;
+
 use rsp_config::Config;
-use rsp_service::run::{prepare, Options};
+use rsp_service::run::Options;
 use rsp_service::supervise::{Fault, Faults, Task};
 use rsp_testkit::kube::{node, FakeCluster};
-use std::net::SocketAddr;
+use serve_support::{eventually, Running};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use std::time::Duration;
 
 const REGISTRY: &str = "registry.example";
 const REPOSITORY: &str = "lsst/sciplat-lab";
@@ -45,138 +46,51 @@ fn config(dir: &Path, cluster: &str) -> Config {
         .0
 }
 
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let response = reqwest::get(format!("http://{addr}{path}"))
-        .await
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
-
-/// Polls `check` every 20 ms until it holds, for at most `timeout`.
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The value of a sample of `/metrics`, e.g. `rsp_images_task_restarts_total{task="world"}`.
-async fn metric(addr: SocketAddr, sample: &str) -> Option<f64> {
-    let (_, text) = get(addr, "/metrics").await;
-    text.lines()
-        .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
-}
-
-async fn restarts(addr: SocketAddr, task: Task) -> f64 {
+async fn restarts(service: &Running, task: Task) -> f64 {
     let sample = format!("rsp_images_task_restarts_total{{task=\"{}\"}}", task.name());
-    metric(addr, &sample).await.unwrap_or(0.0)
+    service.metric(&sample).await.unwrap_or(0.0)
 }
 
-/// A running service; dropping it stops it.
-struct Service {
-    addr: SocketAddr,
-    faults: Faults,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+/// The nodes `/prepulls` lists.
+async fn nodes(service: &Running) -> Vec<String> {
+    let (_, body) = service.get("/nublado/spawner/v1/prepulls").await;
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    body["nodes"]
+        .as_array()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter_map(|node| node["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-impl Service {
-    async fn start(config: Config, dir: &Path, cluster: Option<&FakeCluster>) -> Service {
-        let faults = Faults::for_tests();
-        let options = Options {
-            kube_client: cluster.map(FakeCluster::client),
-            faults: faults.clone(),
-            ..Options::default()
-        };
-        let prepared = prepare(config, dir, "127.0.0.1:0", options)
-            .await
-            .expect("the service starts");
-        let addr = prepared.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            prepared
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("the service runs");
-        });
-        let service = Service {
-            addr,
-            faults,
-            stop: Some(stop),
-            task: Some(task),
-        };
-        service.wait_ready().await;
-        service
-    }
+/// Adds a node to the cluster and waits until the API lists it.
+async fn serves_a_new_node(service: &Running, cluster: &FakeCluster, name: &str) {
+    cluster.add_node(node(name));
+    eventually("the new node served", Duration::from_secs(10), || async {
+        nodes(service).await.iter().any(|node| node == name)
+    })
+    .await;
+}
 
-    async fn wait_ready(&self) {
-        eventually("ready", Duration::from_secs(20), || async {
-            get(self.addr, "/readyz").await.0 == 200
-        })
-        .await;
-    }
-
-    /// The nodes `/prepulls` lists.
-    async fn nodes(&self) -> Vec<String> {
-        let (_, body) = get(self.addr, "/nublado/spawner/v1/prepulls").await;
-        let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        body["nodes"]
-            .as_array()
-            .map(|nodes| {
-                nodes
-                    .iter()
-                    .filter_map(|node| node["name"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Adds a node to the cluster and waits until the API lists it.
-    async fn serves_a_new_node(&self, cluster: &FakeCluster, name: &str) {
-        cluster.add_node(node(name));
-        eventually("the new node served", Duration::from_secs(10), || async {
-            self.nodes().await.iter().any(|node| node == name)
-        })
-        .await;
-    }
-
-    /// Kills `task`, waits for its restart, and checks the status page says so.
-    async fn kill_and_wait_for_restart(&self, task: Task, fault: Fault) {
-        let before = restarts(self.addr, task).await;
-        self.faults.inject(task, fault);
-        eventually("the task restarted", Duration::from_secs(10), || async {
-            restarts(self.addr, task).await > before
-        })
-        .await;
-        let up = format!("rsp_images_task_up{{task=\"{}\"}}", task.name());
-        assert_eq!(metric(self.addr, &up).await, Some(1.0));
-        let (_, page) = get(self.addr, "/nublado/").await;
-        assert!(
-            page.contains(&format!("{} was restarted", task.title())),
-            "the status page says so: {page}"
-        );
-        self.wait_ready().await;
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .expect("the service stops")
-                .expect("the service task ends cleanly");
-        }
-    }
+/// Kills `task`, waits for its restart, and checks the status page says so.
+async fn kill_and_wait_for_restart(service: &Running, task: Task, fault: Fault) {
+    let before = restarts(service, task).await;
+    service.faults.inject(task, fault);
+    eventually("the task restarted", Duration::from_secs(10), || async {
+        restarts(service, task).await > before
+    })
+    .await;
+    let up = format!("rsp_images_task_up{{task=\"{}\"}}", task.name());
+    assert_eq!(service.metric(&up).await, Some(1.0));
+    let (_, page) = service.get("/nublado/").await;
+    assert!(
+        page.contains(&format!("{} was restarted", task.title())),
+        "the status page says so: {page}"
+    );
+    service.wait_ready().await;
 }
 
 /// Whether kubelet reports the weekly on `node`.
@@ -192,14 +106,19 @@ fn has_weekly(cluster: &FakeCluster, node: &str) -> bool {
         })
 }
 
-/// A fake cluster with two lab nodes and the service on it.
-async fn on_a_cluster(name: &str) -> (FakeCluster, Service) {
+/// A fake cluster with two lab nodes and the service on it, with fault hooks.
+async fn on_a_cluster(name: &str) -> (FakeCluster, Running) {
     let cluster = FakeCluster::start().await;
     cluster.add_node(node("node1"));
     cluster.add_node(node("node2"));
     let dir = temp_dir(name);
     write_snapshot(&dir);
-    let service = Service::start(config(&dir, ""), &dir, Some(&cluster)).await;
+    let options = Options {
+        kube_client: Some(cluster.client()),
+        faults: Faults::for_tests(),
+        ..Options::default()
+    };
+    let service = Running::start(config(&dir, ""), &dir, options).await;
     let prepulled = cluster
         .wait_until(Duration::from_secs(20), |c| {
             has_weekly(c, "node1") && has_weekly(c, "node2")
@@ -212,15 +131,13 @@ async fn on_a_cluster(name: &str) -> (FakeCluster, Service) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panicking_refresh_loop_is_restarted_and_refreshes_go_on() {
     let (_cluster, service) = on_a_cluster("refresh").await;
-    service
-        .kill_and_wait_for_restart(Task::Refresh, Fault::Panic)
-        .await;
+    kill_and_wait_for_restart(&service, Task::Refresh, Fault::Panic).await;
     let success = "rsp_images_refresh_total{outcome=\"success\"}";
-    let after_restart = metric(service.addr, success).await.unwrap();
+    let after_restart = service.metric(success).await.unwrap();
     eventually(
         "a refresh after the restart",
         Duration::from_secs(10),
-        || async { metric(service.addr, success).await.unwrap() > after_restart },
+        || async { service.metric(success).await.unwrap() > after_restart },
     )
     .await;
     service.stop().await;
@@ -229,17 +146,15 @@ async fn a_panicking_refresh_loop_is_restarted_and_refreshes_go_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refresh_loop_that_keeps_ending_makes_the_service_unready_until_it_runs() {
     let (_cluster, service) = on_a_cluster("unready").await;
-    service
-        .kill_and_wait_for_restart(Task::Refresh, Fault::End)
-        .await;
+    kill_and_wait_for_restart(&service, Task::Refresh, Fault::End).await;
     // A second death in a row waits before the restart; meanwhile the service is not ready.
     service.faults.inject(Task::Refresh, Fault::End);
     eventually("not ready", Duration::from_secs(5), || async {
-        let (status, body) = get(service.addr, "/readyz").await;
+        let (status, body) = service.get("/readyz").await;
         status == 503 && body.contains("The registry refresh loop is not running")
     })
     .await;
-    let (_, page) = get(service.addr, "/nublado/").await;
+    let (_, page) = service.get("/nublado/").await;
     assert!(page.contains("The registry refresh loop is down"), "{page}");
     service.wait_ready().await;
     service.stop().await;
@@ -248,25 +163,21 @@ async fn a_refresh_loop_that_keeps_ending_makes_the_service_unready_until_it_run
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panicking_world_task_is_restarted_and_follows_the_nodes_again() {
     let (cluster, service) = on_a_cluster("world").await;
-    service
-        .kill_and_wait_for_restart(Task::World, Fault::Panic)
-        .await;
-    service.serves_a_new_node(&cluster, "node3").await;
+    kill_and_wait_for_restart(&service, Task::World, Fault::Panic).await;
+    serves_a_new_node(&service, &cluster, "node3").await;
     service.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panicking_node_watcher_is_restarted_and_sees_new_nodes() {
     let (cluster, service) = on_a_cluster("nodes").await;
-    service
-        .kill_and_wait_for_restart(Task::NodeWatcher, Fault::Panic)
-        .await;
+    kill_and_wait_for_restart(&service, Task::NodeWatcher, Fault::Panic).await;
     assert_eq!(
-        service.nodes().await,
+        nodes(&service).await,
         ["node1", "node2"],
         "nodes kept meanwhile"
     );
-    service.serves_a_new_node(&cluster, "node3").await;
+    serves_a_new_node(&service, &cluster, "node3").await;
     service.stop().await;
 }
 
@@ -281,20 +192,14 @@ async fn a_dying_prepuller_releases_its_lease_and_is_restarted() {
             .and_then(|lease| lease.spec?.holder_identity)
     };
     assert!(holder().is_some(), "the replica holds the Lease");
-    service
-        .kill_and_wait_for_restart(Task::Prepuller, Fault::Panic)
-        .await;
+    kill_and_wait_for_restart(&service, Task::Prepuller, Fault::Panic).await;
     // Dying again in a row, it waits before the restart: the Lease is free meanwhile.
     service.faults.inject(Task::Prepuller, Fault::Panic);
     eventually("the Lease released", Duration::from_secs(5), || async {
         holder().is_none()
     })
     .await;
-    assert_eq!(
-        get(service.addr, "/readyz").await.0,
-        200,
-        "the API still serves"
-    );
+    assert_eq!(service.get("/readyz").await.0, 200, "the API still serves");
     eventually("the Lease taken back", Duration::from_secs(10), || async {
         holder().is_some()
     })
@@ -311,31 +216,32 @@ async fn a_dying_prepuller_releases_its_lease_and_is_restarted() {
     );
 }
 
-/// Readiness follows the state: a world is `listed` exactly when it was built from a
+/// Readiness follows the state: a served snapshot is `listed` exactly when it was built from a
 /// refreshed listing, whichever comes first, so `readyz` never turns 200 before the API
 /// answers from that listing (an end-to-end finding), nor stays 503 after.
 #[tokio::test]
-async fn a_world_is_listed_exactly_when_built_from_a_refreshed_listing() {
+async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
     use rsp_kube::prepuller::PrepullerStatus;
     use rsp_model::listing::Listing;
-    use rsp_service::state::{world_task, Current};
-    use rsp_service::views::World;
+    use rsp_service::served::ListingOnNodes;
+    use rsp_service::snapshot::{ListingOrigin, ServedSnapshot};
+    use rsp_service::state::snapshot_task;
     use std::sync::Arc;
     use tokio::sync::watch;
 
     let dir = temp_dir("listed");
     let config = Arc::new(config(&dir, ""));
     let placeholder = Arc::new(Listing::empty(REGISTRY, REPOSITORY));
-    let world = World::new(Arc::clone(&placeholder), &[], &config, &Default::default());
-    let (current_tx, mut current) = watch::channel(Arc::new(Current::new(
+    let world = ListingOnNodes::new(Arc::clone(&placeholder), &[], &config, &Default::default());
+    let (current_tx, mut current) = watch::channel(Arc::new(ServedSnapshot::new(
         world,
         Arc::new(PrepullerStatus::default()),
-        false,
+        ListingOrigin::Placeholder,
     )));
     let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
     let (nodes_tx, nodes) = watch::channel(None);
     let (puller_tx, puller) = watch::channel(Arc::new(PrepullerStatus::default()));
-    let task = tokio::spawn(world_task(
+    let task = tokio::spawn(snapshot_task(
         Arc::clone(&config),
         Arc::clone(&placeholder),
         listings,
@@ -355,8 +261,8 @@ async fn a_world_is_listed_exactly_when_built_from_a_refreshed_listing() {
     )
     .await
     .expect("listed within 5 s")
-    .expect("the world task runs");
-    assert!(Arc::ptr_eq(&listed.world.listing, &refreshed));
+    .expect("the snapshot task runs");
+    assert!(Arc::ptr_eq(&listed.listing_on_nodes.listing, &refreshed));
     drop(listed);
     task.abort();
     drop((listings_tx, puller_tx));

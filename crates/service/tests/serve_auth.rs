@@ -5,7 +5,7 @@
 mod serve_support;
 
 use rsp_config::Config;
-use rsp_service::run::Environment;
+use rsp_service::run::{Environment, Options};
 use rsp_testkit::gafaelfawr::{user_info, FakeGafaelfawr, FakeRepertoire, Recorded};
 use serve_support::Running;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ async fn user_information_only_where_configured() {
 
     // gafaelfawr.url: the headers are required, the quota filters the sizes.
     let config = demo_config(&format!("gafaelfawr:\n  url: {}\n", gafaelfawr.url()));
-    let running = Running::start(config, Path::new("."), Environment::default()).await;
+    let running = Running::start(config, Path::new("."), Options::default()).await;
     let base = running.base.clone();
     assert_eq!(form(&base, "alice", None).await.0, 422);
     let (status, html) = form(&base, "alice", Some(&token)).await;
@@ -71,7 +71,11 @@ async fn user_information_only_where_configured() {
     let environment = Environment {
         repertoire_base_url: Some(repertoire.base_url()),
     };
-    let running = Running::start(demo_config(""), Path::new("."), environment).await;
+    let options = Options {
+        environment,
+        ..Options::default()
+    };
+    let running = Running::start(demo_config(""), Path::new("."), options).await;
     let base = running.base.clone();
     assert_eq!(form(&base, "alice", None).await.0, 422);
     assert_eq!(form(&base, "alice", Some(&token)).await.0, 200);
@@ -80,7 +84,7 @@ async fn user_information_only_where_configured() {
     running.stop().await;
 
     // Neither: the open form, with every size, and a notice.
-    let running = Running::start(demo_config(""), Path::new("."), Environment::default()).await;
+    let running = Running::start(demo_config(""), Path::new("."), Options::default()).await;
     let base = running.base.clone();
     let (status, html) = form(&base, "anyone", None).await;
     assert_eq!(status, 200);

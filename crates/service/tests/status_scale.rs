@@ -4,7 +4,7 @@
 mod scale_support;
 
 use rsp_service::pages;
-use rsp_service::status::{CellKind, NodeFilter, NodeQuery, NodeSort, StatusView};
+use rsp_service::status::{CellKind, NodeFilter, NodeQuery, NodeSort, StatusReport};
 use scale_support::{long_error_node, Pattern, PATTERNS};
 use std::time::SystemTime;
 
@@ -14,11 +14,11 @@ const NODES: usize = 5_000;
 const PREFIX: &str = "/nublado";
 
 /// Every page a person can open, by name: the overview, node lists, the heaviest node.
-fn pages(view: &StatusView) -> Vec<(String, usize)> {
+fn pages(report: &StatusReport) -> Vec<(String, usize)> {
     let now = SystemTime::now();
     let mut sizes = vec![(
         "overview".to_owned(),
-        pages::overview(view, PREFIX, now)
+        pages::overview(report, PREFIX, now)
             .expect("the overview renders")
             .len(),
     )];
@@ -39,10 +39,10 @@ fn pages(view: &StatusView) -> Vec<(String, usize)> {
         },
     ];
     for query in lists {
-        let html = pages::node_list(view, &query, PREFIX, now).expect("the node list renders");
+        let html = pages::node_list(report, &query, PREFIX, now).expect("the node list renders");
         sizes.push((format!("node list {query:?}"), html.len()));
     }
-    let node = pages::node_detail(view, &long_error_node(), PREFIX, now)
+    let node = pages::node_detail(report, &long_error_node(), PREFIX, now)
         .expect("the node exists")
         .expect("the node page renders");
     sizes.push(("node with the longest errors".to_owned(), node.len()));
@@ -52,8 +52,8 @@ fn pages(view: &StatusView) -> Vec<(String, usize)> {
 #[test]
 fn no_page_is_heavier_than_a_few_hundred_kilobytes_at_5000_nodes() {
     for pattern in PATTERNS {
-        let view = scale_support::view(NODES, pattern);
-        for (page, bytes) in pages(&view) {
+        let report = scale_support::report(NODES, pattern);
+        for (page, bytes) in pages(&report) {
             eprintln!("{pattern:?}: {page}: {bytes} bytes");
             assert!(
                 bytes <= PAGE_BYTES_MAX,
@@ -67,8 +67,8 @@ fn no_page_is_heavier_than_a_few_hundred_kilobytes_at_5000_nodes() {
 fn the_overview_does_not_grow_with_the_nodes() {
     let now = SystemTime::now();
     let size = |nodes| {
-        let view = scale_support::view(nodes, Pattern::Mixed);
-        pages::overview(&view, PREFIX, now)
+        let report = scale_support::report(nodes, Pattern::Mixed);
+        pages::overview(&report, PREFIX, now)
             .expect("the overview renders")
             .len()
     };

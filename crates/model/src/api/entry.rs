@@ -109,7 +109,7 @@ impl Serialize for OtherTags<'_> {
 
 /// The body of `GET {prefix}/spawner/v1/images`, borrowed; absent entries are omitted.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct SpawnerImagesView<'a> {
+pub struct BorrowedSpawnerImages<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recommended: Option<SpawnerEntry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,7 +121,7 @@ pub struct SpawnerImagesView<'a> {
     pub all: Vec<SpawnerEntry<'a>>,
 }
 
-impl SpawnerImagesView<'_> {
+impl BorrowedSpawnerImages<'_> {
     pub fn into_owned(self) -> SpawnerImages {
         SpawnerImages {
             recommended: self.recommended.map(SpawnerEntry::into_owned),
@@ -196,7 +196,7 @@ mod tests {
             let owned = serde_json::to_string(&entry.into_owned()).unwrap();
             assert_eq!(borrowed, owned);
         }
-        let body = SpawnerImagesView {
+        let body = BorrowedSpawnerImages {
             recommended: entries.first().copied(),
             latest_weekly: None,
             latest_daily: None,

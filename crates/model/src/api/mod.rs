@@ -9,7 +9,7 @@
 mod entry;
 mod resolve;
 
-pub use entry::{SpawnerEntry, SpawnerImagesView};
+pub use entry::{BorrowedSpawnerImages, SpawnerEntry};
 pub use resolve::{FormField, ImageClass, ResolveRequest, ResolvedImage};
 
 use crate::catalog::{Image, NodePresence, NodeSet};

@@ -11,10 +11,38 @@ use crate::RegistryError;
 use rsp_model::api::ResolvedImage;
 use rsp_model::listing::{Listing, LookupError};
 use rsp_model::reference::{DockerReference, TagReference};
+use std::future::Future;
+
+/// What a lookup asks of the registry: the digest a tag has now, for a tag the listing holds
+/// without one. Every [`ImageSource`] is one; the HTTP tests give the service's lookups a
+/// fake with nothing else to implement.
+pub trait DigestLookup: Send + Sync {
+    /// The registry's current digest of `tag` (`None`: no such tag now).
+    fn current_digest(
+        &self,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
+
+    /// Registry host and repository path as image references spell them.
+    fn image_repository(&self) -> (&str, &str);
+}
+
+impl<S: ImageSource> DigestLookup for S {
+    fn current_digest(
+        &self,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send {
+        self.fetch_digest(tag)
+    }
+
+    fn image_repository(&self) -> (&str, &str) {
+        self.registry_and_repository()
+    }
+}
 
 /// The image a tag names: from the listing, or for a Docker tag outside the prepull set, with
-/// the digest the registry gives now (not cached: tags move).
-pub async fn image_for_tag_name<S: ImageSource>(
+/// the digest the registry gives now (not cached: tags move), so it may ask the registry.
+pub async fn image_for_tag_asking_registry<S: DigestLookup>(
     source: &S,
     listing: &Listing,
     tag: &str,
@@ -28,13 +56,13 @@ pub async fn image_for_tag_name<S: ImageSource>(
         .as_ref()
         .and_then(|tags| tags.get(tag))
         .ok_or_else(not_found)?;
-    let digest = match source.fetch_digest(tag).await {
+    let digest = match source.current_digest(tag).await {
         Ok(digest) => digest.ok_or_else(not_found)?,
         // Deleted since the listing: no such image now, not a failing registry.
         Err(error) if error.is_not_found() => return Err(not_found()),
         Err(error) => return Err(registry_failed(error)),
     };
-    let (registry, repository) = source.registry_and_repository();
+    let (registry, repository) = source.image_repository();
     let reference = TagReference {
         registry,
         repository,
@@ -51,7 +79,7 @@ pub async fn image_for_tag_name<S: ImageSource>(
 }
 
 /// The image a user-chosen reference names.
-pub async fn image_for_reference<S: ImageSource>(
+pub async fn image_for_reference<S: DigestLookup>(
     source: &S,
     listing: &Listing,
     text: &str,
@@ -61,7 +89,7 @@ pub async fn image_for_reference<S: ImageSource>(
     let not_found = || LookupError::UnknownImage(format!("Docker reference \"{text}\" not found"));
     let no_tag =
         || LookupError::InvalidReference(format!("Docker reference \"{text}\" has no tag"));
-    let (registry, repository) = source.registry_and_repository();
+    let (registry, repository) = source.image_repository();
     let ours = reference.registry == registry && reference.repository == repository;
     match (&reference.tag, &reference.digest) {
         // The original checks for a tag before the registry for complete listings.
@@ -74,7 +102,7 @@ pub async fn image_for_reference<S: ImageSource>(
             .map(ResolvedImage::from)
             .ok_or_else(not_found),
         (Some(tag), digest) => {
-            let image = match image_for_tag_name(source, listing, tag).await {
+            let image = match image_for_tag_asking_registry(source, listing, tag).await {
                 Err(LookupError::UnknownImage(_)) => return Err(not_found()),
                 other => other?,
             };

@@ -7,8 +7,9 @@
 //! - `google`: Artifact Registry, every tag with digest and size in a few paged calls;
 //! - `docker`: a Docker Registry v2, tags listed, digests fetched for the prepull set only;
 //! - `snapshot`: a listing saved by `rsp-images snapshot`, for running without a registry;
-//! - `lookup`: `image_for_reference` / `image_for_tag_name` over a listing, which may ask the
-//!   source for a digest (Docker tags outside the prepull set).
+//! - `lookup`: `image_for_reference` / `image_for_tag_asking_registry` over a listing, which
+//!   may ask the registry for a digest (Docker tags outside the prepull set) through
+//!   [`DigestLookup`], the one operation of a source that lookups need.
 
 mod docker;
 mod google;
@@ -17,7 +18,7 @@ mod snapshot;
 
 pub use docker::{DockerSource, LOOKUP_BUDGET};
 pub use google::{listing_from_gar, GoogleSource};
-pub use lookup::{image_for_reference, image_for_tag_name};
+pub use lookup::{image_for_reference, image_for_tag_asking_registry, DigestLookup};
 pub use snapshot::{write_snapshot, SnapshotSource};
 
 use crate::RegistryError;

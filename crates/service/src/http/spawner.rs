@@ -88,7 +88,7 @@ pub async fn image_named_resolve<B: Backend>(
 
 fn lookup<B: Backend>(backend: &B, tag: &str) -> Result<Json<PrepulledImage>, ApiError> {
     backend
-        .image_for_tag(tag)
+        .listed_image_for_tag(tag)
         .map(Json)
         .map_err(|e| ApiError::lookup(e, &["path", "tag"], StatusCode::NOT_FOUND))
 }

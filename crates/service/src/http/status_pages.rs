@@ -1,7 +1,7 @@
 //! The status pages: the overview (`{prefix}/`), the node list (`{prefix}/nodes`) and a node's
-//! page (`{prefix}/nodes/{name}`), all read from one [`StatusView`].
+//! page (`{prefix}/nodes/{name}`), all read from one [`StatusReport`].
 //!
-//! Reading the view (its grid is built at the first page view of a snapshot: milliseconds at
+//! Reading the report (its grid is built at the first page view of a snapshot: milliseconds at
 //! 5,000 nodes) and rendering run on tokio's blocking pool, never on the async worker threads
 //! that answer `/healthz`, `/readyz` and the spawner; at most [`CONCURRENT_RENDERS`] at a time,
 //! and requests waiting for their turn hold no thread at all.
@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::html::{internal_error, respond};
 use crate::backend::Backend;
 use crate::pages;
-use crate::status::{NodeParams, NodeQuery, StatusView};
+use crate::status::{NodeParams, NodeQuery, StatusReport};
 
 /// Pages rendered at once: one per core of a small pod; people read these pages, not robots.
 pub const CONCURRENT_RENDERS: usize = 2;
@@ -38,18 +38,18 @@ impl Pages {
         }
     }
 
-    /// Reads the backend's view and answers `page` of it, on the blocking pool.
+    /// Reads the backend's report and answers `page` of it, on the blocking pool.
     async fn render<B: Backend>(
         &self,
         backend: Arc<B>,
-        page: impl FnOnce(&StatusView, &str, SystemTime) -> Response + Send + 'static,
+        page: impl FnOnce(&StatusReport, &str, SystemTime) -> Response + Send + 'static,
     ) -> Response {
         // The semaphore is never closed; should it be, answering without a permit is safe.
         let _permit = Arc::clone(&self.renders).acquire_owned().await.ok();
         let prefix = Arc::clone(&self.prefix);
         let rendered = tokio::task::spawn_blocking(move || {
-            let view = backend.status();
-            page(&view, &prefix, SystemTime::now())
+            let report = backend.status();
+            page(&report, &prefix, SystemTime::now())
         })
         .await;
         rendered.unwrap_or_else(|error| {
@@ -62,8 +62,8 @@ impl Pages {
 /// `GET {prefix}/`.
 pub async fn overview<B: Backend>(State(backend): State<Arc<B>>, pages: Pages) -> Response {
     pages
-        .render(backend, |view, prefix, now| {
-            respond(pages::overview(view, prefix, now))
+        .render(backend, |report, prefix, now| {
+            respond(pages::overview(report, prefix, now))
         })
         .await
 }
@@ -84,9 +84,9 @@ pub async fn node_list<B: Backend>(
         }
     };
     pages
-        .render(backend, move |view, prefix, now| {
-            match NodeQuery::parse(&params, &view.grid) {
-                Ok(query) => respond(pages::node_list(view, &query, prefix, now)),
+        .render(backend, move |report, prefix, now| {
+            match NodeQuery::parse(&params, &report.grid) {
+                Ok(query) => respond(pages::node_list(report, &query, prefix, now)),
                 Err(error) => invalid_query(&["query", error.parameter], error.to_string()),
             }
         })
@@ -104,8 +104,9 @@ pub async fn node<B: Backend>(
         Err(rejection) => return ApiError::from(rejection).into_response(),
     };
     pages
-        .render(backend, move |view, prefix, now| {
-            match pages::node_detail(view, &name, prefix, now) {
+        .render(
+            backend,
+            move |report, prefix, now| match pages::node_detail(report, &name, prefix, now) {
                 Some(page) => respond(page),
                 None => ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -114,8 +115,8 @@ pub async fn node<B: Backend>(
                     "unknown_node",
                 )
                 .into_response(),
-            }
-        })
+            },
+        )
         .await
 }
 

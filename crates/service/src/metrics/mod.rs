@@ -1,8 +1,9 @@
 //! `GET /metrics`: the service's Prometheus metrics, written by `prometheus-client`.
 //!
 //! Two kinds of values meet here. What the service already keeps as state (refresh record,
-//! prepuller status, the world) is read at scrape time as one [`MetricsSnapshot`], plain data
-//! that other modules fill in, and `snapshot.rs` turns it into series, one line per series.
+//! prepuller status, the listing on nodes) is read at scrape time as one [`MetricsSnapshot`],
+//! plain data that `ServedSnapshot::metrics` (`crate::snapshot`) fills in, and
+//! `metrics/snapshot.rs` turns it into series, one line per series.
 //! What happens per request (the HTTP latency histograms) is counted live by `http.rs`.
 //!
 //! Prometheus asks for OpenMetrics and gets it; any other client (curl, `promtool check

@@ -6,7 +6,7 @@
 //! and percent-encoded in `links`. No build step, no external fonts or scripts: the only
 //! script is the form's three-line `selectDropdown`, the CSS is inlined.
 //!
-//! The status pages read a [`StatusView`] (`crate::status`) through a view model per page
+//! The status pages read a [`StatusReport`] (`crate::status`) through a page model per page
 //! (`overview`, `node_list`, `node_detail`) that has already turned times, states and limits
 //! into words, so templates hold no logic beyond loops and conditions. Every page is bounded
 //! whatever the cluster: the overview grows with the prepull images, not the nodes; the node
@@ -25,7 +25,7 @@ use serde::Serialize;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use crate::status::{NodeQuery, StatusView};
+use crate::status::{NodeQuery, StatusReport};
 
 const LAB_FORM_IMAGES: &str = "lab_form_images.html";
 const LAB_FORM_OPTIONS: &str = "lab_form_options.html";
@@ -135,31 +135,35 @@ impl Frame {
 
 /// The overview (`{prefix}/`); `prefix` is the normalised path prefix for links, `now` the
 /// clock used for ages ("3m ago").
-pub fn overview(view: &StatusView, prefix: &str, now: SystemTime) -> Result<String, RenderError> {
-    let page = overview::Overview::new(view, prefix, now);
+pub fn overview(
+    report: &StatusReport,
+    prefix: &str,
+    now: SystemTime,
+) -> Result<String, RenderError> {
+    let page = overview::Overview::new(report, prefix, now);
     render(OVERVIEW, minijinja::Value::from_serialize(&page))
 }
 
 /// One page of the node list (`{prefix}/nodes`).
 pub fn node_list(
-    view: &StatusView,
+    report: &StatusReport,
     query: &NodeQuery,
     prefix: &str,
     now: SystemTime,
 ) -> Result<String, RenderError> {
-    let page = node_list::NodeListPage::new(view, query, prefix, now);
+    let page = node_list::NodeListPage::new(report, query, prefix, now);
     render(NODE_LIST, minijinja::Value::from_serialize(&page))
 }
 
 /// The page of the node called `name` (`{prefix}/nodes/{name}`); `None` when there is no
 /// such node.
 pub fn node_detail(
-    view: &StatusView,
+    report: &StatusReport,
     name: &str,
     prefix: &str,
     now: SystemTime,
 ) -> Option<Result<String, RenderError>> {
-    let node = view.grid.node_named(name)?;
-    let page = node_detail::NodePage::new(view, node, prefix, now);
+    let node = report.grid.node_named(name)?;
+    let page = node_detail::NodePage::new(report, node, prefix, now);
     Some(render(NODE, minijinja::Value::from_serialize(&page)))
 }

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use super::links::NodeList;
 use super::words::{self, clip, kind_words};
 use super::Frame;
-use crate::status::{NodeEntry, StatusView};
+use crate::status::{NodeEntry, StatusReport};
 use crate::text::short_digest;
 use rsp_model::node::NodeInfo;
 
@@ -58,7 +58,7 @@ struct ImageState<'a> {
 
 impl<'a> NodePage<'a> {
     pub fn new(
-        view: &'a StatusView,
+        report: &'a StatusReport,
         node: NodeEntry<'a>,
         prefix: &'a str,
         now: SystemTime,
@@ -102,8 +102,8 @@ impl<'a> NodePage<'a> {
                 })
                 .collect(),
             more_taints: info.taints.len().saturating_sub(TAINTS_SHOWN),
-            warm: warm_state(view, node.info, now),
-            images: view
+            warm: warm_state(report, node.info, now),
+            images: report
                 .grid
                 .images()
                 .iter()
@@ -128,12 +128,12 @@ impl<'a> NodePage<'a> {
 
 /// The node's warm state in words: cold (with its wait and the timeout) or warm; `None`
 /// without warm nodes configured.
-fn warm_state(view: &StatusView, info: &NodeInfo, now: SystemTime) -> Option<String> {
-    let warm = view.grid.world().warm.as_ref()?;
+fn warm_state(report: &StatusReport, info: &NodeInfo, now: SystemTime) -> Option<String> {
+    let warm = report.grid.listing_on_nodes().warm.as_ref()?;
     if !warm.is_cold(info) {
         return Some("warm: no warm taint".to_owned());
     }
-    let timeout = span(warm.timeout(view.grid.images().len()));
+    let timeout = span(warm.timeout(report.grid.images().len()));
     let waited = match (info.ready, info.ready_since) {
         (Some(true), Some(since)) => {
             let since = SystemTime::from(since);

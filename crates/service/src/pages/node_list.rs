@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use super::links::{self, NodeList};
 use super::words::{self, clip, kind_words, KindWords};
 use super::Frame;
-use crate::status::{CellKind, NodeEntry, NodeFilter, NodeQuery, NodeSort, StatusView};
+use crate::status::{CellKind, NodeEntry, NodeFilter, NodeQuery, NodeSort, StatusReport};
 
 #[derive(Serialize)]
 pub struct NodeListPage<'a> {
@@ -61,12 +61,12 @@ struct Cell {
 
 impl<'a> NodeListPage<'a> {
     pub fn new(
-        view: &'a StatusView,
+        report: &'a StatusReport,
         query: &'a NodeQuery,
         prefix: &'a str,
         now: SystemTime,
     ) -> NodeListPage<'a> {
-        let grid = &view.grid;
+        let grid = &report.grid;
         let result = grid.query(query);
         let tag = query.image.map(|j| grid.images()[j].tag.as_str());
         let link = NodeList::of(query, tag);

@@ -10,7 +10,7 @@ use super::links::{self, NodeList};
 use super::time::{relative, timestamp};
 use super::words::{self, clip, count, kind_words, KindWords};
 use super::Frame;
-use crate::status::{CellKind, CellState, ImageRow, NodeFilter, Notice, StatusGrid, StatusView};
+use crate::status::{CellKind, CellState, ImageRow, NodeFilter, Notice, StatusGrid, StatusReport};
 use crate::text::{human_size, short_digest};
 
 /// Failing nodes listed per image.
@@ -120,17 +120,17 @@ struct Reason {
 }
 
 impl<'a> Overview<'a> {
-    pub fn new(view: &'a StatusView, prefix: &'a str, now: SystemTime) -> Overview<'a> {
-        let grid = &view.grid;
+    pub fn new(report: &'a StatusReport, prefix: &'a str, now: SystemTime) -> Overview<'a> {
+        let grid = &report.grid;
         Overview {
             frame: Frame::new(prefix, now),
-            notices: view
+            notices: report
                 .notices()
                 .into_iter()
                 .map(|notice| NoticeItem::new(notice, now))
                 .collect(),
-            refresh: Refresh::new(view, now),
-            replica: match (view.leader, view.prepulling) {
+            refresh: Refresh::new(report, now),
+            replica: match (report.leader, report.prepulling) {
                 (true, true) => "leader: creates prepull pods",
                 (true, false) => "plans prepulls only (dry run): no pods are created",
                 (false, _) => "standby: another replica prepulls",
@@ -159,9 +159,9 @@ impl NoticeItem {
 }
 
 impl Refresh {
-    fn new(view: &StatusView, now: SystemTime) -> Refresh {
-        let refresh = &view.refresh;
-        let listing = &view.grid.world().listing;
+    fn new(report: &StatusReport, now: SystemTime) -> Refresh {
+        let refresh = &report.refresh;
+        let listing = &report.grid.listing_on_nodes().listing;
         Refresh {
             source: refresh.source.clone(),
             last_success: refresh.last_success.map(|t| When::new(t, now)),
@@ -169,7 +169,7 @@ impl Refresh {
                 "{}, {}, {} to prepull",
                 count(listing.tag_count(), "tag"),
                 count(listing.catalog.len(), "image"),
-                view.grid.images().len()
+                report.grid.images().len()
             ),
             last_error: refresh.last_error.as_ref().map(|(message, at)| Failure {
                 message: clip(message, words::ERROR_IN_FULL).into_owned(),

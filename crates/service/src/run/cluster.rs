@@ -9,9 +9,9 @@
 
 use super::ServeError;
 use crate::metrics::Histogram;
+use crate::served;
 use crate::state::{self, lock};
 use crate::supervise::{propagate_panic, Supervisor, Task};
-use crate::views;
 use crate::warm::WarmMetrics;
 use rsp_config::{ClusterConfig, Config};
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
@@ -47,7 +47,7 @@ pub(super) struct Inputs {
     pub stop: watch::Receiver<bool>,
 }
 
-/// The cluster side, running: what the world task and the status page read.
+/// The cluster side, running: what the snapshot task and the status page read.
 pub(super) struct Cluster {
     pub nodes: watch::Receiver<Option<NodeSnapshot>>,
     pub puller: watch::Receiver<Arc<PullerStatus>>,
@@ -57,7 +57,7 @@ pub(super) struct Cluster {
     /// Whether prepull pods are really created (false for a static cluster: plan only).
     pub prepulling: bool,
     /// Senders nobody writes to, kept so that their channels stay open (a closed channel
-    /// would end the world task).
+    /// would end the snapshot task).
     _senders: Vec<Box<dyn Send + Sync>>,
 }
 
@@ -225,7 +225,8 @@ impl Prepuller {
     /// The images to prepull from a listing; `None` before the first refresh, so that
     /// nothing is deleted or pulled on an empty listing.
     fn wanted(&self, listing: &Arc<Listing>) -> WantedImages {
-        (!Arc::ptr_eq(listing, &self.placeholder)).then(|| Arc::new(views::prepull_images(listing)))
+        (!Arc::ptr_eq(listing, &self.placeholder))
+            .then(|| Arc::new(served::prepull_images(listing)))
     }
 
     /// One run: campaigns for the Lease, prepulls while it holds it, and forwards status,

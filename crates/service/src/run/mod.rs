@@ -4,9 +4,9 @@
 //! (latest value wins, nobody waits for a slow reader):
 //!
 //! ```text
-//! refresh loop ──listing──┐                       ┌──> HTTP (ServiceState)
-//! node watcher ──nodes────┼──> world task ──world─┤
-//! prepuller ────status────┘                       └
+//! refresh loop ──listing──┐                                   ┌──> HTTP (ServiceState)
+//! node watcher ──nodes────┼──> snapshot task ──served snapshot─┤
+//! prepuller ────status────┘                                   └
 //! listing ──wanted images──> prepuller (only while this replica holds the lease)
 //! ```
 //!
@@ -29,9 +29,10 @@ use crate::form::{FormAuth, LabForm};
 use crate::http::{self, server::ServerLimits};
 use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
-use crate::state::{self, Current, ServiceState};
+use crate::served::ListingOnNodes;
+use crate::snapshot::{ListingOrigin, ServedSnapshot};
+use crate::state::{self, ServiceState};
 use crate::supervise::{Faults, Supervisor, Task};
-use crate::views::World;
 use crate::warm::WarmMetrics;
 pub use cluster::pod_template;
 use cluster::ClusterSetup;
@@ -172,7 +173,7 @@ impl Prepared {
         let (stop_tx, stop) = watch::channel(false);
         let mut supervisor = Supervisor::new(stop.clone(), faults);
 
-        // Until the first refresh the listings channel holds this placeholder; a world built
+        // Until the first refresh the listings channel holds this placeholder; a snapshot built
         // from it is not `listed`, whenever the first refresh lands.
         let (registry, repository) = source.registry_and_repository();
         let placeholder = Arc::new(Listing::empty(registry, repository));
@@ -208,16 +209,16 @@ impl Prepared {
             },
         );
 
-        let empty = World::new(
+        let empty = ListingOnNodes::new(
             Arc::clone(&placeholder),
             &[],
             &config,
             &PulledSet::default(),
         );
-        let (current_tx, current) = watch::channel(Arc::new(Current::new(
+        let (current_tx, current) = watch::channel(Arc::new(ServedSnapshot::new(
             empty,
             Arc::new(PullerStatus::default()),
-            false,
+            ListingOrigin::Placeholder,
         )));
         supervisor.spawn(Task::World, {
             let (config, stop) = (Arc::clone(&config), stop.clone());
@@ -225,7 +226,7 @@ impl Prepared {
             move || {
                 until_stopped(
                     stop.clone(),
-                    state::world_task(
+                    state::snapshot_task(
                         Arc::clone(&config),
                         Arc::clone(&placeholder),
                         listings.clone(),

@@ -3,9 +3,9 @@
 //! nodes by eligibility), computed together in one pass over the snapshot.
 //!
 //! At 5,000 nodes × 8 images that is 40,000 cells: a few megabytes and a few milliseconds,
-//! made once per served snapshot and only when a page asks (see `state::Current`). Cells are
-//! decided by walking each digest's cached nodes and the prepuller's (few) pairs in progress
-//! or in trouble, not by asking about every pair.
+//! made once per served snapshot and only when a page asks (see `snapshot::ServedSnapshot`).
+//! Cells are decided by walking each digest's cached nodes and the prepuller's (few) pairs in
+//! progress or in trouble, not by asking about every pair.
 
 use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
 use rsp_model::node::{Eligibility, NodeInfo};
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cell::{CellState, KindCounts, PlatformMismatch};
-use crate::views::{self, World};
+use crate::served::ListingOnNodes;
 
 /// One prepull image, with how it stands on the eligible nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub struct NodeEntry<'a> {
 /// Every (node, prepull image) cell of one snapshot, with its summaries.
 #[derive(Debug)]
 pub struct StatusGrid {
-    world: Arc<World>,
+    listing_on_nodes: Arc<ListingOnNodes>,
     images: Vec<ImageRow>,
     /// Node-major: node `i`, image `j` is at `i * images.len() + j`.
     cells: Vec<CellState>,
@@ -72,8 +72,8 @@ pub struct StatusGrid {
 
 impl StatusGrid {
     /// The grid of `world` with what `puller` reports (pulls in progress, failures).
-    pub fn build(world: Arc<World>, puller: &PrepullerStatus) -> StatusGrid {
-        let wanted = views::prepull_images(&world.listing);
+    pub fn build(world: Arc<ListingOnNodes>, puller: &PrepullerStatus) -> StatusGrid {
+        let wanted = Arc::clone(&world.prepull_images);
         let (node_count, image_count) = (world.nodes.len(), wanted.len());
         // Node names are unique in a cluster; should a node list repeat one, its first entry
         // gets the facts.
@@ -120,7 +120,7 @@ impl StatusGrid {
                 .cmp(&world.nodes[b as usize].name)
         });
         let images = wanted
-            .into_iter()
+            .iter()
             .map(|image| {
                 let listed = world.listing.catalog.get(&image.tag);
                 ImageRow {
@@ -132,15 +132,15 @@ impl StatusGrid {
                         .presence
                         .size(&image.digest)
                         .or_else(|| listed.and_then(|i| i.size())),
-                    tag: image.tag,
-                    digest: image.digest,
+                    tag: image.tag.clone(),
+                    digest: image.digest.clone(),
                     counts: KindCounts::default(),
                     failing: Vec::new(),
                 }
             })
             .collect();
         let mut grid = StatusGrid {
-            world,
+            listing_on_nodes: world,
             images,
             cells,
             node_counts: Vec::new(),
@@ -156,14 +156,14 @@ impl StatusGrid {
         let image_count = self.images.len();
         let mut reasons: HashMap<&str, usize> = HashMap::new();
         let mut summary = NodeSummary {
-            total: self.world.nodes.len(),
+            total: self.listing_on_nodes.nodes.len(),
             ..NodeSummary::default()
         };
         self.node_counts = vec![KindCounts::default(); summary.total];
         for &i in &self.by_name {
             let i = i as usize;
             let row = &self.cells[i * image_count..(i + 1) * image_count];
-            let eligibility = &self.world.eligibility[i];
+            let eligibility = &self.listing_on_nodes.eligibility[i];
             for (j, cell) in row.iter().enumerate() {
                 self.node_counts[i].add(cell.kind());
                 if eligibility.is_eligible() {
@@ -195,8 +195,8 @@ impl StatusGrid {
     }
 
     /// The snapshot the grid was made from.
-    pub fn world(&self) -> &World {
-        &self.world
+    pub fn listing_on_nodes(&self) -> &ListingOnNodes {
+        &self.listing_on_nodes
     }
 
     /// The prepull images, most important first.
@@ -224,8 +224,8 @@ impl StatusGrid {
         let image_count = self.images.len();
         NodeEntry {
             index,
-            info: &self.world.nodes[i],
-            eligibility: &self.world.eligibility[i],
+            info: &self.listing_on_nodes.nodes[i],
+            eligibility: &self.listing_on_nodes.eligibility[i],
             cells: &self.cells[i * image_count..(i + 1) * image_count],
             counts: self.node_counts[i],
         }
@@ -234,7 +234,12 @@ impl StatusGrid {
     pub fn node_named(&self, name: &str) -> Option<NodeEntry<'_>> {
         let position = self
             .by_name
-            .binary_search_by(|&i| self.world.nodes[i as usize].name.as_str().cmp(name))
+            .binary_search_by(|&i| {
+                self.listing_on_nodes.nodes[i as usize]
+                    .name
+                    .as_str()
+                    .cmp(name)
+            })
             .ok()?;
         Some(self.node(self.by_name[position]))
     }

@@ -1,5 +1,5 @@
-//! What the status pages show, as data: a [`StatusView`] of the served snapshot, computed by
-//! pure functions so that the live service and the HTTP tests get the same view from the same
+//! What the status pages show, as data: a [`StatusReport`] of the served snapshot, computed by
+//! pure functions so that the live service and the HTTP tests get the same report from the same
 //! inputs, and pages only choose words and layout (`crate::pages`).
 //!
 //! - `cell`: [`CellState`], the state of one prepull image on one node, and its [`CellKind`].
@@ -9,7 +9,7 @@
 //! - `notice`: [`Notice`]s, the problems an operator must act on, most severe first.
 //!
 //! Nothing here is proportional to nodes × images per request: the grid is built once per
-//! snapshot (`state::Current`), and pages read a bounded part of it (the overview's
+//! snapshot (`snapshot::ServedSnapshot`), and pages read a bounded part of it (the overview's
 //! summaries, one page of nodes, one node).
 //!
 //! ## Adding a state of an image on a node
@@ -24,8 +24,8 @@
 //!
 //! ## Adding a notice
 //!
-//! 1. The fact it reads, as a field of [`StatusView`] (filled in `ServiceState::status`; the
-//!    HTTP tests' backend sets it directly).
+//! 1. The fact it reads, as a field of [`StatusReport`] and of `snapshot::ServiceFacts`
+//!    (filled in `ServiceState::status`; the HTTP tests' backend sets it directly).
 //! 2. One case in [`notice::notices`] with its severity, title and detail.
 
 mod cell;
@@ -45,7 +45,7 @@ use std::time::SystemTime;
 
 /// How the registry refreshes went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RefreshView {
+pub struct RefreshReport {
     /// What is tracked, e.g. `us-central1-docker.pkg.dev/project/repo/image (google)`.
     pub source: String,
     pub last_success: Option<SystemTime>,
@@ -57,10 +57,23 @@ pub struct RefreshView {
     pub consecutive_failures: u32,
 }
 
+impl RefreshReport {
+    /// The report of `record`, the refresh loop's, for a source described as `source`.
+    pub fn of(source: String, record: &crate::refresh::RefreshRecord) -> RefreshReport {
+        RefreshReport {
+            source,
+            last_success: record.last_success,
+            last_error: record.last_error.clone(),
+            failing_since: record.failing_since,
+            consecutive_failures: record.consecutive_failures,
+        }
+    }
+}
+
 /// How one supervised long-running task fares (`crate::supervise`): data for a notice once it
 /// has died.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskView {
+pub struct TaskReport {
     /// What it is, for people ("The node watcher").
     pub title: &'static str,
     pub running: bool,
@@ -74,8 +87,8 @@ pub struct TaskView {
 
 /// Everything the status pages show.
 #[derive(Debug, Clone)]
-pub struct StatusView {
-    pub refresh: RefreshView,
+pub struct StatusReport {
+    pub refresh: RefreshReport,
     /// Whether this replica is the one that prepulls.
     pub leader: bool,
     /// Whether prepull pods are really created (false for a static cluster: plan only).
@@ -83,7 +96,7 @@ pub struct StatusView {
     /// The prepull images against the nodes.
     pub grid: Arc<StatusGrid>,
     /// The supervised tasks, in a fixed order.
-    pub tasks: Vec<TaskView>,
+    pub tasks: Vec<TaskReport>,
     /// How the lab form is set up.
     pub lab_form: LabFormSetup,
 }
@@ -105,8 +118,8 @@ pub enum FormUsers {
     Authenticated,
 }
 
-impl StatusView {
-    /// The notices that hold for this view, most severe first.
+impl StatusReport {
+    /// The notices that hold for this report, most severe first.
     pub fn notices(&self) -> Vec<Notice> {
         notices(self)
     }

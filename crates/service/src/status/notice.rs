@@ -1,6 +1,6 @@
 //! Notices: the problems an operator must act on (or know about), most severe first, at the
-//! top of the overview. Each is a pure function of the [`StatusView`]: one `if` per condition
-//! in [`notices`], so a new condition is one new case reading a field of the view.
+//! top of the overview. Each is a pure function of the [`StatusReport`]: one `if` per condition
+//! in [`notices`], so a new condition is one new case reading a field of the report.
 //!
 //! Titles are short and fixed; details are sentences that say what is wrong, what it means
 //! for users and where to look. Text from outside (a registry's error) goes in the detail,
@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::pages::time::span;
 
-use super::{FormUsers, LabFormSetup, StatusView};
+use super::{FormUsers, LabFormSetup, StatusReport};
 
 /// How urgently an operator should look, most severe first (the derived order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,17 +59,17 @@ impl Notice {
     }
 }
 
-/// Every notice that holds for `view` now, most severe first (in case order within a
+/// Every notice that holds for `report` now, most severe first (in case order within a
 /// severity).
-pub fn notices(view: &StatusView) -> Vec<Notice> {
-    notices_at(view, SystemTime::now())
+pub fn notices(report: &StatusReport) -> Vec<Notice> {
+    notices_at(report, SystemTime::now())
 }
 
-/// Every notice that holds for `view` at `now` (the only notices that read the clock are
+/// Every notice that holds for `report` at `now` (the only notices that read the clock are
 /// about how long something has waited).
-pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
+pub fn notices_at(report: &StatusReport, now: SystemTime) -> Vec<Notice> {
     let mut notices = Vec::new();
-    let refresh = &view.refresh;
+    let refresh = &report.refresh;
     let attempts = refresh.consecutive_failures;
     match (&refresh.last_success, &refresh.last_error) {
         (None, Some((error, _))) => notices.push(
@@ -105,7 +105,7 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
         (Some(_), None) => {}
     }
 
-    for task in &view.tasks {
+    for task in &report.tasks {
         let Some((reason, died_at)) = &task.last_death else {
             continue;
         };
@@ -140,7 +140,7 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
         notices.push(notice.since(Some(*died_at)));
     }
 
-    let nodes = view.grid.nodes();
+    let nodes = report.grid.nodes();
     let listed = refresh.last_success.is_some();
     if listed && nodes.total == 0 {
         notices.push(Notice::new(
@@ -162,7 +162,7 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
         ));
     }
 
-    let failures = view.grid.eligible_counts().failures();
+    let failures = report.grid.eligible_counts().failures();
     if failures > 0 {
         notices.push(Notice::new(
             Severity::Warning,
@@ -177,11 +177,11 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
         ));
     }
 
-    if let Some(notice) = cold_nodes(view, now) {
+    if let Some(notice) = cold_nodes(report, now) {
         notices.push(notice);
     }
 
-    if !view.leader {
+    if !report.leader {
         notices.push(Notice::new(
             Severity::Info,
             "This replica is on standby",
@@ -191,7 +191,7 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
                 .to_owned(),
         ));
     }
-    if !view.prepulling {
+    if !report.prepulling {
         notices.push(Notice::new(
             Severity::Info,
             "Plan only",
@@ -201,7 +201,7 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
         ));
     }
 
-    notices.extend(lab_form_notices(&view.lab_form));
+    notices.extend(lab_form_notices(&report.lab_form));
 
     notices.sort_by_key(|notice| notice.severity);
     notices
@@ -210,18 +210,18 @@ pub fn notices_at(view: &StatusView, now: SystemTime) -> Vec<Notice> {
 /// Nodes carrying the warm taint: a fact while they wait for their images, a warning once
 /// one has waited past the warm timeout (the leader would have released it: none is
 /// releasing, so the node takes no labs).
-fn cold_nodes(view: &StatusView, now: SystemTime) -> Option<Notice> {
-    let warm = view.grid.world().warm.as_ref()?;
+fn cold_nodes(report: &StatusReport, now: SystemTime) -> Option<Notice> {
+    let warm = report.grid.listing_on_nodes().warm.as_ref()?;
     let count = warm.cold.len();
     if count == 0 {
         return None;
     }
-    let timeout = warm.timeout(view.grid.images().len());
+    let timeout = warm.timeout(report.grid.images().len());
     let longest = warm.longest_wait(now);
     let waited = longest.map_or_else(String::new, |wait| {
         format!("; the longest has waited {}", span(wait))
     });
-    let standby = if view.leader {
+    let standby = if report.leader {
         ""
     } else {
         " This replica does not lead: the leader removes the taint, and while no replica \

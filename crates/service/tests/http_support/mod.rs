@@ -1,9 +1,10 @@
 //! A test [`Backend`] over the behaviour's Docker "standard" fixture (§9.1, §9.3), computed
-//! the way the service computes it: a Docker-shaped `Listing` (tag collection, prepull subset,
-//! `ImageCatalog`) and real `NodeInfo`s combined into a `views::World`, bodies from `views`,
-//! lookups from the registry crate's `image_for_*` over a fake `ImageSource`, the status pages'
-//! view from `status::StatusGrid` over a prepuller status. Only the prepuller's activity
-//! (pulling, backing off) and the metric counters are made up.
+//! by the service's own functions: a Docker-shaped `Listing` (tag collection, prepull subset,
+//! `ImageCatalog`) and real `NodeInfo`s combined into a `served::ListingOnNodes`, served as a
+//! `snapshot::ServedSnapshot` with a prepuller status: bodies, the status report and the
+//! metrics come from the snapshot, lookups from `served` over a fake registry
+//! ([`DigestLookup`]). Only the inputs are made up: the prepuller's report (pulls in progress,
+//! backing off, its counters), how refreshes went, the tasks, and the service's counters.
 //!
 //! Listing: `lighthouse.ceres/library/sketchbook` with `recommended` and `w_2077_43`
 //! (`sha256:5678`), `d_2077_10_23` (`sha256:1234`), `latest_weekly` and `latest_daily` (no
@@ -18,27 +19,31 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use rsp_config::Config;
+use rsp_kube::prepuller::FailureReason;
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, PullStatus};
-use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
+use rsp_model::api::{MenuImages, PrepulledImage};
 use rsp_model::listing::{DockerTags, Listing};
-use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
+use rsp_model::node::{CachedImage, NodeInfo, Taint};
 use rsp_model::plan::PrepullImage;
 use rsp_model::plan::PulledSet;
 use rsp_model::platform::{Platform, Platforms};
-use rsp_registry::source::{self, ImageSource};
+use rsp_registry::source::DigestLookup;
 use rsp_registry::RegistryError;
 use rsp_service::backend::{
-    Backend, ImageSelection, LookupError, MetricsSnapshot, NotReady, RefreshView, ResolvedImage,
-    StatusView, TaskMetrics, TaskView,
+    Backend, ImageSelection, LookupError, MetricsSnapshot, NotReady, RefreshReport, ResolvedImage,
+    StatusReport, TaskMetrics, TaskReport,
 };
+use rsp_service::body::JsonBody;
 use rsp_service::form::{FormAuth, LabForm};
 use rsp_service::metrics::{Histogram, PREPULL_BUCKETS, REFRESH_BUCKETS};
-use rsp_service::status::StatusGrid;
-use rsp_service::views::{self, World};
+use rsp_service::pages::{self, RenderError};
+use rsp_service::refresh::RefreshRecord;
+use rsp_service::served::{self, ListingOnNodes};
+use rsp_service::snapshot::{ListingOrigin, ServedSnapshot, ServiceCounters, ServiceFacts};
 use rsp_service::warm::WARM_BUCKETS;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 use tower::ServiceExt as _;
 
@@ -87,16 +92,9 @@ pub struct FakeRegistry {
     digests: HashMap<String, String>,
 }
 
-impl ImageSource for FakeRegistry {
-    async fn update_images(
-        &self,
-        _options: &rsp_config::ImagesConfig,
-    ) -> Result<Listing, RegistryError> {
-        Ok(Listing::empty(&self.registry, &self.repository))
-    }
-
+impl DigestLookup for FakeRegistry {
     /// `latest_daily` stands for a tag the registry cannot be asked about right now.
-    async fn fetch_digest(&self, tag: &str) -> Result<Option<String>, RegistryError> {
+    async fn current_digest(&self, tag: &str) -> Result<Option<String>, RegistryError> {
         if tag == "latest_daily" {
             return Err(RegistryError::Transport {
                 host: self.registry.clone(),
@@ -108,32 +106,37 @@ impl ImageSource for FakeRegistry {
         Ok(self.digests.get(tag).cloned())
     }
 
-    fn registry_and_repository(&self) -> (&str, &str) {
+    fn image_repository(&self) -> (&str, &str) {
         (&self.registry, &self.repository)
     }
 }
 
 pub struct TestBackend {
     pub config: Config,
-    pub world: Arc<World>,
+    pub listing_on_nodes: Arc<ListingOnNodes>,
     pub registry: FakeRegistry,
     /// What the prepuller reports: pulls in progress and failures.
     pub puller: PullerStatus,
-    pub refresh: RefreshView,
+    pub refresh: RefreshReport,
     /// Whether a listing exists (and so whether the service is ready).
     pub ready: AtomicBool,
     /// How the supervised tasks fare (the status pages' notices about the service itself).
-    pub tasks: Vec<TaskView>,
+    pub tasks: Vec<TaskReport>,
     pub leader: bool,
     pub prepulling: bool,
     /// Makes `menu` panic, to show the last-resort panic layer at work.
     pub panic_in_menu: bool,
     /// The lab form's sizes (the configuration's) and authentication (open by default).
     pub form: LabForm,
-    /// A menu to serve instead of the world's (lab-form vectors with other menus).
+    /// A menu to serve instead of the snapshot's (lab-form vectors with other menus).
     pub menu_override: Option<MenuImages>,
     /// Makes `status` block its thread this long, as a slow computation would.
     pub status_delay: Option<Duration>,
+    /// What `/metrics` reads besides the snapshot.
+    pub counters: ServiceCounters,
+    /// The served snapshot of `listing_on_nodes` and `puller`, made at the first request (a test sets
+    /// the fixture up before it sends one).
+    served: OnceLock<(Arc<Config>, Arc<ServedSnapshot>)>,
 }
 
 pub fn at(secs_ago: u64) -> SystemTime {
@@ -156,10 +159,23 @@ fn pull(node: &str, digest: &str) -> PullStatus {
 }
 
 impl TestBackend {
+    /// The configuration and the served snapshot of the fixture as it is now.
+    fn served(&self) -> &(Arc<Config>, Arc<ServedSnapshot>) {
+        self.served.get_or_init(|| {
+            let snapshot = ServedSnapshot::new(
+                ListingOnNodes::clone(&self.listing_on_nodes),
+                Arc::new(self.puller.clone()),
+                ListingOrigin::Refreshed,
+            );
+            (Arc::new(self.config.clone()), Arc::new(snapshot))
+        })
+    }
+
     /// The same listing on these nodes.
     pub fn set_nodes(&mut self, nodes: &[NodeInfo]) {
-        self.world = Arc::new(World::new(
-            Arc::clone(&self.world.listing),
+        self.served = OnceLock::new();
+        self.listing_on_nodes = Arc::new(ListingOnNodes::new(
+            Arc::clone(&self.listing_on_nodes.listing),
             nodes,
             &self.config,
             &PulledSet::default(),
@@ -174,7 +190,7 @@ impl TestBackend {
             key: WARM_KEY.to_owned(),
             effect: "NoSchedule".to_owned(),
         });
-        let mut nodes = backend.world.nodes.to_vec();
+        let mut nodes = backend.listing_on_nodes.nodes.to_vec();
         let node4 = nodes.iter_mut().find(|n| n.name == "node4").expect("node4");
         node4.taints.push(Taint {
             key: WARM_KEY.to_owned(),
@@ -189,6 +205,7 @@ impl TestBackend {
 
     /// A prepull pod has been pulling `digest` onto `node` since `since`.
     pub fn set_pulling(&mut self, node: &str, digest: &str, since: SystemTime) {
+        self.served = OnceLock::new();
         let mut status = pull(node, digest);
         status.pulling_since = Some(utc(since));
         status.pod = Some(format!("rsp-prepull-{node}"));
@@ -206,6 +223,7 @@ impl TestBackend {
         failed_at: SystemTime,
         until: SystemTime,
     ) {
+        self.served = OnceLock::new();
         let mut status = pull(node, digest);
         status.failures = 1;
         status.last_error = Some(error.to_owned());
@@ -334,24 +352,24 @@ impl TestBackend {
             node.labels
                 .insert("kubernetes.io/arch".to_owned(), arch.to_owned());
         }
-        let world = World::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
+        let world = ListingOnNodes::new(Arc::new(listing), &nodes, &config, &PulledSet::default());
         let form = LabForm {
             sizes: config.lab.sizes.clone(),
             auth: FormAuth::Open,
         };
         let mut backend = TestBackend {
             config,
-            world: Arc::new(world),
+            listing_on_nodes: Arc::new(world),
             registry: FakeRegistry {
                 registry: REGISTRY.to_owned(),
                 repository: repository.to_owned(),
                 digests: [("latest_weekly".to_owned(), "sha256:9999".to_owned())].into(),
             },
             puller: PullerStatus::default(),
-            refresh: RefreshView {
+            refresh: RefreshReport {
                 source: format!("{REGISTRY}/{repository} (docker)"),
                 last_success: Some(at(120)),
-                ..RefreshView::default()
+                ..RefreshReport::default()
             },
             ready: AtomicBool::new(true),
             tasks: Vec::new(),
@@ -361,7 +379,12 @@ impl TestBackend {
             form,
             menu_override: None,
             status_delay: None,
+            counters: counters(),
+            served: OnceLock::new(),
         };
+        backend.puller.in_flight = 1;
+        backend.puller.succeeded_total = 2;
+        backend.puller.failed_total = [(FailureReason::PullError, 2)].into();
         backend.set_failed(
             failing_node,
             "sha256:1234",
@@ -384,7 +407,7 @@ impl TestBackend {
             &TAGS,
             &["sha256:1234"],
         );
-        let mut nodes: Vec<NodeInfo> = backend.world.nodes.to_vec();
+        let mut nodes: Vec<NodeInfo> = backend.listing_on_nodes.nodes.to_vec();
         for node in &mut nodes {
             let arch = if node.name == "node4" {
                 "arm64"
@@ -396,7 +419,7 @@ impl TestBackend {
             node.labels
                 .insert("kubernetes.io/arch".to_owned(), arch.to_owned());
         }
-        backend.world = Arc::new(World::new(
+        backend.listing_on_nodes = Arc::new(ListingOnNodes::new(
             Arc::new(listing),
             &nodes,
             &backend.config,
@@ -429,7 +452,7 @@ impl TestBackend {
     /// Before the first refresh: nothing listed, no nodes, not ready.
     pub fn empty() -> TestBackend {
         let mut backend = TestBackend::standard();
-        backend.world = Arc::new(World::new(
+        backend.listing_on_nodes = Arc::new(ListingOnNodes::new(
             Arc::new(Listing::empty(REGISTRY, REPOSITORY)),
             &[],
             &backend.config,
@@ -449,24 +472,58 @@ impl TestBackend {
     }
 }
 
+/// The service's counters as `/metrics` reads them: three refreshes and a failure, two
+/// prepulls, a warm node released by the timeout, a restarted refresh loop and a prepuller
+/// that is down.
+fn counters() -> ServiceCounters {
+    ServiceCounters {
+        refresh: RefreshRecord {
+            success_total: 3,
+            failure_total: 1,
+            durations: histogram(REFRESH_BUCKETS, &[0.4, 1.2, 0.3, 31.0]),
+            last_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            ..RefreshRecord::default()
+        },
+        refresh_interval: Duration::from_secs(300),
+        leader: Some(true),
+        prepull_pods_max: 10,
+        prepull_durations: histogram(PREPULL_BUCKETS, &[12.5, 80.0]),
+        warm_waits: histogram(WARM_BUCKETS, &[42.0]),
+        warm_released_by_timeout_total: 1,
+        tasks: vec![
+            TaskMetrics {
+                task: "refresh",
+                restarts: 2,
+                up: true,
+            },
+            TaskMetrics {
+                task: "prepuller",
+                restarts: 1,
+                up: false,
+            },
+        ],
+    }
+}
+
 impl Backend for TestBackend {
-    fn spawner_images(&self) -> SpawnerImages {
-        views::spawner_images(&self.world, &self.config.images.recommended_tag).into_owned()
+    fn spawner_images_body(&self) -> JsonBody {
+        let (config, served) = self.served();
+        served.images_body(config)
     }
 
-    fn prepulls(&self) -> PrepullerStatus {
-        views::prepuller_status(
-            &self.world,
-            &self.config,
-            &views::prepull_errors(&self.puller),
-        )
+    async fn prepulls_body(&self) -> JsonBody {
+        let (config, served) = self.served();
+        served.prepulls_body(config).await
     }
 
-    fn menu(&self) -> MenuImages {
+    async fn menu_body(&self) -> JsonBody {
         assert!(!self.panic_in_menu, "menu panics on purpose");
         match &self.menu_override {
-            Some(menu) => menu.clone(),
-            None => views::menu(&self.world, &self.config, chrono::Utc::now()),
+            Some(menu) => JsonBody::new(menu),
+            None => {
+                let (config, served) = self.served();
+                served.menu_body(config).await
+            }
         }
     }
 
@@ -474,37 +531,43 @@ impl Backend for TestBackend {
         &self.form
     }
 
-    fn image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
-        views::image_for_tag(&self.world, tag).ok_or_else(|| LookupError::tag_not_found(tag))
+    async fn lab_form_images(&self) -> Result<Bytes, RenderError> {
+        assert!(!self.panic_in_menu, "menu panics on purpose");
+        match &self.menu_override {
+            Some(menu) => pages::lab_form::images(menu),
+            None => {
+                let (config, served) = self.served();
+                served.lab_form_images(config).await
+            }
+        }
+    }
+
+    fn listed_image_for_tag(&self, tag: &str) -> Result<PrepulledImage, LookupError> {
+        served::listed_image_for_tag(&self.listing_on_nodes, tag)
     }
 
     async fn resolve(&self, selection: ImageSelection) -> Result<ResolvedImage, LookupError> {
-        let listing = &self.world.listing;
-        let registry = &self.registry;
-        let result = match selection {
-            ImageSelection::List(text) | ImageSelection::Dropdown(text) => {
-                source::image_for_reference(registry, listing, &text).await
-            }
-            ImageSelection::Tag(tag) => source::image_for_tag_name(registry, listing, &tag).await,
-            ImageSelection::Class(class) => {
-                listing.image_for_class(class, &self.config.images.recommended_tag)
-            }
-        };
-        result
+        let recommended_tag = &self.config.images.recommended_tag;
+        served::resolve(
+            &self.listing_on_nodes.listing,
+            selection,
+            recommended_tag,
+            &self.registry,
+        )
+        .await
     }
 
-    fn status(&self) -> StatusView {
+    fn status(&self) -> StatusReport {
         if let Some(delay) = self.status_delay {
             std::thread::sleep(delay);
         }
-        StatusView {
+        self.served().1.status_report(ServiceFacts {
             refresh: self.refresh.clone(),
             leader: self.leader,
             prepulling: self.prepulling,
-            grid: Arc::new(StatusGrid::build(Arc::clone(&self.world), &self.puller)),
             tasks: self.tasks.clone(),
             lab_form: self.form.setup(),
-        }
+        })
     }
 
     fn has_listing(&self) -> bool {
@@ -520,43 +583,7 @@ impl Backend for TestBackend {
     }
 
     fn metrics(&self) -> MetricsSnapshot {
-        MetricsSnapshot {
-            refresh_success_total: 3,
-            refresh_failure_total: 1,
-            refresh_durations: histogram(REFRESH_BUCKETS, &[0.4, 1.2, 0.3, 31.0]),
-            last_refresh_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
-            refresh_interval: Duration::from_secs(300),
-            images_seen: self.world.listing.catalog.len() as u64,
-            tags_seen: self.world.listing.tag_count() as u64,
-            leader: Some(true),
-            prepull_pods_in_flight: 1,
-            prepull_pods_max: 10,
-            prepull_durations: histogram(PREPULL_BUCKETS, &[12.5, 80.0]),
-            prepull_successes_total: 2,
-            prepull_failures: vec![("pull_error".to_owned(), 2), ("timeout\"\n".to_owned(), 1)],
-            missing_pairs: 2,
-            eligible_nodes: 2,
-            ineligible_nodes: vec![(IneligibleReason::Cordoned, 1)],
-            prepull_image_missing_nodes: vec![
-                ("recommended".to_owned(), 0),
-                ("w_2077_43".to_owned(), 2),
-            ],
-            warm_nodes_cold: Some(1),
-            warm_waits: histogram(WARM_BUCKETS, &[42.0]),
-            warm_released_by_timeout_total: 1,
-            tasks: vec![
-                TaskMetrics {
-                    task: "refresh",
-                    restarts: 2,
-                    up: true,
-                },
-                TaskMetrics {
-                    task: "prepuller",
-                    restarts: 1,
-                    up: false,
-                },
-            ],
-        }
+        self.served().1.metrics(self.counters.clone())
     }
 }
 

@@ -16,8 +16,8 @@ use rsp_model::listing::Listing;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_model::Tag;
-use rsp_service::status::{FormUsers, LabFormSetup, RefreshView, StatusGrid, StatusView};
-use rsp_service::views::World;
+use rsp_service::served::ListingOnNodes;
+use rsp_service::status::{FormUsers, LabFormSetup, RefreshReport, StatusGrid, StatusReport};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -144,9 +144,9 @@ fn listing(config: &Config) -> Listing {
 }
 
 /// The status of `nodes` nodes in `pattern`, as a service would serve it.
-pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
+pub fn report(nodes: usize, pattern: Pattern) -> StatusReport {
     let (world, puller, refresh) = inputs(nodes, pattern);
-    StatusView {
+    StatusReport {
         refresh,
         leader: true,
         prepulling: true,
@@ -160,11 +160,14 @@ pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
     }
 }
 
-/// What [`view`] is made of: the snapshot, the prepuller's report and the refresh record.
-pub fn inputs(nodes: usize, pattern: Pattern) -> (Arc<World>, PrepullerStatus, RefreshView) {
+/// What [`report`] is made of: the snapshot, the prepuller's report and the refresh record.
+pub fn inputs(
+    nodes: usize,
+    pattern: Pattern,
+) -> (Arc<ListingOnNodes>, PrepullerStatus, RefreshReport) {
     let config = config();
     let listing = Arc::new(listing(&config));
-    let images = rsp_service::views::prepull_images(&listing);
+    let images = rsp_service::served::prepull_images(&listing);
     assert_eq!(images.len(), 8, "the scale fixture has 8 prepull images");
     let now = SystemTime::now();
     let mut puller = PrepullerStatus::default();
@@ -223,8 +226,8 @@ pub fn inputs(nodes: usize, pattern: Pattern) -> (Arc<World>, PrepullerStatus, R
             }
         })
         .collect();
-    let world = World::new(listing, &node_list, &config, &PulledSet::default());
-    let refresh = RefreshView {
+    let world = ListingOnNodes::new(listing, &node_list, &config, &PulledSet::default());
+    let refresh = RefreshReport {
         source: format!("{REGISTRY}/{REPOSITORY} (docker)"),
         last_success: Some(now - Duration::from_secs(600)),
         last_error: Some((error(0), now - Duration::from_secs(30))),

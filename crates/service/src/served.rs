@@ -1,37 +1,47 @@
-//! What the spawner API shows, computed from one [`World`]: the registry listing, the nodes
-//! and where each digest is cached (behaviour §8.4, §9.1–§9.4).
+//! What rsp-images serves, as pure functions of one [`ListingOnNodes`]: a registry listing
+//! laid over the selected nodes and where each digest is cached (behaviour §8.4, §9.1–§9.4).
+//! The spawner API's bodies, the answers to "which image is this?" (the registry asked only
+//! for a Docker tag outside the listing, through [`DigestLookup`]), the prepull images, the
+//! plan and the counts `/metrics` shows.
 //!
-//! Everything here is a pure function of a `World`, so the live service, the `plan` command
-//! and the tests compute the same bodies from the same inputs. A `World` is rebuilt whenever
-//! one of its inputs changes (a refresh, a node event, a finished prepull); rebuilding is
-//! cheap because the catalog is shared and only the node presence is recomputed.
+//! The live service (`crate::snapshot`), the `plan` command and the tests compute the same
+//! answers from the same inputs. A `ListingOnNodes` is rebuilt whenever one of its inputs
+//! changes (a refresh, a node event, a finished prepull); rebuilding is cheap because the
+//! catalog and the prepull images are shared while the listing stays, and only the node
+//! presence is recomputed.
 
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
 use rsp_model::api::{
-    MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage, PrepullerImages, PrepullerStatus,
-    SpawnerEntry, SpawnerImagesView,
+    BorrowedSpawnerImages, MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage,
+    PrepullerImages, PrepullerStatus, ResolvedImage, SpawnerEntry,
 };
 use rsp_model::catalog::Hidden;
 use rsp_model::catalog::{Image, NodePresence, NodeSet};
 use rsp_model::collection::{ArchSpecific, FilterSide};
-use rsp_model::listing::Listing;
+use rsp_model::lab::ImageSelection;
+use rsp_model::listing::{Listing, LookupError};
 use rsp_model::node::{Eligibility, IneligibleReason, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
 use rsp_model::platform::{PlatformSupport, Platforms};
 use rsp_model::reference::TagReference;
 use rsp_model::TagKind;
+use rsp_registry::source::{image_for_reference, image_for_tag_asking_registry, DigestLookup};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use crate::warm::WarmNodes;
 
-/// Everything the views are computed from.
+/// One registry listing on one snapshot of the selected nodes: everything the answers are
+/// computed from.
 #[derive(Debug, Clone)]
-pub struct World {
+pub struct ListingOnNodes {
     pub listing: Arc<Listing>,
+    /// The listing's prepull images ([`prepull_images`]), made once per listing and shared
+    /// by every `ListingOnNodes` of it.
+    pub prepull_images: Arc<[PrepullImage]>,
     /// Nodes matching the lab node selector, in listing order (shared with the node watcher's
     /// snapshot when it selected them already, as it does in a cluster).
     pub nodes: Arc<Vec<NodeInfo>>,
@@ -40,7 +50,7 @@ pub struct World {
     /// Where each digest is cached, pulls the prepuller saw succeed included.
     pub presence: NodePresence,
     /// The eligible nodes: an image is prepulled when all of them that its platforms
-    /// allow cache it ([`World::eligible_for`]).
+    /// allow cache it ([`ListingOnNodes::eligible_for`]).
     pub eligible: NodeSet,
     /// The distinct platforms (`kubernetes.io/os`, `kubernetes.io/arch`) of eligible nodes:
     /// usually one or two, so an image's platforms are compared with these, not with every
@@ -48,30 +58,74 @@ pub struct World {
     platforms: Vec<(Option<String>, Option<String>)>,
     /// Warm nodes, when `prepuller.warmTaint` is configured: the nodes carrying the taint.
     pub warm: Option<WarmNodes>,
-    /// The node list this world was built from, to tell when a new one is the same.
+    /// The node list this was built from, to tell when a new one is the same.
     input: Arc<Vec<NodeInfo>>,
+    /// What `/metrics` counts of it, made at the first scrape.
+    counts: OnceLock<MetricCounts>,
 }
 
-impl World {
+/// What `/metrics` counts of a listing on nodes: the nodes by eligibility, and how far the
+/// prepull images are from every eligible node they run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricCounts {
+    pub eligible_nodes: u64,
+    /// Ineligible nodes by reason (reasons without a node left out).
+    pub ineligible_nodes: Vec<(IneligibleReason, u64)>,
+    /// (node, image) pairs still to pull, each digest counted once.
+    pub missing_pairs: u64,
+    /// For each prepull image (in priority order), the eligible nodes without it: zero once
+    /// it is on every eligible node it runs on.
+    pub missing_by_image: Vec<(String, u64)>,
+}
+
+impl ListingOnNodes {
     /// Combines a listing with nodes and the pulls the prepuller saw succeed (copies the
-    /// nodes; the service shares them with [`World::from_shared`]).
+    /// nodes; the service shares them with [`ListingOnNodes::from_shared`]).
     pub fn new(
         listing: Arc<Listing>,
         nodes: &[NodeInfo],
         config: &Config,
         pulled: &PulledSet,
-    ) -> World {
-        World::from_shared(listing, Arc::new(nodes.to_vec()), config, pulled)
+    ) -> ListingOnNodes {
+        ListingOnNodes::from_shared(listing, Arc::new(nodes.to_vec()), config, pulled)
     }
 
-    /// As [`World::new`], keeping the node list as it is when every node matches the lab node
-    /// selector (a watcher with that selector gives no others).
+    /// As [`ListingOnNodes::new`], keeping the node list as it is when every node matches
+    /// the lab node selector (a watcher with that selector gives no others).
     pub fn from_shared(
         listing: Arc<Listing>,
         input: Arc<Vec<NodeInfo>>,
         config: &Config,
         pulled: &PulledSet,
-    ) -> World {
+    ) -> ListingOnNodes {
+        let prepull_images = prepull_images(&listing).into();
+        ListingOnNodes::build(listing, prepull_images, input, config, pulled)
+    }
+
+    /// As [`ListingOnNodes::from_shared`], taking the prepull images from `previous` when it
+    /// has the same listing: a node change does not recompute them.
+    pub fn after(
+        previous: &ListingOnNodes,
+        listing: Arc<Listing>,
+        input: Arc<Vec<NodeInfo>>,
+        config: &Config,
+        pulled: &PulledSet,
+    ) -> ListingOnNodes {
+        if Arc::ptr_eq(&previous.listing, &listing) {
+            let prepull_images = Arc::clone(&previous.prepull_images);
+            ListingOnNodes::build(listing, prepull_images, input, config, pulled)
+        } else {
+            ListingOnNodes::from_shared(listing, input, config, pulled)
+        }
+    }
+
+    fn build(
+        listing: Arc<Listing>,
+        prepull_images: Arc<[PrepullImage]>,
+        input: Arc<Vec<NodeInfo>>,
+        config: &Config,
+        pulled: &PulledSet,
+    ) -> ListingOnNodes {
         let selector = &config.lab.node_selector;
         let nodes = if input.iter().all(|node| node.matches_selector(selector)) {
             Arc::clone(&input)
@@ -95,8 +149,9 @@ impl World {
         let followed = pulled.follow_reports(&nodes, config.prepuller.node_status_max_images);
         let pulled = followed.as_ref().unwrap_or(pulled);
         let presence = NodePresence::from_nodes(nodes.iter(), pulled, listing.sizes_from_nodes);
-        let mut world = World {
+        let mut world = ListingOnNodes {
             listing,
+            prepull_images,
             nodes,
             eligibility,
             presence,
@@ -104,6 +159,7 @@ impl World {
             platforms: Vec::new(),
             warm,
             input,
+            counts: OnceLock::new(),
         };
         world.eligible = world.presence.node_set(world.eligible_names());
         let mut platforms = Vec::new();
@@ -117,7 +173,13 @@ impl World {
         world
     }
 
-    /// Whether this world was built from exactly this node list.
+    /// What `/metrics` counts of it ([`metric_counts`]), counted at the first call and kept:
+    /// every scrape of this listing on nodes reads the same counts.
+    pub fn metric_counts(&self) -> &MetricCounts {
+        self.counts.get_or_init(|| metric_counts(self))
+    }
+
+    /// Whether this was built from exactly this node list.
     pub fn built_from(&self, nodes: &Arc<Vec<NodeInfo>>) -> bool {
         Arc::ptr_eq(&self.input, nodes)
     }
@@ -168,8 +230,11 @@ impl World {
     }
 }
 
-/// Body of `GET /spawner/v1/images`, borrowed from the world (`into_owned` for values).
-pub fn spawner_images<'a>(world: &'a World, recommended_tag: &str) -> SpawnerImagesView<'a> {
+/// Body of `GET /spawner/v1/images`, borrowed from the listing on nodes (`into_owned` for values).
+pub fn spawner_images<'a>(
+    world: &'a ListingOnNodes,
+    recommended_tag: &str,
+) -> BorrowedSpawnerImages<'a> {
     let prepull = &world.listing.to_prepull;
     let listing = &world.listing;
     let all = match &listing.tags {
@@ -194,7 +259,7 @@ pub fn spawner_images<'a>(world: &'a World, recommended_tag: &str) -> SpawnerIma
             .map(|image| world.entry(image))
             .collect(),
     };
-    SpawnerImagesView {
+    BorrowedSpawnerImages {
         recommended: prepull.get(recommended_tag).map(|i| world.entry(i)),
         latest_weekly: prepull.latest(TagKind::Weekly).map(|i| world.entry(i)),
         latest_daily: prepull.latest(TagKind::Daily).map(|i| world.entry(i)),
@@ -203,24 +268,49 @@ pub fn spawner_images<'a>(world: &'a World, recommended_tag: &str) -> SpawnerIma
     }
 }
 
-/// `GET /spawner/v1/images/{tag}`: the image of a tag, without a digest for Docker tags
-/// outside the prepull set (answering must not wait for the registry).
-pub fn image_for_tag(world: &World, tag: &str) -> Option<PrepulledImage> {
+/// `GET /spawner/v1/images/{tag}`: the image of a tag from the listing alone, without a
+/// digest for Docker tags outside the prepull set (answering must not wait for the registry;
+/// compare [`image_for_tag_asking_registry`]).
+pub fn listed_image_for_tag(
+    world: &ListingOnNodes,
+    tag: &str,
+) -> Result<PrepulledImage, LookupError> {
     let listing = &world.listing;
     if let Some(image) = listing.catalog.get(tag) {
-        return Some(world.entry(image).into_owned());
+        return Ok(world.entry(image).into_owned());
     }
-    let known = listing.tags.as_ref()?.get(tag)?;
-    Some(PrepulledImage::without_digest(
+    let known = listing
+        .tags
+        .as_ref()
+        .and_then(|tags| tags.get(tag))
+        .ok_or_else(|| LookupError::tag_not_found(tag))?;
+    Ok(PrepulledImage::without_digest(
         listing.catalog.registry(),
         listing.catalog.repository(),
         known,
     ))
 }
 
+/// `POST /spawner/v1/images/resolve`: the image a spawner's selection names, from the listing;
+/// a reference or tag outside it asks `registry` for the tag's digest now.
+pub async fn resolve(
+    listing: &Listing,
+    selection: ImageSelection,
+    recommended_tag: &str,
+    registry: &impl DigestLookup,
+) -> Result<ResolvedImage, LookupError> {
+    match selection {
+        ImageSelection::List(reference) | ImageSelection::Dropdown(reference) => {
+            image_for_reference(registry, listing, &reference).await
+        }
+        ImageSelection::Class(class) => listing.image_for_class(class, recommended_tag),
+        ImageSelection::Tag(tag) => image_for_tag_asking_registry(registry, listing, &tag).await,
+    }
+}
+
 /// Body of `GET /spawner/v1/menu`: prepulled images for the radio buttons (the recommended
 /// one first, whether prepulled or not), and the dropdown filtered by `dropdownMenu`.
-pub fn menu(world: &World, config: &Config, now: DateTime<Utc>) -> MenuImages {
+pub fn menu(world: &ListingOnNodes, config: &Config, now: DateTime<Utc>) -> MenuImages {
     let recommended_tag = &config.images.recommended_tag;
     let mut recommended = None;
     let mut menu = Vec::new();
@@ -285,7 +375,11 @@ pub fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
 }
 
 /// Body of `GET /spawner/v1/prepulls`.
-pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) -> PrepullerStatus {
+pub fn prepuller_status(
+    world: &ListingOnNodes,
+    config: &Config,
+    errors: &PrepullErrors,
+) -> PrepullerStatus {
     let mut nodes: Vec<NodeStatus> = world
         .entries()
         .map(|(node, eligibility)| NodeStatus {
@@ -301,6 +395,14 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
         .enumerate()
         .map(|(i, node)| (node.name.clone(), i))
         .collect();
+    // The errors by digest, borrowed: finding an image's errors allocates nothing.
+    let mut errors_by_digest: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+    for ((node, digest), error) in errors {
+        errors_by_digest
+            .entry(digest.as_str())
+            .or_default()
+            .push((node.as_str(), error.as_str()));
+    }
     let mut images = PrepullerImages::default();
     for image in world.listing.to_prepull.all_images(Hidden {
         resolved_aliases: true,
@@ -321,9 +423,9 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
                 nodes[i].cached.push(entry.reference.clone());
             }
         }
-        for node in &nodes {
-            if let Some(error) = errors.get(&(node.name.clone(), image.digest().to_owned())) {
-                entry.errors.insert(node.name.clone(), error.clone());
+        for &(node, error) in errors_by_digest.get(image.digest()).into_iter().flatten() {
+            if index.contains_key(node) {
+                entry.errors.insert(node.to_owned(), error.to_owned());
             }
         }
         if entry.missing.is_empty() {
@@ -364,35 +466,46 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
         .collect()
 }
 
-/// The pulls still needed on eligible nodes, from the world's presence (which counts the
-/// pulls the prepuller saw succeed).
-pub fn prepull_plan(world: &World) -> PrepullPlan {
-    plan_for_images(world, &prepull_images(&world.listing))
+/// The pulls still needed on eligible nodes, from the presence (which counts the pulls the
+/// prepuller saw succeed).
+pub fn prepull_plan(world: &ListingOnNodes) -> PrepullPlan {
+    plan_with_presence(
+        &world.prepull_images,
+        world.eligible_nodes(),
+        &world.presence,
+    )
 }
 
-/// [`prepull_plan`] for prepull images the caller computed already.
-pub fn plan_for_images(world: &World, images: &[PrepullImage]) -> PrepullPlan {
-    plan_with_presence(images, world.eligible_nodes(), &world.presence)
-}
-
-/// For each prepull image (in priority order), how many eligible nodes the plan still pulls
-/// it onto: zero once it is on every eligible node.
-pub fn missing_nodes_by_image(plan: &PrepullPlan, images: &[PrepullImage]) -> Vec<(String, u64)> {
-    let mut missing: HashMap<&str, u64> = HashMap::new();
-    for (_, image) in plan.pulls() {
-        *missing.entry(image.digest.as_str()).or_default() += 1;
-    }
-    images
+/// What `/metrics` counts of a listing on nodes: the nodes by eligibility
+/// ([`nodes_by_eligibility`]) and, per prepull image, the eligible nodes its platforms allow
+/// that do not cache its digest, counted from the presence's bit sets without building the
+/// plan (which copies every missing pair).
+pub fn metric_counts(world: &ListingOnNodes) -> MetricCounts {
+    let mut counted = HashSet::new();
+    let mut pairs = 0;
+    let by_image = world
+        .prepull_images
         .iter()
         .map(|image| {
-            let count = missing.get(image.digest.as_str()).copied().unwrap_or(0);
-            (image.tag.clone(), count)
+            let runs_on = world.eligible_for(&image.platforms);
+            let missing = world.presence.missing(&image.digest, &runs_on).count() as u64;
+            if counted.insert(image.digest.as_str()) {
+                pairs += missing;
+            }
+            (image.tag.clone(), missing)
         })
-        .collect()
+        .collect();
+    let (eligible_nodes, ineligible_nodes) = nodes_by_eligibility(world);
+    MetricCounts {
+        eligible_nodes,
+        ineligible_nodes,
+        missing_pairs: pairs,
+        missing_by_image: by_image,
+    }
 }
 
 /// The number of eligible nodes, and of ineligible ones by reason.
-pub fn nodes_by_eligibility(world: &World) -> (u64, Vec<(IneligibleReason, u64)>) {
+pub fn nodes_by_eligibility(world: &ListingOnNodes) -> (u64, Vec<(IneligibleReason, u64)>) {
     let mut eligible = 0;
     let mut ineligible: BTreeMap<IneligibleReason, u64> = BTreeMap::new();
     for eligibility in &world.eligibility {

@@ -1,4 +1,4 @@
-//! The pure views of the service (`rsp_service::views`) over hand-made listings and nodes:
+//! What the service serves, as pure functions (`rsp_service::served`) over hand-made listings and nodes:
 //! `/spawner/v1/images` (§9.2, §9.3), the menu (§9.1), `/spawner/v1/prepulls` (§9.4, with the
 //! prepull errors of decisions §4) and the prepull plan (§8.4, decisions §5 fix 2, §6).
 //!
@@ -14,11 +14,11 @@ use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
-use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
-use rsp_service::views::{
-    menu, missing_nodes_by_image, nodes_by_eligibility, prepull_images, prepull_plan,
-    prepuller_status, spawner_images, PrepullErrors, World,
+use rsp_service::served::{
+    menu, nodes_by_eligibility, prepull_images, prepull_plan, prepuller_status, spawner_images,
+    ListingOnNodes, PrepullErrors,
 };
+use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -182,11 +182,11 @@ fn gar_nodes() -> Vec<NodeInfo> {
     ]
 }
 
-fn world(listing: Arc<Listing>, nodes: &[NodeInfo], config: &Config) -> World {
-    World::new(listing, nodes, config, &PulledSet::default())
+fn world(listing: Arc<Listing>, nodes: &[NodeInfo], config: &Config) -> ListingOnNodes {
+    ListingOnNodes::new(listing, nodes, config, &PulledSet::default())
 }
 
-fn gar_world(config: &Config) -> World {
+fn gar_world(config: &Config) -> ListingOnNodes {
     world(gar_listing(config), &gar_nodes(), config)
 }
 
@@ -213,7 +213,7 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 #[test]
-fn the_world_keeps_selected_nodes_and_knows_the_eligible_ones() {
+fn a_listing_on_nodes_keeps_selected_nodes_and_knows_the_eligible_ones() {
     let config = config("");
     let world = gar_world(&config);
     let names: Vec<&str> = world.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -230,6 +230,30 @@ fn the_world_keeps_selected_nodes_and_knows_the_eligible_ones() {
         !world.presence.is_on(&digest(7), "node-x"),
         "not a lab node"
     );
+}
+
+/// The prepull images are made once per listing: a node change keeps them, a new listing
+/// makes its own.
+#[test]
+fn a_node_change_keeps_the_prepull_images_of_the_listing() {
+    let config = config("");
+    let listing = gar_listing(&config);
+    let first = world(Arc::clone(&listing), &gar_nodes(), &config);
+    assert_eq!(&*first.prepull_images, prepull_images(&listing).as_slice());
+    let nodes = Arc::new(gar_nodes()[..2].to_vec());
+    let pulled = PulledSet::default();
+    let same = ListingOnNodes::after(
+        &first,
+        Arc::clone(&listing),
+        nodes.clone(),
+        &config,
+        &pulled,
+    );
+    assert!(Arc::ptr_eq(&first.prepull_images, &same.prepull_images));
+    let refreshed = gar_listing(&config);
+    let next = ListingOnNodes::after(&first, refreshed, nodes, &config, &pulled);
+    assert!(!Arc::ptr_eq(&first.prepull_images, &next.prepull_images));
+    assert_eq!(first.prepull_images, next.prepull_images);
 }
 
 #[test]
@@ -563,7 +587,7 @@ fn the_plan_pulls_each_digest_once_on_eligible_nodes_only() {
     pulled.insert("node-a", &d(6));
     pulled.insert("node-a", &d(5));
     pulled.insert("node-c", &d(6));
-    let world = World::new(listing, &nodes, &config, &pulled);
+    let world = ListingOnNodes::new(listing, &nodes, &config, &pulled);
     let plan = prepull_plan(&world);
     let planned: Vec<(&str, Vec<&str>)> = plan
         .nodes
@@ -631,8 +655,14 @@ fn the_plan_pulls_each_digest_once_on_eligible_nodes_only() {
             (IneligibleReason::Tainted, 1),
         ]
     );
-    let missing = missing_nodes_by_image(&plan, &all);
-    let missing: Vec<(&str, u64)> = missing
+    // Counted without the plan, and the same as the plan's pulls.
+    assert_eq!(
+        world.metric_counts().missing_pairs,
+        plan.pulls().count() as u64
+    );
+    let missing: Vec<(&str, u64)> = world
+        .metric_counts()
+        .missing_by_image
         .iter()
         .map(|(tag, count)| (tag.as_str(), *count))
         .collect();
@@ -692,7 +722,12 @@ fn a_pair_that_cannot_exist_is_neither_missing_nor_planned() {
         on_arch("x86", "amd64", &[&d1, &d2, &d4]),
         on_arch("arm", "arm64", &[&d2, &d4]),
     ];
-    let world = Arc::new(World::new(listing, &nodes, &config, &PulledSet::default()));
+    let world = Arc::new(ListingOnNodes::new(
+        listing,
+        &nodes,
+        &config,
+        &PulledSet::default(),
+    ));
     // Every image is where it can be: nothing to pull, everything prepulled.
     assert!(prepull_plan(&world).is_empty());
     // The status pages say so: the arm node cannot have the amd64-only image, and that pair
@@ -751,7 +786,7 @@ fn a_pair_that_cannot_exist_is_neither_missing_nor_planned() {
         on_arch("x86", "amd64", &[&d2, &d4]),
         on_arch("arm", "arm64", &[&d2, &d4]),
     ];
-    let world = World::new(
+    let world = ListingOnNodes::new(
         listing_with_platforms(&config),
         &nodes,
         &config,

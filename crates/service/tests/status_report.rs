@@ -5,7 +5,7 @@ mod http_support;
 
 use http_support::{at, TestBackend};
 use rsp_service::backend::Backend;
-use rsp_service::status::{CellKind, CellState, FormUsers, LabFormSetup, Severity, StatusView};
+use rsp_service::status::{CellKind, CellState, FormUsers, LabFormSetup, Severity, StatusReport};
 use std::time::{Duration, SystemTime};
 
 /// A lab form behind Gafaelfawr with sizes: nothing to say about it.
@@ -16,13 +16,14 @@ const QUIET_FORM: LabFormSetup = LabFormSetup {
 
 /// The notices' titles, the lab form set up as `QUIET_FORM` (the fixture's form is open).
 fn titles(backend: &TestBackend) -> Vec<String> {
-    let mut view = backend.status();
-    view.lab_form = QUIET_FORM;
-    form_titles(&view)
+    let mut report = backend.status();
+    report.lab_form = QUIET_FORM;
+    form_titles(&report)
 }
 
-fn form_titles(view: &StatusView) -> Vec<String> {
-    view.notices()
+fn form_titles(report: &StatusReport) -> Vec<String> {
+    report
+        .notices()
         .into_iter()
         .map(|notice| notice.title)
         .collect()
@@ -31,7 +32,7 @@ fn form_titles(view: &StatusView) -> Vec<String> {
 /// The fixture with only the nodes named in `keep`.
 fn only_nodes(mut backend: TestBackend, keep: &[&str]) -> TestBackend {
     let nodes: Vec<_> = backend
-        .world
+        .listing_on_nodes
         .nodes
         .iter()
         .filter(|node| keep.contains(&node.name.as_str()))
@@ -43,8 +44,8 @@ fn only_nodes(mut backend: TestBackend, keep: &[&str]) -> TestBackend {
 
 #[test]
 fn each_image_is_counted_over_the_eligible_nodes_with_its_failing_ones() {
-    let view = TestBackend::standard().status();
-    let grid = &view.grid;
+    let report = TestBackend::standard().status();
+    let grid = &report.grid;
     let tags: Vec<&str> = grid.images().iter().map(|i| i.tag.as_str()).collect();
     assert_eq!(tags, ["w_2077_43", "d_2077_10_23"]);
     let weekly = &grid.images()[0];
@@ -102,13 +103,13 @@ fn what_is_cached_wins_and_reports_about_unknown_pairs_are_ignored() {
     backend.set_pulling("node1", "sha256:9999", at(5));
     // An ineligible node's pull in progress is shown as it is.
     backend.set_pulling("node3", "sha256:5678", at(5));
-    let view = backend.status();
-    let node1 = view.grid.node_named("node1").expect("node1");
+    let report = backend.status();
+    let node1 = report.grid.node_named("node1").expect("node1");
     assert_eq!(node1.cells, [CellState::Cached, CellState::Cached]);
-    let node3 = view.grid.node_named("node3").expect("node3");
+    let node3 = report.grid.node_named("node3").expect("node3");
     assert_eq!(node3.cells[0].kind(), CellKind::Pulling);
     assert_eq!(
-        view.grid.images()[0].counts.get(CellKind::Pulling),
+        report.grid.images()[0].counts.get(CellKind::Pulling),
         0,
         "ineligible nodes are not in the image's summary"
     );
@@ -189,9 +190,9 @@ fn each_condition_gives_its_notice_most_severe_first() {
 /// is none.
 #[test]
 fn a_dead_task_is_critical_until_it_runs_again() {
-    use rsp_service::status::TaskView;
+    use rsp_service::status::TaskReport;
     let died = at(40);
-    let task = |title, running, serves_the_api, last_death: Option<SystemTime>| TaskView {
+    let task = |title, running, serves_the_api, last_death: Option<SystemTime>| TaskReport {
         title,
         running,
         serves_the_api,
@@ -210,9 +211,9 @@ fn a_dead_task_is_critical_until_it_runs_again() {
             Some(died),
         ),
     ];
-    let mut view = backend.status();
-    view.lab_form = QUIET_FORM;
-    let notices = view.notices();
+    let mut report = backend.status();
+    report.lab_form = QUIET_FORM;
+    let notices = report.notices();
     let summary: Vec<(&str, Severity)> = notices
         .iter()
         .map(|notice| (notice.title.as_str(), notice.severity))
@@ -241,16 +242,26 @@ fn a_dead_task_is_critical_until_it_runs_again() {
 fn cold_nodes_are_eligible_and_noticed_and_forgotten_ones_warned_about() {
     let minute = Duration::from_secs(60);
     let backend = http_support::TestBackend::with_a_cold_node(3 * minute);
-    let view = backend.status();
-    let warm = view.grid.world().warm.as_ref().expect("warm nodes on");
+    let report = backend.status();
+    let warm = report
+        .grid
+        .listing_on_nodes()
+        .warm
+        .as_ref()
+        .expect("warm nodes on");
     let cold: Vec<&str> = warm
         .cold
         .iter()
-        .map(|cold| view.grid.world().nodes[cold.index].name.as_str())
+        .map(|cold| {
+            report.grid.listing_on_nodes().nodes[cold.index]
+                .name
+                .as_str()
+        })
         .collect();
     assert_eq!(cold, ["node4"]);
     assert!(
-        view.grid
+        report
+            .grid
             .node_named("node4")
             .unwrap()
             .eligibility
@@ -258,8 +269,8 @@ fn cold_nodes_are_eligible_and_noticed_and_forgotten_ones_warned_about() {
         "the warm taint alone does not make a node ineligible"
     );
     // Two prepull images at the default 10 minutes each: a 20-minute timeout.
-    assert_eq!(warm.timeout(view.grid.images().len()), 20 * minute);
-    let notice = view
+    assert_eq!(warm.timeout(report.grid.images().len()), 20 * minute);
+    let notice = report
         .notices()
         .into_iter()
         .find(|n| n.title == "Cold nodes")
@@ -278,7 +289,7 @@ fn cold_nodes_are_eligible_and_noticed_and_forgotten_ones_warned_about() {
 
     // Past the timeout and its margin, nobody is releasing it.
     let late = SystemTime::now() + 18 * minute + 30 * Duration::from_secs(1);
-    let notices = rsp_service::status::notices_at(&view, late);
+    let notices = rsp_service::status::notices_at(&report, late);
     let forgotten = notices
         .iter()
         .find(|n| n.title == "Cold nodes not released")
@@ -303,8 +314,8 @@ fn cold_nodes_are_eligible_and_noticed_and_forgotten_ones_warned_about() {
     assert!(detail.contains("while no replica leads"), "{detail}");
 
     // Without the feature: no notice, no warm data.
-    let view = TestBackend::standard().status();
-    assert!(view.grid.world().warm.is_none());
+    let report = TestBackend::standard().status();
+    assert!(report.grid.listing_on_nodes().warm.is_none());
     assert!(!titles(&TestBackend::standard())
         .iter()
         .any(|t| t.starts_with("Cold")));
