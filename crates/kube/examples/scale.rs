@@ -188,7 +188,7 @@ fn main() -> ExitCode {
 
     let started = Instant::now();
     let converged = rt.block_on(async {
-        let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
+        let nodes = NodeWatcher::start(cluster.client(), config.node_selection());
         let (_images, images_rx) = watch::channel(Some(Arc::new(wanted)));
         let prepuller = PrepullerHandle::start(
             cluster.client(),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::nodes::NodeSelection;
 use rsp_model::node::Toleration;
 use rsp_model::plan::NodeStatusMaxImages;
 use rsp_model::warm::WarmTaint;
@@ -53,7 +54,8 @@ pub struct PodTemplate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrepullerConfig {
     pub pod: PodTemplate,
-    /// `lab.nodeSelector`: only nodes with all these labels are watched.
+    /// `lab.nodeSelector`: only nodes with all these labels are watched
+    /// ([`PrepullerConfig::node_selection`]).
     pub node_selector: BTreeMap<String, String>,
     /// Cluster-wide cap on prepull pods that exist at once (`prepuller.maxInFlight`).
     pub max_in_flight: usize,
@@ -119,6 +121,16 @@ impl PrepullerConfig {
         }
         self.warm = Some(warm);
         self
+    }
+
+    /// The nodes this prepuller works on and the tolerations their eligibility is judged
+    /// with (its pods'): what a node watcher feeding it is started with, so that the
+    /// eligibility its snapshots carry is the prepuller's.
+    pub fn node_selection(&self) -> NodeSelection {
+        NodeSelection {
+            selector: self.node_selector.clone(),
+            tolerations: self.pod.tolerations.clone(),
+        }
     }
 }
 

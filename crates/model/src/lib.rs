@@ -24,6 +24,8 @@
 //!   registry's answers and the prepull rules; the Docker tag list before its digests
 //!   (`DockerTags`); images chosen by class.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
+//! - `selected`: the selected nodes of one moment with their eligibility and reported
+//!   presence, computed once per node list and shared by the service and the prepuller.
 //! - `platform`: the platforms (os, architecture) an image runs on, and whether a node's
 //!   platform is one of them.
 //! - `plan`: the prepull plan, which images each eligible node still needs.
@@ -48,6 +50,7 @@ pub mod plan;
 pub mod platform;
 pub mod reference;
 mod select;
+pub mod selected;
 pub mod tag;
 pub mod validation;
 pub mod warm;

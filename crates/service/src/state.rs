@@ -24,9 +24,9 @@ use axum::body::Bytes;
 use chrono::Utc;
 use rsp_config::Config;
 use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_kube::NodeSnapshot;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::listing::Listing;
-use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{self, ImageSource};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -156,12 +156,12 @@ pub async fn world_task(
     config: Arc<Config>,
     placeholder: Arc<Listing>,
     mut listings: watch::Receiver<Arc<Listing>>,
-    mut nodes: watch::Receiver<Option<Arc<Vec<NodeInfo>>>>,
+    mut nodes: watch::Receiver<Option<NodeSnapshot>>,
     mut puller: watch::Receiver<Arc<PullerStatus>>,
     current: watch::Sender<Arc<Current>>,
 ) {
     let mut last_pulled: Option<Arc<PulledSet>> = None;
-    let no_nodes: Arc<Vec<NodeInfo>> = Arc::default();
+    let no_nodes: NodeSnapshot = Arc::default();
     loop {
         let listing = Arc::clone(&listings.borrow_and_update());
         let listed = !Arc::ptr_eq(&listing, &placeholder);

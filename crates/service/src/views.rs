@@ -21,6 +21,7 @@ use rsp_model::node::{Eligibility, IneligibleReason, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
 use rsp_model::platform::{PlatformSupport, Platforms};
 use rsp_model::reference::TagReference;
+use rsp_model::selected::SelectedNodes;
 use rsp_model::TagKind;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -28,15 +29,24 @@ use std::sync::Arc;
 
 use crate::warm::WarmNodes;
 
+/// The nodes of a list that `lab.nodeSelector` selects, judged with the configured
+/// tolerations: a node snapshot as the node watcher makes it, for nodes read otherwise (a
+/// NodeList file).
+pub fn select_nodes(nodes: &[NodeInfo], config: &Config) -> SelectedNodes {
+    SelectedNodes::from_owned(
+        nodes.iter().cloned(),
+        &config.lab.node_selector,
+        &config.eligibility_tolerations(),
+    )
+}
+
 /// Everything the views are computed from.
 #[derive(Debug, Clone)]
 pub struct World {
     pub listing: Arc<Listing>,
-    /// Nodes matching the lab node selector, in listing order (shared with the node watcher's
-    /// snapshot when it selected them already, as it does in a cluster).
-    pub nodes: Arc<Vec<NodeInfo>>,
-    /// The eligibility of each of `nodes`, in the same order.
-    pub eligibility: Vec<Eligibility>,
+    /// Nodes matching the lab node selector, in listing order, with their eligibility:
+    /// the node watcher's snapshot itself, shared with the prepuller.
+    pub nodes: Arc<SelectedNodes>,
     /// Where each digest is cached, pulls the prepuller saw succeed included.
     pub presence: NodePresence,
     /// The eligible nodes: an image is prepulled when all of them that its platforms
@@ -48,62 +58,51 @@ pub struct World {
     platforms: Vec<(Option<String>, Option<String>)>,
     /// Warm nodes, when `prepuller.warmTaint` is configured: the nodes carrying the taint.
     pub warm: Option<WarmNodes>,
-    /// The node list this world was built from, to tell when a new one is the same.
-    input: Arc<Vec<NodeInfo>>,
 }
 
 impl World {
     /// Combines a listing with nodes and the pulls the prepuller saw succeed (copies the
-    /// nodes; the service shares them with [`World::from_shared`]).
+    /// nodes; the service shares the node watcher's snapshot with [`World::from_shared`]).
     pub fn new(
         listing: Arc<Listing>,
         nodes: &[NodeInfo],
         config: &Config,
         pulled: &PulledSet,
     ) -> World {
-        World::from_shared(listing, Arc::new(nodes.to_vec()), config, pulled)
+        World::from_shared(
+            listing,
+            Arc::new(select_nodes(nodes, config)),
+            config,
+            pulled,
+        )
     }
 
-    /// As [`World::new`], keeping the node list as it is when every node matches the lab node
-    /// selector (a watcher with that selector gives no others).
+    /// As [`World::new`], for nodes selected and judged already with this configuration
+    /// ([`select_nodes`], or the node watcher): their eligibility and reported presence are
+    /// taken as they are.
     pub fn from_shared(
         listing: Arc<Listing>,
-        input: Arc<Vec<NodeInfo>>,
+        nodes: Arc<SelectedNodes>,
         config: &Config,
         pulled: &PulledSet,
     ) -> World {
-        let selector = &config.lab.node_selector;
-        let nodes = if input.iter().all(|node| node.matches_selector(selector)) {
-            Arc::clone(&input)
-        } else {
-            Arc::new(
-                input
-                    .iter()
-                    .filter(|node| node.matches_selector(selector))
-                    .cloned()
-                    .collect(),
-            )
-        };
-        let tolerations = config.eligibility_tolerations();
-        let eligibility: Vec<Eligibility> = nodes
-            .iter()
-            .map(|node| node.eligibility(&tolerations))
-            .collect();
-        let warm = WarmNodes::of(config, &nodes);
+        let warm = WarmNodes::of(config, nodes.iter());
         // A remembered pull that the nodes' reports prove evicted is not cached any more,
         // whatever replica keeps the memory.
-        let followed = pulled.follow_reports(&nodes, config.prepuller.node_status_max_images);
+        let followed =
+            pulled.follow_reports(nodes.nodes(), config.prepuller.node_status_max_images);
         let pulled = followed.as_ref().unwrap_or(pulled);
-        let presence = NodePresence::from_nodes(nodes.iter(), pulled, listing.sizes_from_nodes);
+        let mut presence = nodes.reported().with_pulled(pulled);
+        if !listing.sizes_from_nodes {
+            presence = presence.without_sizes();
+        }
         let mut world = World {
             listing,
             nodes,
-            eligibility,
             presence,
             eligible: NodeSet::default(),
             platforms: Vec::new(),
             warm,
-            input,
         };
         world.eligible = world.presence.node_set(world.eligible_names());
         let mut platforms = Vec::new();
@@ -117,14 +116,14 @@ impl World {
         world
     }
 
-    /// Whether this world was built from exactly this node list.
-    pub fn built_from(&self, nodes: &Arc<Vec<NodeInfo>>) -> bool {
-        Arc::ptr_eq(&self.input, nodes)
+    /// Whether this world was built from exactly this node snapshot.
+    pub fn built_from(&self, nodes: &Arc<SelectedNodes>) -> bool {
+        Arc::ptr_eq(&self.nodes, nodes)
     }
 
     /// The selected nodes with their eligibility.
     pub fn entries(&self) -> impl Iterator<Item = (&NodeInfo, &Eligibility)> {
-        self.nodes.iter().zip(&self.eligibility)
+        self.nodes.entries()
     }
 
     fn entry<'a>(&self, image: &'a Image) -> SpawnerEntry<'a> {
@@ -395,7 +394,7 @@ pub fn missing_nodes_by_image(plan: &PrepullPlan, images: &[PrepullImage]) -> Ve
 pub fn nodes_by_eligibility(world: &World) -> (u64, Vec<(IneligibleReason, u64)>) {
     let mut eligible = 0;
     let mut ineligible: BTreeMap<IneligibleReason, u64> = BTreeMap::new();
-    for eligibility in &world.eligibility {
+    for eligibility in world.nodes.eligibility() {
         match eligibility.reason() {
             None => eligible += 1,
             Some(reason) => *ineligible.entry(reason).or_default() += 1,

@@ -344,7 +344,7 @@ async fn a_world_is_listed_exactly_when_built_from_a_refreshed_listing() {
         current_tx,
     ));
     // A rebuild from the placeholder (nodes arrived) is not a listing.
-    nodes_tx.send_replace(Some(Arc::new(Vec::new())));
+    nodes_tx.send_replace(Some(Arc::default()));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!current.borrow_and_update().listed);
     let refreshed = Arc::new(Listing::empty(REGISTRY, REPOSITORY));

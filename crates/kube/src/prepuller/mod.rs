@@ -262,7 +262,7 @@ impl Runner {
         let Some(nodes) = nodes else { return };
         if let Some(pulled) = self
             .pulled
-            .follow_reports(&nodes, self.config.node_status_max_images)
+            .follow_reports(nodes.nodes(), self.config.node_status_max_images)
         {
             self.pulled = Arc::new(pulled);
             self.publish_inactive();

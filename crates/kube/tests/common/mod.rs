@@ -98,7 +98,7 @@ impl Harness {
         config: PrepullerConfig,
         images: Vec<PrepullImage>,
     ) -> Self {
-        let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
+        let nodes = NodeWatcher::start(cluster.client(), config.node_selection());
         let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
         let (tenure, tenure_rx) = watch::channel(Tenure::Always);
         let prepuller = PrepullerHandle::start(
@@ -284,7 +284,7 @@ impl Replica {
     ) -> Self {
         let client = cluster.client_for(&lease.identity);
         let election = LeaderElection::start(client.clone(), lease);
-        let nodes = NodeWatcher::start(client.clone(), &config.node_selector);
+        let nodes = NodeWatcher::start(client.clone(), config.node_selection());
         let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
         let prepuller = PrepullerHandle::start(
             client,

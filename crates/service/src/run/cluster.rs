@@ -16,23 +16,24 @@ use crate::warm::WarmMetrics;
 use rsp_config::{ClusterConfig, Config};
 use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
 use rsp_kube::{
-    LeaderConfig, LeaderElection, Leadership, NodeSnapshot, NodeWatcher, PodTemplate, Tenure,
+    LeaderConfig, LeaderElection, Leadership, NodeSelection, NodeSnapshot, NodeWatcher,
+    PodTemplate, Tenure,
 };
 use rsp_model::listing::Listing;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// What `prepare` found out about the cluster; nothing runs yet.
 pub(super) enum ClusterSetup {
-    Static(Vec<rsp_model::node::NodeInfo>),
+    Static(rsp_model::selected::SelectedNodes),
     Kubernetes(Box<KubernetesSetup>),
 }
 
 pub(super) struct KubernetesSetup {
     client: rsp_kube::Client,
-    selector: BTreeMap<String, String>,
+    /// What the node watcher selects, judged with the prepuller's tolerations.
+    selection: NodeSelection,
     prepuller: rsp_kube::PrepullerConfig,
     /// `None` when leader election is off.
     leader: Option<LeaderConfig>,
@@ -73,7 +74,7 @@ impl ClusterSetup {
                 .map(|setup| ClusterSetup::Kubernetes(Box::new(setup)));
         };
         rsp_kube::read_node_list(&config_dir.join(nodes_file))
-            .map(ClusterSetup::Static)
+            .map(|nodes| ClusterSetup::Static(views::select_nodes(&nodes, config)))
             .map_err(|error| ServeError::Config(error.to_string()))
     }
 
@@ -128,7 +129,7 @@ impl KubernetesSetup {
         }
         Ok(KubernetesSetup {
             client,
-            selector: config.lab.node_selector.clone(),
+            selection: prepuller.node_selection(),
             prepuller,
             leader,
         })
@@ -140,11 +141,11 @@ impl KubernetesSetup {
         let (leader_tx, leader) = watch::channel(Tenure::Follower);
 
         supervisor.spawn(Task::NodeWatcher, {
-            let (client, selector, stop) =
-                (self.client.clone(), self.selector, inputs.stop.clone());
+            let (client, selection, stop) =
+                (self.client.clone(), self.selection, inputs.stop.clone());
             move || {
                 watch_nodes(
-                    NodeWatcher::start(client.clone(), &selector),
+                    NodeWatcher::start(client.clone(), selection.clone()),
                     nodes_tx.clone(),
                     stop.clone(),
                 )

@@ -107,7 +107,7 @@ impl StatusGrid {
         let cells: Vec<CellState> = (0..node_count * image_count)
             .map(|k| {
                 let (i, j) = (k / image_count, k % image_count);
-                let eligible = world.eligibility[i].is_eligible();
+                let eligible = world.nodes.eligibility()[i].is_eligible();
                 let mismatch = || platform_mismatch(&wanted[j], &world.nodes[i]);
                 CellState::decide(cached[k], eligible, mismatch, pulls[k])
             })
@@ -163,7 +163,7 @@ impl StatusGrid {
         for &i in &self.by_name {
             let i = i as usize;
             let row = &self.cells[i * image_count..(i + 1) * image_count];
-            let eligibility = &self.world.eligibility[i];
+            let eligibility = &self.world.nodes.eligibility()[i];
             for (j, cell) in row.iter().enumerate() {
                 self.node_counts[i].add(cell.kind());
                 if eligibility.is_eligible() {
@@ -225,7 +225,7 @@ impl StatusGrid {
         NodeEntry {
             index,
             info: &self.world.nodes[i],
-            eligibility: &self.world.eligibility[i],
+            eligibility: &self.world.nodes.eligibility()[i],
             cells: &self.cells[i * image_count..(i + 1) * image_count],
             counts: self.node_counts[i],
         }

@@ -50,7 +50,7 @@ impl Reconciler {
             let key = (node.clone(), slot.image.digest.clone());
             let entry = pulls
                 .entry(key)
-                .or_insert_with(|| PullStatus::new(node.clone(), slot.image.clone()));
+                .or_insert_with(|| PullStatus::new(node.clone(), PrepullImage::clone(&slot.image)));
             entry.pulling_since = Some(slot.started_at);
             entry.pod = Some(slot.name.clone());
         }

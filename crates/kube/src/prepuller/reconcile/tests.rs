@@ -9,6 +9,7 @@ use chrono::Utc;
 use k8s_openapi::api::core::v1::Pod;
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::{PrepullImage, PulledSet};
+use rsp_model::selected::SelectedNodes;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -52,16 +53,16 @@ fn image(tag: &str, digest: &str) -> PrepullImage {
     }
 }
 
-fn nodes(names: &[&str]) -> Option<Arc<Vec<NodeInfo>>> {
-    Some(Arc::new(
-        names
-            .iter()
-            .map(|name| NodeInfo {
-                name: (*name).into(),
-                ..NodeInfo::default()
-            })
-            .collect(),
-    ))
+fn nodes(names: &[&str]) -> Option<Arc<SelectedNodes>> {
+    let nodes = names.iter().map(|name| NodeInfo {
+        name: (*name).into(),
+        ..NodeInfo::default()
+    });
+    Some(Arc::new(SelectedNodes::from_owned(
+        nodes,
+        &BTreeMap::new(),
+        &[],
+    )))
 }
 
 fn config(max_in_flight: usize) -> PrepullerConfig {
