@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rsp_kube::config::{PrepullerConfig, WarmConfig};
+use rsp_kube::config::{PrepullerSettings, WarmConfig};
 use rsp_kube::prepuller::WarmOutcome;
 use rsp_kube::{Leadership, NodeWatcher, PrepullImage, PrepullerHandle};
 use rsp_model::warm::WarmTaint;
@@ -169,7 +169,7 @@ fn main() -> ExitCode {
         key: "startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold".into(),
         effect: "NoSchedule".into(),
     };
-    let mut config = PrepullerConfig::new("nublado").with_warm(WarmConfig {
+    let mut config = PrepullerSettings::new("nublado").with_warm(WarmConfig {
         taint: taint.clone(),
         timeout: None,
     });

@@ -50,12 +50,14 @@ pub struct PodTemplate {
     pub tolerations: Vec<Toleration>,
 }
 
-/// Settings of the prepuller.
+/// Settings of the prepuller, filled by the service from the configuration's `lab`,
+/// `images` and `prepuller` sections (not the configuration's `PrepullerConfig`, which is
+/// the `prepuller` section as written).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrepullerConfig {
+pub struct PrepullerSettings {
     pub pod: PodTemplate,
     /// `lab.nodeSelector`: only nodes with all these labels are watched
-    /// ([`PrepullerConfig::node_selection`]).
+    /// ([`PrepullerSettings::node_selection`]).
     pub node_selector: BTreeMap<String, String>,
     /// Cluster-wide cap on prepull pods that exist at once (`prepuller.maxInFlight`).
     pub max_in_flight: usize,
@@ -72,7 +74,7 @@ pub struct PrepullerConfig {
     /// kubelet's `nodeStatusMaxImages`: how many images a node's status lists at most.
     pub node_status_max_images: NodeStatusMaxImages,
     /// Warm nodes (`prepuller.warmTaint`), off when `None`; set it with
-    /// [`PrepullerConfig::with_warm`], which also makes prepull pods tolerate the taint.
+    /// [`PrepullerSettings::with_warm`], which also makes prepull pods tolerate the taint.
     pub warm: Option<WarmConfig>,
 }
 
@@ -93,10 +95,10 @@ impl WarmConfig {
     }
 }
 
-impl PrepullerConfig {
+impl PrepullerSettings {
     /// Defaults of the contract (decisions.md §3, behaviour.md §10) for a namespace.
     pub fn new(namespace: impl Into<String>) -> Self {
-        PrepullerConfig {
+        PrepullerSettings {
             pod: PodTemplate {
                 namespace: namespace.into(),
                 ..PodTemplate::default()

@@ -14,7 +14,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::Api;
 use rsp_kube::prepuller::{WarmEvent, WarmOutcome};
 use rsp_kube::warm::{remove_taint, Released};
-use rsp_kube::{PrepullerConfig, WarmConfig};
+use rsp_kube::{PrepullerSettings, WarmConfig};
 use rsp_model::warm::WarmTaint;
 use rsp_testkit::kube::{pod, FakeCluster, PullBehaviour};
 use tokio::sync::broadcast;
@@ -29,7 +29,7 @@ fn cold_taint() -> WarmTaint {
     }
 }
 
-fn warm_config(timeout: Option<Duration>) -> PrepullerConfig {
+fn warm_config(timeout: Option<Duration>) -> PrepullerSettings {
     fast_config().with_warm(WarmConfig {
         taint: cold_taint(),
         timeout,

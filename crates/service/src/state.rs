@@ -23,7 +23,7 @@ use crate::views::{self, World};
 use axum::body::Bytes;
 use chrono::Utc;
 use rsp_config::Config;
-use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_kube::prepuller::PrepullerReport;
 use rsp_kube::NodeSnapshot;
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::listing::Listing;
@@ -69,7 +69,7 @@ struct MenuEntry {
 /// status pages' grid also show the prepuller's activity, so they belong to one `Current`.
 pub struct Current {
     pub world: Arc<World>,
-    pub puller: Arc<PullerStatus>,
+    pub puller: Arc<PrepullerReport>,
     /// Whether the world holds a refreshed listing rather than the empty placeholder the
     /// service starts with: what readiness and the listing routes follow.
     pub listed: bool,
@@ -80,7 +80,7 @@ pub struct Current {
 }
 
 impl Current {
-    pub fn new(world: World, puller: Arc<PullerStatus>, listed: bool) -> Current {
+    pub fn new(world: World, puller: Arc<PrepullerReport>, listed: bool) -> Current {
         Current {
             world: Arc::new(world),
             puller,
@@ -93,7 +93,7 @@ impl Current {
     }
 
     /// The same world with a newer prepuller status.
-    fn with_status(&self, puller: Arc<PullerStatus>) -> Current {
+    fn with_status(&self, puller: Arc<PrepullerReport>) -> Current {
         Current {
             world: Arc::clone(&self.world),
             puller,
@@ -107,7 +107,7 @@ impl Current {
 
     /// A new world that shows the same images, menu and node states as this one (a node
     /// event that changed nothing visible, such as a heartbeat) keeps the bodies.
-    fn rebuilt(&self, world: World, puller: Arc<PullerStatus>, listed: bool) -> Current {
+    fn rebuilt(&self, world: World, puller: Arc<PrepullerReport>, listed: bool) -> Current {
         let old = &self.world;
         let same_view = Arc::ptr_eq(&old.listing, &world.listing)
             && old.eligible == world.eligible
@@ -157,7 +157,7 @@ pub async fn world_task(
     placeholder: Arc<Listing>,
     mut listings: watch::Receiver<Arc<Listing>>,
     mut nodes: watch::Receiver<Option<NodeSnapshot>>,
-    mut puller: watch::Receiver<Arc<PullerStatus>>,
+    mut puller: watch::Receiver<Arc<PrepullerReport>>,
     current: watch::Sender<Arc<Current>>,
 ) {
     let mut last_pulled: Option<Arc<PulledSet>> = None;

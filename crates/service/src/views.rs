@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
-use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_kube::prepuller::PrepullerReport;
 use rsp_model::api::{
     MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage, PrepullerImages, PrepullerStatus,
     SpawnerEntry, SpawnerImagesView,
@@ -275,7 +275,7 @@ fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuI
 pub type PrepullErrors = HashMap<(String, String), String>;
 
 /// The last prepull error of each (node, digest) pair the prepuller reports, for `/prepulls`.
-pub fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
+pub fn prepull_errors(puller: &PrepullerReport) -> PrepullErrors {
     puller
         .pulls
         .iter()

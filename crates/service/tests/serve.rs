@@ -316,7 +316,7 @@ async fn a_dying_prepuller_releases_its_lease_and_is_restarted() {
 /// answers from that listing (an end-to-end finding), nor stays 503 after.
 #[tokio::test]
 async fn a_world_is_listed_exactly_when_built_from_a_refreshed_listing() {
-    use rsp_kube::prepuller::PrepullerStatus;
+    use rsp_kube::prepuller::PrepullerReport;
     use rsp_model::listing::Listing;
     use rsp_service::state::{world_task, Current};
     use rsp_service::views::World;
@@ -329,12 +329,12 @@ async fn a_world_is_listed_exactly_when_built_from_a_refreshed_listing() {
     let world = World::new(Arc::clone(&placeholder), &[], &config, &Default::default());
     let (current_tx, mut current) = watch::channel(Arc::new(Current::new(
         world,
-        Arc::new(PrepullerStatus::default()),
+        Arc::new(PrepullerReport::default()),
         false,
     )));
     let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
     let (nodes_tx, nodes) = watch::channel(None);
-    let (puller_tx, puller) = watch::channel(Arc::new(PrepullerStatus::default()));
+    let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
     let task = tokio::spawn(world_task(
         Arc::clone(&config),
         Arc::clone(&placeholder),

@@ -28,8 +28,8 @@ use k8s_openapi::api::core::v1::Pod;
 use rsp_model::plan::{self, PlannedImage, PrepullImage, PrepullPlan, PulledSet};
 use tokio::time::Instant;
 
-use super::status::{FailureReason, PrepullEvent, PrepullerStatus, WarmEvent, WarmOutcome};
-use crate::config::PrepullerConfig;
+use super::status::{FailureReason, PrepullEvent, PrepullerReport, WarmEvent, WarmOutcome};
+use crate::config::PrepullerSettings;
 use crate::nodes::NodeSnapshot;
 use crate::pod::{pod_name, prepull_pod};
 use crate::warm::Released;
@@ -142,7 +142,7 @@ struct Orphan {
 
 /// See the module comment.
 pub struct Reconciler {
-    config: PrepullerConfig,
+    config: PrepullerSettings,
     nodes: Option<NodeSnapshot>,
     images: Option<Arc<Vec<PrepullImage>>>,
     pods_synced: bool,
@@ -166,13 +166,13 @@ pub struct Reconciler {
     /// Eligible nodes on which no wanted image is cached: first in line for a slot.
     empty: HashSet<String>,
     warm_events: Vec<WarmEvent>,
-    status: PrepullerStatus,
+    status: PrepullerReport,
     status_dirty: bool,
 }
 
 impl Reconciler {
     /// A reconciler that remembers `pulled` from earlier sessions.
-    pub fn new(config: PrepullerConfig, pulled: Arc<PulledSet>) -> Self {
+    pub fn new(config: PrepullerSettings, pulled: Arc<PulledSet>) -> Self {
         Reconciler {
             config,
             nodes: None,
@@ -187,10 +187,10 @@ impl Reconciler {
             slots: BTreeMap::new(),
             orphans: BTreeMap::new(),
             pairs: HashMap::new(),
-            status: PrepullerStatus {
+            status: PrepullerReport {
                 active: true,
                 pulled: pulled.clone(),
-                ..PrepullerStatus::default()
+                ..PrepullerReport::default()
             },
             pulled,
             outbox: Vec::new(),

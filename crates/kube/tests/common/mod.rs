@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use rsp_kube::config::{Backoff, PrepullerConfig};
+use rsp_kube::config::{Backoff, PrepullerSettings};
 use rsp_kube::{
     LeaderConfig, LeaderElection, Leadership, NodeWatcher, PrepullEvent, PrepullImage,
-    PrepullerHandle, PrepullerStatus, Tenure,
+    PrepullerHandle, PrepullerReport, Tenure,
 };
 use rsp_model::node::{Toleration, TolerationOperator};
 use rsp_testkit::kube::{node, FakeCluster, NodeSpecBuilder};
@@ -54,8 +54,8 @@ pub fn standard_tolerations() -> Vec<Toleration> {
 }
 
 /// The standard configuration with timings short enough for tests.
-pub fn fast_config() -> PrepullerConfig {
-    let mut config = PrepullerConfig::new(NAMESPACE);
+pub fn fast_config() -> PrepullerSettings {
+    let mut config = PrepullerSettings::new(NAMESPACE);
     config.pod.pull_secret = Some("pull-secret".into());
     config.pod.tolerations = standard_tolerations();
     config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
@@ -88,14 +88,14 @@ pub struct Harness {
     pub tenure: watch::Sender<Tenure>,
     pub prepuller: Option<PrepullerHandle>,
     pub events: broadcast::Receiver<PrepullEvent>,
-    pub status: watch::Receiver<Arc<PrepullerStatus>>,
+    pub status: watch::Receiver<Arc<PrepullerReport>>,
 }
 
 impl Harness {
     /// Starts a prepuller (active) on `cluster` wanting `images`.
     pub fn start(
         cluster: &FakeCluster,
-        config: PrepullerConfig,
+        config: PrepullerSettings,
         images: Vec<PrepullImage>,
     ) -> Self {
         let nodes = NodeWatcher::start(cluster.client(), config.node_selection());
@@ -149,7 +149,7 @@ impl Harness {
     pub async fn wait_status(
         &mut self,
         timeout: Duration,
-        mut done: impl FnMut(&PrepullerStatus) -> bool,
+        mut done: impl FnMut(&PrepullerReport) -> bool,
     ) -> bool {
         let result = tokio::time::timeout(timeout, self.status.wait_for(|s| done(s))).await;
         matches!(result, Ok(Ok(_)))
@@ -279,7 +279,7 @@ impl Replica {
     pub fn with_config(
         cluster: &FakeCluster,
         lease: LeaderConfig,
-        config: PrepullerConfig,
+        config: PrepullerSettings,
         images: Vec<PrepullImage>,
     ) -> Self {
         let client = cluster.client_for(&lease.identity);

@@ -14,7 +14,7 @@ use crate::supervise::{propagate_panic, Supervisor, Task};
 use crate::views;
 use crate::warm::WarmMetrics;
 use rsp_config::{ClusterConfig, Config};
-use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
+use rsp_kube::prepuller::{PrepullerReport, WantedImages};
 use rsp_kube::{
     LeaderConfig, LeaderElection, Leadership, NodeSelection, NodeSnapshot, NodeWatcher,
     PodTemplate, Tenure,
@@ -34,7 +34,7 @@ pub(super) struct KubernetesSetup {
     client: rsp_kube::Client,
     /// What the node watcher selects, judged with the prepuller's tolerations.
     selection: NodeSelection,
-    prepuller: rsp_kube::PrepullerConfig,
+    prepuller: rsp_kube::PrepullerSettings,
     /// `None` when leader election is off.
     leader: Option<LeaderConfig>,
 }
@@ -51,7 +51,7 @@ pub(super) struct Inputs {
 /// The cluster side, running: what the world task and the status page read.
 pub(super) struct Cluster {
     pub nodes: watch::Receiver<Option<NodeSnapshot>>,
-    pub puller: watch::Receiver<Arc<PullerStatus>>,
+    pub puller: watch::Receiver<Arc<PrepullerReport>>,
     /// Whether, and until when, this replica is the one that prepulls: the tenure of the
     /// current run's election, forwarded (it survives the runs).
     pub leader: Leadership,
@@ -82,7 +82,7 @@ impl ClusterSetup {
         match self {
             ClusterSetup::Static(nodes) => {
                 let (nodes_tx, nodes) = watch::channel(Some(Arc::new(nodes)));
-                let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
+                let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
                 // The only replica that plans, so it leads (the page then reads "plan only").
                 Cluster {
                     nodes,
@@ -115,7 +115,7 @@ impl KubernetesSetup {
             .prepuller
             .leader_election
             .then(|| LeaderConfig::new(template.namespace.clone(), identity));
-        let mut prepuller = rsp_kube::PrepullerConfig::new(template.namespace.clone());
+        let mut prepuller = rsp_kube::PrepullerSettings::new(template.namespace.clone());
         prepuller.pod = template;
         prepuller.node_selector = config.lab.node_selector.clone();
         prepuller.max_in_flight = config.prepuller.max_in_flight;
@@ -137,7 +137,7 @@ impl KubernetesSetup {
 
     fn start(self, supervisor: &mut Supervisor, inputs: Inputs) -> Cluster {
         let (nodes_tx, nodes) = watch::channel(None);
-        let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
+        let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
         let (leader_tx, leader) = watch::channel(Tenure::Follower);
 
         supervisor.spawn(Task::NodeWatcher, {
@@ -207,12 +207,12 @@ async fn watch_nodes(
 /// Everything a run of the prepuller needs, and the channels it writes to.
 struct Prepuller {
     client: rsp_kube::Client,
-    config: rsp_kube::PrepullerConfig,
+    config: rsp_kube::PrepullerSettings,
     leader_config: Option<LeaderConfig>,
     nodes: watch::Receiver<Option<NodeSnapshot>>,
     listings: watch::Receiver<Arc<Listing>>,
     placeholder: Arc<Listing>,
-    status: watch::Sender<Arc<PullerStatus>>,
+    status: watch::Sender<Arc<PrepullerReport>>,
     leader: watch::Sender<Tenure>,
     durations: Histogram,
     warm: WarmMetrics,

@@ -7,7 +7,7 @@
 //! decided by walking each digest's cached nodes and the prepuller's (few) pairs in progress
 //! or in trouble, not by asking about every pair.
 
-use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
+use rsp_kube::prepuller::{PrepullerReport, PullStatus};
 use rsp_model::node::{Eligibility, NodeInfo};
 use rsp_model::plan::PrepullImage;
 use std::collections::HashMap;
@@ -72,7 +72,7 @@ pub struct StatusGrid {
 
 impl StatusGrid {
     /// The grid of `world` with what `puller` reports (pulls in progress, failures).
-    pub fn build(world: Arc<World>, puller: &PrepullerStatus) -> StatusGrid {
+    pub fn build(world: Arc<World>, puller: &PrepullerReport) -> StatusGrid {
         let wanted = views::prepull_images(&world.listing);
         let (node_count, image_count) = (world.nodes.len(), wanted.len());
         // Node names are unique in a cluster; should a node list repeat one, its first entry

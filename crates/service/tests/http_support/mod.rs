@@ -18,7 +18,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use rsp_config::Config;
-use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, PullStatus};
+use rsp_kube::prepuller::{PrepullerReport, PullStatus};
 use rsp_model::api::{MenuImages, PrepulledImage, PrepullerStatus, SpawnerImages};
 use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
@@ -118,7 +118,7 @@ pub struct TestBackend {
     pub world: Arc<World>,
     pub registry: FakeRegistry,
     /// What the prepuller reports: pulls in progress and failures.
-    pub puller: PullerStatus,
+    pub puller: PrepullerReport,
     pub refresh: RefreshView,
     /// Whether a listing exists (and so whether the service is ready).
     pub ready: AtomicBool,
@@ -347,7 +347,7 @@ impl TestBackend {
                 repository: repository.to_owned(),
                 digests: [("latest_weekly".to_owned(), "sha256:9999".to_owned())].into(),
             },
-            puller: PullerStatus::default(),
+            puller: PrepullerReport::default(),
             refresh: RefreshView {
                 source: format!("{REGISTRY}/{repository} (docker)"),
                 last_success: Some(at(120)),
@@ -413,7 +413,7 @@ impl TestBackend {
             .map(|i| node(&format!("node-{i:03}"), &["sha256:5678"]))
             .collect();
         backend.set_nodes(&nodes);
-        backend.puller = PullerStatus::default();
+        backend.puller = PrepullerReport::default();
         for node in &nodes {
             backend.set_failed(
                 &node.name,
@@ -435,7 +435,7 @@ impl TestBackend {
             &backend.config,
             &PulledSet::default(),
         ));
-        backend.puller = PullerStatus::default();
+        backend.puller = PrepullerReport::default();
         backend.ready = AtomicBool::new(false);
         backend.refresh.last_success = None;
         backend.refresh.last_error = Some(("connection refused".to_owned(), at(5)));

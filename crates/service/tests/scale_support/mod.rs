@@ -10,7 +10,7 @@
 #![allow(dead_code)] // The test and the benchmark use different parts.
 
 use rsp_config::Config;
-use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
+use rsp_kube::prepuller::{PrepullerReport, PullStatus};
 use rsp_model::catalog::ListedImage;
 use rsp_model::listing::Listing;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
@@ -161,13 +161,13 @@ pub fn view(nodes: usize, pattern: Pattern) -> StatusView {
 }
 
 /// What [`view`] is made of: the snapshot, the prepuller's report and the refresh record.
-pub fn inputs(nodes: usize, pattern: Pattern) -> (Arc<World>, PrepullerStatus, RefreshView) {
+pub fn inputs(nodes: usize, pattern: Pattern) -> (Arc<World>, PrepullerReport, RefreshView) {
     let config = config();
     let listing = Arc::new(listing(&config));
     let images = rsp_service::views::prepull_images(&listing);
     assert_eq!(images.len(), 8, "the scale fixture has 8 prepull images");
     let now = SystemTime::now();
-    let mut puller = PrepullerStatus::default();
+    let mut puller = PrepullerReport::default();
     let node_list: Vec<NodeInfo> = (0..nodes)
         .map(|i| {
             let name = node_name(i);

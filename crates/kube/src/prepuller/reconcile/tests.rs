@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{Action, OpDone, PodView, Reconciler};
-use crate::config::{Backoff, PrepullerConfig};
+use crate::config::{Backoff, PrepullerSettings};
 use crate::prepuller::status::{FailureReason, PrepullOutcome};
 
 #[derive(Default)]
@@ -65,8 +65,8 @@ fn nodes(names: &[&str]) -> Option<Arc<SelectedNodes>> {
     )))
 }
 
-fn config(max_in_flight: usize) -> PrepullerConfig {
-    let mut config = PrepullerConfig::new("ns");
+fn config(max_in_flight: usize) -> PrepullerSettings {
+    let mut config = PrepullerSettings::new("ns");
     config.max_in_flight = max_in_flight;
     config.prepull_timeout = Duration::from_secs(60);
     config.pull_error_grace = Duration::from_secs(5);
