@@ -1,15 +1,16 @@
 //! The node watcher against the fake cluster: selection, snapshots on every change, and
 //! recovery from dropped watches, expired history (410) and an unavailable API server.
 
-mod common;
+mod cluster_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use rsp_kube::{NodeSelection, NodeSnapshot, NodeWatcher};
-use rsp_testkit::kube::{node, FakeCluster};
+use rsp_testkit::builders::cached;
+use rsp_testkit::kube::{lab_node, node, FakeCluster};
 use tokio::sync::watch;
 
 const SECOND: Duration = Duration::from_secs(1);

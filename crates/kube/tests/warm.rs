@@ -4,11 +4,11 @@
 //! patches nodes; an operator who removes the taint by hand is not fought; the patch tests
 //! the taint at its index and re-reads the node when the test fails.
 
-mod common;
+mod cluster_support;
 
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::Api;
@@ -16,7 +16,8 @@ use rsp_kube::prepuller::{WarmEvent, WarmOutcome};
 use rsp_kube::warm::{remove_taint, Released};
 use rsp_kube::{PrepullerSettings, WarmConfig};
 use rsp_model::warm::WarmTaint;
-use rsp_testkit::kube::{pod, FakeCluster, PullBehaviour};
+use rsp_testkit::builders::{cached, image};
+use rsp_testkit::kube::{lab_node, pod, FakeCluster, PullBehaviour};
 use tokio::sync::broadcast;
 
 const SECOND: Duration = Duration::from_secs(1);

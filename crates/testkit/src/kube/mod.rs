@@ -80,7 +80,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use builder::{node, pod, NodeSpecBuilder, PodBuilder};
+pub use builder::{lab_node, node, pod, NodeSpecBuilder, PodBuilder};
 pub use clients::{ClientFault, LeaseRecord, Outcome, RequestRecord, ANONYMOUS};
 pub use cluster::{DEFAULT_MAX_IMAGES, ENFORCE_LABEL, PREPULL_LABELS};
 pub use faults::{ClusterStats, PodEvent, PodEventKind};

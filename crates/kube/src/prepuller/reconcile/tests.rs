@@ -44,13 +44,9 @@ impl Pods {
     }
 }
 
+/// A prepull image of the repository `r/a` (whose pods report `r/a@…` image IDs).
 fn image(tag: &str, digest: &str) -> PrepullImage {
-    PrepullImage {
-        tag: tag.into(),
-        reference_with_digest: format!("r/a:{tag}@{digest}"),
-        digest: digest.into(),
-        platforms: Default::default(),
-    }
+    rsp_testkit::builders::prepull_image("r/a", tag, digest)
 }
 
 fn nodes(names: &[&str]) -> Option<Arc<SelectedNodes>> {

@@ -1,4 +1,5 @@
-//! Shared harness for the tests against the fake cluster: the standard configuration of the
+//! Support of the tests against the fake cluster (shared builders come from
+//! `rsp_testkit::builders`): the standard configuration of the
 //! original's tests (selector, tolerations, pull secret), short timings, a prepuller wired to
 //! a node watcher, and the end-of-test check that no prepull pod is left behind.
 #![allow(dead_code)]
@@ -9,16 +10,17 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use rsp_kube::config::{Backoff, PrepullerSettings};
+use rsp_kube::prepuller::WarmEvent;
 use rsp_kube::{
     LeaderConfig, LeaderElection, Leadership, NodeWatcher, PrepullEvent, PrepullImage,
     PrepullerHandle, PrepullerReport, Tenure,
 };
 use rsp_model::node::{Toleration, TolerationOperator};
-use rsp_testkit::kube::{node, FakeCluster, NodeSpecBuilder};
+use rsp_testkit::builders::LAB_LABEL;
+use rsp_testkit::kube::FakeCluster;
 use tokio::sync::{broadcast, watch};
 
 pub const NAMESPACE: &str = "nublado";
-pub const REGISTRY: &str = "lighthouse.ceres/library/sketchbook";
 
 /// Logs to stderr when `RUST_LOG` is set (for debugging a test; silent otherwise).
 pub fn init_logs() {
@@ -28,11 +30,6 @@ pub fn init_logs() {
             .with_test_writer()
             .try_init();
     }
-}
-
-/// A prepull image of the standard Docker repository.
-pub fn image(tag: &str, digest: &str) -> PrepullImage {
-    rsp_testkit::builders::prepull_image(REGISTRY, tag, digest)
 }
 
 /// `lab.tolerations` of the standard configuration.
@@ -58,7 +55,8 @@ pub fn fast_config() -> PrepullerSettings {
     let mut config = PrepullerSettings::new(NAMESPACE);
     config.pod.pull_secret = Some("pull-secret".into());
     config.pod.tolerations = standard_tolerations();
-    config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
+    let (key, value) = LAB_LABEL;
+    config.node_selector = BTreeMap::from([(key.into(), value.into())]);
     config.prepull_timeout = Duration::from_secs(10);
     config.pull_error_grace = Duration::from_millis(200);
     config.backoff = Backoff {
@@ -67,16 +65,6 @@ pub fn fast_config() -> PrepullerSettings {
     };
     config.shutdown_timeout = Duration::from_secs(5);
     config
-}
-
-/// A node carrying the standard selector label.
-pub fn lab_node(name: &str) -> NodeSpecBuilder {
-    node(name).label("some-label", "some-value")
-}
-
-/// The node reference kubelet reports for a digest of the standard repository.
-pub fn cached(digest: &str) -> String {
-    format!("{REGISTRY}@{digest}")
 }
 
 /// A prepuller with its node watcher and input channels.
@@ -88,6 +76,8 @@ pub struct Harness {
     pub tenure: watch::Sender<Tenure>,
     pub prepuller: Option<PrepullerHandle>,
     pub events: broadcast::Receiver<PrepullEvent>,
+    /// Warm taints removed, from the start.
+    pub warm_events: broadcast::Receiver<WarmEvent>,
     pub status: watch::Receiver<Arc<PrepullerReport>>,
 }
 
@@ -111,6 +101,7 @@ impl Harness {
         Harness {
             cluster: cluster.clone(),
             events: prepuller.events(),
+            warm_events: prepuller.warm_events(),
             status: prepuller.status(),
             nodes,
             images: images_tx,
