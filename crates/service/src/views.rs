@@ -4,7 +4,8 @@
 //! Everything here is a pure function of a `World`, so the live service, the `plan` command
 //! and the tests compute the same bodies from the same inputs. A `World` is rebuilt whenever
 //! one of its inputs changes (a refresh, a node event, a finished prepull); rebuilding is
-//! cheap because the catalog is shared and only the node presence is recomputed.
+//! cheap because the catalog and the node snapshot (eligibility, what nodes report) are
+//! shared, and only the remembered pulls are added to the snapshot's presence.
 
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
