@@ -10,17 +10,28 @@
 //! - every other top-level section and every other `lab` key belongs to the controller and is
 //!   ignored, reported once as a [`Warning`] that names them all.
 //!
-//! Keys are camelCase; snake_case is accepted too, as the original accepted both. Parsing is
-//! pure (text in, value out) so that the binary decides where files come from.
+//! Keys are camelCase. Each key of the original's (`images`, `dropdownMenu`, the `lab` keys
+//! read, `pathPrefix`, `metadataPath`) is also accepted in snake_case, as the original
+//! accepted both (behaviour §10), and so are the multi-word keys of `cluster`, `prepuller`
+//! and `gafaelfawr`; the `server` section's keys (`maxConnections`, `headerReadTimeout`)
+//! are camelCase only. Parsing is pure (text in, value out) so that the binary decides where
+//! files come from.
+//!
+//! Modules: one per section, `images` (with the image sources), `lab`, `gafaelfawr`, and
+//! rsp-images' own `cluster`, `prepuller` and `server`; `bounds` (the range of every duration
+//! and count), `nesting` (deep flow collections refused before parsing), `error`.
 
 pub mod bounds;
+mod cluster;
 mod error;
 mod gafaelfawr;
 mod images;
 mod lab;
 mod nesting;
-mod service;
+mod prepuller;
+mod server;
 
+pub use cluster::ClusterConfig;
 pub use error::{echo, shorten, ConfigError};
 pub use gafaelfawr::{GafaelfawrConfig, GafaelfawrEndpoint, REPERTOIRE_VARIABLE};
 pub use images::{
@@ -29,7 +40,8 @@ pub use images::{
 };
 pub use lab::LabConfig;
 pub use nesting::check as check_nesting;
-pub use service::{check_listen, ClusterConfig, PrepullerConfig, ServerConfig, WarmTaintConfig};
+pub use prepuller::{PrepullerConfig, WarmTaintConfig};
+pub use server::{check_listen, ServerConfig};
 
 use rsp_model::filter::ImageFilterPolicy;
 use std::path::{Path, PathBuf};

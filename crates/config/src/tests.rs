@@ -90,6 +90,24 @@ fn snake_case_keys_are_accepted() {
 }
 
 #[test]
+fn snake_case_is_accepted_for_the_sections_that_say_so_and_not_for_server() {
+    let text = "images:\n  source:\n    type: docker\n    registry: r\n    repository: x\n\
+                prepuller:\n  max_in_flight: 3\n  leader_election: false\n\
+                cluster:\n  type: static\n  nodes_file: nodes.json\n\
+                gafaelfawr:\n  cache_lifetime: 10s\n\
+                dropdown_menu:\n  weekly:\n    cutoff_build: 40\n\
+                path_prefix: /n\n";
+    let (config, _) = parse(text).unwrap();
+    assert_eq!(config.prepuller.max_in_flight, 3);
+    assert_eq!(config.gafaelfawr.cache_lifetime.as_secs(), 10);
+    assert_eq!(config.path_prefix, "/n");
+    assert!(matches!(config.cluster, ClusterConfig::Static { .. }));
+    let server = format!("{MINIMAL}server:\n  max_connections: 5\n");
+    let error = parse(&server).unwrap_err().to_string();
+    assert!(error.contains("server"), "{error}");
+}
+
+#[test]
 fn domain_scoped_projects_are_written_as_artifact_registry_writes_them() {
     let text = "images:\n  source:\n    type: google\n    location: us-central1\n    \
                 projectId: example.com:proj\n    repository: r\n    image: i\n";

@@ -17,15 +17,19 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rsp_kube::config::{PrepullerConfig, WarmConfig};
+use rsp_kube::config::{PrepullerSettings, WarmConfig};
 use rsp_kube::prepuller::WarmOutcome;
-use rsp_kube::{Leadership, NodeWatcher, PrepullImage, PrepullerHandle};
+use rsp_kube::PrepullImage;
 use rsp_model::warm::WarmTaint;
-use rsp_testkit::kube::{node, FakeCluster, PullBehaviour};
-use tokio::sync::watch;
+use rsp_testkit::builders::{digest, image, LAB_LABEL};
+use rsp_testkit::kube::{lab_node, FakeCluster, PullBehaviour};
+
+/// The tests' harness (a prepuller wired to a node watcher), shared rather than copied.
+#[path = "../tests/cluster_support/mod.rs"]
+mod cluster_support;
+use cluster_support::Harness;
 
 struct Args {
     nodes: usize,
@@ -77,18 +81,7 @@ fn pull_time(args: &Args, i: usize) -> Duration {
 
 fn images(args: &Args) -> Vec<PrepullImage> {
     (0..args.images)
-        .map(|i| {
-            let tag = format!("w_2077_{:02}", 50 - i);
-            let digest = format!("sha256:{i:064x}");
-            PrepullImage {
-                reference_with_digest: format!(
-                    "lighthouse.ceres/library/sketchbook:{tag}@{digest}"
-                ),
-                tag,
-                digest,
-                platforms: Default::default(),
-            }
-        })
+        .map(|i| image(&format!("w_2077_{:02}", 50 - i), &digest(i)))
         .collect()
 }
 
@@ -158,7 +151,7 @@ fn main() -> ExitCode {
     };
     let cluster = fake_rt.block_on(FakeCluster::start());
     for i in 0..args.nodes {
-        cluster.add_node(node(&format!("node{i:04}")).label("some-label", "some-value"));
+        cluster.add_node(lab_node(&format!("node{i:04}")));
     }
     let wanted = images(&args);
     for (i, image) in wanted.iter().enumerate() {
@@ -169,12 +162,13 @@ fn main() -> ExitCode {
         key: "startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold".into(),
         effect: "NoSchedule".into(),
     };
-    let mut config = PrepullerConfig::new("nublado").with_warm(WarmConfig {
+    let mut config = PrepullerSettings::new("nublado").with_warm(WarmConfig {
         taint: taint.clone(),
         timeout: None,
     });
     config.max_in_flight = args.max_in_flight;
-    config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
+    let (key, value) = LAB_LABEL;
+    config.node_selector = BTreeMap::from([(key.into(), value.into())]);
     eprintln!(
         "scale: {} nodes × {} images, maxInFlight {}, pulls {:?}–{:?}, {} joining every {:?}",
         args.nodes,
@@ -188,17 +182,11 @@ fn main() -> ExitCode {
 
     let started = Instant::now();
     let converged = rt.block_on(async {
-        let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
-        let (_images, images_rx) = watch::channel(Some(Arc::new(wanted)));
-        let prepuller = PrepullerHandle::start(
-            cluster.client(),
-            config,
-            nodes.subscribe(),
-            images_rx,
-            Leadership::always(),
-        );
-        let mut status = prepuller.status();
-        let mut warm_events = prepuller.warm_events();
+        // The prepuller wired as the tests wire it: a node watcher, the wanted images, leading
+        // for good.
+        let mut harness = Harness::start(&cluster, config, wanted);
+        let mut status = harness.status.clone();
+        let warm_events = &mut harness.warm_events;
         // Nodes join on a schedule while the others are being prepulled.
         let joiner = {
             let (cluster, key, joining, every) = (
@@ -212,11 +200,7 @@ fn main() -> ExitCode {
                 for i in 0..joining {
                     tokio::time::sleep(every).await;
                     let name = format!("joined{i:04}");
-                    cluster.add_node(node(&name).label("some-label", "some-value").taint(
-                        &key,
-                        "",
-                        "NoSchedule",
-                    ));
+                    cluster.add_node(lab_node(&name).taint(&key, "", "NoSchedule"));
                     joined.insert(name, Instant::now());
                 }
                 joined
@@ -262,7 +246,9 @@ fn main() -> ExitCode {
         };
         let converged = started.elapsed();
         let failures: u64 = status.borrow().failed_total.values().sum();
-        prepuller.shutdown().await;
+        if let Some(prepuller) = harness.prepuller.take() {
+            prepuller.shutdown().await;
+        }
         let joined = joiner.await.unwrap_or_default();
         let mut waits: Vec<f64> = joined
             .iter()

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::nodes::NodeSelection;
 use rsp_model::node::Toleration;
 use rsp_model::plan::NodeStatusMaxImages;
 use rsp_model::warm::WarmTaint;
@@ -49,11 +50,14 @@ pub struct PodTemplate {
     pub tolerations: Vec<Toleration>,
 }
 
-/// Settings of the prepuller.
+/// Settings of the prepuller, filled by the service from the configuration's `lab`,
+/// `images` and `prepuller` sections (not the configuration's `PrepullerConfig`, which is
+/// the `prepuller` section as written).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrepullerConfig {
+pub struct PrepullerSettings {
     pub pod: PodTemplate,
-    /// `lab.nodeSelector`: only nodes with all these labels are watched.
+    /// `lab.nodeSelector`: only nodes with all these labels are watched
+    /// ([`PrepullerSettings::node_selection`]).
     pub node_selector: BTreeMap<String, String>,
     /// Cluster-wide cap on prepull pods that exist at once (`prepuller.maxInFlight`).
     pub max_in_flight: usize,
@@ -70,7 +74,7 @@ pub struct PrepullerConfig {
     /// kubelet's `nodeStatusMaxImages`: how many images a node's status lists at most.
     pub node_status_max_images: NodeStatusMaxImages,
     /// Warm nodes (`prepuller.warmTaint`), off when `None`; set it with
-    /// [`PrepullerConfig::with_warm`], which also makes prepull pods tolerate the taint.
+    /// [`PrepullerSettings::with_warm`], which also makes prepull pods tolerate the taint.
     pub warm: Option<WarmConfig>,
 }
 
@@ -91,10 +95,10 @@ impl WarmConfig {
     }
 }
 
-impl PrepullerConfig {
+impl PrepullerSettings {
     /// Defaults of the contract (decisions.md §3, behaviour.md §10) for a namespace.
     pub fn new(namespace: impl Into<String>) -> Self {
-        PrepullerConfig {
+        PrepullerSettings {
             pod: PodTemplate {
                 namespace: namespace.into(),
                 ..PodTemplate::default()
@@ -119,6 +123,16 @@ impl PrepullerConfig {
         }
         self.warm = Some(warm);
         self
+    }
+
+    /// The nodes this prepuller works on and the tolerations their eligibility is judged
+    /// with (its pods'): what a node watcher feeding it is started with, so that the
+    /// eligibility its snapshots carry is the prepuller's.
+    pub fn node_selection(&self) -> NodeSelection {
+        NodeSelection {
+            selector: self.node_selector.clone(),
+            tolerations: self.pod.tolerations.clone(),
+        }
     }
 }
 

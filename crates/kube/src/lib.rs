@@ -6,11 +6,14 @@
 //!   running without a cluster (the service never names a Kubernetes type).
 //! - `config`: plain settings (namespace, caps, timeouts, pod template, lease) that the
 //!   service fills from the YAML configuration.
-//! - `nodes`: `Node` → `NodeInfo`, and a node watcher (kube-runtime watcher + reflector)
-//!   publishing snapshots in listing order.
+//! - `nodes`: `Node` → `NodeInfo`, and a node watcher (kube-runtime's watcher) publishing
+//!   snapshots in listing order (`SelectedNodes`: the nodes, shared between snapshots, with
+//!   their eligibility and reported presence, computed once per change), none for kubelet's
+//!   status reports that change nothing read here.
 //! - `pod`: the prepull pod, its name rule and its exact shape (pure).
 //! - `prepuller`: the reconcile loop that creates, watches and deletes prepull pods, with its
-//!   pure state machine in `prepuller::reconcile` and its status and events.
+//!   pure state machine in `prepuller::reconcile` and its report (`PrepullerReport`) and
+//!   events.
 //! - `leader`: leader election with a `coordination.k8s.io/v1` Lease.
 //! - `leadership`: until when this replica may write, checked before every prepuller write.
 //! - `backoff`: the watchers' backoff, the project's one rule (`rsp_retry`) as kube-rs wants it.
@@ -31,15 +34,15 @@ pub mod pod;
 pub mod prepuller;
 pub mod warm;
 
-pub use config::{Backoff, LeaderConfig, PodTemplate, PrepullerConfig, WarmConfig};
+pub use config::{Backoff, LeaderConfig, PodTemplate, PrepullerSettings, WarmConfig};
 pub use connect::{default_client, read_node_list, Client, ConnectError};
 pub use error::KubeError;
 pub use leader::LeaderElection;
 pub use leadership::{Leadership, Tenure};
-pub use nodes::{node_info, node_infos, NodeSnapshot, NodeWatcher};
+pub use nodes::{node_info, node_infos, NodeSelection, NodeSnapshot, NodeWatcher};
 pub use pod::{pod_name, prepull_pod};
 pub use prepuller::{
-    FailureReason, PrepullEvent, PrepullOutcome, PrepullerHandle, PrepullerStatus, PullStatus,
+    FailureReason, PrepullEvent, PrepullOutcome, PrepullerHandle, PrepullerReport, PullStatus,
     WantedImages,
 };
 pub use rsp_model::plan::{PrepullImage, PrepullPlan, PulledSet};

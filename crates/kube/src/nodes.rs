@@ -2,28 +2,31 @@
 //! watcher that publishes the selected nodes as a snapshot after every change that matters.
 //!
 //! The watcher is kube-runtime's (list, then watch from the list's resourceVersion, relist on
-//! 410 Gone) feeding a reflector store (full objects, for anyone who needs them) and a table
-//! of converted nodes; errors are logged and retried with backoff, so the snapshot stream
-//! never ends while the process lives. Snapshots are sorted by name, which is the API
-//! server's listing order (etcd key order), so that the plan is the same whether nodes came
-//! from a watch or from a NodeList file.
+//! 410 Gone) feeding a table of converted nodes; errors are logged and retried with backoff,
+//! so the snapshot stream never ends while the process lives. Snapshots are sorted by name,
+//! which is the API server's listing order (etcd key order), so that the plan is the same
+//! whether nodes came from a watch or from a NodeList file. A snapshot is a
+//! [`SelectedNodes`]: the nodes with their eligibility and reported presence, computed here
+//! once per change and shared by the service and the prepuller; unchanged nodes are shared
+//! with the previous snapshot (`Arc<NodeInfo>`), never copied. No full `Node` objects are
+//! kept: nothing reads them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
-use rsp_model::node::{CachedImage, NodeInfo, Taint};
+use rsp_model::node::{CachedImage, NodeInfo, Taint, Toleration};
+use rsp_model::selected::SelectedNodes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::backoff::WatchBackoff;
 
-/// The selected nodes at one moment, in listing order.
-pub type NodeSnapshot = Arc<Vec<NodeInfo>>;
+/// The selected nodes at one moment, in listing order, with what is derived from them.
+pub type NodeSnapshot = Arc<SelectedNodes>;
 
 /// What the image side needs from a `Node`. Taints with an empty value count as having none
 /// (the API does not distinguish the two), image entries without names are skipped
@@ -98,28 +101,33 @@ pub fn label_selector(selector: &BTreeMap<String, String>) -> String {
 /// A running node watcher. Dropping it stops the watch.
 pub struct NodeWatcher {
     snapshots: watch::Receiver<Option<NodeSnapshot>>,
-    store: Store<Node>,
     task: JoinHandle<()>,
 }
 
+/// Which nodes a watcher selects and how their eligibility is judged.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSelection {
+    /// `lab.nodeSelector`: the labels a node must carry.
+    pub selector: BTreeMap<String, String>,
+    /// What eligibility is judged with (`lab.tolerations` plus the warm taint's).
+    pub tolerations: Vec<Toleration>,
+}
+
 impl NodeWatcher {
-    /// Starts watching the nodes that carry every label of `selector`. The first snapshot is
-    /// published once the initial list is complete; until then [`NodeWatcher::subscribe`]
+    /// Starts watching the nodes that carry every label of the selector. The first snapshot
+    /// is published once the initial list is complete; until then [`NodeWatcher::subscribe`]
     /// yields `None`.
-    pub fn start(client: Client, selector: &BTreeMap<String, String>) -> NodeWatcher {
+    pub fn start(client: Client, selection: NodeSelection) -> NodeWatcher {
         let api: Api<Node> = Api::all(client);
         let mut config = watcher::Config::default();
-        if !selector.is_empty() {
-            config = config.labels(&label_selector(selector));
+        if !selection.selector.is_empty() {
+            config = config.labels(&label_selector(&selection.selector));
         }
-        let (reader, writer) = reflector::store();
         let (sender, snapshots) = watch::channel(None);
-        let events = watcher(api, config)
-            .backoff(WatchBackoff::default())
-            .reflect(writer);
+        let events = watcher(api, config).backoff(WatchBackoff::default());
         let task = tokio::spawn(async move {
             let mut events = std::pin::pin!(events);
-            let mut table = NodeTable::default();
+            let mut table = NodeTable::new(selection);
             while let Some(event) = events.next().await {
                 match event {
                     Ok(event) => {
@@ -133,21 +141,12 @@ impl NodeWatcher {
                 }
             }
         });
-        NodeWatcher {
-            snapshots,
-            store: reader,
-            task,
-        }
+        NodeWatcher { snapshots, task }
     }
 
     /// A receiver of snapshots: `None` until the first complete list, then every change.
     pub fn subscribe(&self) -> watch::Receiver<Option<NodeSnapshot>> {
         self.snapshots.clone()
-    }
-
-    /// The reflector store kept beside the snapshots (full `Node` objects).
-    pub fn store(&self) -> &Store<Node> {
-        &self.store
     }
 
     /// Completes if the watch task ends, which it never should (errors are retried): with its
@@ -165,18 +164,26 @@ impl Drop for NodeWatcher {
 
 /// The selected nodes as the image side sees them, kept up to date from watcher events.
 ///
-/// Only changes that matter publish a snapshot: kubelet heartbeats and other status noise
-/// convert to an identical [`NodeInfo`] and are dropped here, so the prepuller re-plans only
-/// when labels, taints, readiness, cordoning or cached images change.
+/// Only changes that matter publish a snapshot: kubelet's periodic status reports
+/// (heartbeats) and other status noise convert to an identical [`NodeInfo`] and are dropped
+/// here, so neither the prepuller nor the service re-plans or rebuilds anything for them.
 #[derive(Debug, Default)]
 struct NodeTable {
-    nodes: BTreeMap<String, NodeInfo>,
+    selection: NodeSelection,
+    nodes: BTreeMap<String, Arc<NodeInfo>>,
     /// Objects of a relist in progress, swapped in at `InitDone`.
-    relist: Option<BTreeMap<String, NodeInfo>>,
+    relist: Option<BTreeMap<String, Arc<NodeInfo>>>,
     synced: bool,
 }
 
 impl NodeTable {
+    fn new(selection: NodeSelection) -> NodeTable {
+        NodeTable {
+            selection,
+            ..NodeTable::default()
+        }
+    }
+
     /// Applies one event; returns whether a new snapshot should be published.
     fn apply(&mut self, event: &watcher::Event<Node>) -> bool {
         match event {
@@ -186,6 +193,11 @@ impl NodeTable {
             }
             watcher::Event::InitApply(node) => {
                 let info = node_info(node);
+                // A node the relist finds unchanged keeps its shared value.
+                let info = match self.nodes.get(&info.name) {
+                    Some(known) if **known == info => Arc::clone(known),
+                    _ => Arc::new(info),
+                };
                 self.relist
                     .get_or_insert_with(BTreeMap::new)
                     .insert(info.name.clone(), info);
@@ -200,10 +212,14 @@ impl NodeTable {
             }
             watcher::Event::Apply(node) => {
                 let info = node_info(node);
-                if self.nodes.get(&info.name) == Some(&info) {
+                if self
+                    .nodes
+                    .get(&info.name)
+                    .is_some_and(|known| **known == info)
+                {
                     return false;
                 }
-                self.nodes.insert(info.name.clone(), info);
+                self.nodes.insert(info.name.clone(), Arc::new(info));
                 self.synced
             }
             watcher::Event::Delete(node) => {
@@ -213,9 +229,14 @@ impl NodeTable {
         }
     }
 
-    /// Nodes sorted by name: the API server's listing order (etcd key order).
+    /// Nodes sorted by name (the API server's listing order, etcd key order), with their
+    /// eligibility and presence; each node is shared, not copied.
     fn snapshot(&self) -> NodeSnapshot {
-        Arc::new(self.nodes.values().cloned().collect())
+        Arc::new(SelectedNodes::new(
+            self.nodes.values().cloned(),
+            &self.selection.selector,
+            &self.selection.tolerations,
+        ))
     }
 }
 
@@ -314,6 +335,70 @@ mod tests {
             serde_json::json!({"x": "1"}),
         )));
         assert!(!table.apply(&watcher::Event::InitDone));
+    }
+
+    #[test]
+    fn unchanged_nodes_are_shared_between_snapshots_not_copied() {
+        let mut table = NodeTable::default();
+        table.apply(&watcher::Event::Init);
+        for name in ["a", "b"] {
+            table.apply(&watcher::Event::InitApply(named(
+                name,
+                serde_json::json!({}),
+            )));
+        }
+        table.apply(&watcher::Event::InitDone);
+        let before = table.snapshot();
+        assert!(table.apply(&watcher::Event::Apply(named(
+            "b",
+            serde_json::json!({"x": "1"})
+        ))));
+        let after = table.snapshot();
+        assert!(
+            Arc::ptr_eq(&before.nodes()[0], &after.nodes()[0]),
+            "a is shared"
+        );
+        assert!(
+            !Arc::ptr_eq(&before.nodes()[1], &after.nodes()[1]),
+            "b changed"
+        );
+        // A relist that finds a node unchanged keeps sharing it.
+        table.apply(&watcher::Event::Init);
+        table.apply(&watcher::Event::InitApply(named(
+            "a",
+            serde_json::json!({}),
+        )));
+        assert!(table.apply(&watcher::Event::InitDone), "b is gone");
+        assert!(Arc::ptr_eq(&after.nodes()[0], &table.snapshot().nodes()[0]));
+    }
+
+    #[test]
+    fn snapshots_carry_eligibility_judged_with_the_selection() {
+        let mut table = NodeTable::new(NodeSelection {
+            selector: BTreeMap::from([("pool".to_string(), "lab".to_string())]),
+            tolerations: Vec::new(),
+        });
+        table.apply(&watcher::Event::Init);
+        let mut cordoned = named("a", serde_json::json!({"pool": "lab"}));
+        cordoned.spec = Some(k8s_openapi::api::core::v1::NodeSpec {
+            unschedulable: Some(true),
+            ..Default::default()
+        });
+        table.apply(&watcher::Event::InitApply(cordoned));
+        table.apply(&watcher::Event::InitApply(named(
+            "b",
+            serde_json::json!({"pool": "lab"}),
+        )));
+        table.apply(&watcher::Event::InitApply(named(
+            "c",
+            serde_json::json!({}),
+        )));
+        table.apply(&watcher::Event::InitDone);
+        let snapshot = table.snapshot();
+        let names: Vec<&str> = snapshot.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "only selected nodes");
+        let eligible: Vec<&str> = snapshot.eligible().map(|n| n.name.as_str()).collect();
+        assert_eq!(eligible, ["b"]);
     }
 
     #[test]

@@ -241,12 +241,7 @@ mod tests {
     }
 
     fn image(tag: &str) -> PrepullImage {
-        PrepullImage {
-            tag: tag.into(),
-            reference_with_digest: format!("lighthouse.ceres/library/sketchbook:{tag}@sha256:1234"),
-            digest: "sha256:1234".into(),
-            platforms: Default::default(),
-        }
+        rsp_testkit::builders::image(tag, "sha256:1234")
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! namespace that enforces it (images without `/bin/true` included), and carry only what the
 //! API server accepts from the configuration.
 
-mod common;
+mod cluster_support;
 
 use std::time::Duration;
 
-use common::*;
-use rsp_testkit::kube::{FakeCluster, PullBehaviour};
+use cluster_support::*;
+use rsp_testkit::builders::image;
+use rsp_testkit::kube::{lab_node, FakeCluster, PullBehaviour};
 
 const SECOND: Duration = Duration::from_secs(1);
 

@@ -1,21 +1,22 @@
 //! The prepuller beside other things in a real cluster: the original Nublado controller's
 //! prepull pods, the garbage collector, and pods that are being deleted gracefully.
 
-mod common;
+mod cluster_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use k8s_openapi::api::core::v1::Pod;
-use rsp_testkit::kube::{pod, FakeCluster, PullBehaviour};
+use rsp_testkit::builders::{image, REPOSITORY};
+use rsp_testkit::kube::{lab_node, pod, FakeCluster, PullBehaviour};
 
 const SECOND: Duration = Duration::from_secs(1);
 
 /// A prepull pod as the original controller makes it: its label and its name prefix.
 fn nublado_pod(tag: &str, digest: &str, node: &str) -> Pod {
     let name = format!("prepull-{}-{node}", tag.replace('_', "-"));
-    pod(&name, &format!("{REGISTRY}:{tag}@{digest}"))
+    pod(&name, &format!("{REPOSITORY}:{tag}@{digest}"))
         .namespace(NAMESPACE)
         .node(node)
         .label("nublado.lsst.io/category", "prepuller")

@@ -3,17 +3,18 @@
 //! writing before anyone can take over, expiry by the record's own duration, and the
 //! prepuller following it all.
 
-mod common;
+mod cluster_support;
 
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::PostParams;
 use kube::Api;
 use rsp_kube::LeaderElection;
-use rsp_testkit::kube::{ClientFault, FakeCluster, PullBehaviour};
+use rsp_testkit::builders::image;
+use rsp_testkit::kube::{lab_node, ClientFault, FakeCluster, PullBehaviour};
 
 fn two_nodes() -> Vec<rsp_kube::PrepullImage> {
     vec![

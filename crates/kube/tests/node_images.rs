@@ -2,14 +2,15 @@
 //! default, `-1` for every image) and the size order of the list make some absences certain,
 //! and an image that certainly left a node is pulled again.
 
-mod common;
+mod cluster_support;
 
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use k8s_openapi::api::core::v1::ContainerImage;
 use rsp_model::plan::NodeStatusMaxImages;
-use rsp_testkit::kube::FakeCluster;
+use rsp_testkit::builders::image;
+use rsp_testkit::kube::{lab_node, FakeCluster};
 
 const SECOND: Duration = Duration::from_secs(1);
 const GB: i64 = 1_000_000_000;

@@ -2,13 +2,14 @@
 //! mismatch is never tried (not missing, no pod, nothing to retry), and images or nodes whose
 //! platform is unknown keep being prepulled.
 
-mod common;
+mod cluster_support;
 
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use rsp_model::platform::{Platform, Platforms};
-use rsp_testkit::kube::{FakeCluster, PodEventKind, PullBehaviour};
+use rsp_testkit::builders::image;
+use rsp_testkit::kube::{lab_node, FakeCluster, PodEventKind, PullBehaviour};
 
 const SECOND: Duration = Duration::from_secs(1);
 

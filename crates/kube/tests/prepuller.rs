@@ -1,13 +1,14 @@
 //! The original's prepuller scenarios (behaviour.md §11) and the fixes of decisions.md §5–§6,
 //! against the fake cluster. Every test ends by checking that no prepull pod is left.
 
-mod common;
+mod cluster_support;
 
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use rsp_kube::{FailureReason, PrepullOutcome};
-use rsp_testkit::kube::{FakeCluster, PodEventKind, PullBehaviour};
+use rsp_testkit::builders::{cached, image};
+use rsp_testkit::kube::{lab_node, FakeCluster, PodEventKind, PullBehaviour};
 use serde_json::json;
 
 const SECOND: Duration = Duration::from_secs(1);

@@ -3,13 +3,14 @@
 //! pod squatting on one of its names, shutdown) against the fake cluster, whose request log
 //! says which (verb, resource) pairs it used.
 
-mod common;
+mod cluster_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
-use rsp_testkit::kube::{FakeCluster, PullBehaviour};
+use cluster_support::*;
+use rsp_testkit::builders::image;
+use rsp_testkit::kube::{lab_node, FakeCluster, PullBehaviour};
 use serde::Deserialize;
 
 /// The service account's user, as the API server names it.

@@ -4,19 +4,20 @@
 //! patches nodes; an operator who removes the taint by hand is not fought; the patch tests
 //! the taint at its index and re-reads the node when the test fails.
 
-mod common;
+mod cluster_support;
 
 use std::time::Duration;
 
-use common::*;
+use cluster_support::*;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::Api;
 use rsp_kube::prepuller::{WarmEvent, WarmOutcome};
 use rsp_kube::warm::{remove_taint, Released};
-use rsp_kube::{PrepullerConfig, WarmConfig};
+use rsp_kube::{PrepullerSettings, WarmConfig};
 use rsp_model::warm::WarmTaint;
-use rsp_testkit::kube::{pod, FakeCluster, PullBehaviour};
+use rsp_testkit::builders::{cached, image};
+use rsp_testkit::kube::{lab_node, pod, FakeCluster, PullBehaviour};
 use tokio::sync::broadcast;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -29,7 +30,7 @@ fn cold_taint() -> WarmTaint {
     }
 }
 
-fn warm_config(timeout: Option<Duration>) -> PrepullerConfig {
+fn warm_config(timeout: Option<Duration>) -> PrepullerSettings {
     fast_config().with_warm(WarmConfig {
         taint: cold_taint(),
         timeout,

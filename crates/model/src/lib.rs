@@ -8,8 +8,8 @@
 //!   names, versions and the ordering within one kind.
 //! - `collection`: `TagCollection`, tags grouped by kind and sorted; `latest`, `subset`, cycle
 //!   filtering.
-//! - `filter`: `ImageFilter` / `ImageFilterPolicy` (configuration types) and the filter
-//!   algorithm shared by tag collections and image catalogs.
+//! - `filter`: `ImageFilter` / `ImageFilterPolicy`, the filter policies (configuration
+//!   types, read from `dropdownMenu`); the algorithm that applies them is in `select`.
 //! - `duration`: the human duration syntax of the configuration (`1w2d`, seconds) and its serde
 //!   helpers.
 //! - `catalog`: images (a tag plus registry, digest, size, aliases) and the `ImageCatalog`
@@ -24,12 +24,16 @@
 //!   registry's answers and the prepull rules; the Docker tag list before its digests
 //!   (`DockerTags`); images chosen by class.
 //! - `node`: Kubernetes nodes as the image side sees them, and the eligibility rule.
+//! - `selected`: the selected nodes of one moment with their eligibility and reported
+//!   presence, computed once per node list and shared by the service and the prepuller.
 //! - `platform`: the platforms (os, architecture) an image runs on, and whether a node's
 //!   platform is one of them.
 //! - `plan`: the prepull plan, which images each eligible node still needs.
 //! - `validation`: the API server's syntax rules for names, labels and tolerations, so that
 //!   a configuration it would refuse is refused when it loads.
 //! - `warm`: the startup taint that keeps labs off a node until its images are there.
+//! - `select` (private): the algorithms shared by tag collections and catalog views
+//!   (grouping by kind, `subset`, `filter`), over per-kind index lists.
 //! - `bitset` (private): a set of small indices, for catalog members and node presence.
 //! - `key_index` (private): items found by a string they hold (tag name, digest) without
 //!   copies of the strings, for catalogs and tag collections.
@@ -48,6 +52,7 @@ pub mod plan;
 pub mod platform;
 pub mod reference;
 mod select;
+pub mod selected;
 pub mod tag;
 pub mod validation;
 pub mod warm;

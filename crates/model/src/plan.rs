@@ -7,13 +7,16 @@
 //! Kept free of I/O so that the live prepuller, the `plan` command and the status page all
 //! derive the same answer from the same inputs.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::NodePresence;
 use crate::node::{NodeInfo, Toleration};
 use crate::platform::{PlatformSupport, Platforms};
+use crate::selected::SelectedNodes;
 
 /// One image the policy wants on every eligible node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,7 +45,26 @@ impl PrepullImage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePulls {
     pub node: String,
-    pub images: Vec<PrepullImage>,
+    pub images: Vec<PlannedImage>,
+}
+
+/// An image of a plan: shared by every node that misses it (a plan of 5,000 nodes × 50
+/// images holds 50 images, not 250,000 copies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedImage(Arc<PrepullImage>);
+
+impl std::ops::Deref for PlannedImage {
+    type Target = PrepullImage;
+
+    fn deref(&self) -> &PrepullImage {
+        &self.0
+    }
+}
+
+impl PartialEq<PrepullImage> for PlannedImage {
+    fn eq(&self, other: &PrepullImage) -> bool {
+        *self.0 == *other
+    }
 }
 
 /// Every eligible node that misses at least one image, in node listing order.
@@ -57,7 +79,7 @@ impl PrepullPlan {
         self.nodes.iter().flat_map(|node| {
             node.images
                 .iter()
-                .map(move |image| (node.node.as_str(), image))
+                .map(move |image| (node.node.as_str(), &**image))
         })
     }
 
@@ -71,7 +93,7 @@ impl PrepullPlan {
                 self.nodes.iter().filter_map(move |node| {
                     node.images
                         .get(round)
-                        .map(|image| (node.node.as_str(), image))
+                        .map(|image| (node.node.as_str(), &**image))
                 })
             })
             .collect()
@@ -196,14 +218,15 @@ impl PulledSet {
     /// (kubelet lists the largest first, so it would be listed). Sizes are those kubelet
     /// reported for the digest (on this node when it listed it, else on any node), never a
     /// registry's, which measure something else (compressed layers).
-    pub fn follow_reports(
+    pub fn follow_reports<N: Borrow<NodeInfo>>(
         &self,
-        nodes: &[NodeInfo],
+        nodes: &[N],
         max_images: NodeStatusMaxImages,
     ) -> Option<PulledSet> {
         let mut next: Option<PulledSet> = None;
         let mut reported_sizes: Option<HashMap<&str, u64>> = None;
         for node in nodes {
+            let node: &NodeInfo = node.borrow();
             let Some(remembered) = self.by_node.get(&node.name) else {
                 continue;
             };
@@ -294,10 +317,10 @@ impl PulledSet {
 }
 
 /// The size kubelet reports for each digest, on any node.
-fn sizes_reported(nodes: &[NodeInfo]) -> HashMap<&str, u64> {
+fn sizes_reported<N: Borrow<NodeInfo>>(nodes: &[N]) -> HashMap<&str, u64> {
     nodes
         .iter()
-        .flat_map(|node| &node.images)
+        .flat_map(|node| &node.borrow().images)
         .filter_map(|image| Some((image.digest()?, image.size.filter(|s| *s > 0)?)))
         .collect()
 }
@@ -334,20 +357,44 @@ pub fn plan_with_presence<'a>(
     eligible: impl IntoIterator<Item = &'a NodeInfo>,
     presence: &NodePresence,
 ) -> PrepullPlan {
+    plan_where(images, eligible, |digest, node| {
+        presence.is_on(digest, node)
+    })
+}
+
+/// The plan for a node list whose eligibility and reported presence were computed with it
+/// ([`SelectedNodes`]), with the pulls remembered since: nothing about the nodes is computed
+/// again.
+pub fn plan_for_selected(
+    images: &[PrepullImage],
+    nodes: &SelectedNodes,
+    pulled: &PulledSet,
+) -> PrepullPlan {
+    let reported = nodes.reported();
+    plan_where(images, nodes.eligible(), |digest, node| {
+        reported.is_on(digest, node) || pulled.contains(node, digest)
+    })
+}
+
+/// The plan, `cached` telling whether a digest is on a node already.
+fn plan_where<'a>(
+    images: &[PrepullImage],
+    eligible: impl IntoIterator<Item = &'a NodeInfo>,
+    cached: impl Fn(&str, &str) -> bool,
+) -> PrepullPlan {
     let mut seen = HashSet::new();
-    let unique: Vec<&PrepullImage> = images
+    let unique: Vec<PlannedImage> = images
         .iter()
         .filter(|image| seen.insert(image.digest.as_str()))
+        .map(|image| PlannedImage(Arc::new(image.clone())))
         .collect();
     let nodes = eligible
         .into_iter()
         .filter_map(|node| {
-            let missing: Vec<PrepullImage> = unique
+            let missing: Vec<PlannedImage> = unique
                 .iter()
-                .filter(|image| {
-                    image.can_run_on(node) && !presence.is_on(&image.digest, &node.name)
-                })
-                .map(|image| (*image).clone())
+                .filter(|image| image.can_run_on(node) && !cached(&image.digest, &node.name))
+                .cloned()
                 .collect();
             (!missing.is_empty()).then(|| NodePulls {
                 node: node.name.clone(),
@@ -645,6 +692,42 @@ mod tests {
         assert_eq!(pulled.len(), 1);
         assert!(pulled.remove_node("node1"));
         assert!(pulled.is_empty());
+    }
+
+    #[test]
+    fn a_plan_from_selected_nodes_is_the_plan_from_the_node_list() {
+        let images = [
+            image("w_2077_43", "sha256:a"),
+            image("w_2077_42", "sha256:b"),
+            image("recommended", "sha256:a"),
+        ];
+        let cordoned = NodeInfo {
+            unschedulable: true,
+            ..node("cordoned", &[])
+        };
+        let mut unlabelled = node("unlabelled", &[]);
+        unlabelled.labels.clear();
+        let nodes = [
+            node("node2", &["sha256:a"]),
+            cordoned,
+            unlabelled,
+            node("node1", &[]),
+            node("node3", &[]),
+        ];
+        let mut pulled = PulledSet::default();
+        pulled.insert("node3", "sha256:b");
+        pulled.insert("unlabelled", "sha256:a");
+        let selected = SelectedNodes::from_owned(nodes.clone(), &selector(), &[]);
+        let shared = plan_for_selected(&images, &selected, &pulled);
+        assert_eq!(shared, plan(&images, &nodes, &selector(), &[], &pulled));
+        assert_eq!(
+            tags(&shared),
+            [
+                ("node2".into(), vec!["w_2077_42".into()]),
+                ("node1".into(), vec!["w_2077_43".into(), "w_2077_42".into()]),
+                ("node3".into(), vec!["w_2077_43".into()]),
+            ]
+        );
     }
 
     #[test]

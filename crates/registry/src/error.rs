@@ -4,8 +4,14 @@
 //! do about it, because these errors end up on the status page and in logs without any other
 //! context. Messages are built only from hosts, paths, status codes and registry error texts:
 //! credentials and tokens are never stored in an error, so neither `Display` nor `Debug` can
-//! leak them. [`RegistryError::is_retryable`] tells the refresh loop whether trying again
-//! later can help.
+//! leak them.
+//!
+//! Two questions are asked of an error. [`RegistryError::is_retryable`]: can a later attempt
+//! succeed without a configuration change? The Docker source asks it when a lookup of a tag
+//! outside the listing fails, and then answers with the digest the registry gave last time.
+//! (The refresh loop does not ask: it tries every failure again at its next period.) The
+//! crate's retry loop (`retry.rs`) asks the narrower `is_transient`: may this very request
+//! be sent again now?
 
 use std::time::Duration;
 

@@ -3,20 +3,20 @@
 
 use std::time::Duration;
 
-use common::{assert_token_request, with_credentials};
+use client_support::{assert_token_request, with_credentials};
 use rsp_registry::docker::MANIFEST_MEDIA_TYPES;
 use rsp_registry::{Backoff, DockerClientConfig, DockerRegistryClient, RegistryError, RetryPolicy};
 use rsp_testkit::registry::{
     BearerSettings, FakeAuth, FakeDockerRegistry, Fault, LinkStyle, Recorded,
 };
 
-mod common;
+mod client_support;
 
 const REPO: &str = "library/sketchbook";
 const PASSWORD: &str = "s3cr3t-PASSWORD-value";
 
 fn config(fake: &FakeDockerRegistry) -> DockerClientConfig {
-    common::docker_config(fake.url())
+    client_support::docker_config(fake.url())
 }
 
 fn client(config: DockerClientConfig) -> DockerRegistryClient {

@@ -8,19 +8,19 @@
 
 use std::collections::BTreeSet;
 
-use common::{assert_token_request, with_credentials};
+use client_support::{assert_token_request, with_credentials};
 use rsp_registry::{DockerClientConfig, DockerRegistryClient, RegistryError};
 use rsp_testkit::registry::{
     basic_authorization, DockerRegistry, Pusher, Recorded, RegistryAuth, TokenServer,
 };
 
-mod common;
+mod client_support;
 
 const REPO: &str = "lsst-sqre/sciplat-lab";
 const PASSWORD: &str = "registry-s3cret";
 
 fn config(registry: &DockerRegistry) -> DockerClientConfig {
-    common::docker_config(registry.url())
+    client_support::docker_config(registry.url())
 }
 
 fn set(tags: &[String]) -> BTreeSet<String> {

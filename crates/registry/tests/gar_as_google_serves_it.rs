@@ -10,10 +10,9 @@ use rsp_model::reference::DockerReference;
 use rsp_registry::source::{GoogleSource, ImageSource};
 use rsp_registry::{RegistryError, RegistryLimits};
 use rsp_testkit::gar::{FakeGar, Fault, GarRepository, Recorded};
-use sources::{digest, gar_image, gar_repo, google_config, google_source, options, IMAGE};
+use source_support::{digest, gar_image, gar_repo, google_config, google_source, options, IMAGE};
 
-#[path = "common/sources.rs"]
-mod sources;
+mod source_support;
 
 fn image<'c>(catalog: &'c ImageCatalog, tag: &str) -> &'c Image {
     catalog

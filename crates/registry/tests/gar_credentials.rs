@@ -15,7 +15,7 @@ use rsp_testkit::gar::{generate_images, FakeGar, GarRepository, Recorded, TestSe
 use rsp_testkit::registry::TempDir;
 use url::Url;
 
-mod common;
+mod client_support;
 
 const READ_ONLY: &str = "https://www.googleapis.com/auth/cloud-platform.read-only";
 const AUDIENCE: &str =
@@ -29,7 +29,7 @@ fn client(fake: &FakeGar) -> GarClient {
     GarClient::new(GarClientConfig {
         api_url: Url::parse(fake.url()).unwrap(),
         auth: GarAuth::Google,
-        retry: common::quick_retry(),
+        retry: client_support::quick_retry(),
         timeout: Duration::from_secs(10),
         list_deadline: Duration::from_secs(30),
         limits: RegistryLimits::default(),

@@ -13,7 +13,7 @@ use rsp_testkit::gar::{generate_images, FakeGar, GarRepository};
 use rsp_testkit::registry::{BearerSettings, FakeAuth, FakeDockerRegistry, LinkStyle, Recorded};
 use url::Url;
 
-mod common;
+mod client_support;
 
 const REPO: &str = "library/sketchbook";
 
@@ -31,7 +31,7 @@ fn docker_client(fake: &FakeDockerRegistry, limits: RegistryLimits) -> DockerReg
         // One page for everything, as distribution 2.8 sends (it ignores `n`).
         tag_page_size: 100_000,
         list_deadline: Duration::from_secs(20),
-        ..common::docker_config(fake.url())
+        ..client_support::docker_config(fake.url())
     };
     DockerRegistryClient::new(config).unwrap()
 }
@@ -44,7 +44,7 @@ fn gar_client(fake: &FakeGar, limits: RegistryLimits) -> GarClient {
     GarClient::new(GarClientConfig {
         api_url: Url::parse(fake.url()).unwrap(),
         auth: GarAuth::None,
-        retry: common::quick_retry(),
+        retry: client_support::quick_retry(),
         list_deadline: Duration::from_secs(20),
         limits,
         ..GarClientConfig::default()

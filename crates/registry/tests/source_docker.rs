@@ -13,10 +13,9 @@ use rsp_model::platform::{Platform, Platforms};
 use rsp_model::TagKind;
 use rsp_registry::source::{DockerSource, ImageSource};
 use rsp_testkit::registry::{DockerRegistry, Pusher, RegistryAuth};
-use sources::{docker_config, get, names, options, strings, summary, DOCKER_REPOSITORY};
+use source_support::{docker_config, get, names, options, strings, summary, DOCKER_REPOSITORY};
 
-#[path = "common/sources.rs"]
-mod sources;
+mod source_support;
 
 /// Digests of the images pushed by [`start`].
 struct Pushed {

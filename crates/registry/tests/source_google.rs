@@ -8,13 +8,12 @@ use rsp_model::listing::Listing;
 use rsp_model::TagKind;
 use rsp_registry::source::ImageSource;
 use rsp_testkit::gar::{DockerImage, Fault, Recorded};
-use sources::{
+use source_support::{
     digest, fake_gar, gar_image, gar_repo, get, google_source, names, strings, summary,
     GAR_REGISTRY, IMAGE,
 };
 
-#[path = "common/sources.rs"]
-mod sources;
+mod source_support;
 
 /// A repository as it looks in real life, in no particular API order: two weeklies and a
 /// daily behind aliases, an `-arm64` twin newer than every plain weekly, an experimental,

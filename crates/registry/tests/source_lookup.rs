@@ -14,13 +14,12 @@ use rsp_registry::source::{
 };
 use rsp_testkit::gar::FakeGar;
 use rsp_testkit::registry::{FakeDockerRegistry, Fault, Recorded};
-use sources::{
+use source_support::{
     digest, docker_config, fake_gar, gar_image, google_source, options, DOCKER_REGISTRY,
     DOCKER_REPOSITORY, IMAGE,
 };
 
-#[path = "common/sources.rs"]
-mod sources;
+mod source_support;
 
 const GAR: &str = "us-central1-docker.pkg.dev/rubin-shared/sciplat/sciplat-lab";
 const DOCKER: &str = "lighthouse.ceres/library/sketchbook";

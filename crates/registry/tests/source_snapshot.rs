@@ -9,13 +9,12 @@ use rsp_registry::source::{write_snapshot, ImageSource, SnapshotSource};
 use rsp_registry::GarImage;
 use rsp_testkit::gar::FakeGar;
 use rsp_testkit::registry::TempDir;
-use sources::{
+use source_support::{
     digest, fake_gar, gar_image, gar_repo, get, google_source, names, options, snapshot_config,
     strings, summary, GAR_PATH, GAR_REGISTRY, IMAGE,
 };
 
-#[path = "common/sources.rs"]
-mod sources;
+mod source_support;
 
 async fn saved_from_the_registry() -> (FakeGar, Vec<GarImage>) {
     let fake = fake_gar(vec![

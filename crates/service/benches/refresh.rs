@@ -28,6 +28,7 @@ use rsp_config::{Config, SourceConfig};
 use rsp_model::listing::Listing;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
+use rsp_model::selected::SelectedNodes;
 use rsp_model::Tag;
 use rsp_registry::source::{listing_from_gar, GoogleSource, ImageSource};
 use rsp_registry::GarImage;
@@ -336,7 +337,9 @@ struct Context {
     config: Config,
     raw: Vec<GarImage>,
     /// Shared as the node watcher shares its snapshot with the service.
-    nodes: Arc<Vec<NodeInfo>>,
+    /// The node snapshot, made once as the node watcher makes it (a refresh does not
+    /// change the nodes).
+    nodes: Arc<SelectedNodes>,
     pulled: PulledSet,
     errors: PrepullErrors,
     now: DateTime<Utc>,
@@ -395,13 +398,14 @@ impl Context {
             .latest(rsp_model::TagKind::Daily)
             .and_then(|image| image.date())
             .unwrap();
+        let nodes = Arc::new(served::select_nodes(&nodes, &config));
         Context {
             runtime,
             _fake: fake,
             source,
             config,
             raw,
-            nodes: Arc::new(nodes),
+            nodes,
             pulled,
             errors,
             now: newest_daily + Duration::hours(30),

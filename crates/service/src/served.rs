@@ -7,12 +7,13 @@
 //! The live service (`crate::snapshot`), the `plan` command and the tests compute the same
 //! answers from the same inputs. A `ListingOnNodes` is rebuilt whenever one of its inputs
 //! changes (a refresh, a node event, a finished prepull); rebuilding is cheap because the
-//! catalog and the prepull images are shared while the listing stays, and only the node
-//! presence is recomputed.
+//! catalog and the prepull images are shared while the listing stays, the node snapshot
+//! (eligibility, what nodes report) is shared as the node watcher made it, and only the
+//! remembered pulls are added to the snapshot's presence.
 
 use chrono::{DateTime, Utc};
 use rsp_config::Config;
-use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_kube::prepuller::PrepullerReport;
 use rsp_model::api::{
     BorrowedSpawnerImages, MenuImage, MenuImages, NodeImage, NodeStatus, PrepulledImage,
     PrepullerImages, PrepullerStatus, ResolvedImage, SpawnerEntry,
@@ -26,6 +27,7 @@ use rsp_model::node::{Eligibility, IneligibleReason, NodeInfo};
 use rsp_model::plan::{plan_with_presence, PrepullImage, PrepullPlan, PulledSet};
 use rsp_model::platform::{PlatformSupport, Platforms};
 use rsp_model::reference::TagReference;
+use rsp_model::selected::SelectedNodes;
 use rsp_model::TagKind;
 use rsp_registry::source::{image_for_reference, image_for_tag_asking_registry, DigestLookup};
 use std::borrow::Cow;
@@ -33,6 +35,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use crate::warm::WarmNodes;
+
+/// The nodes of a list that `lab.nodeSelector` selects, judged with the configured
+/// tolerations: a node snapshot as the node watcher makes it, for nodes read otherwise (a
+/// NodeList file).
+pub fn select_nodes(nodes: &[NodeInfo], config: &Config) -> SelectedNodes {
+    SelectedNodes::from_owned(
+        nodes.iter().cloned(),
+        &config.lab.node_selector,
+        &config.eligibility_tolerations(),
+    )
+}
 
 /// One registry listing on one snapshot of the selected nodes: everything the answers are
 /// computed from.
@@ -42,11 +55,9 @@ pub struct ListingOnNodes {
     /// The listing's prepull images ([`prepull_images`]), made once per listing and shared
     /// by every `ListingOnNodes` of it.
     pub prepull_images: Arc<[PrepullImage]>,
-    /// Nodes matching the lab node selector, in listing order (shared with the node watcher's
-    /// snapshot when it selected them already, as it does in a cluster).
-    pub nodes: Arc<Vec<NodeInfo>>,
-    /// The eligibility of each of `nodes`, in the same order.
-    pub eligibility: Vec<Eligibility>,
+    /// Nodes matching the lab node selector, in listing order, with their eligibility:
+    /// the node watcher's snapshot itself, shared with the prepuller.
+    pub nodes: Arc<SelectedNodes>,
     /// Where each digest is cached, pulls the prepuller saw succeed included.
     pub presence: NodePresence,
     /// The eligible nodes: an image is prepulled when all of them that its platforms
@@ -58,8 +69,6 @@ pub struct ListingOnNodes {
     platforms: Vec<(Option<String>, Option<String>)>,
     /// Warm nodes, when `prepuller.warmTaint` is configured: the nodes carrying the taint.
     pub warm: Option<WarmNodes>,
-    /// The node list this was built from, to tell when a new one is the same.
-    input: Arc<Vec<NodeInfo>>,
     /// What `/metrics` counts of it, made at the first scrape.
     counts: OnceLock<MetricCounts>,
 }
@@ -80,26 +89,33 @@ pub struct MetricCounts {
 
 impl ListingOnNodes {
     /// Combines a listing with nodes and the pulls the prepuller saw succeed (copies the
-    /// nodes; the service shares them with [`ListingOnNodes::from_shared`]).
+    /// nodes; the service shares the node watcher's snapshot with
+    /// [`ListingOnNodes::from_shared`]).
     pub fn new(
         listing: Arc<Listing>,
         nodes: &[NodeInfo],
         config: &Config,
         pulled: &PulledSet,
     ) -> ListingOnNodes {
-        ListingOnNodes::from_shared(listing, Arc::new(nodes.to_vec()), config, pulled)
+        ListingOnNodes::from_shared(
+            listing,
+            Arc::new(select_nodes(nodes, config)),
+            config,
+            pulled,
+        )
     }
 
-    /// As [`ListingOnNodes::new`], keeping the node list as it is when every node matches
-    /// the lab node selector (a watcher with that selector gives no others).
+    /// As [`ListingOnNodes::new`], for nodes selected and judged already with this
+    /// configuration ([`select_nodes`], or the node watcher): their eligibility and reported
+    /// presence are taken as they are.
     pub fn from_shared(
         listing: Arc<Listing>,
-        input: Arc<Vec<NodeInfo>>,
+        nodes: Arc<SelectedNodes>,
         config: &Config,
         pulled: &PulledSet,
     ) -> ListingOnNodes {
         let prepull_images = prepull_images(&listing).into();
-        ListingOnNodes::build(listing, prepull_images, input, config, pulled)
+        ListingOnNodes::build(listing, prepull_images, nodes, config, pulled)
     }
 
     /// As [`ListingOnNodes::from_shared`], taking the prepull images from `previous` when it
@@ -107,58 +123,43 @@ impl ListingOnNodes {
     pub fn after(
         previous: &ListingOnNodes,
         listing: Arc<Listing>,
-        input: Arc<Vec<NodeInfo>>,
+        nodes: Arc<SelectedNodes>,
         config: &Config,
         pulled: &PulledSet,
     ) -> ListingOnNodes {
         if Arc::ptr_eq(&previous.listing, &listing) {
             let prepull_images = Arc::clone(&previous.prepull_images);
-            ListingOnNodes::build(listing, prepull_images, input, config, pulled)
+            ListingOnNodes::build(listing, prepull_images, nodes, config, pulled)
         } else {
-            ListingOnNodes::from_shared(listing, input, config, pulled)
+            ListingOnNodes::from_shared(listing, nodes, config, pulled)
         }
     }
 
     fn build(
         listing: Arc<Listing>,
         prepull_images: Arc<[PrepullImage]>,
-        input: Arc<Vec<NodeInfo>>,
+        nodes: Arc<SelectedNodes>,
         config: &Config,
         pulled: &PulledSet,
     ) -> ListingOnNodes {
-        let selector = &config.lab.node_selector;
-        let nodes = if input.iter().all(|node| node.matches_selector(selector)) {
-            Arc::clone(&input)
-        } else {
-            Arc::new(
-                input
-                    .iter()
-                    .filter(|node| node.matches_selector(selector))
-                    .cloned()
-                    .collect(),
-            )
-        };
-        let tolerations = config.eligibility_tolerations();
-        let eligibility: Vec<Eligibility> = nodes
-            .iter()
-            .map(|node| node.eligibility(&tolerations))
-            .collect();
-        let warm = WarmNodes::of(config, &nodes);
+        let warm = WarmNodes::of(config, nodes.iter());
         // A remembered pull that the nodes' reports prove evicted is not cached any more,
         // whatever replica keeps the memory.
-        let followed = pulled.follow_reports(&nodes, config.prepuller.node_status_max_images);
+        let followed =
+            pulled.follow_reports(nodes.nodes(), config.prepuller.node_status_max_images);
         let pulled = followed.as_ref().unwrap_or(pulled);
-        let presence = NodePresence::from_nodes(nodes.iter(), pulled, listing.sizes_from_nodes);
+        let mut presence = nodes.reported().with_pulled(pulled);
+        if !listing.sizes_from_nodes {
+            presence = presence.without_sizes();
+        }
         let mut world = ListingOnNodes {
             listing,
             prepull_images,
             nodes,
-            eligibility,
             presence,
             eligible: NodeSet::default(),
             platforms: Vec::new(),
             warm,
-            input,
             counts: OnceLock::new(),
         };
         world.eligible = world.presence.node_set(world.eligible_names());
@@ -179,14 +180,14 @@ impl ListingOnNodes {
         self.counts.get_or_init(|| metric_counts(self))
     }
 
-    /// Whether this was built from exactly this node list.
-    pub fn built_from(&self, nodes: &Arc<Vec<NodeInfo>>) -> bool {
-        Arc::ptr_eq(&self.input, nodes)
+    /// Whether this was built from exactly this node snapshot.
+    pub fn built_from(&self, nodes: &Arc<SelectedNodes>) -> bool {
+        Arc::ptr_eq(&self.nodes, nodes)
     }
 
     /// The selected nodes with their eligibility.
     pub fn entries(&self) -> impl Iterator<Item = (&NodeInfo, &Eligibility)> {
-        self.nodes.iter().zip(&self.eligibility)
+        self.nodes.entries()
     }
 
     fn entry<'a>(&self, image: &'a Image) -> SpawnerEntry<'a> {
@@ -366,7 +367,7 @@ fn dropdown(listing: &Listing, config: &Config, now: DateTime<Utc>) -> Vec<MenuI
 pub type PrepullErrors = HashMap<(String, String), String>;
 
 /// The last prepull error of each (node, digest) pair the prepuller reports, for `/prepulls`.
-pub fn prepull_errors(puller: &PullerStatus) -> PrepullErrors {
+pub fn prepull_errors(puller: &PrepullerReport) -> PrepullErrors {
     puller
         .pulls
         .iter()
@@ -508,7 +509,7 @@ pub fn metric_counts(world: &ListingOnNodes) -> MetricCounts {
 pub fn nodes_by_eligibility(world: &ListingOnNodes) -> (u64, Vec<(IneligibleReason, u64)>) {
     let mut eligible = 0;
     let mut ineligible: BTreeMap<IneligibleReason, u64> = BTreeMap::new();
-    for eligibility in &world.eligibility {
+    for eligibility in world.nodes.eligibility() {
         match eligibility.reason() {
             None => eligible += 1,
             Some(reason) => *ineligible.entry(reason).or_default() += 1,

@@ -24,7 +24,7 @@ use crate::status::{LabFormSetup, RefreshReport, StatusGrid, StatusReport, TaskR
 use axum::body::Bytes;
 use chrono::Utc;
 use rsp_config::Config;
-use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_kube::prepuller::PrepullerReport;
 use rsp_model::api::MenuImages;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -72,7 +72,7 @@ pub enum ListingOrigin {
 /// status pages' grid also show the prepuller's activity, so they belong to one snapshot.
 pub struct ServedSnapshot {
     pub listing_on_nodes: Arc<ListingOnNodes>,
-    pub puller: Arc<PullerStatus>,
+    pub puller: Arc<PrepullerReport>,
     /// Whether it holds a refreshed listing rather than the empty placeholder the
     /// service starts with: what readiness and the listing routes follow.
     pub listed: bool,
@@ -86,7 +86,7 @@ impl ServedSnapshot {
     /// The snapshot of `world` with the prepuller's `puller` status; no body is made yet.
     pub fn new(
         world: ListingOnNodes,
-        puller: Arc<PullerStatus>,
+        puller: Arc<PrepullerReport>,
         origin: ListingOrigin,
     ) -> ServedSnapshot {
         ServedSnapshot {
@@ -101,7 +101,7 @@ impl ServedSnapshot {
     }
 
     /// The same listing on nodes with a newer prepuller status.
-    pub(crate) fn with_status(&self, puller: Arc<PullerStatus>) -> ServedSnapshot {
+    pub(crate) fn with_status(&self, puller: Arc<PrepullerReport>) -> ServedSnapshot {
         ServedSnapshot {
             listing_on_nodes: Arc::clone(&self.listing_on_nodes),
             puller,
@@ -119,7 +119,7 @@ impl ServedSnapshot {
     pub(crate) fn rebuilt(
         &self,
         world: ListingOnNodes,
-        puller: Arc<PullerStatus>,
+        puller: Arc<PrepullerReport>,
         origin: ListingOrigin,
     ) -> ServedSnapshot {
         let old = &self.listing_on_nodes;

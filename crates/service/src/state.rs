@@ -21,10 +21,10 @@ use crate::snapshot::{ListingOrigin, ServedSnapshot, ServiceCounters, ServiceFac
 use crate::supervise::Health;
 use axum::body::Bytes;
 use rsp_config::Config;
-use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_kube::prepuller::PrepullerReport;
+use rsp_kube::NodeSnapshot;
 use rsp_model::api::PrepulledImage;
 use rsp_model::listing::Listing;
-use rsp_model::node::NodeInfo;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::ImageSource;
 use std::sync::{Arc, Mutex};
@@ -70,12 +70,12 @@ pub async fn snapshot_task(
     config: Arc<Config>,
     placeholder: Arc<Listing>,
     mut listings: watch::Receiver<Arc<Listing>>,
-    mut nodes: watch::Receiver<Option<Arc<Vec<NodeInfo>>>>,
-    mut puller: watch::Receiver<Arc<PullerStatus>>,
+    mut nodes: watch::Receiver<Option<NodeSnapshot>>,
+    mut puller: watch::Receiver<Arc<PrepullerReport>>,
     current: watch::Sender<Arc<ServedSnapshot>>,
 ) {
     let mut last_pulled: Option<Arc<PulledSet>> = None;
-    let no_nodes: Arc<Vec<NodeInfo>> = Arc::default();
+    let no_nodes: NodeSnapshot = Arc::default();
     loop {
         let listing = Arc::clone(&listings.borrow_and_update());
         let origin = if Arc::ptr_eq(&listing, &placeholder) {

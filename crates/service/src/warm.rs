@@ -48,10 +48,13 @@ pub struct ColdNode {
 impl WarmNodes {
     /// The gate for `nodes` (the selected nodes); `None` when no warm taint is
     /// configured.
-    pub fn of(config: &Config, nodes: &[NodeInfo]) -> Option<WarmNodes> {
+    pub fn of<'a>(
+        config: &Config,
+        nodes: impl IntoIterator<Item = &'a NodeInfo>,
+    ) -> Option<WarmNodes> {
         let taint = config.prepuller.warm_taint.as_ref()?.taint();
         let cold = nodes
-            .iter()
+            .into_iter()
             .enumerate()
             .filter(|(_, node)| taint.index_on(node).is_some())
             .map(|(index, node)| ColdNode {

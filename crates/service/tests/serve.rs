@@ -221,7 +221,7 @@ async fn a_dying_prepuller_releases_its_lease_and_is_restarted() {
 /// answers from that listing (an end-to-end finding), nor stays 503 after.
 #[tokio::test]
 async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
-    use rsp_kube::prepuller::PrepullerStatus;
+    use rsp_kube::prepuller::PrepullerReport;
     use rsp_model::listing::Listing;
     use rsp_service::served::ListingOnNodes;
     use rsp_service::snapshot::{ListingOrigin, ServedSnapshot};
@@ -235,12 +235,12 @@ async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
     let world = ListingOnNodes::new(Arc::clone(&placeholder), &[], &config, &Default::default());
     let (current_tx, mut current) = watch::channel(Arc::new(ServedSnapshot::new(
         world,
-        Arc::new(PrepullerStatus::default()),
+        Arc::new(PrepullerReport::default()),
         ListingOrigin::Placeholder,
     )));
     let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
     let (nodes_tx, nodes) = watch::channel(None);
-    let (puller_tx, puller) = watch::channel(Arc::new(PrepullerStatus::default()));
+    let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
     let task = tokio::spawn(snapshot_task(
         Arc::clone(&config),
         Arc::clone(&placeholder),
@@ -250,7 +250,7 @@ async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
         current_tx,
     ));
     // A rebuild from the placeholder (nodes arrived) is not a listing.
-    nodes_tx.send_replace(Some(Arc::new(Vec::new())));
+    nodes_tx.send_replace(Some(Arc::default()));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!current.borrow_and_update().listed);
     let refreshed = Arc::new(Listing::empty(REGISTRY, REPOSITORY));

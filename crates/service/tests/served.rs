@@ -15,8 +15,8 @@ use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
 use rsp_service::served::{
-    menu, nodes_by_eligibility, prepull_images, prepull_plan, prepuller_status, spawner_images,
-    ListingOnNodes, PrepullErrors,
+    menu, nodes_by_eligibility, prepull_images, prepull_plan, prepuller_status, select_nodes,
+    spawner_images, ListingOnNodes, PrepullErrors,
 };
 use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
 use serde_json::json;
@@ -240,7 +240,7 @@ fn a_node_change_keeps_the_prepull_images_of_the_listing() {
     let listing = gar_listing(&config);
     let first = world(Arc::clone(&listing), &gar_nodes(), &config);
     assert_eq!(&*first.prepull_images, prepull_images(&listing).as_slice());
-    let nodes = Arc::new(gar_nodes()[..2].to_vec());
+    let nodes = Arc::new(select_nodes(&gar_nodes()[..2], &config));
     let pulled = PulledSet::default();
     let same = ListingOnNodes::after(
         &first,

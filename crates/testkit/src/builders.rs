@@ -2,8 +2,15 @@
 //! define its own (and so that they cannot drift apart: a digest is always well formed, a
 //! prepull image's reference always ends in its own tag and digest).
 
+use rsp_model::node::{CachedImage, NodeInfo};
 use rsp_model::plan::PrepullImage;
 use rsp_model::platform::Platforms;
+
+/// The repository of the original's tests (`registry/path`): the images most tests prepull.
+pub const REPOSITORY: &str = "lighthouse.ceres/library/sketchbook";
+
+/// The lab node selector label of the original's tests (`lab.nodeSelector`).
+pub const LAB_LABEL: (&str, &str) = ("some-label", "some-value");
 
 /// A well-formed digest made from a number of any integer type, `sha256:00…0n` (64 hex
 /// digits).
@@ -19,6 +26,33 @@ pub fn prepull_image(repository: &str, tag: &str, digest: &str) -> PrepullImage 
         reference_with_digest: format!("{repository}:{tag}@{digest}"),
         digest: digest.into(),
         platforms: Platforms::Unknown,
+    }
+}
+
+/// A prepull image of [`REPOSITORY`].
+pub fn image(tag: &str, digest: &str) -> PrepullImage {
+    prepull_image(REPOSITORY, tag, digest)
+}
+
+/// The reference kubelet reports for a digest of [`REPOSITORY`] (`repository@digest`).
+pub fn cached(digest: &str) -> String {
+    format!("{REPOSITORY}@{digest}")
+}
+
+/// A Ready, schedulable node as the model sees it, carrying [`LAB_LABEL`] and caching the
+/// given digests of [`REPOSITORY`] (one byte each).
+pub fn node_info(name: &str, digests: &[&str]) -> NodeInfo {
+    NodeInfo {
+        name: name.into(),
+        labels: [(LAB_LABEL.0.to_owned(), LAB_LABEL.1.to_owned())].into(),
+        images: digests
+            .iter()
+            .map(|digest| CachedImage {
+                references: vec![cached(digest)],
+                size: Some(1),
+            })
+            .collect(),
+        ..NodeInfo::default()
     }
 }
 
@@ -43,5 +77,17 @@ mod tests {
             format!("r.io/a/b:w_2077_43@{}", digest(2_u64))
         );
         assert_eq!(image.tag, "w_2077_43");
+    }
+
+    #[test]
+    fn a_lab_node_caches_its_digests_where_the_images_come_from() {
+        let node = node_info("node1", &["sha256:a"]);
+        assert_eq!(node.images[0].digest(), Some("sha256:a"));
+        assert_eq!(
+            node.labels.get(LAB_LABEL.0).map(String::as_str),
+            Some(LAB_LABEL.1)
+        );
+        assert!(node.eligibility(&[]).is_eligible());
+        assert_eq!(image("t", "sha256:a").digest, "sha256:a");
     }
 }

@@ -29,12 +29,12 @@ use tokio::time::Instant;
 
 pub use observe::{progress, Progress};
 pub use status::{
-    FailureReason, PrepullEvent, PrepullOutcome, PrepullerStatus, PullStatus, WarmEvent,
+    FailureReason, PrepullEvent, PrepullOutcome, PrepullerReport, PullStatus, WarmEvent,
     WarmOutcome,
 };
 
 use crate::backoff::WatchBackoff;
-use crate::config::PrepullerConfig;
+use crate::config::PrepullerSettings;
 use crate::leadership::Leadership;
 use crate::nodes::NodeSnapshot;
 use crate::pod::PREPULLER_SELECTOR;
@@ -52,7 +52,7 @@ const EVENT_BUFFER: usize = 4096;
 
 /// A running prepuller.
 pub struct PrepullerHandle {
-    status: watch::Receiver<Arc<PrepullerStatus>>,
+    status: watch::Receiver<Arc<PrepullerReport>>,
     events: Feed<PrepullEvent>,
     warm_events: Feed<WarmEvent>,
     stop: watch::Sender<bool>,
@@ -65,7 +65,7 @@ impl PrepullerHandle {
     /// [`Leadership::always`] when election is off).
     pub fn start(
         client: Client,
-        config: PrepullerConfig,
+        config: PrepullerSettings,
         nodes: watch::Receiver<Option<NodeSnapshot>>,
         images: watch::Receiver<WantedImages>,
         leadership: Leadership,
@@ -77,15 +77,15 @@ impl PrepullerHandle {
     /// prepuller restarted after it died), so that nothing is pulled again or shown missing.
     pub fn resume(
         client: Client,
-        config: PrepullerConfig,
+        config: PrepullerSettings,
         nodes: watch::Receiver<Option<NodeSnapshot>>,
         images: watch::Receiver<WantedImages>,
         leadership: Leadership,
         pulled: Arc<PulledSet>,
     ) -> PrepullerHandle {
-        let (status_tx, status) = watch::channel(Arc::new(PrepullerStatus {
+        let (status_tx, status) = watch::channel(Arc::new(PrepullerReport {
             pulled: Arc::clone(&pulled),
-            ..PrepullerStatus::default()
+            ..PrepullerReport::default()
         }));
         let (events, warm_events) = (Feed::new(), Feed::new());
         let (stop, stop_rx) = watch::channel(false);
@@ -113,7 +113,7 @@ impl PrepullerHandle {
 
     /// Status snapshots, published after every change (at most every 100 ms). Do not hold a
     /// `borrow()` across an await: it blocks the next publication.
-    pub fn status(&self) -> watch::Receiver<Arc<PrepullerStatus>> {
+    pub fn status(&self) -> watch::Receiver<Arc<PrepullerReport>> {
         self.status.clone()
     }
 
@@ -188,12 +188,12 @@ struct Runner {
     api: Api<Pod>,
     /// Nodes, for removing the warm taint (the only node write).
     nodes_api: Api<Node>,
-    config: PrepullerConfig,
+    config: PrepullerSettings,
     nodes: watch::Receiver<Option<NodeSnapshot>>,
     images: watch::Receiver<WantedImages>,
     leadership: Leadership,
     stop: watch::Receiver<bool>,
-    status: watch::Sender<Arc<PrepullerStatus>>,
+    status: watch::Sender<Arc<PrepullerReport>>,
     events: broadcast::Sender<PrepullEvent>,
     warm_events: broadcast::Sender<WarmEvent>,
     /// Successful pulls, kept across leadership changes.
@@ -262,7 +262,7 @@ impl Runner {
         let Some(nodes) = nodes else { return };
         if let Some(pulled) = self
             .pulled
-            .follow_reports(&nodes, self.config.node_status_max_images)
+            .follow_reports(nodes.nodes(), self.config.node_status_max_images)
         {
             self.pulled = Arc::new(pulled);
             self.publish_inactive();
@@ -270,7 +270,7 @@ impl Runner {
     }
 
     fn publish_inactive(&self) {
-        let mut status = PrepullerStatus::clone(&self.status.borrow());
+        let mut status = PrepullerReport::clone(&self.status.borrow());
         status.active = false;
         status.in_flight = 0;
         status.pulls.clear();

@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Pod;
-use rsp_model::plan::{self, NodePulls, PrepullImage, PulledSet};
+use rsp_model::plan::{self, PlannedImage, PrepullImage, PrepullPlan, PulledSet};
 use tokio::time::Instant;
 
-use super::status::{FailureReason, PrepullEvent, PrepullerStatus, WarmEvent, WarmOutcome};
-use crate::config::PrepullerConfig;
+use super::status::{FailureReason, PrepullEvent, PrepullerReport, WarmEvent, WarmOutcome};
+use crate::config::PrepullerSettings;
 use crate::nodes::NodeSnapshot;
 use crate::pod::{pod_name, prepull_pod};
 use crate::warm::Released;
@@ -117,7 +117,7 @@ enum SlotState {
 #[derive(Debug)]
 struct Slot {
     name: String,
-    image: PrepullImage,
+    image: PlannedImage,
     started: Instant,
     started_at: DateTime<Utc>,
     state: SlotState,
@@ -142,15 +142,16 @@ struct Orphan {
 
 /// See the module comment.
 pub struct Reconciler {
-    config: PrepullerConfig,
+    config: PrepullerSettings,
     nodes: Option<NodeSnapshot>,
     images: Option<Arc<Vec<PrepullImage>>>,
     pods_synced: bool,
     started: bool,
     stopping: bool,
     plan_dirty: bool,
-    plan: Vec<NodePulls>,
-    /// Eligible node names, and wanted digests with their priority.
+    plan: PrepullPlan,
+    /// Eligible node names (from the snapshot's eligibility), and wanted digests with their
+    /// priority.
     eligible: HashSet<String>,
     rank: HashMap<String, usize>,
     slots: BTreeMap<String, Slot>,
@@ -165,13 +166,13 @@ pub struct Reconciler {
     /// Eligible nodes on which no wanted image is cached: first in line for a slot.
     empty: HashSet<String>,
     warm_events: Vec<WarmEvent>,
-    status: PrepullerStatus,
+    status: PrepullerReport,
     status_dirty: bool,
 }
 
 impl Reconciler {
     /// A reconciler that remembers `pulled` from earlier sessions.
-    pub fn new(config: PrepullerConfig, pulled: Arc<PulledSet>) -> Self {
+    pub fn new(config: PrepullerSettings, pulled: Arc<PulledSet>) -> Self {
         Reconciler {
             config,
             nodes: None,
@@ -180,16 +181,16 @@ impl Reconciler {
             started: false,
             stopping: false,
             plan_dirty: true,
-            plan: Vec::new(),
+            plan: PrepullPlan::default(),
             eligible: HashSet::new(),
             rank: HashMap::new(),
             slots: BTreeMap::new(),
             orphans: BTreeMap::new(),
             pairs: HashMap::new(),
-            status: PrepullerStatus {
+            status: PrepullerReport {
                 active: true,
                 pulled: pulled.clone(),
-                ..PrepullerStatus::default()
+                ..PrepullerReport::default()
             },
             pulled,
             outbox: Vec::new(),
@@ -316,34 +317,22 @@ impl Reconciler {
         // Evicted images must be pulled again: follow what the nodes list now.
         if let Some(pulled) = self
             .pulled
-            .follow_reports(nodes, self.config.node_status_max_images)
+            .follow_reports(nodes.nodes(), self.config.node_status_max_images)
         {
             self.pulled = Arc::new(pulled);
         }
-        let selector = &self.config.node_selector;
-        let tolerations = &self.config.pod.tolerations;
-        self.plan = plan::plan(images, nodes, selector, tolerations, &self.pulled).nodes;
-        self.eligible = nodes
-            .iter()
-            .filter(|node| node.matches_selector(selector))
-            .filter(|node| node.eligibility(tolerations).is_eligible())
-            .map(|node| node.name.clone())
-            .collect();
+        // Eligibility and what the nodes report come with the snapshot, computed once by
+        // the node watcher and shared with the service.
+        self.plan = plan::plan_for_selected(images, nodes, &self.pulled);
+        self.eligible = nodes.eligible().map(|node| node.name.clone()).collect();
         self.rank = HashMap::new();
         for (index, image) in images.iter().enumerate() {
             self.rank.entry(image.digest.clone()).or_insert(index);
         }
-        let rank = &self.rank;
+        let (rank, reported) = (&self.rank, nodes.reported());
         self.empty = nodes
-            .iter()
-            .filter(|node| self.eligible.contains(&node.name))
-            .filter(|node| {
-                !node
-                    .images
-                    .iter()
-                    .filter_map(|image| image.digest())
-                    .any(|digest| rank.contains_key(digest))
-            })
+            .eligible()
+            .filter(|node| !rank.keys().any(|digest| reported.is_on(digest, &node.name)))
             .map(|node| node.name.clone())
             .collect();
         let present: HashSet<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
@@ -391,6 +380,7 @@ impl Reconciler {
             let image = pod_image(&pod);
             let wanted =
                 self.plan
+                    .nodes
                     .iter()
                     .find(|pulls| pulls.node == node)
                     .and_then(|pulls| {
@@ -493,8 +483,8 @@ impl Reconciler {
             .map(String::as_str)
             .chain(self.orphans.values().map(|orphan| orphan.node.as_str()))
             .collect();
-        let mut candidates: Vec<(u8, usize, usize, &PrepullImage)> = Vec::new();
-        for (index, pulls) in self.plan.iter().enumerate() {
+        let mut candidates: Vec<(u8, usize, usize, &PlannedImage)> = Vec::new();
+        for (index, pulls) in self.plan.nodes.iter().enumerate() {
             if busy.contains(pulls.node.as_str()) {
                 continue;
             }
@@ -513,10 +503,10 @@ impl Reconciler {
             }
         }
         candidates.sort_by_key(|(cached, rank, index, _)| (*cached, *rank, *index));
-        let chosen: Vec<(String, PrepullImage)> = candidates
+        let chosen: Vec<(String, PlannedImage)> = candidates
             .into_iter()
             .take(free)
-            .map(|(_, _, index, image)| (self.plan[index].node.clone(), image.clone()))
+            .map(|(_, _, index, image)| (self.plan.nodes[index].node.clone(), image.clone()))
             .collect();
         for (node, image) in chosen {
             let name = pod_name(&image, &node);

@@ -4,7 +4,7 @@
 //! `/spawner/v1/prepulls`, the status page and `/metrics`.
 //!
 //! Only successful pulls are remembered (decisions.md §5 fix 1): the service marks an image as
-//! cached on a node from [`PrepullerStatus::pulled`] or from `Succeeded` events, never from an
+//! cached on a node from [`PrepullerReport::pulled`] or from `Succeeded` events, never from an
 //! attempt.
 
 use std::collections::BTreeMap;
@@ -130,9 +130,11 @@ impl PullStatus {
     }
 }
 
-/// A snapshot of the prepuller, published after every change.
+/// What the prepuller reports of itself, published after every change. (Not the model's
+/// `api::PrepullerStatus`, the `/spawner/v1/prepulls` body, which the service derives
+/// from this and the served listing.)
 #[derive(Debug, Clone, Default)]
-pub struct PrepullerStatus {
+pub struct PrepullerReport {
     /// Whether this replica is prepulling (it holds the lease, or election is off).
     pub active: bool,
     /// Prepull pods this replica created or adopted that still exist (including ones being
@@ -150,7 +152,7 @@ pub struct PrepullerStatus {
     pub pods_created_total: u64,
 }
 
-impl PrepullerStatus {
+impl PrepullerReport {
     /// The status of one pair, if it is pulling or has failed.
     pub fn pull(&self, node: &str, digest: &str) -> Option<&PullStatus> {
         self.pulls.get(&(node.to_owned(), digest.to_owned()))

@@ -33,6 +33,13 @@ impl NodeSet {
     }
 }
 
+/// Whether a presence keeps the sizes nodes report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sizes {
+    Reported,
+    Ignored,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodePresence {
     /// Every node's name, sorted and unique: a node's number is its position here.
@@ -52,6 +59,38 @@ impl NodePresence {
         pulled: &PulledSet,
         sizes_from_nodes: bool,
     ) -> NodePresence {
+        let sizes = if sizes_from_nodes {
+            Sizes::Reported
+        } else {
+            Sizes::Ignored
+        };
+        let mut presence = NodePresence::build(nodes, sizes);
+        presence.add_pulled(pulled);
+        presence
+    }
+
+    /// Where each digest is cached as `nodes` report it, with the sizes they report: what a
+    /// node list alone says, computed once per list ([`crate::selected::SelectedNodes`]) and
+    /// completed by each consumer with [`NodePresence::with_pulled`].
+    pub fn reported_by<'a>(nodes: impl IntoIterator<Item = &'a NodeInfo>) -> NodePresence {
+        NodePresence::build(nodes, Sizes::Reported)
+    }
+
+    /// This presence plus the pulls the prepuller saw succeed on its nodes: the same as
+    /// [`NodePresence::from_nodes`] over the same nodes, without reading their images again.
+    pub fn with_pulled(&self, pulled: &PulledSet) -> NodePresence {
+        let mut presence = self.clone();
+        presence.add_pulled(pulled);
+        presence
+    }
+
+    /// This presence without the sizes nodes reported (the registry's sizes then stand).
+    pub fn without_sizes(mut self) -> NodePresence {
+        self.sizes = DigestMap::default();
+        self
+    }
+
+    fn build<'a>(nodes: impl IntoIterator<Item = &'a NodeInfo>, sizes: Sizes) -> NodePresence {
         let nodes: Vec<&NodeInfo> = nodes.into_iter().collect();
         let mut names: Vec<String> = nodes.iter().map(|node| node.name.clone()).collect();
         names.sort_unstable();
@@ -71,17 +110,27 @@ impl NodePresence {
                     continue;
                 };
                 presence.mark(digest, id, count);
-                if sizes_from_nodes {
+                if sizes == Sizes::Reported {
                     if let Some(size) = image.size.filter(|&size| size > 0) {
                         presence.sizes.insert(digest.into(), size);
                     }
                 }
             }
-            for digest in pulled.digests(&node.name) {
-                presence.mark(digest, id, count);
-            }
         }
         presence
+    }
+
+    /// Marks the remembered pulls of the nodes this presence knows.
+    fn add_pulled(&mut self, pulled: &PulledSet) {
+        let count = self.names.len();
+        for node in pulled.nodes() {
+            let Some(id) = self.id(node) else {
+                continue;
+            };
+            for digest in pulled.digests(node) {
+                self.mark(digest, id, count);
+            }
+        }
     }
 
     fn mark(&mut self, digest: &str, id: u32, count: usize) {

@@ -393,6 +393,43 @@ fn node_presence_is_shared_by_every_tag_of_a_digest() {
     assert_eq!(presence.nodes("D1").count(), 0);
 }
 
+proptest! {
+    /// The presence shared by every consumer of a node list, completed with remembered pulls,
+    /// is the presence built from the nodes and the pulls in one go.
+    #[test]
+    fn reported_presence_with_pulls_is_the_one_built_in_one_go(
+        cached in proptest::collection::vec(
+            proptest::collection::vec((0u8..6, 0u64..3), 0..5), 0..5),
+        pulls in proptest::collection::vec((0usize..7, 0u8..6), 0..8),
+    ) {
+        let names: Vec<String> = (0..cached.len()).map(|i| format!("node{}", 4 - i)).collect();
+        let nodes: Vec<NodeInfo> = cached
+            .iter()
+            .zip(&names)
+            .map(|(images, name)| {
+                let digests: Vec<(String, u64)> =
+                    images.iter().map(|(d, size)| (format!("D{d}"), *size)).collect();
+                let digests: Vec<(&str, u64)> =
+                    digests.iter().map(|(d, size)| (d.as_str(), *size)).collect();
+                node_caching(name, &digests)
+            })
+            .collect();
+        let mut pulled = PulledSet::default();
+        for (node, digest) in pulls {
+            pulled.insert(&format!("node{node}"), &format!("D{digest}"));
+        }
+        let reported = NodePresence::reported_by(&nodes);
+        prop_assert_eq!(
+            reported.with_pulled(&pulled),
+            NodePresence::from_nodes(&nodes, &pulled, true)
+        );
+        prop_assert_eq!(
+            reported.with_pulled(&pulled).without_sizes(),
+            NodePresence::from_nodes(&nodes, &pulled, false)
+        );
+    }
+}
+
 #[test]
 fn prepulled_images_serialise_as_the_original() {
     let c = build(vec![

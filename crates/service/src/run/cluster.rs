@@ -14,26 +14,27 @@ use crate::state::{self, lock};
 use crate::supervise::{propagate_panic, Supervisor, Task};
 use crate::warm::WarmMetrics;
 use rsp_config::{ClusterConfig, Config};
-use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, WantedImages};
+use rsp_kube::prepuller::{PrepullerReport, WantedImages};
 use rsp_kube::{
-    LeaderConfig, LeaderElection, Leadership, NodeSnapshot, NodeWatcher, PodTemplate, Tenure,
+    LeaderConfig, LeaderElection, Leadership, NodeSelection, NodeSnapshot, NodeWatcher,
+    PodTemplate, Tenure,
 };
 use rsp_model::listing::Listing;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// What `prepare` found out about the cluster; nothing runs yet.
 pub(super) enum ClusterSetup {
-    Static(Vec<rsp_model::node::NodeInfo>),
+    Static(rsp_model::selected::SelectedNodes),
     Kubernetes(Box<KubernetesSetup>),
 }
 
 pub(super) struct KubernetesSetup {
     client: rsp_kube::Client,
-    selector: BTreeMap<String, String>,
-    prepuller: rsp_kube::PrepullerConfig,
+    /// What the node watcher selects, judged with the prepuller's tolerations.
+    selection: NodeSelection,
+    prepuller: rsp_kube::PrepullerSettings,
     /// `None` when leader election is off.
     leader: Option<LeaderConfig>,
 }
@@ -50,7 +51,7 @@ pub(super) struct Inputs {
 /// The cluster side, running: what the snapshot task and the status page read.
 pub(super) struct Cluster {
     pub nodes: watch::Receiver<Option<NodeSnapshot>>,
-    pub puller: watch::Receiver<Arc<PullerStatus>>,
+    pub puller: watch::Receiver<Arc<PrepullerReport>>,
     /// Whether, and until when, this replica is the one that prepulls: the tenure of the
     /// current run's election, forwarded (it survives the runs).
     pub leader: Leadership,
@@ -73,7 +74,7 @@ impl ClusterSetup {
                 .map(|setup| ClusterSetup::Kubernetes(Box::new(setup)));
         };
         rsp_kube::read_node_list(&config_dir.join(nodes_file))
-            .map(ClusterSetup::Static)
+            .map(|nodes| ClusterSetup::Static(served::select_nodes(&nodes, config)))
             .map_err(|error| ServeError::Config(error.to_string()))
     }
 
@@ -81,7 +82,7 @@ impl ClusterSetup {
         match self {
             ClusterSetup::Static(nodes) => {
                 let (nodes_tx, nodes) = watch::channel(Some(Arc::new(nodes)));
-                let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
+                let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
                 // The only replica that plans, so it leads (the page then reads "plan only").
                 Cluster {
                     nodes,
@@ -114,7 +115,7 @@ impl KubernetesSetup {
             .prepuller
             .leader_election
             .then(|| LeaderConfig::new(template.namespace.clone(), identity));
-        let mut prepuller = rsp_kube::PrepullerConfig::new(template.namespace.clone());
+        let mut prepuller = rsp_kube::PrepullerSettings::new(template.namespace.clone());
         prepuller.pod = template;
         prepuller.node_selector = config.lab.node_selector.clone();
         prepuller.max_in_flight = config.prepuller.max_in_flight;
@@ -128,7 +129,7 @@ impl KubernetesSetup {
         }
         Ok(KubernetesSetup {
             client,
-            selector: config.lab.node_selector.clone(),
+            selection: prepuller.node_selection(),
             prepuller,
             leader,
         })
@@ -136,15 +137,15 @@ impl KubernetesSetup {
 
     fn start(self, supervisor: &mut Supervisor, inputs: Inputs) -> Cluster {
         let (nodes_tx, nodes) = watch::channel(None);
-        let (puller_tx, puller) = watch::channel(Arc::new(PullerStatus::default()));
+        let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
         let (leader_tx, leader) = watch::channel(Tenure::Follower);
 
         supervisor.spawn(Task::NodeWatcher, {
-            let (client, selector, stop) =
-                (self.client.clone(), self.selector, inputs.stop.clone());
+            let (client, selection, stop) =
+                (self.client.clone(), self.selection, inputs.stop.clone());
             move || {
                 watch_nodes(
-                    NodeWatcher::start(client.clone(), &selector),
+                    NodeWatcher::start(client.clone(), selection.clone()),
                     nodes_tx.clone(),
                     stop.clone(),
                 )
@@ -206,12 +207,12 @@ async fn watch_nodes(
 /// Everything a run of the prepuller needs, and the channels it writes to.
 struct Prepuller {
     client: rsp_kube::Client,
-    config: rsp_kube::PrepullerConfig,
+    config: rsp_kube::PrepullerSettings,
     leader_config: Option<LeaderConfig>,
     nodes: watch::Receiver<Option<NodeSnapshot>>,
     listings: watch::Receiver<Arc<Listing>>,
     placeholder: Arc<Listing>,
-    status: watch::Sender<Arc<PullerStatus>>,
+    status: watch::Sender<Arc<PrepullerReport>>,
     leader: watch::Sender<Tenure>,
     durations: Histogram,
     warm: WarmMetrics,

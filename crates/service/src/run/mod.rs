@@ -38,7 +38,7 @@ pub use cluster::pod_template;
 use cluster::ClusterSetup;
 use rsp_config::{Config, REPERTOIRE_VARIABLE};
 use rsp_gafaelfawr::GafaelfawrClient;
-use rsp_kube::prepuller::PrepullerStatus as PullerStatus;
+use rsp_kube::prepuller::PrepullerReport;
 use rsp_model::listing::Listing;
 use rsp_model::plan::PulledSet;
 use rsp_registry::source::{AnySource, ImageSource};
@@ -217,7 +217,7 @@ impl Prepared {
         );
         let (current_tx, current) = watch::channel(Arc::new(ServedSnapshot::new(
             empty,
-            Arc::new(PullerStatus::default()),
+            Arc::new(PrepullerReport::default()),
             ListingOrigin::Placeholder,
         )));
         supervisor.spawn(Task::World, {

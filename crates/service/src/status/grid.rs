@@ -7,7 +7,7 @@
 //! Cells are decided by walking each digest's cached nodes and the prepuller's (few) pairs in
 //! progress or in trouble, not by asking about every pair.
 
-use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
+use rsp_kube::prepuller::{PrepullerReport, PullStatus};
 use rsp_model::node::{Eligibility, NodeInfo};
 use rsp_model::plan::PrepullImage;
 use std::collections::HashMap;
@@ -72,7 +72,7 @@ pub struct StatusGrid {
 
 impl StatusGrid {
     /// The grid of `world` with what `puller` reports (pulls in progress, failures).
-    pub fn build(world: Arc<ListingOnNodes>, puller: &PrepullerStatus) -> StatusGrid {
+    pub fn build(world: Arc<ListingOnNodes>, puller: &PrepullerReport) -> StatusGrid {
         let wanted = Arc::clone(&world.prepull_images);
         let (node_count, image_count) = (world.nodes.len(), wanted.len());
         // Node names are unique in a cluster; should a node list repeat one, its first entry
@@ -107,7 +107,7 @@ impl StatusGrid {
         let cells: Vec<CellState> = (0..node_count * image_count)
             .map(|k| {
                 let (i, j) = (k / image_count, k % image_count);
-                let eligible = world.eligibility[i].is_eligible();
+                let eligible = world.nodes.eligibility()[i].is_eligible();
                 let mismatch = || platform_mismatch(&wanted[j], &world.nodes[i]);
                 CellState::decide(cached[k], eligible, mismatch, pulls[k])
             })
@@ -163,7 +163,7 @@ impl StatusGrid {
         for &i in &self.by_name {
             let i = i as usize;
             let row = &self.cells[i * image_count..(i + 1) * image_count];
-            let eligibility = &self.listing_on_nodes.eligibility[i];
+            let eligibility = &self.listing_on_nodes.nodes.eligibility()[i];
             for (j, cell) in row.iter().enumerate() {
                 self.node_counts[i].add(cell.kind());
                 if eligibility.is_eligible() {
@@ -225,7 +225,7 @@ impl StatusGrid {
         NodeEntry {
             index,
             info: &self.listing_on_nodes.nodes[i],
-            eligibility: &self.listing_on_nodes.eligibility[i],
+            eligibility: &self.listing_on_nodes.nodes.eligibility()[i],
             cells: &self.cells[i * image_count..(i + 1) * image_count],
             counts: self.node_counts[i],
         }

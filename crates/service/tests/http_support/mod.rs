@@ -20,7 +20,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use rsp_config::Config;
 use rsp_kube::prepuller::FailureReason;
-use rsp_kube::prepuller::{PrepullerStatus as PullerStatus, PullStatus};
+use rsp_kube::prepuller::{PrepullerReport, PullStatus};
 use rsp_model::api::{MenuImages, PrepulledImage};
 use rsp_model::listing::{DockerTags, Listing};
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
@@ -116,7 +116,7 @@ pub struct TestBackend {
     pub listing_on_nodes: Arc<ListingOnNodes>,
     pub registry: FakeRegistry,
     /// What the prepuller reports: pulls in progress and failures.
-    pub puller: PullerStatus,
+    pub puller: PrepullerReport,
     pub refresh: RefreshReport,
     /// Whether a listing exists (and so whether the service is ready).
     pub ready: AtomicBool,
@@ -365,7 +365,7 @@ impl TestBackend {
                 repository: repository.to_owned(),
                 digests: [("latest_weekly".to_owned(), "sha256:9999".to_owned())].into(),
             },
-            puller: PullerStatus::default(),
+            puller: PrepullerReport::default(),
             refresh: RefreshReport {
                 source: format!("{REGISTRY}/{repository} (docker)"),
                 last_success: Some(at(120)),
@@ -436,7 +436,7 @@ impl TestBackend {
             .map(|i| node(&format!("node-{i:03}"), &["sha256:5678"]))
             .collect();
         backend.set_nodes(&nodes);
-        backend.puller = PullerStatus::default();
+        backend.puller = PrepullerReport::default();
         for node in &nodes {
             backend.set_failed(
                 &node.name,
@@ -458,7 +458,7 @@ impl TestBackend {
             &backend.config,
             &PulledSet::default(),
         ));
-        backend.puller = PullerStatus::default();
+        backend.puller = PrepullerReport::default();
         backend.ready = AtomicBool::new(false);
         backend.refresh.last_success = None;
         backend.refresh.last_error = Some(("connection refused".to_owned(), at(5)));

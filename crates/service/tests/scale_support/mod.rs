@@ -10,7 +10,7 @@
 #![allow(dead_code)] // The test and the benchmark use different parts.
 
 use rsp_config::Config;
-use rsp_kube::prepuller::{PrepullerStatus, PullStatus};
+use rsp_kube::prepuller::{PrepullerReport, PullStatus};
 use rsp_model::catalog::ListedImage;
 use rsp_model::listing::Listing;
 use rsp_model::node::{CachedImage, NodeInfo, Taint};
@@ -164,13 +164,13 @@ pub fn report(nodes: usize, pattern: Pattern) -> StatusReport {
 pub fn inputs(
     nodes: usize,
     pattern: Pattern,
-) -> (Arc<ListingOnNodes>, PrepullerStatus, RefreshReport) {
+) -> (Arc<ListingOnNodes>, PrepullerReport, RefreshReport) {
     let config = config();
     let listing = Arc::new(listing(&config));
     let images = rsp_service::served::prepull_images(&listing);
     assert_eq!(images.len(), 8, "the scale fixture has 8 prepull images");
     let now = SystemTime::now();
-    let mut puller = PrepullerStatus::default();
+    let mut puller = PrepullerReport::default();
     let node_list: Vec<NodeInfo> = (0..nodes)
         .map(|i| {
             let name = node_name(i);

@@ -33,6 +33,13 @@ pub fn node(name: &str) -> NodeSpecBuilder {
     }
 }
 
+/// [`node`] carrying the lab node selector label of the original's tests
+/// ([`crate::builders::LAB_LABEL`]).
+pub fn lab_node(name: &str) -> NodeSpecBuilder {
+    let (key, value) = crate::builders::LAB_LABEL;
+    node(name).label(key, value)
+}
+
 impl NodeSpecBuilder {
     pub fn label(mut self, key: &str, value: &str) -> Self {
         self.labels.insert(key.to_string(), value.to_string());

@@ -80,7 +80,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use builder::{node, pod, NodeSpecBuilder, PodBuilder};
+pub use builder::{lab_node, node, pod, NodeSpecBuilder, PodBuilder};
 pub use clients::{ClientFault, LeaseRecord, Outcome, RequestRecord, ANONYMOUS};
 pub use cluster::{DEFAULT_MAX_IMAGES, ENFORCE_LABEL, PREPULL_LABELS};
 pub use faults::{ClusterStats, PodEvent, PodEventKind};
@@ -268,6 +268,49 @@ impl FakeCluster {
                 }),
             );
         });
+    }
+
+    /// Sends one periodic node status report of the node's kubelet, which changes nothing but
+    /// the conditions' `lastHeartbeatTime`: kubelet posts its status when something changed
+    /// and otherwise every `nodeStatusReportFrequency` (5 minutes by default), each post
+    /// setting every condition's `lastHeartbeatTime` to the current time
+    /// (<https://kubernetes.io/docs/reference/node/node-status/#heartbeats>, kubelet's
+    /// `nodestatus` setters). A watcher sees a MODIFIED event with a new `resourceVersion`.
+    /// Kubelet posts at most every `nodeStatusUpdateFrequency` (10 s), so two posts always
+    /// carry different times (the API's times have whole seconds); the fake moves the time
+    /// at least a second past the last one, so that tests can send reports back to back.
+    pub fn report_node_status(&self, name: &str) {
+        self.update_node(name, |n| {
+            let conditions = n
+                .status
+                .get_or_insert_with(Default::default)
+                .conditions
+                .get_or_insert_with(Vec::new);
+            let now = k8s_openapi::jiff::Timestamp::now();
+            let last = conditions
+                .iter()
+                .filter_map(|c| c.last_heartbeat_time.as_ref().map(|t| t.0))
+                .max();
+            let beat = match last {
+                Some(last) if last.as_second() >= now.as_second() => last
+                    .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(1))
+                    .unwrap_or(last),
+                _ => now,
+            };
+            for condition in conditions.iter_mut() {
+                condition.last_heartbeat_time =
+                    Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(beat));
+            }
+        });
+    }
+
+    /// [`FakeCluster::report_node_status`] for every node.
+    pub fn report_every_node_status(&self) {
+        for node in self.nodes() {
+            if let Some(name) = node.metadata.name {
+                self.report_node_status(&name);
+            }
+        }
     }
 
     /// Sets (or with `None` removes) a label on a node.

@@ -3,6 +3,7 @@
 //! case.
 
 use chrono::{DateTime, Utc};
+use rsp_model::plan::PrepullImage;
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -166,7 +167,7 @@ impl Reconciler {
         let Some(slot) = self.slots.get(node) else {
             return;
         };
-        let image = slot.image.clone();
+        let image = PrepullImage::clone(&slot.image);
         let duration = now.saturating_duration_since(slot.started);
         tracing::info!(%node, image = %image.reference_with_digest, seconds = duration.as_secs_f64(), "Prepulled image");
         // The node may list the image already (kubelet's status can beat the pod's): then it
@@ -183,7 +184,7 @@ impl Reconciler {
         if let Some(pairs) = self.pairs.get_mut(node) {
             pairs.remove(&image.digest);
         }
-        if let Some(pulls) = self.plan.iter_mut().find(|pulls| pulls.node == node) {
+        if let Some(pulls) = self.plan.nodes.iter_mut().find(|pulls| pulls.node == node) {
             pulls
                 .images
                 .retain(|candidate| candidate.digest != image.digest);
@@ -234,7 +235,7 @@ impl Reconciler {
         *self.status.failed_total.entry(reason).or_default() += 1;
         self.events.push(PrepullEvent {
             node: node.to_owned(),
-            image: slot.image.clone(),
+            image: PrepullImage::clone(&slot.image),
             pod: slot.name.clone(),
             at: wall,
             duration: now.saturating_duration_since(slot.started),

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use rsp_model::plan::PrepullImage;
 
 use super::{Reconciler, SlotState};
-use crate::prepuller::status::{PrepullerStatus, PullStatus};
+use crate::prepuller::status::{PrepullerReport, PullStatus};
 
 impl Reconciler {
     /// The status if it changed since the last call.
-    pub fn take_status(&mut self) -> Option<PrepullerStatus> {
+    pub fn take_status(&mut self) -> Option<PrepullerReport> {
         if !self.status_dirty {
             return None;
         }
@@ -50,7 +50,7 @@ impl Reconciler {
             let key = (node.clone(), slot.image.digest.clone());
             let entry = pulls
                 .entry(key)
-                .or_insert_with(|| PullStatus::new(node.clone(), slot.image.clone()));
+                .or_insert_with(|| PullStatus::new(node.clone(), PrepullImage::clone(&slot.image)));
             entry.pulling_since = Some(slot.started_at);
             entry.pod = Some(slot.name.clone());
         }

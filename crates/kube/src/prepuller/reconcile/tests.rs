@@ -9,11 +9,12 @@ use chrono::Utc;
 use k8s_openapi::api::core::v1::Pod;
 use rsp_model::node::NodeInfo;
 use rsp_model::plan::{PrepullImage, PulledSet};
+use rsp_model::selected::SelectedNodes;
 use serde_json::json;
 use tokio::time::Instant;
 
 use super::{Action, OpDone, PodView, Reconciler};
-use crate::config::{Backoff, PrepullerConfig};
+use crate::config::{Backoff, PrepullerSettings};
 use crate::prepuller::status::{FailureReason, PrepullOutcome};
 
 #[derive(Default)]
@@ -43,29 +44,25 @@ impl Pods {
     }
 }
 
+/// A prepull image of the repository `r/a` (whose pods report `r/a@…` image IDs).
 fn image(tag: &str, digest: &str) -> PrepullImage {
-    PrepullImage {
-        tag: tag.into(),
-        reference_with_digest: format!("r/a:{tag}@{digest}"),
-        digest: digest.into(),
-        platforms: Default::default(),
-    }
+    rsp_testkit::builders::prepull_image("r/a", tag, digest)
 }
 
-fn nodes(names: &[&str]) -> Option<Arc<Vec<NodeInfo>>> {
-    Some(Arc::new(
-        names
-            .iter()
-            .map(|name| NodeInfo {
-                name: (*name).into(),
-                ..NodeInfo::default()
-            })
-            .collect(),
-    ))
+fn nodes(names: &[&str]) -> Option<Arc<SelectedNodes>> {
+    let nodes = names.iter().map(|name| NodeInfo {
+        name: (*name).into(),
+        ..NodeInfo::default()
+    });
+    Some(Arc::new(SelectedNodes::from_owned(
+        nodes,
+        &BTreeMap::new(),
+        &[],
+    )))
 }
 
-fn config(max_in_flight: usize) -> PrepullerConfig {
-    let mut config = PrepullerConfig::new("ns");
+fn config(max_in_flight: usize) -> PrepullerSettings {
+    let mut config = PrepullerSettings::new("ns");
     config.max_in_flight = max_in_flight;
     config.prepull_timeout = Duration::from_secs(60);
     config.pull_error_grace = Duration::from_secs(5);

@@ -40,10 +40,8 @@ impl Reconciler {
             return;
         };
         let timeout = warm.timeout(self.config.prepull_timeout, self.rank.len());
-        let tolerations = &self.config.pod.tolerations;
-        let selector = &self.config.node_selector;
         let mut tainted = std::collections::HashSet::new();
-        for node in nodes.iter().filter(|node| node.matches_selector(selector)) {
+        for (node, eligibility) in nodes.entries() {
             let Some(index) = warm.taint.index_on(node) else {
                 continue;
             };
@@ -62,6 +60,7 @@ impl Reconciler {
             }
             let missing = self
                 .plan
+                .nodes
                 .iter()
                 .find(|pulls| pulls.node == node.name)
                 .map_or(0, |pulls| {
@@ -71,7 +70,7 @@ impl Reconciler {
                         .filter(|image| !self.pulled.contains(&node.name, &image.digest))
                         .count()
                 });
-            let ineligible = node.eligibility(tolerations).reason();
+            let ineligible = eligibility.reason();
             let waited = rule::waited(node, cold.first_seen, wall);
             let outcome = match rule::decide(ineligible, missing, waited, timeout) {
                 WarmDecision::Wait => {

@@ -1,4 +1,5 @@
-//! Shared harness for the tests against the fake cluster: the standard configuration of the
+//! Support of the tests against the fake cluster (shared builders come from
+//! `rsp_testkit::builders`): the standard configuration of the
 //! original's tests (selector, tolerations, pull secret), short timings, a prepuller wired to
 //! a node watcher, and the end-of-test check that no prepull pod is left behind.
 #![allow(dead_code)]
@@ -8,17 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use rsp_kube::config::{Backoff, PrepullerConfig};
+use rsp_kube::config::{Backoff, PrepullerSettings};
+use rsp_kube::prepuller::WarmEvent;
 use rsp_kube::{
     LeaderConfig, LeaderElection, Leadership, NodeWatcher, PrepullEvent, PrepullImage,
-    PrepullerHandle, PrepullerStatus, Tenure,
+    PrepullerHandle, PrepullerReport, Tenure,
 };
 use rsp_model::node::{Toleration, TolerationOperator};
-use rsp_testkit::kube::{node, FakeCluster, NodeSpecBuilder};
+use rsp_testkit::builders::LAB_LABEL;
+use rsp_testkit::kube::FakeCluster;
 use tokio::sync::{broadcast, watch};
 
 pub const NAMESPACE: &str = "nublado";
-pub const REGISTRY: &str = "lighthouse.ceres/library/sketchbook";
 
 /// Logs to stderr when `RUST_LOG` is set (for debugging a test; silent otherwise).
 pub fn init_logs() {
@@ -28,11 +30,6 @@ pub fn init_logs() {
             .with_test_writer()
             .try_init();
     }
-}
-
-/// A prepull image of the standard Docker repository.
-pub fn image(tag: &str, digest: &str) -> PrepullImage {
-    rsp_testkit::builders::prepull_image(REGISTRY, tag, digest)
 }
 
 /// `lab.tolerations` of the standard configuration.
@@ -54,11 +51,12 @@ pub fn standard_tolerations() -> Vec<Toleration> {
 }
 
 /// The standard configuration with timings short enough for tests.
-pub fn fast_config() -> PrepullerConfig {
-    let mut config = PrepullerConfig::new(NAMESPACE);
+pub fn fast_config() -> PrepullerSettings {
+    let mut config = PrepullerSettings::new(NAMESPACE);
     config.pod.pull_secret = Some("pull-secret".into());
     config.pod.tolerations = standard_tolerations();
-    config.node_selector = BTreeMap::from([("some-label".into(), "some-value".into())]);
+    let (key, value) = LAB_LABEL;
+    config.node_selector = BTreeMap::from([(key.into(), value.into())]);
     config.prepull_timeout = Duration::from_secs(10);
     config.pull_error_grace = Duration::from_millis(200);
     config.backoff = Backoff {
@@ -67,16 +65,6 @@ pub fn fast_config() -> PrepullerConfig {
     };
     config.shutdown_timeout = Duration::from_secs(5);
     config
-}
-
-/// A node carrying the standard selector label.
-pub fn lab_node(name: &str) -> NodeSpecBuilder {
-    node(name).label("some-label", "some-value")
-}
-
-/// The node reference kubelet reports for a digest of the standard repository.
-pub fn cached(digest: &str) -> String {
-    format!("{REGISTRY}@{digest}")
 }
 
 /// A prepuller with its node watcher and input channels.
@@ -88,17 +76,19 @@ pub struct Harness {
     pub tenure: watch::Sender<Tenure>,
     pub prepuller: Option<PrepullerHandle>,
     pub events: broadcast::Receiver<PrepullEvent>,
-    pub status: watch::Receiver<Arc<PrepullerStatus>>,
+    /// Warm taints removed, from the start.
+    pub warm_events: broadcast::Receiver<WarmEvent>,
+    pub status: watch::Receiver<Arc<PrepullerReport>>,
 }
 
 impl Harness {
     /// Starts a prepuller (active) on `cluster` wanting `images`.
     pub fn start(
         cluster: &FakeCluster,
-        config: PrepullerConfig,
+        config: PrepullerSettings,
         images: Vec<PrepullImage>,
     ) -> Self {
-        let nodes = NodeWatcher::start(cluster.client(), &config.node_selector);
+        let nodes = NodeWatcher::start(cluster.client(), config.node_selection());
         let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
         let (tenure, tenure_rx) = watch::channel(Tenure::Always);
         let prepuller = PrepullerHandle::start(
@@ -111,6 +101,7 @@ impl Harness {
         Harness {
             cluster: cluster.clone(),
             events: prepuller.events(),
+            warm_events: prepuller.warm_events(),
             status: prepuller.status(),
             nodes,
             images: images_tx,
@@ -149,7 +140,7 @@ impl Harness {
     pub async fn wait_status(
         &mut self,
         timeout: Duration,
-        mut done: impl FnMut(&PrepullerStatus) -> bool,
+        mut done: impl FnMut(&PrepullerReport) -> bool,
     ) -> bool {
         let result = tokio::time::timeout(timeout, self.status.wait_for(|s| done(s))).await;
         matches!(result, Ok(Ok(_)))
@@ -279,12 +270,12 @@ impl Replica {
     pub fn with_config(
         cluster: &FakeCluster,
         lease: LeaderConfig,
-        config: PrepullerConfig,
+        config: PrepullerSettings,
         images: Vec<PrepullImage>,
     ) -> Self {
         let client = cluster.client_for(&lease.identity);
         let election = LeaderElection::start(client.clone(), lease);
-        let nodes = NodeWatcher::start(client.clone(), &config.node_selector);
+        let nodes = NodeWatcher::start(client.clone(), config.node_selection());
         let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
         let prepuller = PrepullerHandle::start(
             client,
