@@ -37,7 +37,8 @@ pub struct World {
     pub nodes: Arc<Vec<NodeInfo>>,
     /// The eligibility of each of `nodes`, in the same order.
     pub eligibility: Vec<Eligibility>,
-    /// Where each digest is cached, pulls the prepuller saw succeed included.
+    /// Where each digest is cached, pulls the prepuller saw succeed included, and each init
+    /// container image known by name only.
     pub presence: NodePresence,
     /// The eligible nodes: an image is prepulled when all of them that its platforms
     /// allow cache it ([`World::eligible_for`]).
@@ -94,7 +95,8 @@ impl World {
         // whatever replica keeps the memory.
         let followed = pulled.follow_reports(&nodes, config.prepuller.node_status_max_images);
         let pulled = followed.as_ref().unwrap_or(pulled);
-        let presence = NodePresence::from_nodes(nodes.iter(), pulled, listing.sizes_from_nodes);
+        let mut presence = NodePresence::from_nodes(nodes.iter(), pulled, listing.sizes_from_nodes);
+        presence.mark_names(nodes.iter(), &listing.init_images);
         let mut world = World {
             listing,
             nodes,
@@ -348,7 +350,8 @@ pub fn prepuller_status(world: &World, config: &Config, errors: &PrepullErrors) 
 }
 
 /// The images to prepull, most important first: one per digest (the digest's primary tag, so
-/// pod names read as the image people know), arch-specific ones left out (behaviour §8.4).
+/// pod names read as the image people know), arch-specific ones left out (behaviour §8.4);
+/// then the lab's init container images, which every spawn pulls too.
 pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
     let prepull = &listing.to_prepull;
     let primaries = prepull.subtract(&prepull.with_digests(std::iter::empty()));
@@ -361,6 +364,7 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
             digest: image.digest().to_owned(),
             platforms: image.platforms(),
         })
+        .chain(listing.init_images.iter().cloned())
         .collect()
 }
 

@@ -16,6 +16,9 @@ use std::sync::Arc;
 use super::cell::{CellState, KindCounts, PlatformMismatch};
 use crate::views::{self, World};
 
+/// The display name of a lab init container's image (`lab.initContainers`).
+pub const INIT_IMAGE_NAME: &str = "Init container image";
+
 /// One prepull image, with how it stands on the eligible nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRow {
@@ -122,18 +125,25 @@ impl StatusGrid {
         let images = wanted
             .into_iter()
             .map(|image| {
+                // Not in the catalog: an init container's image, named by its reference,
+                // shown without a digest while it is known by name.
                 let listed = world.listing.catalog.get(&image.tag);
                 ImageRow {
-                    name: listed
-                        .map(|i| i.display_name().to_string())
-                        .unwrap_or_default(),
-                    reference: listed.map(|i| i.reference()).unwrap_or_default(),
+                    name: listed.map_or_else(
+                        || INIT_IMAGE_NAME.to_owned(),
+                        |i| i.display_name().to_string(),
+                    ),
+                    reference: listed.map_or_else(|| image.tag.clone(), |i| i.reference()),
                     size: world
                         .presence
                         .size(&image.digest)
                         .or_else(|| listed.and_then(|i| i.size())),
+                    digest: if image.known_by_name() {
+                        String::new()
+                    } else {
+                        image.digest
+                    },
                     tag: image.tag,
-                    digest: image.digest,
                     counts: KindCounts::default(),
                     failing: Vec::new(),
                 }
