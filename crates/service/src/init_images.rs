@@ -24,6 +24,10 @@ use tokio::sync::watch;
 /// The init container images as the prepuller takes them (by digest where known).
 pub type InitImages = Arc<[PrepullImage]>;
 
+/// What people are shown as an init container image's name (status pages, `plan` tables);
+/// its tag column is its `repository:tag`.
+pub const INIT_IMAGE_NAME: &str = "Init container image";
+
 /// Longest an attempt at one image's digest may take, token exchange and retries included:
 /// short, since the answer only lets nodes be judged by digest rather than by name.
 pub const ATTEMPT_BOUND: Duration = Duration::from_secs(5);

@@ -14,10 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cell::{CellState, KindCounts, PlatformMismatch};
+use crate::init_images::INIT_IMAGE_NAME;
 use crate::views::{self, World};
-
-/// The display name of a lab init container's image (`lab.initContainers`).
-pub const INIT_IMAGE_NAME: &str = "Init container image";
 
 /// One prepull image, with how it stands on the eligible nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
