@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rsp_config::Config;
 use rsp_model::reference::ReferenceParts;
 use rsp_service::dry_run::DryRun;
+use rsp_service::init_images::INIT_IMAGE_NAME;
 use rsp_service::served;
 use rsp_service::text::{human_size, short_digest};
 use std::fmt::Write as _;
@@ -60,10 +61,20 @@ pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
                 .size(&image.digest)
                 .or_else(|| listed.and_then(|listed| listed.size()));
             let on = eligible.saturating_sub(usize::try_from(*missing).unwrap_or(usize::MAX));
+            // An init container image: not in the catalog, and without a digest while it is
+            // known by name.
+            let digest = if image.known_by_name() {
+                ""
+            } else {
+                short_digest(&image.digest)
+            };
             vec![
                 image.tag.clone(),
-                listed.map_or_else(String::new, |listed| listed.display_name().into_owned()),
-                short_digest(&image.digest).to_owned(),
+                listed.map_or_else(
+                    || INIT_IMAGE_NAME.to_owned(),
+                    |listed| listed.display_name().into_owned(),
+                ),
+                digest.to_owned(),
                 size.map_or_else(String::new, human_size),
                 format!("{on}/{eligible}"),
             ]

@@ -5,8 +5,14 @@
 //! from the protocol's list in lowercase, no duplicates, requests within limits, a default
 //! that exists, and an explicit empty list refused. Omitting `sizes` is accepted, as the
 //! original accepts it; the service then warns that the form has no size to offer.
+//!
+//! Of `initContainers` only the images are read (they are prepulled too, see
+//! `rsp_model::init_image`): strictly, as Nublado reads them, with a wrong type or an
+//! unknown key refused naming its path; every other key of an init container is the lab
+//! controller's business and never an error.
 
-use crate::{ConfigError, Warning};
+use crate::{echo, ConfigError, Warning};
+use rsp_model::init_image::{split_host, InitImage};
 use rsp_model::lab::{parse_cpu, parse_memory, render_cpu, LabSize, LabSizes, Resources, SizeName};
 use rsp_model::node::Toleration;
 use rsp_model::validation::{self, FieldError};
@@ -23,6 +29,10 @@ pub struct LabConfig {
     pub pull_secret: Option<String>,
     /// The sizes of the spawner form (`sizes`, `defaultSize`).
     pub sizes: LabSizes,
+    /// The images of `initContainers`, which every spawn pulls: prepulled with the lab
+    /// images, except those whose `pullPolicy` is `Never` (kubelet never pulls them for a
+    /// spawn, so they must be on the nodes some other way). Each once, in configured order.
+    pub init_images: Vec<InitImage>,
 }
 
 impl LabConfig {
@@ -95,16 +105,47 @@ pub(crate) struct LabSection {
     sizes: Option<Vec<SizeEntry>>,
     #[serde(default)]
     default_size: Option<String>,
+    #[serde(default)]
+    init_containers: Vec<InitContainerEntry>,
 }
 
 /// `lab` keys this crate reads, camelCase (snake_case is accepted too).
-pub(crate) const LAB_KEYS_READ: [&str; 5] = [
+pub(crate) const LAB_KEYS_READ: [&str; 6] = [
     "nodeSelector",
     "tolerations",
     "pullSecret",
     "sizes",
     "defaultSize",
+    "initContainers",
 ];
+
+/// One of `lab.initContainers`: only its image is read. Its other keys (`name`, `command`,
+/// `privileged`, `volumeMounts`, …) are the lab controller's, whatever they hold, so they are
+/// neither checked nor reported.
+#[derive(Debug, Deserialize)]
+struct InitContainerEntry {
+    image: ContainerImage,
+}
+
+/// Nublado's `ContainerImage` (lab controller `config.py`: `repository`, `tag`, `pullPolicy`
+/// with default `IfNotPresent`, no other key).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ContainerImage {
+    repository: String,
+    tag: String,
+    #[serde(default, alias = "pull_policy")]
+    pull_policy: PullPolicy,
+}
+
+/// Kubernetes' `imagePullPolicy` values.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+enum PullPolicy {
+    Always,
+    #[default]
+    IfNotPresent,
+    Never,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,8 +207,91 @@ impl LabSection {
             tolerations: self.tolerations,
             pull_secret: self.pull_secret,
             sizes: sizes(self.sizes, self.default_size)?,
+            init_images: init_images(self.init_containers)?,
         })
     }
+}
+
+/// The images to prepull of `lab.initContainers`, each checked as a reference the API server
+/// and kubelet would take, so that a pod of it is never refused.
+fn init_images(entries: Vec<InitContainerEntry>) -> Result<Vec<InitImage>, ConfigError> {
+    let mut images: Vec<InitImage> = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        let path = format!("lab.initContainers[{index}].image");
+        let ContainerImage {
+            repository,
+            tag,
+            pull_policy,
+        } = entry.image;
+        if let Some(problem) = repository_problem(&repository) {
+            return Err(invalid(
+                format!("{path}.repository"),
+                format!(
+                    "{} is not a Docker repository: {problem}",
+                    echo(&repository)
+                ),
+            ));
+        }
+        if !is_docker_tag(&tag) {
+            return Err(invalid(
+                format!("{path}.tag"),
+                format!(
+                    "{} is not a Docker tag: 1 to 128 letters, digits, '_', '.' or '-', \
+                     not starting with '.' or '-'",
+                    echo(&tag)
+                ),
+            ));
+        }
+        let image = InitImage::new(repository, tag);
+        if pull_policy != PullPolicy::Never && !images.contains(&image) {
+            images.push(image);
+        }
+    }
+    Ok(images)
+}
+
+/// What makes `repository` no Docker repository name (`github.com/distribution/reference`'s
+/// grammar: an optional `host[:port]/`, then lowercase path components of letters and digits
+/// joined by `.`, `_`, `__` or dashes), if anything.
+fn repository_problem(repository: &str) -> Option<&'static str> {
+    let (host, path) = split_host(repository);
+    if let Some(host) = host {
+        let valid = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if host.is_empty() || !valid {
+            return Some("the registry host holds characters a host name cannot");
+        }
+    }
+    if path.is_empty() {
+        return Some("it names no repository");
+    }
+    let component_valid = |component: &str| {
+        let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+        component.starts_with(alphanumeric)
+            && component.ends_with(alphanumeric)
+            && component
+                .chars()
+                .all(|c| alphanumeric(c) || matches!(c, '.' | '_' | '-'))
+            && !component.contains("..")
+            && !component.contains("___")
+    };
+    if !path.split('/').all(component_valid) {
+        return Some(
+            "each path component is lowercase letters and digits, separated by '.', '_' or '-'",
+        );
+    }
+    None
+}
+
+/// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_docker_tag(tag: &str) -> bool {
+    let mut chars = tag.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && tag.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {

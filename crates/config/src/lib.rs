@@ -4,9 +4,10 @@
 //! a few optional rsp-images sections. The rules, from the project contract:
 //!
 //! - the sections rsp-images reads (`images`, `dropdownMenu`, `lab.nodeSelector`,
-//!   `lab.tolerations`, `lab.pullSecret`, `lab.sizes`, `lab.defaultSize`, `pathPrefix`,
-//!   `metadataPath`, and its own `cluster`, `prepuller`, `server`, `gafaelfawr`) are strict:
-//!   an unknown key is an error naming its full path;
+//!   `lab.tolerations`, `lab.pullSecret`, `lab.sizes`, `lab.defaultSize`, the `image` of
+//!   each of `lab.initContainers`, `pathPrefix`, `metadataPath`, and its own `cluster`,
+//!   `prepuller`, `server`, `gafaelfawr`) are strict: an unknown key is an error naming its
+//!   full path;
 //! - every other top-level section and every other `lab` key belongs to the controller and is
 //!   ignored, reported once as a [`Warning`] that names them all.
 //!

@@ -1,4 +1,5 @@
 use super::*;
+use rsp_model::init_image::InitImage;
 
 const MINIMAL: &str = "images:\n  source:\n    type: docker\n    repository: library/sketchbook\n";
 
@@ -779,5 +780,100 @@ fn registry_limits_have_defaults_bounds_and_key_names() {
         let text = format!("{MINIMAL}  registryLimits:\n    {setting}\n");
         let error = parse(&text).unwrap_err();
         assert_eq!(error.path(), Some(path), "{setting}: {error}");
+    }
+}
+
+fn with_init_containers(containers: &str) -> String {
+    format!("{MINIMAL}lab:\n  initContainers:\n{containers}")
+}
+
+#[test]
+fn init_container_images_are_read_and_their_other_keys_left_to_the_lab() {
+    let text = with_init_containers(
+        "    - name: inithome\n      command: [nublado, inithome]\n      privileged: true\n      \
+         image:\n        repository: ghcr.io/lsst-sqre/nublado\n        tag: 10.0.0\n      \
+         volumeMounts:\n        - containerPath: /home\n          volumeName: home\n      \
+         anythingAtAll: {deep: [1, 2]}\n    \
+         - name: setup\n      image:\n        repository: example/setup\n        tag: 0.0.1\n        \
+         pullPolicy: Always\n    \
+         - name: again\n      image: {repository: example/setup, tag: 0.0.1}\n    \
+         - name: local\n      image: {repository: local/only, tag: '1', pullPolicy: Never}\n",
+    );
+    let (config, warnings) = parse(&text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let images: Vec<String> = config
+        .lab
+        .init_images
+        .iter()
+        .map(InitImage::reference)
+        .collect();
+    // Each once; `Never` is not pulled by a spawn, so not prepulled either.
+    assert_eq!(
+        images,
+        ["ghcr.io/lsst-sqre/nublado:10.0.0", "example/setup:0.0.1"]
+    );
+    // snake_case, as the original accepts it.
+    let snake = format!(
+        "{MINIMAL}lab:\n  init_containers:\n    - image: {{repository: a/b, tag: '1', \
+         pull_policy: IfNotPresent}}\n"
+    );
+    assert_eq!(parse(&snake).unwrap().0.lab.init_images.len(), 1);
+    assert!(parse(MINIMAL).unwrap().0.lab.init_images.is_empty());
+}
+
+#[test]
+fn init_container_images_of_the_wrong_shape_are_refused_naming_the_path() {
+    let cases = [
+        // The image as a string (an older Nublado's format) is not the image object.
+        (
+            "    - name: a\n      image: ghcr.io/lsst-sqre/nublado:10.0.0\n",
+            "lab.initContainers[0].image",
+        ),
+        (
+            "    - image: {repository: a/b, tag: '1'}\n    - image: {repository: [a], tag: '1'}\n",
+            "lab.initContainers[1].image.repository",
+        ),
+        (
+            "    - image: {repository: a/b, tag: 1.5}\n",
+            "lab.initContainers[0].image.tag",
+        ),
+        ("    - image: {repository: a/b}\n", "lab.initContainers[0].image"),
+        ("    - name: no-image\n", "lab.initContainers[0]"),
+        (
+            "    - image: {repository: a/b, tag: '1', pullPolicy: Sometimes}\n",
+            "lab.initContainers[0].image.pullPolicy",
+        ),
+        (
+            "    - image: {repository: a/b, tag: '1', digest: 'sha256:0'}\n",
+            "lab.initContainers[0].image.digest",
+        ),
+        (
+            "    - image: {repository: Bad/Name, tag: '1'}\n",
+            "lab.initContainers[0].image.repository",
+        ),
+        (
+            "    - image: {repository: a/b, tag: 'x y'}\n",
+            "lab.initContainers[0].image.tag",
+        ),
+        (
+            "    - image: {repository: a/b, tag: '1'}\n    - image: {repository: 'ghcr.io/', tag: '1'}\n",
+            "lab.initContainers[1].image.repository",
+        ),
+    ];
+    for (containers, want) in cases {
+        match parse(&with_init_containers(containers)) {
+            Err(ConfigError::Invalid { path, .. }) => assert_eq!(path, want, "{containers}"),
+            other => panic!("{containers}: {other:?}"),
+        }
+    }
+    let text = with_init_containers("    - image: 3\n");
+    assert!(parse(&text)
+        .unwrap_err()
+        .to_string()
+        .contains("lab.initContainers[0].image"));
+    let text = format!("{MINIMAL}lab:\n  initContainers: {{name: a}}\n");
+    match parse(&text) {
+        Err(ConfigError::Invalid { path, .. }) => assert_eq!(path, "lab.initContainers"),
+        other => panic!("{other:?}"),
     }
 }

@@ -58,6 +58,8 @@ pub fn is_ours(pod: &Pod) -> bool {
 /// The pod name for pulling `image` onto `node`.
 ///
 /// The original's rule (tag with `_` → `-`, characters outside `[A-Za-z0-9_.-]` removed,
+/// except that the `/` and `:` of an init container image's reference, which no lab tag
+/// holds, become `-` so that its name stays readable,
 /// `{prefix}{tag}-{node}`, at most 253 characters), lower-cased, with rsp-images' prefix. When that is not a valid
 /// DNS-1123 subdomain, was changed by lower-casing, or had to be truncated, the name could
 /// be invalid or shared by two different pulls (`W_1` and `w-1`), so it is cleaned and given
@@ -66,7 +68,7 @@ pub fn pod_name(image: &PrepullImage, node: &str) -> String {
     let tag: String = image
         .tag
         .chars()
-        .map(|c| if c == '_' { '-' } else { c })
+        .map(|c| if matches!(c, '_' | '/' | ':') { '-' } else { c })
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         .collect();
     let original = format!("{NAME_PREFIX}{tag}-{node}");
@@ -253,6 +255,15 @@ mod tests {
         assert_eq!(
             pod_name(&image("w_2077_43_c0050.002"), "node1"),
             "rsp-prepull-w-2077-43-c0050.002-node1"
+        );
+    }
+
+    #[test]
+    fn init_container_images_are_named_by_their_reference() {
+        let image = rsp_model::init_image::InitImage::new("ghcr.io/lsst-sqre/nublado", "10.0.0");
+        assert_eq!(
+            pod_name(&image.prepull_image(), "node1"),
+            "rsp-prepull-ghcr.io-lsst-sqre-nublado-10.0.0-node1"
         );
     }
 

@@ -561,3 +561,50 @@ async fn the_cap_on_pods_in_flight_holds() {
     assert_eq!(stats.pods_created, 24);
     harness.finish().await;
 }
+
+/// An init container image known by name (its registry never answered): pods pull it by tag
+/// under the same cap as lab images, onto the nodes that do not list its name; a node whose
+/// kubelet lists the name (pulled from another digest, or before) counts as having it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_images_known_by_name_are_pulled_by_tag_under_the_cap() {
+    let init = rsp_model::init_image::InitImage::new("ghcr.io/lsst-sqre/nublado", "10.0.0")
+        .prepull_image();
+    let cluster = FakeCluster::start().await;
+    cluster.add_node(lab_node("node0").image(
+        &[
+            "ghcr.io/lsst-sqre/nublado@sha256:99".to_owned(),
+            "ghcr.io/lsst-sqre/nublado:10.0.0".to_owned(),
+        ],
+        1000,
+    ));
+    for i in 1..5 {
+        cluster.add_node(lab_node(&format!("node{i}")));
+    }
+    cluster.set_pull("", PullBehaviour::Succeed(Duration::from_millis(100)));
+    let mut config = fast_config();
+    config.max_in_flight = 2;
+    let images = vec![image("w_2077_43", "sha256:43"), init.clone()];
+    let mut harness = Harness::start(&cluster, config, images);
+    let nodes = ["node1", "node2", "node3", "node4"];
+    let mut wanted = pairs(&nodes, &["sha256:43", init.digest.as_str()]);
+    wanted.push(("node0", "sha256:43"));
+    assert!(harness.wait_pulled(20 * SECOND, &wanted).await);
+    assert!(
+        cluster.stats().peak_prepull_pods <= 2,
+        "peak {}",
+        cluster.stats().peak_prepull_pods
+    );
+    let init_pods: Vec<String> = created_pods(&cluster)
+        .into_iter()
+        .filter(|name| name.contains("nublado"))
+        .collect();
+    assert_eq!(
+        init_pods.len(),
+        4,
+        "one per node without it, none for node0: {init_pods:?}"
+    );
+    assert!(init_pods.contains(&"rsp-prepull-ghcr.io-lsst-sqre-nublado-10.0.0-node1".to_owned()));
+    harness.assert_no_failures();
+    assert_no_prepull_pods(&cluster).await;
+    harness.finish().await;
+}

@@ -18,6 +18,8 @@
 //! - `reference`: Docker references `registry/repository[:tag][@digest]`.
 //! - `api`: the serde types of the HTTP API and menus, and the borrowed `/spawner/v1/images`
 //!   entries serialised straight from a catalog.
+//! - `init_image`: the images of the lab's init containers, prepulled with the lab images
+//!   and known by name until their digest is.
 //! - `lab`: lab sizes and their labels, user quotas, and what lab creation accepts from a
 //!   submitted spawner form.
 //! - `listing`: what one refresh of a registry knows (`Listing`), built purely from the
@@ -44,6 +46,7 @@ pub mod catalog;
 pub mod collection;
 pub mod duration;
 pub mod filter;
+pub mod init_image;
 mod key_index;
 pub mod lab;
 pub mod listing;

@@ -12,9 +12,11 @@ use crate::api::{ImageClass, ResolvedImage};
 use crate::catalog::{ImageCatalog, ListedImage};
 use crate::collection::ArchSpecific;
 use crate::collection::{SubsetSpec, TagCollection};
+use crate::plan::PrepullImage;
 use crate::platform::Platforms;
 use crate::TagKind;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// The configuration's rules for building a listing (decisions §3 `images`).
 #[derive(Debug, Clone)]
@@ -67,6 +69,10 @@ pub struct Listing {
     pub to_prepull: ImageCatalog,
     /// Whether image sizes come from the nodes (a Docker registry reports none).
     pub sizes_from_nodes: bool,
+    /// The images of the lab's init containers, prepulled after the lab images (so that a
+    /// registry out of the cluster's reach never holds up a lab image), by digest where
+    /// known, else by name (`init_image`); never part of the spawner's answers.
+    pub init_images: Arc<[PrepullImage]>,
 }
 
 impl Listing {
@@ -84,6 +90,7 @@ impl Listing {
             tags: None,
             to_prepull,
             sizes_from_nodes: false,
+            init_images: Arc::default(),
         }
     }
 
@@ -117,6 +124,7 @@ impl Listing {
             catalog,
             tags: Some(tags.all),
             sizes_from_nodes: true,
+            init_images: Arc::default(),
         }
     }
 
@@ -128,6 +136,15 @@ impl Listing {
             catalog,
             tags: None,
             sizes_from_nodes: false,
+            init_images: Arc::default(),
+        }
+    }
+
+    /// This listing with `images` as its init container images.
+    pub fn with_init_images(self, images: Arc<[PrepullImage]>) -> Listing {
+        Listing {
+            init_images: images,
+            ..self
         }
     }
 

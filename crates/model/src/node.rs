@@ -42,6 +42,15 @@ impl CachedImage {
             .iter()
             .find_map(|reference| ReferenceParts::parse(reference).ok()?.digest)
     }
+
+    /// What the image can be known by: its digest, then every name kubelet lists for it. An
+    /// image the prepuller knows by name (`PrepullImage::known_by_name`) is found among the
+    /// names; digests and names never collide (a name holds a `/`, a digest does not).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.digest()
+            .into_iter()
+            .chain(self.references.iter().map(String::as_str))
+    }
 }
 
 /// A node taint (`spec.taints[]`).

@@ -25,13 +25,22 @@ pub struct PrepullImage {
     pub tag: String,
     /// `registry/repository:tag@digest`, the image a prepull pod runs.
     pub reference_with_digest: String,
-    /// The content digest, `sha256:…`; what node caches are compared by.
+    /// The content digest, `sha256:…`; what node caches are compared by. An init container's
+    /// image whose digest is not known yet holds here the name kubelet lists it by
+    /// (`docker.io/library/busybox:1.36`, see `init_image`), and is compared by that name.
     pub digest: String,
     /// The platforms the image runs on, as far as the registry told.
     pub platforms: Platforms,
 }
 
 impl PrepullImage {
+    /// Whether the image is known by its name rather than its digest (an init container's
+    /// image before its registry answered): a normalised name always holds a `/`, a digest
+    /// (`algorithm:hex`, OCI image spec) never does.
+    pub fn known_by_name(&self) -> bool {
+        self.digest.contains('/')
+    }
+
     /// Whether the image can be pulled onto `node`: not when the registry says the node's
     /// platform is not among the image's (kubelet would fail with "no match for platform",
     /// every time). Unknown platforms, or a node without a `kubernetes.io/arch` label, keep
@@ -197,7 +206,7 @@ impl PulledSet {
         let listed = node
             .images
             .iter()
-            .find(|image| image.digest() == Some(digest));
+            .find(|image| image.keys().any(|key| key == digest));
         let sighting = match listed {
             Some(image) => Sighting::Listed {
                 size: image.size.filter(|s| *s > 0),
@@ -230,10 +239,14 @@ impl PulledSet {
             let Some(remembered) = self.by_node.get(&node.name) else {
                 continue;
             };
+            // Names too: a pull of an image known by name is remembered under that name.
             let listed: HashMap<&str, Option<u64>> = node
                 .images
                 .iter()
-                .filter_map(|image| Some((image.digest()?, image.size.filter(|s| *s > 0))))
+                .flat_map(|image| {
+                    let size = image.size.filter(|s| *s > 0);
+                    image.keys().map(move |key| (key, size))
+                })
                 .collect();
             let complete = max_images.lists_all(node.images.len());
             let smallest = node
@@ -340,7 +353,8 @@ pub fn plan(
         .iter()
         .filter(|node| node.matches_selector(selector))
         .collect();
-    let presence = NodePresence::from_nodes(selected.iter().copied(), pulled, false);
+    let mut presence = NodePresence::from_nodes(selected.iter().copied(), pulled, false);
+    presence.mark_names(selected.iter().copied(), images);
     let eligible = selected
         .into_iter()
         .filter(|node| node.eligibility(tolerations).is_eligible());
@@ -371,9 +385,39 @@ pub fn plan_for_selected(
     pulled: &PulledSet,
 ) -> PrepullPlan {
     let reported = nodes.reported();
+    let listed = listed_by_name(images, nodes.iter());
     plan_where(images, nodes.eligible(), |digest, node| {
-        reported.is_on(digest, node) || pulled.contains(node, digest)
+        reported.is_on(digest, node)
+            || pulled.contains(node, digest)
+            || listed.contains(&(node.to_owned(), digest.to_owned()))
     })
+}
+
+/// The (node, name) pairs where a node lists an image known only by name (an init container's
+/// image before its digest is known, [`PrepullImage::known_by_name`]): the reported presence
+/// indexes digests, and only these few names are looked for in what kubelet lists.
+fn listed_by_name<'a>(
+    images: &[PrepullImage],
+    nodes: impl IntoIterator<Item = &'a NodeInfo>,
+) -> HashSet<(String, String)> {
+    let names: HashSet<&str> = images
+        .iter()
+        .filter(|image| image.known_by_name())
+        .map(|image| image.digest.as_str())
+        .collect();
+    if names.is_empty() {
+        return HashSet::new();
+    }
+    nodes
+        .into_iter()
+        .flat_map(|node| {
+            node.images
+                .iter()
+                .flat_map(|image| image.references.iter())
+                .filter(|name| names.contains(name.as_str()))
+                .map(move |name| (node.name.clone(), name.clone()))
+        })
+        .collect()
 }
 
 /// The plan, `cached` telling whether a digest is on a node already.
@@ -744,6 +788,50 @@ mod tests {
             &PulledSet::default(),
         );
         assert_eq!(tags(&plan), [("node1".into(), vec!["recommended".into()])]);
+    }
+
+    /// An init container image known by name: a node has it when kubelet lists that name
+    /// (whatever digest it came with); a pull remembered under the name is seen, and
+    /// forgotten once a complete list no longer names it.
+    #[test]
+    fn images_known_by_name_are_found_by_the_names_kubelet_lists() {
+        let init = crate::init_image::InitImage::new("example/setup", "0.0.1").prepull_image();
+        let images = [image("w_2077_43", "sha256:a"), init.clone()];
+        let mut has_it = node("node1", &["sha256:a"]);
+        has_it.images.push(CachedImage {
+            references: vec![
+                "docker.io/example/setup@sha256:f".into(),
+                "docker.io/example/setup:0.0.1".into(),
+            ],
+            size: Some(1),
+        });
+        let mut other_tag = node("node2", &["sha256:a"]);
+        other_tag.images.push(CachedImage {
+            references: vec!["docker.io/example/setup:0.0.2".into()],
+            size: Some(1),
+        });
+        let plan = plan(
+            &images,
+            &[has_it.clone(), other_tag],
+            &selector(),
+            &[],
+            &PulledSet::default(),
+        );
+        assert_eq!(
+            tags(&plan),
+            [("node2".into(), vec!["example/setup:0.0.1".into()])]
+        );
+        // Remembered under its name, seen when listed, forgotten when evicted.
+        let mut pulled = PulledSet::default();
+        assert!(pulled.insert_reported(&has_it, &init.digest));
+        assert_eq!(
+            pulled.sighting("node1", &init.digest),
+            Some(Sighting::Listed { size: Some(1) })
+        );
+        let evicted = pulled
+            .follow_reports(&[node("node1", &["sha256:a"])], CAP)
+            .expect("gone from a complete list");
+        assert!(!evicted.contains("node1", &init.digest));
     }
 
     #[test]

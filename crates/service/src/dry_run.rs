@@ -39,15 +39,18 @@ pub enum ListingError {
     Registry(RegistryError),
 }
 
-/// One listing of the configured source. `config_dir` anchors relative snapshot paths.
+/// One listing of the configured source, with the lab's init container images by tag: their
+/// registries are never asked (they may be out of reach, and a dry run must not wait on
+/// them). `config_dir` anchors relative snapshot paths.
 pub async fn list_once(config: &Config, config_dir: &Path) -> Result<Listing, ListingError> {
     let source = AnySource::from_config(&config.images, config_dir)
         .await
         .map_err(ListingError::Source)?;
-    source
+    let listing = source
         .update_images(&config.images)
         .await
-        .map_err(ListingError::Registry)
+        .map_err(ListingError::Registry)?;
+    Ok(listing.with_init_images(crate::init_images::by_name(config)))
 }
 
 /// What one refresh over these nodes gives: the listing on nodes, its prepull plan and the

@@ -6,6 +6,8 @@
 //!   the pods that would be created).
 //! - `form`: the lab form's sizes and authentication (open, or Gafaelfawr).
 //! - `http`: the router, handlers and error bodies of every route ([`http::router`]).
+//! - `init_images`: the lab's init container images, prepulled by tag until the background
+//!   task that asks their registries learns their digests.
 //! - `pages`: the server-rendered lab form and status pages (overview, node list, node).
 //! - `metrics`: `/metrics` through prometheus-client: the backend's metrics snapshot and the
 //!   HTTP request histograms.
@@ -33,6 +35,7 @@ pub mod body;
 pub mod dry_run;
 pub mod form;
 pub mod http;
+pub mod init_images;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;

@@ -6,8 +6,10 @@
 //! jitter (replicas do not hit the registry in step); after a failure the next try comes
 //! sooner, backing off from 5 s up to the interval, so a service that started while the
 //! registry was down becomes ready soon after it comes back. Both waits follow the project's
-//! one retry rule ([`rsp_retry`]).
+//! one retry rule ([`rsp_retry`]). Each listing carries the lab's init container images as
+//! they are known at the time (`init_images`).
 
+use crate::init_images::InitImages;
 use crate::metrics::{Histogram, REFRESH_BUCKETS};
 use rsp_config::ImagesConfig;
 use rsp_model::listing::Listing;
@@ -48,15 +50,21 @@ impl Default for RefreshRecord {
 /// Shared between the loop (writer) and the HTTP layer (readers).
 pub type SharedRecord = Arc<Mutex<RefreshRecord>>;
 
-/// Runs refreshes until `stop` turns true. Each success is published on `listings`.
+/// Runs refreshes until `stop` turns true. Each success is published on `listings`, with the
+/// latest init container images (`init`) attached; when those change between refreshes (a
+/// digest learnt), the last listing is published again with them, without asking the
+/// registry. Waiting on `init` never delays a refresh: its latest value is read as it is.
 pub async fn run<S: ImageSource>(
     source: Arc<S>,
     options: ImagesConfig,
     listings: watch::Sender<Arc<Listing>>,
     record: SharedRecord,
+    mut init: watch::Receiver<InitImages>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut failures: u32 = 0;
+    // The last listing as the registry gave it, for publishing again with new init images.
+    let mut last: Option<Listing> = None;
     loop {
         let started = Instant::now();
         let result = source.update_images(&options).await;
@@ -80,7 +88,9 @@ pub async fn run<S: ImageSource>(
                     r.success_total += 1;
                     r.durations.observe(elapsed.as_secs_f64());
                 });
-                listings.send_replace(Arc::new(listing));
+                let images = init.borrow_and_update().clone();
+                listings.send_replace(Arc::new(listing.clone().with_init_images(images)));
+                last = Some(listing);
                 rsp_retry::spread(options.refresh_interval.saturating_sub(elapsed))
             }
             Err(error) => {
@@ -102,9 +112,19 @@ pub async fn run<S: ImageSource>(
                 failure_backoff(options.refresh_interval).delay(failures)
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
+        let next = tokio::time::sleep(delay);
+        tokio::pin!(next);
+        loop {
+            tokio::select! {
+                () = &mut next => break,
+                _ = stop.wait_for(|stop| *stop) => return,
+                Ok(()) = init.changed() => {
+                    if let Some(listing) = &last {
+                        let images = init.borrow_and_update().clone();
+                        listings.send_replace(Arc::new(listing.clone().with_init_images(images)));
+                    }
+                }
+            }
         }
     }
 }
@@ -175,11 +195,13 @@ mod tests {
         let (listings, _listings_rx) = watch::channel(Arc::new(Listing::empty("r", "l")));
         let record = SharedRecord::default();
         let (_stop_tx, stop) = watch::channel(false);
+        let (_init_tx, init) = watch::channel(InitImages::default());
         tokio::spawn(run(
             source,
             config.images,
             listings,
             Arc::clone(&record),
+            init,
             stop,
         ));
 
@@ -203,6 +225,49 @@ mod tests {
         let again = after_refresh(&record, 4).await;
         assert_eq!(again.consecutive_failures, 1);
         assert!(again.failing_since.is_some_and(|t| t > since));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn listings_carry_the_init_images_and_a_learnt_digest_is_published_at_once() {
+        use rsp_model::init_image::InitImage;
+        let (config, _) = rsp_config::Config::from_yaml(
+            "images:\n  source:\n    type: docker\n    repository: lab\n",
+        )
+        .expect("config");
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let source = Arc::new(Scripted {
+            outcomes: tokio::sync::Mutex::new(outcomes),
+        });
+        let (listings, mut published) = watch::channel(Arc::new(Listing::empty("r", "l")));
+        let mut image = InitImage::new("ghcr.io/lsst-sqre/nublado", "10.0.0");
+        let (init_tx, init) = watch::channel(InitImages::from([image.prepull_image()]));
+        let (_stop_tx, stop) = watch::channel(false);
+        tokio::spawn(run(
+            source,
+            config.images,
+            listings,
+            SharedRecord::default(),
+            init,
+            stop,
+        ));
+        // A digest learnt before the first refresh waits for it: there is nothing to publish.
+        image.digest = Some("sha256:0a".into());
+        init_tx.send_replace(InitImages::from([image.prepull_image()]));
+        outcomes_tx.send(true).expect("the loop listens");
+        published.changed().await.expect("published");
+        let first = Arc::clone(&published.borrow_and_update());
+        assert_eq!(first.init_images[0].digest, "sha256:0a");
+        // Learnt between refreshes (the next is 5 minutes away, and nothing answers it): the
+        // same listing again, at once, with the new images.
+        image.digest = Some("sha256:0b".into());
+        init_tx.send_replace(InitImages::from([image.prepull_image()]));
+        tokio::time::timeout(Duration::from_secs(1), published.changed())
+            .await
+            .expect("published without waiting for a refresh")
+            .expect("open");
+        let second = Arc::clone(&published.borrow_and_update());
+        assert_eq!(second.init_images[0].digest, "sha256:0b");
+        assert_eq!(second.catalog.registry(), first.catalog.registry());
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub struct ListingOnNodes {
     /// Nodes matching the lab node selector, in listing order, with their eligibility:
     /// the node watcher's snapshot itself, shared with the prepuller.
     pub nodes: Arc<SelectedNodes>,
-    /// Where each digest is cached, pulls the prepuller saw succeed included.
+    /// Where each digest is cached, pulls the prepuller saw succeed included, and each init
+    /// container image known by name only.
     pub presence: NodePresence,
     /// The eligible nodes: an image is prepulled when all of them that its platforms
     /// allow cache it ([`ListingOnNodes::eligible_for`]).
@@ -152,6 +153,7 @@ impl ListingOnNodes {
         if !listing.sizes_from_nodes {
             presence = presence.without_sizes();
         }
+        presence.mark_names(nodes.iter(), &listing.init_images);
         let mut world = ListingOnNodes {
             listing,
             prepull_images,
@@ -451,7 +453,8 @@ pub fn prepuller_status(
 }
 
 /// The images to prepull, most important first: one per digest (the digest's primary tag, so
-/// pod names read as the image people know), arch-specific ones left out (behaviour §8.4).
+/// pod names read as the image people know), arch-specific ones left out (behaviour §8.4);
+/// then the lab's init container images, which every spawn pulls too.
 pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
     let prepull = &listing.to_prepull;
     let primaries = prepull.subtract(&prepull.with_digests(std::iter::empty()));
@@ -464,6 +467,7 @@ pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
             digest: image.digest().to_owned(),
             platforms: image.platforms(),
         })
+        .chain(listing.init_images.iter().cloned())
         .collect()
 }
 

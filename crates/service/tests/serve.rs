@@ -95,14 +95,18 @@ async fn kill_and_wait_for_restart(service: &Running, task: Task, fault: Fault) 
 
 /// Whether kubelet reports the weekly on `node`.
 fn has_weekly(cluster: &FakeCluster, node: &str) -> bool {
-    let weekly = format!("{REGISTRY}/{REPOSITORY}@{WEEKLY}");
+    has_image(cluster, node, &format!("{REGISTRY}/{REPOSITORY}@{WEEKLY}"))
+}
+
+/// Whether kubelet lists `name` among the images of `node`.
+fn has_image(cluster: &FakeCluster, node: &str, name: &str) -> bool {
     cluster
         .node(node)
         .and_then(|node| node.status?.images)
         .is_some_and(|images| {
             images
                 .iter()
-                .any(|image| image.names.iter().flatten().any(|name| *name == weekly))
+                .any(|image| image.names.iter().flatten().any(|listed| listed == name))
         })
 }
 
@@ -266,4 +270,67 @@ async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
     drop(listed);
     task.abort();
     drop((listings_tx, puller_tx));
+}
+
+/// The init container images are prepulled by tag beside the lab image, under the same cap,
+/// while their registry accepts connections and never answers: the attempts at their digests
+/// run in the background, so neither readiness nor any pull waits on them. The status page
+/// and the metrics show them; `/prepulls` does not (the original's contract).
+#[tokio::test(flavor = "multi_thread")]
+async fn init_container_images_are_prepulled_by_tag_while_their_registry_never_answers() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = silent.local_addr().unwrap();
+    let reference = format!("{host}/lsst-sqre/nublado:10.0.0");
+    let cluster = FakeCluster::start().await;
+    let nodes = ["node1", "node2", "node3"];
+    for name in nodes {
+        cluster.add_node(node(name));
+    }
+    let dir = temp_dir("init-images");
+    write_snapshot(&dir);
+    let extra = format!(
+        "  maxInFlight: 1\nlab:\n  initContainers:\n    - name: inithome\n      \
+         privileged: true\n      image:\n        repository: {host}/lsst-sqre/nublado\n        \
+         tag: 10.0.0\n"
+    );
+    let options = Options {
+        kube_client: Some(cluster.client()),
+        ..Options::default()
+    };
+    let started = std::time::Instant::now();
+    let service = Running::start(config(&dir, &extra), &dir, options).await;
+    assert!(
+        started.elapsed() < rsp_service::init_images::ATTEMPT_BOUND,
+        "ready without waiting for the silent registry ({:?})",
+        started.elapsed()
+    );
+    let pulled = cluster
+        .wait_until(Duration::from_secs(30), |c| {
+            nodes
+                .iter()
+                .all(|n| has_weekly(c, n) && has_image(c, n, &reference))
+        })
+        .await;
+    assert!(pulled, "the lab image and the init image are on every node");
+    assert!(cluster.stats().peak_prepull_pods <= 1, "the cap holds");
+
+    let sample = format!("rsp_images_prepull_image_missing_nodes{{tag=\"{reference}\"}}");
+    eventually(
+        "the metric counts no node missing it",
+        Duration::from_secs(10),
+        || async { service.metric(&sample).await == Some(0.0) },
+    )
+    .await;
+    let (_, page) = service.get("/nublado/").await;
+    assert!(
+        page.contains(&reference) && page.contains("Init container image"),
+        "{page}"
+    );
+    let (_, node_page) = service.get("/nublado/nodes/node1").await;
+    assert!(node_page.contains(&reference), "{node_page}");
+    let (_, prepulls) = service.get("/nublado/spawner/v1/prepulls").await;
+    assert!(!prepulls.contains("nublado:10.0.0"), "{prepulls}");
+    let (_, images) = service.get("/nublado/spawner/v1/images").await;
+    assert!(!images.contains("nublado:10.0.0"), "{images}");
+    service.stop().await;
 }

@@ -12,7 +12,7 @@
 
 use crate::bitset::BitSet;
 use crate::node::NodeInfo;
-use crate::plan::PulledSet;
+use crate::plan::{PrepullImage, PulledSet};
 
 /// Digest-keyed maps: digests come from registries and kubelets, never from requests, and are
 /// hashed tens of thousands of times per refresh, so a fast hasher pays.
@@ -129,6 +129,43 @@ impl NodePresence {
             };
             for digest in pulled.digests(node) {
                 self.mark(digest, id, count);
+            }
+        }
+    }
+
+    /// Marks the images of `images` that are known by name (an init container's image whose
+    /// digest is not known yet) on the nodes that list that name, with the size they report.
+    /// Kept apart from [`NodePresence::from_nodes`] so that only the few wanted names are
+    /// hashed, not every name of every image of every node.
+    pub fn mark_names<'a>(
+        &mut self,
+        nodes: impl IntoIterator<Item = &'a NodeInfo>,
+        images: &[PrepullImage],
+    ) {
+        let names: Vec<&str> = images
+            .iter()
+            .filter(|image| image.known_by_name())
+            .map(|image| image.digest.as_str())
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let count = self.names.len();
+        for node in nodes {
+            let Some(id) = self.id(&node.name) else {
+                continue;
+            };
+            for image in &node.images {
+                for name in image
+                    .references
+                    .iter()
+                    .filter(|r| names.contains(&r.as_str()))
+                {
+                    self.mark(name, id, count);
+                    if let Some(size) = image.size.filter(|&size| size > 0) {
+                        self.sizes.insert(name.as_str().into(), size);
+                    }
+                }
             }
         }
     }

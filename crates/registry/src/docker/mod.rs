@@ -63,7 +63,32 @@ pub struct DockerClientConfig {
     pub limits: RegistryLimits,
 }
 
+/// Where Docker Hub (`docker.io` in references) serves its API, and the host of its token
+/// realm (`WWW-Authenticate: Bearer realm="https://auth.docker.io/token"`).
+const DOCKER_HUB_API: &str = "https://registry-1.docker.io";
+const DOCKER_HUB_AUTH: &str = "auth.docker.io";
+
 impl DockerClientConfig {
+    /// Defaults for a registry as image references name it (`ghcr.io`, `docker.io`): as
+    /// [`DockerClientConfig::new`], except that Docker Hub is reached where its API is, and
+    /// its token realm is allowed.
+    pub fn for_reference_registry(registry: &str) -> Result<Self, crate::RegistryError> {
+        let mut config = Self::new(registry)?;
+        if registry == rsp_model::init_image::DOCKER_HUB {
+            config = config.with_api_url(DOCKER_HUB_API)?;
+            config.auth_realms.push(DOCKER_HUB_AUTH.to_owned());
+        }
+        Ok(config)
+    }
+
+    /// The same configuration with the API at `api_url` (`http://127.0.0.1:5000`).
+    pub fn with_api_url(mut self, api_url: &str) -> Result<Self, crate::RegistryError> {
+        self.api_url = Url::parse(api_url).map_err(|e| {
+            crate::RegistryError::Config(format!("API URL {api_url:?} is not a URL: {e}"))
+        })?;
+        Ok(self)
+    }
+
     /// Defaults for `registry`: API `https://{registry}`, anonymous, 20 s timeout,
     /// 8 concurrent HEADs, pages of 1000 tags, 3 minutes per listing.
     pub fn new(registry: impl Into<String>) -> Result<Self, crate::RegistryError> {

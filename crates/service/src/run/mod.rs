@@ -4,6 +4,7 @@
 //! (latest value wins, nobody waits for a slow reader):
 //!
 //! ```text
+//! init image resolver ──digests──> refresh loop (attached to each listing)
 //! refresh loop ──listing──┐                                   ┌──> HTTP (ServiceState)
 //! node watcher ──nodes────┼──> snapshot task ──served snapshot─┤
 //! prepuller ────status────┘                                   └
@@ -27,6 +28,7 @@ mod cluster;
 
 use crate::form::{FormAuth, LabForm};
 use crate::http::{self, server::ServerLimits};
+use crate::init_images::{self, DigestResolver};
 use crate::metrics::{Histogram, PREPULL_BUCKETS};
 use crate::refresh::{self, RefreshRecord};
 use crate::served::ListingOnNodes;
@@ -179,6 +181,15 @@ impl Prepared {
         let placeholder = Arc::new(Listing::empty(registry, repository));
         let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
         let record = Arc::new(Mutex::new(RefreshRecord::default()));
+        // The init container images, by tag until their digests are learnt. The resolver is
+        // not supervised: nothing waits on it, and without it the images stay prepulled by
+        // tag, which is what it falls back to anyway when their registries are out of reach.
+        let (init_tx, init) = watch::channel(init_images::by_name(&config));
+        let resolver = tokio::spawn(until_stopped(
+            stop.clone(),
+            DigestResolver::new(config.lab.init_images.clone())
+                .run(config.images.refresh_interval, init_tx),
+        ));
         supervisor.spawn(Task::Refresh, {
             let (source, record, stop) = (Arc::clone(&source), Arc::clone(&record), stop.clone());
             let options = config.images.clone();
@@ -190,6 +201,7 @@ impl Prepared {
                         options.clone(),
                         listings_tx.clone(),
                         Arc::clone(&record),
+                        init.clone(),
                         stop.clone(),
                     ),
                 )
@@ -263,6 +275,7 @@ impl Prepared {
         tracing::info!("Stopping: no new prepull pods; deleting those in flight");
         stop_tx.send_replace(true);
         supervisor.join().await;
+        resolver.abort();
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cell::{CellState, KindCounts, PlatformMismatch};
+use crate::init_images::INIT_IMAGE_NAME;
 use crate::served::ListingOnNodes;
 
 /// One prepull image, with how it stands on the eligible nodes.
@@ -122,18 +123,25 @@ impl StatusGrid {
         let images = wanted
             .iter()
             .map(|image| {
+                // Not in the catalog: an init container's image, named by its reference,
+                // shown without a digest while it is known by name.
                 let listed = world.listing.catalog.get(&image.tag);
                 ImageRow {
-                    name: listed
-                        .map(|i| i.display_name().to_string())
-                        .unwrap_or_default(),
-                    reference: listed.map(|i| i.reference()).unwrap_or_default(),
+                    name: listed.map_or_else(
+                        || INIT_IMAGE_NAME.to_owned(),
+                        |i| i.display_name().to_string(),
+                    ),
+                    reference: listed.map_or_else(|| image.tag.clone(), |i| i.reference()),
                     size: world
                         .presence
                         .size(&image.digest)
                         .or_else(|| listed.and_then(|i| i.size())),
+                    digest: if image.known_by_name() {
+                        String::new()
+                    } else {
+                        image.digest.clone()
+                    },
                     tag: image.tag.clone(),
-                    digest: image.digest.clone(),
                     counts: KindCounts::default(),
                     failing: Vec::new(),
                 }
