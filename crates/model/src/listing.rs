@@ -9,6 +9,7 @@
 //! their answers, so it is tested without a registry.
 
 use crate::api::{ImageClass, ResolvedImage};
+use crate::catalog::Hidden;
 use crate::catalog::{ImageCatalog, ListedImage};
 use crate::collection::ArchSpecific;
 use crate::collection::{SubsetSpec, TagCollection};
@@ -73,6 +74,9 @@ pub struct Listing {
     /// registry out of the cluster's reach never holds up a lab image), by digest where
     /// known, else by name (`init_image`); never part of the spawner's answers.
     pub init_images: Arc<[PrepullImage]>,
+    /// What the prepuller pulls and the status counts, made once per listing (see
+    /// [`Listing::prepull_images`]) and shared by every consumer of it.
+    prepull_images: Arc<[PrepullImage]>,
 }
 
 impl Listing {
@@ -86,6 +90,7 @@ impl Listing {
         let catalog = ImageCatalog::build(registry, repository, images, rules.cycle);
         let to_prepull = catalog.subset(&rules.prepull);
         Listing {
+            prepull_images: lab_prepull_images(&to_prepull).into(),
             catalog,
             tags: None,
             to_prepull,
@@ -120,6 +125,7 @@ impl Listing {
         // The tags were cycle-filtered already; the catalog is the prepull set itself.
         let catalog = ImageCatalog::build(registry, repository, images, None);
         Listing {
+            prepull_images: lab_prepull_images(&catalog).into(),
             to_prepull: catalog.clone(),
             catalog,
             tags: Some(tags.all),
@@ -132,6 +138,7 @@ impl Listing {
     pub fn empty(registry: &str, repository: &str) -> Listing {
         let catalog = ImageCatalog::build(registry, repository, Vec::new(), None);
         Listing {
+            prepull_images: Arc::default(),
             to_prepull: catalog.clone(),
             catalog,
             tags: None,
@@ -140,12 +147,29 @@ impl Listing {
         }
     }
 
-    /// This listing with `images` as its init container images.
+    /// This listing with `images` as its init container images (the lab images to prepull
+    /// are kept as they are).
     pub fn with_init_images(self, images: Arc<[PrepullImage]>) -> Listing {
+        let lab_images = self.prepull_images.len() - self.init_images.len();
+        let prepull_images = self.prepull_images[..lab_images]
+            .iter()
+            .chain(images.iter())
+            .cloned()
+            .collect();
         Listing {
             init_images: images,
+            prepull_images,
             ..self
         }
+    }
+
+    /// The images to prepull, most important first: one per digest (the digest's primary
+    /// tag, so pod names read as the image people know), arch-specific ones left out
+    /// (behaviour §8.4); then the lab's init container images, which every spawn pulls too.
+    /// Made once per listing: the prepuller and every served snapshot of this listing share
+    /// them.
+    pub fn prepull_images(&self) -> &Arc<[PrepullImage]> {
+        &self.prepull_images
     }
 
     /// Number of tags the registry reported (after cycle filtering).
@@ -173,6 +197,22 @@ impl Listing {
             .map(ResolvedImage::from)
             .ok_or_else(|| LookupError::UnknownImage(format!("No {} image found", class.as_str())))
     }
+}
+
+/// The lab images to prepull from the prepull view: the primary tag of each digest, without
+/// arch-specific tags.
+fn lab_prepull_images(to_prepull: &ImageCatalog) -> Vec<PrepullImage> {
+    let primaries = to_prepull.subtract(&to_prepull.with_digests(std::iter::empty()));
+    primaries
+        .all_images(Hidden::ARCH_SPECIFIC)
+        .into_iter()
+        .map(|image| PrepullImage {
+            tag: image.name().to_owned(),
+            reference_with_digest: image.reference_with_digest(),
+            digest: image.digest().to_owned(),
+            platforms: image.platforms(),
+        })
+        .collect()
 }
 
 /// A Docker registry's tag list, read before any digest: the whole collection and the
@@ -255,6 +295,39 @@ mod tests {
         assert!(listing.catalog.get("d_2077_10_01").is_none());
         assert!(listing.catalog.get("w_2077_40").is_none());
         assert!(listing.sizes_from_nodes);
+    }
+
+    /// The prepull images are the lab images then the init images; attaching init images
+    /// again (a digest learnt later) replaces them and keeps the lab images as they were.
+    #[test]
+    fn init_images_follow_the_lab_images_and_replace_earlier_ones() {
+        let images = ["w_2077_42", "w_2077_41", "w_2077_40", "recommended"]
+            .iter()
+            .enumerate()
+            .map(|(n, tag)| ListedImage {
+                tag: crate::Tag::parse(tag),
+                digest: digest(if n == 3 { 0 } else { n as u8 }),
+                size: None,
+                platforms: Platforms::default(),
+            })
+            .collect();
+        let listing = Listing::complete("r", "p/lab", images, &rules());
+        let lab: Vec<&str> = listing
+            .prepull_images()
+            .iter()
+            .map(|i| i.tag.as_str())
+            .collect();
+        assert_eq!(lab, ["w_2077_42", "w_2077_41"]);
+        let init = |tag: &str| crate::init_image::InitImage::new("busybox", tag).prepull_image();
+        let listing = listing.with_init_images(vec![init("1.36"), init("1.37")].into());
+        let listing = listing.with_init_images(vec![init("1.38")].into());
+        let tags: Vec<&str> = listing
+            .prepull_images()
+            .iter()
+            .map(|i| i.tag.as_str())
+            .collect();
+        assert_eq!(tags, ["w_2077_42", "w_2077_41", "busybox:1.38"]);
+        assert_eq!(listing.init_images.len(), 1);
     }
 
     #[test]

@@ -374,9 +374,10 @@ impl Context {
             raw.clone(),
             &config.images.listing_rules(),
         );
-        let prepull: Vec<(String, String)> = served::prepull_images(&listing)
-            .into_iter()
-            .map(|image| (image.tag, image.digest))
+        let prepull: Vec<(String, String)> = listing
+            .prepull_images()
+            .iter()
+            .map(|image| (image.tag.clone(), image.digest.clone()))
             .collect();
         let nodes = nodes(&generated, &prepull);
         // The prepuller remembers a few pulls kubelet's list does not show any more, and has
@@ -444,7 +445,7 @@ fn full_refresh(c: &mut Criterion) {
          cached images, {} pulls planned, {} bytes of JSON bodies",
         listing.tag_count(),
         ctx.raw.len(),
-        served::prepull_images(&listing).len(),
+        listing.prepull_images().len(),
         world.nodes.len(),
         world.eligible.len(),
         ctx.nodes.iter().map(|n| n.images.len()).sum::<usize>(),

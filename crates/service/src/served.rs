@@ -52,8 +52,8 @@ pub fn select_nodes(nodes: &[NodeInfo], config: &Config) -> SelectedNodes {
 #[derive(Debug, Clone)]
 pub struct ListingOnNodes {
     pub listing: Arc<Listing>,
-    /// The listing's prepull images ([`prepull_images`]), made once per listing and shared
-    /// by every `ListingOnNodes` of it.
+    /// The listing's prepull images ([`Listing::prepull_images`]), made once per listing and
+    /// shared by every `ListingOnNodes` of it and by the prepuller.
     pub prepull_images: Arc<[PrepullImage]>,
     /// Nodes matching the lab node selector, in listing order, with their eligibility:
     /// the node watcher's snapshot itself, shared with the prepuller.
@@ -115,34 +115,7 @@ impl ListingOnNodes {
         config: &Config,
         pulled: &PulledSet,
     ) -> ListingOnNodes {
-        let prepull_images = prepull_images(&listing).into();
-        ListingOnNodes::build(listing, prepull_images, nodes, config, pulled)
-    }
-
-    /// As [`ListingOnNodes::from_shared`], taking the prepull images from `previous` when it
-    /// has the same listing: a node change does not recompute them.
-    pub fn after(
-        previous: &ListingOnNodes,
-        listing: Arc<Listing>,
-        nodes: Arc<SelectedNodes>,
-        config: &Config,
-        pulled: &PulledSet,
-    ) -> ListingOnNodes {
-        if Arc::ptr_eq(&previous.listing, &listing) {
-            let prepull_images = Arc::clone(&previous.prepull_images);
-            ListingOnNodes::build(listing, prepull_images, nodes, config, pulled)
-        } else {
-            ListingOnNodes::from_shared(listing, nodes, config, pulled)
-        }
-    }
-
-    fn build(
-        listing: Arc<Listing>,
-        prepull_images: Arc<[PrepullImage]>,
-        nodes: Arc<SelectedNodes>,
-        config: &Config,
-        pulled: &PulledSet,
-    ) -> ListingOnNodes {
+        let prepull_images = Arc::clone(listing.prepull_images());
         let warm = WarmNodes::of(config, nodes.iter());
         // A remembered pull that the nodes' reports prove evicted is not cached any more,
         // whatever replica keeps the memory.
@@ -450,25 +423,6 @@ pub fn prepuller_status(
         images,
         nodes,
     }
-}
-
-/// The images to prepull, most important first: one per digest (the digest's primary tag, so
-/// pod names read as the image people know), arch-specific ones left out (behaviour §8.4);
-/// then the lab's init container images, which every spawn pulls too.
-pub fn prepull_images(listing: &Listing) -> Vec<PrepullImage> {
-    let prepull = &listing.to_prepull;
-    let primaries = prepull.subtract(&prepull.with_digests(std::iter::empty()));
-    primaries
-        .all_images(Hidden::ARCH_SPECIFIC)
-        .into_iter()
-        .map(|image| PrepullImage {
-            tag: image.name().to_owned(),
-            reference_with_digest: image.reference_with_digest(),
-            digest: image.digest().to_owned(),
-            platforms: image.platforms(),
-        })
-        .chain(listing.init_images.iter().cloned())
-        .collect()
 }
 
 /// The pulls still needed on eligible nodes, from the presence (which counts the pulls the

@@ -105,14 +105,8 @@ pub async fn snapshot_task(
             // Building a listing on nodes and its bodies takes milliseconds: keep it off the
             // threads that answer requests.
             let built = tokio::task::spawn_blocking(move || {
-                // The prepull images are made once per listing, not once per node change.
-                let world = ListingOnNodes::after(
-                    &previous.listing_on_nodes,
-                    listing,
-                    node_list,
-                    &config,
-                    &status.pulled,
-                );
+                let world =
+                    ListingOnNodes::from_shared(listing, node_list, &config, &status.pulled);
                 let next = previous.rebuilt(world, status, origin);
                 next.images_body(&config);
                 next

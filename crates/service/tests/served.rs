@@ -15,8 +15,8 @@ use rsp_model::node::{CachedImage, IneligibleReason, NodeInfo, Taint};
 use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
 use rsp_service::served::{
-    menu, nodes_by_eligibility, prepull_images, prepull_plan, prepuller_status, select_nodes,
-    spawner_images, ListingOnNodes, PrepullErrors,
+    menu, nodes_by_eligibility, prepull_plan, prepuller_status, select_nodes, spawner_images,
+    ListingOnNodes, PrepullErrors,
 };
 use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
 use serde_json::json;
@@ -232,26 +232,20 @@ fn a_listing_on_nodes_keeps_selected_nodes_and_knows_the_eligible_ones() {
     );
 }
 
-/// The prepull images are made once per listing: a node change keeps them, a new listing
-/// makes its own.
+/// The prepull images are made once per listing: every listing on nodes of it (a node change)
+/// shares the listing's own, a new listing makes its own.
 #[test]
 fn a_node_change_keeps_the_prepull_images_of_the_listing() {
     let config = config("");
     let listing = gar_listing(&config);
     let first = world(Arc::clone(&listing), &gar_nodes(), &config);
-    assert_eq!(&*first.prepull_images, prepull_images(&listing).as_slice());
+    assert!(Arc::ptr_eq(&first.prepull_images, listing.prepull_images()));
     let nodes = Arc::new(select_nodes(&gar_nodes()[..2], &config));
     let pulled = PulledSet::default();
-    let same = ListingOnNodes::after(
-        &first,
-        Arc::clone(&listing),
-        nodes.clone(),
-        &config,
-        &pulled,
-    );
+    let same = ListingOnNodes::from_shared(Arc::clone(&listing), nodes.clone(), &config, &pulled);
     assert!(Arc::ptr_eq(&first.prepull_images, &same.prepull_images));
     let refreshed = gar_listing(&config);
-    let next = ListingOnNodes::after(&first, refreshed, nodes, &config, &pulled);
+    let next = ListingOnNodes::from_shared(refreshed, nodes, &config, &pulled);
     assert!(!Arc::ptr_eq(&first.prepull_images, &next.prepull_images));
     assert_eq!(first.prepull_images, next.prepull_images);
 }
@@ -557,7 +551,7 @@ fn the_plan_pulls_each_digest_once_on_eligible_nodes_only() {
         pull("d_2077_10_23", 4),
         pull("d_2077_10_22", 5),
     ];
-    assert_eq!(prepull_images(&listing), all);
+    assert_eq!(&**listing.prepull_images(), all.as_slice());
 
     let cordoned = NodeInfo {
         unschedulable: true,

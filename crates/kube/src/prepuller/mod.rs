@@ -41,7 +41,7 @@ use crate::pod::PREPULLER_SELECTOR;
 use reconcile::{PodView, Reconciler};
 
 /// The wanted images, in priority order; `None` until the first registry refresh.
-pub type WantedImages = Option<Arc<Vec<PrepullImage>>>;
+pub type WantedImages = Option<Arc<[PrepullImage]>>;
 
 /// Least time between two published statuses (many pulls finishing together publish once).
 const STATUS_INTERVAL: Duration = Duration::from_millis(100);

@@ -144,7 +144,7 @@ struct Orphan {
 pub struct Reconciler {
     config: PrepullerSettings,
     nodes: Option<NodeSnapshot>,
-    images: Option<Arc<Vec<PrepullImage>>>,
+    images: Option<Arc<[PrepullImage]>>,
     pods_synced: bool,
     started: bool,
     stopping: bool,
@@ -207,7 +207,7 @@ impl Reconciler {
         self.plan_dirty = true;
     }
 
-    pub fn set_images(&mut self, images: Option<Arc<Vec<PrepullImage>>>) {
+    pub fn set_images(&mut self, images: Option<Arc<[PrepullImage]>>) {
         self.images = images;
         self.plan_dirty = true;
     }

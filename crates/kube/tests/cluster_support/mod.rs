@@ -71,7 +71,7 @@ pub fn fast_config() -> PrepullerSettings {
 pub struct Harness {
     pub cluster: FakeCluster,
     pub nodes: NodeWatcher,
-    pub images: watch::Sender<Option<Arc<Vec<PrepullImage>>>>,
+    pub images: watch::Sender<Option<Arc<[PrepullImage]>>>,
     /// Leading for good until a test says otherwise.
     pub tenure: watch::Sender<Tenure>,
     pub prepuller: Option<PrepullerHandle>,
@@ -89,7 +89,7 @@ impl Harness {
         images: Vec<PrepullImage>,
     ) -> Self {
         let nodes = NodeWatcher::start(cluster.client(), config.node_selection());
-        let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
+        let (images_tx, images_rx) = watch::channel(Some(Arc::from(images)));
         let (tenure, tenure_rx) = watch::channel(Tenure::Always);
         let prepuller = PrepullerHandle::start(
             cluster.client(),
@@ -276,7 +276,7 @@ impl Replica {
         let client = cluster.client_for(&lease.identity);
         let election = LeaderElection::start(client.clone(), lease);
         let nodes = NodeWatcher::start(client.clone(), config.node_selection());
-        let (images_tx, images_rx) = watch::channel(Some(Arc::new(images)));
+        let (images_tx, images_rx) = watch::channel(Some(Arc::from(images)));
         let prepuller = PrepullerHandle::start(
             client,
             config,

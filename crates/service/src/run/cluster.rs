@@ -226,8 +226,7 @@ impl Prepuller {
     /// The images to prepull from a listing; `None` before the first refresh, so that
     /// nothing is deleted or pulled on an empty listing.
     fn wanted(&self, listing: &Arc<Listing>) -> WantedImages {
-        (!Arc::ptr_eq(listing, &self.placeholder))
-            .then(|| Arc::new(served::prepull_images(listing)))
+        (!Arc::ptr_eq(listing, &self.placeholder)).then(|| Arc::clone(listing.prepull_images()))
     }
 
     /// One run: campaigns for the Lease, prepulls while it holds it, and forwards status,

@@ -167,7 +167,7 @@ pub fn inputs(
 ) -> (Arc<ListingOnNodes>, PrepullerReport, RefreshReport) {
     let config = config();
     let listing = Arc::new(listing(&config));
-    let images = rsp_service::served::prepull_images(&listing);
+    let images = Arc::clone(listing.prepull_images());
     assert_eq!(images.len(), 8, "the scale fixture has 8 prepull images");
     let now = SystemTime::now();
     let mut puller = PrepullerReport::default();

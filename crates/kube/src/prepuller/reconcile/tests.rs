@@ -77,7 +77,7 @@ fn config(max_in_flight: usize) -> PrepullerSettings {
 fn started(max: usize, node_names: &[&str], images: Vec<PrepullImage>) -> Reconciler {
     let mut r = Reconciler::new(config(max), Arc::new(PulledSet::default()));
     r.set_nodes(nodes(node_names));
-    r.set_images(Some(Arc::new(images)));
+    r.set_images(Some(Arc::from(images)));
     r.pods_synced();
     r
 }
@@ -346,7 +346,7 @@ fn an_image_no_longer_wanted_is_dropped_silently() {
     let pods = Pods::default();
     let now = Instant::now();
     assert_eq!(settle(&mut r, &pods, now), ["rsp-prepull-a-n1"]);
-    r.set_images(Some(Arc::new(vec![image("b", "sha256:b")])));
+    r.set_images(Some(Arc::from(vec![image("b", "sha256:b")])));
     assert_eq!(settle(&mut r, &pods, now), ["rsp-prepull-b-n1"]);
     assert!(r.take_events().is_empty());
     assert_eq!(pods.all().len(), 1);
@@ -363,6 +363,6 @@ fn nothing_happens_before_every_input_is_known() {
         r.reconcile(now, Utc::now(), &pods).is_empty(),
         "images unknown"
     );
-    r.set_images(Some(Arc::new(vec![image("a", "sha256:a")])));
+    r.set_images(Some(Arc::from(vec![image("a", "sha256:a")])));
     assert_eq!(r.reconcile(now, Utc::now(), &pods).len(), 1);
 }
