@@ -225,6 +225,21 @@ impl FakeCluster {
         self.inner.lock().requests.clone()
     }
 
+    /// The requests after the first `from` of [`FakeCluster::request_log`], without copying
+    /// the rest (a long simulation logs hundreds of thousands).
+    pub fn request_log_since(&self, from: usize) -> Vec<RequestRecord> {
+        let st = self.inner.lock();
+        st.requests
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// How many requests [`FakeCluster::request_log`] holds.
+    pub fn request_count(&self) -> usize {
+        self.inner.lock().requests.len()
+    }
+
     /// Every Lease write through the API since start, in commit order.
     pub fn lease_log(&self) -> Vec<LeaseRecord> {
         self.inner.lock().leases.clone()
