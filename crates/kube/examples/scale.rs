@@ -17,7 +17,10 @@
 //!
 //! `cargo run --release -p rsp-kube --example scale -- [--nodes 500] [--images 8]
 //!  [--max-in-flight 10] [--min-pull-ms 1000] [--max-pull-ms 5000] [--joining 20]
-//!  [--join-every-ms 2000] [--heartbeat-secs 0] [--quiet-secs 10]`
+//!  [--join-every-ms 2000] [--held-images 0] [--heartbeat-secs 0] [--quiet-secs 10]`
+//!
+//! `--held-images N`: every initial node already holds the first N images, so that a large
+//! cluster's steady state can be measured without prepulling all of it first.
 //!
 //! The fake API server and its kubelets run on their own runtime thread (`fake-k8s`), the
 //! node watcher and prepuller on another (`rsp-kube`), so the CPU time of each side can be
@@ -31,7 +34,7 @@ use rsp_kube::config::{PrepullerSettings, WarmConfig};
 use rsp_kube::prepuller::WarmOutcome;
 use rsp_kube::PrepullImage;
 use rsp_model::warm::WarmTaint;
-use rsp_testkit::builders::{digest, image, LAB_LABEL};
+use rsp_testkit::builders::{cached, digest, image, LAB_LABEL};
 use rsp_testkit::kube::{lab_node, FakeCluster, PullBehaviour, RequestRecord};
 
 /// The tests' harness (a prepuller wired to a node watcher), shared rather than copied.
@@ -47,6 +50,8 @@ struct Args {
     max_pull: Duration,
     joining: usize,
     join_every: Duration,
+    /// How many of the images (the first ones) every initial node holds already.
+    held: usize,
     /// Kubelets' status report period; zero: none.
     heartbeat: Duration,
     /// How long the steady state is watched after converging.
@@ -62,6 +67,7 @@ fn parse_args() -> Result<Args, String> {
         max_pull: Duration::from_millis(5000),
         joining: 20,
         join_every: Duration::from_millis(2000),
+        held: 0,
         heartbeat: Duration::ZERO,
         quiet: Duration::from_secs(10),
     };
@@ -80,6 +86,7 @@ fn parse_args() -> Result<Args, String> {
             "--max-pull-ms" => args.max_pull = Duration::from_millis(number),
             "--joining" => args.joining = count,
             "--join-every-ms" => args.join_every = Duration::from_millis(number),
+            "--held-images" => args.held = count,
             "--heartbeat-secs" => args.heartbeat = Duration::from_secs(number),
             "--quiet-secs" => args.quiet = Duration::from_secs(number),
             other => return Err(format!("unknown option {other}")),
@@ -177,9 +184,23 @@ fn breakdown(requests: &[RequestRecord]) -> String {
         .join(", ")
 }
 
+/// Whether both the node and the pod watcher started a watch after the first `from` requests.
+fn watching_since(cluster: &FakeCluster, from: usize) -> bool {
+    let log = cluster.request_log_since(from);
+    ["nodes", "pods"].iter().all(|resource| {
+        log.iter()
+            .any(|r| r.verb == "watch" && r.resource == *resource && r.took_effect())
+    })
+}
+
 /// Watches the quiet steady state, then forces every watch to expire (compaction, 410) and
 /// waits until the node and pod watchers have listed and are watching again.
 async fn measure_load(cluster: &FakeCluster, harness: &Harness, quiet: Duration) -> Load {
+    // A run with nothing to pull converges at once: wait until the watchers have listed and
+    // are watching, so that the quiet window starts in the steady state.
+    cluster
+        .wait_until(Duration::from_secs(120), |c| watching_since(c, 0))
+        .await;
     let mut snapshots = harness.nodes.subscribe();
     snapshots.borrow_and_update();
     let from = cluster.request_count();
@@ -196,15 +217,8 @@ async fn measure_load(cluster: &FakeCluster, harness: &Harness, quiet: Duration)
     let from = cluster.request_count();
     let expired = Instant::now();
     cluster.expire_watches();
-    let watching_again = |c: &FakeCluster| {
-        let log = c.request_log_since(from);
-        ["nodes", "pods"].iter().all(|resource| {
-            log.iter()
-                .any(|r| r.verb == "watch" && r.resource == *resource && r.took_effect())
-        })
-    };
     let back = cluster
-        .wait_until(Duration::from_secs(120), watching_again)
+        .wait_until(Duration::from_secs(120), |c| watching_since(c, from))
         .await;
     let relist = back.then(|| expired.elapsed());
     Load {
@@ -279,17 +293,24 @@ fn main() -> ExitCode {
         }
     };
     let cluster = fake_rt.block_on(FakeCluster::start());
+    let wanted = images(&args);
+    let held = &wanted[..args.held.min(wanted.len())];
     for i in 0..args.nodes {
-        cluster.add_node(lab_node(&format!("node{i:04}")));
+        let node = held
+            .iter()
+            .fold(lab_node(&format!("node{i:04}")), |node, image| {
+                node.image(&[cached(&image.digest)], 1 << 30)
+            });
+        cluster.add_node(node);
     }
     if !args.heartbeat.is_zero() {
         cluster.set_heartbeat_every(args.heartbeat);
     }
-    let wanted = images(&args);
     for (i, image) in wanted.iter().enumerate() {
         cluster.set_pull(&image.digest, PullBehaviour::Succeed(pull_time(&args, i)));
     }
-    let total = (args.nodes + args.joining) * args.images;
+    // Pulls to wait for: what the initial nodes do not hold, and everything on joined nodes.
+    let total = args.nodes * (args.images - held.len()) + args.joining * args.images;
     let taint = WarmTaint {
         key: "startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold".into(),
         effect: "NoSchedule".into(),
@@ -429,9 +450,11 @@ fn main() -> ExitCode {
         quantile(1.0)
     );
     let ideal = (0..args.images)
-        .map(|i| pull_time(&args, i).as_secs_f64())
+        .map(|i| {
+            let initial = if i < args.held { 0 } else { args.nodes };
+            pull_time(&args, i).as_secs_f64() * (initial + args.joining) as f64
+        })
         .sum::<f64>()
-        * (args.nodes + args.joining) as f64
         / args.max_in_flight as f64;
     println!("lower bound (sum of pull times / maxInFlight): {ideal:.1} s");
     println!(
