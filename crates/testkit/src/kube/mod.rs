@@ -166,9 +166,10 @@ impl FakeCluster {
     }
 
     /// A kube client for the fake, default namespace `default`, with kube's default retry
-    /// layer as a production client has: it retries 429/503/504 up to 15 times with
-    /// exponential backoff from 5 ms (minutes in total), so injected 503s and short
-    /// `set_unavailable` periods are invisible to it.
+    /// layer: it retries 429/503/504 up to 15 times with exponential backoff from 5 ms
+    /// (minutes in total), so injected 503s and short `set_unavailable` periods are
+    /// invisible to it. rsp-images' own clients turn that layer off for their own
+    /// (`rsp_kube::client_for`, built from [`FakeCluster::config_as`] in its tests).
     pub fn client(&self) -> ::kube::Client {
         self.build_client(true)
     }
