@@ -89,9 +89,11 @@ pub fn spawn(inner: Arc<Inner>, period: Duration) -> JoinHandle<()> {
                 continue;
             }
             owed += elapsed.as_secs_f64() * nodes as f64 / period.as_secs_f64();
-            // One round at most per tick: a period shorter than a tick cannot be met anyway.
-            let due = (owed.floor() as usize).min(nodes);
-            owed -= due as f64;
+            let due = owed.floor();
+            owed -= due;
+            // One round at most per tick, the rest forgotten: a period shorter than a tick
+            // cannot be met anyway, and owing more would only make later ticks burst.
+            let due = (due as usize).min(nodes);
             let names: Vec<String> = {
                 let after = st
                     .store
