@@ -46,7 +46,13 @@ impl PrepullImage {
     /// every time). Unknown platforms, or a node without a `kubernetes.io/arch` label, keep
     /// the pull.
     pub fn can_run_on(&self, node: &NodeInfo) -> bool {
-        self.platforms.support(node.os(), node.arch()) != PlatformSupport::Unsupported
+        self.can_run_on_platform(node.os(), node.arch())
+    }
+
+    /// [`PrepullImage::can_run_on`] for a node's `kubernetes.io/os` and `kubernetes.io/arch`
+    /// read once, for callers that ask about many images per node.
+    pub fn can_run_on_platform(&self, os: Option<&str>, arch: Option<&str>) -> bool {
+        self.platforms.support(os, arch) != PlatformSupport::Unsupported
     }
 }
 

@@ -188,6 +188,11 @@ impl ListingOnNodes {
     /// The eligible nodes an image with `platforms` can run on: where it belongs and is
     /// counted as prepulled or missing. A node of another platform cannot have it at all.
     pub fn eligible_for(&self, platforms: &Platforms) -> Cow<'_, NodeSet> {
+        // Most images say nothing of their platforms, and then every eligible node fits: the
+        // /images body asks this of every listed image.
+        if matches!(platforms, Platforms::Unknown) {
+            return Cow::Borrowed(&self.eligible);
+        }
         let supported = |os: Option<&str>, arch: Option<&str>| {
             platforms.support(os, arch) != PlatformSupport::Unsupported
         };
