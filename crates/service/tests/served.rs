@@ -16,7 +16,7 @@ use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
 use rsp_service::served::{
     menu, nodes_by_eligibility, prepull_plan, prepuller_status, select_nodes, spawner_images,
-    ListingOnNodes, PrepullErrors,
+    ListingOnNodes, PrepullErrors, Presence,
 };
 use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
 use serde_json::json;
