@@ -428,7 +428,7 @@ impl Context {
             .latest(rsp_model::TagKind::Daily)
             .and_then(|image| image.date())
             .unwrap();
-        let nodes = Arc::new(served::select_nodes(&nodes, &config));
+        let nodes = Arc::new(served::select_nodes(nodes.iter().cloned(), &config));
         Context {
             runtime,
             _fake: fake,

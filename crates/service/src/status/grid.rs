@@ -136,10 +136,7 @@ impl StatusGrid {
                         |i| i.display_name().to_string(),
                     ),
                     reference: listed.map_or_else(|| image.tag.clone(), |i| i.reference()),
-                    size: world
-                        .presence
-                        .size(&image.digest)
-                        .or_else(|| listed.and_then(|i| i.size())),
+                    size: world.size(&image.digest, listed.and_then(|i| i.size())),
                     digest: if image.known_by_name() {
                         String::new()
                     } else {
