@@ -237,7 +237,7 @@ enum Sighting {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PulledSet {
     /// Node → digest → whether (and with what size) the node has listed the digest since.
-    by_node: HashMap<String, Arc<HashMap<String, Sighting>>>,
+    by_node: HashMap<Arc<str>, Arc<HashMap<String, Sighting>>>,
 }
 
 impl PulledSet {
@@ -266,7 +266,7 @@ impl PulledSet {
     fn set(&mut self, node: &str, digest: &str, sighting: Sighting) -> bool {
         let digests = match self.by_node.get_mut(node) {
             Some(digests) => digests,
-            None => self.by_node.entry(node.to_owned()).or_default(),
+            None => self.by_node.entry(node.into()).or_default(),
         };
         Arc::make_mut(digests)
             .insert(digest.to_owned(), sighting)
@@ -337,7 +337,7 @@ impl PulledSet {
         next: &mut Option<PulledSet>,
         size_elsewhere: &mut dyn FnMut(&str) -> Option<u64>,
     ) {
-        let Some(remembered) = self.by_node.get(&node.name) else {
+        let Some(remembered) = self.by_node.get(node.name.as_str()) else {
             return;
         };
         // Names too: a pull of an image known by name is remembered under that name.
@@ -371,7 +371,11 @@ impl PulledSet {
             };
             if let Some(change) = change {
                 let set = next.get_or_insert_with(|| self.clone());
-                let digests = Arc::make_mut(set.by_node.entry(node.name.clone()).or_default());
+                let digests = match set.by_node.get_mut(node.name.as_str()) {
+                    Some(digests) => digests,
+                    None => set.by_node.entry(node.name.as_str().into()).or_default(),
+                };
+                let digests = Arc::make_mut(digests);
                 match change {
                     Some(sighting) => {
                         digests.insert(digest.clone(), sighting);
@@ -397,7 +401,7 @@ impl PulledSet {
 
     /// Names of the nodes with at least one remembered pull.
     pub fn nodes(&self) -> impl Iterator<Item = &str> {
-        self.by_node.keys().map(String::as_str)
+        self.by_node.keys().map(|node| &**node)
     }
 
     /// Digests remembered for one node.
