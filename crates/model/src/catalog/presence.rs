@@ -74,9 +74,10 @@ impl Eq for NodeSet {}
 struct Numbers {
     /// Each number's node; `None` for a number freed by a node that left.
     names: Vec<Option<Arc<str>>>,
-    /// The numbers of the nodes present, sorted by name: how a name finds its number, and the
-    /// order sets list their nodes in.
-    by_name: Vec<u32>,
+    /// The nodes present with their numbers, sorted by name: how a name finds its number (a
+    /// binary search over names held here, one pointer away, as it is asked per (node,
+    /// image) by plans and per image by node sets), and the order sets list their nodes in.
+    by_name: Vec<(Arc<str>, u32)>,
     /// Numbers freed by nodes that left, reused first.
     free: Vec<u32>,
     /// Whether numbers ascend with names (so a set's bits are already in name order): true
@@ -87,12 +88,10 @@ struct Numbers {
 impl Numbers {
     /// Nodes numbered in the order of `names` (sorted and unique).
     fn sorted(names: Vec<String>) -> Numbers {
+        let names: Vec<Arc<str>> = names.into_iter().map(Arc::from).collect();
         Numbers {
-            by_name: (0..names.len() as u32).collect(),
-            names: names
-                .into_iter()
-                .map(|name| Some(Arc::from(name)))
-                .collect(),
+            by_name: names.iter().cloned().zip(0..).collect(),
+            names: names.into_iter().map(Some).collect(),
             free: Vec::new(),
             ascending: true,
         }
@@ -110,11 +109,16 @@ impl Numbers {
     /// Where `node` is (`Ok`) or would go (`Err`) in `by_name`.
     fn position(&self, node: &str) -> Result<usize, usize> {
         self.by_name
-            .binary_search_by(|&id| self.name(id).unwrap_or_default().cmp(node))
+            .binary_search_by(|(name, _)| (**name).cmp(node))
     }
 
     fn id(&self, node: &str) -> Option<u32> {
-        self.position(node).ok().map(|at| self.by_name[at])
+        self.position(node).ok().map(|at| self.by_name[at].1)
+    }
+
+    /// The numbers of the nodes present, in name order.
+    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.by_name.iter().map(|&(_, id)| id)
     }
 
     /// How many numbers are in use or free: the room a set needs.
@@ -125,22 +129,23 @@ impl Numbers {
     /// Numbers `node` (a freed number if there is one); its number if it has one already.
     fn add(&mut self, node: &str) -> u32 {
         let at = match self.position(node) {
-            Ok(at) => return self.by_name[at],
+            Ok(at) => return self.by_name[at].1,
             Err(at) => at,
         };
+        let name: Arc<str> = Arc::from(node);
         let id = match self.free.pop() {
             Some(id) => {
-                self.names[id as usize] = Some(Arc::from(node));
+                self.names[id as usize] = Some(Arc::clone(&name));
                 id
             }
             None => {
-                self.names.push(Some(Arc::from(node)));
+                self.names.push(Some(Arc::clone(&name)));
                 (self.names.len() - 1) as u32
             }
         };
-        self.by_name.insert(at, id);
-        let after_previous = at == 0 || self.by_name[at - 1] < id;
-        let before_next = self.by_name.get(at + 1).is_none_or(|&next| id < next);
+        self.by_name.insert(at, (name, id));
+        let after_previous = at == 0 || self.by_name[at - 1].1 < id;
+        let before_next = self.by_name.get(at + 1).is_none_or(|&(_, next)| id < next);
         self.ascending &= after_previous && before_next;
         id
     }
@@ -148,7 +153,7 @@ impl Numbers {
     /// Frees the number of `node`; returns it.
     fn remove(&mut self, node: &str) -> Option<u32> {
         let at = self.position(node).ok()?;
-        let id = self.by_name.remove(at);
+        let (_, id) = self.by_name.remove(at);
         self.names[id as usize] = None;
         self.free.push(id);
         Some(id)
@@ -159,12 +164,7 @@ impl Numbers {
         if self.ascending {
             Box::new(members.iter())
         } else {
-            Box::new(
-                self.by_name
-                    .iter()
-                    .copied()
-                    .filter(|&id| members.contains(id)),
-            )
+            Box::new(self.ids().filter(|&id| members.contains(id)))
         }
     }
 }
@@ -221,13 +221,13 @@ impl PartialEq for NodePresence {
                 .by_name
                 .iter()
                 .zip(&theirs.by_name)
-                .all(|(&a, &b)| mine.name(a) == theirs.name(b));
+                .all(|((a, _), (b, _))| a == b);
         if !same_nodes {
             return false;
         }
         // The other presence's number of each of this one's nodes.
         let mut translate = vec![NO_NODE; mine.capacity()];
-        for (&a, &b) in mine.by_name.iter().zip(&theirs.by_name) {
+        for (a, b) in mine.ids().zip(theirs.ids()) {
             translate[a as usize] = b;
         }
         self.nodes.iter().all(|(digest, set)| {
