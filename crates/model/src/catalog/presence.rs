@@ -233,7 +233,10 @@ impl PartialEq for NodePresence {
         self.nodes.iter().all(|(digest, set)| {
             other.nodes.get(digest).is_some_and(|theirs| {
                 set.len() == theirs.len()
-                    && set.iter().all(|a| theirs.contains(translate[a as usize]))
+                    && set.iter().all(|a| {
+                        let b = translate.get(a as usize).copied().unwrap_or(NO_NODE);
+                        theirs.contains(b)
+                    })
             })
         })
     }
