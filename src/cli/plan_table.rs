@@ -56,10 +56,7 @@ pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
         &["TAG", "NAME", "DIGEST", "SIZE", "ON ELIGIBLE NODES"],
         images.iter().zip(missing).map(|(image, (_, missing))| {
             let listed = world.listing.catalog.get(&image.tag);
-            let size = world
-                .presence
-                .size(&image.digest)
-                .or_else(|| listed.and_then(|listed| listed.size()));
+            let size = world.size(&image.digest, listed.and_then(|listed| listed.size()));
             let on = eligible.saturating_sub(usize::try_from(*missing).unwrap_or(usize::MAX));
             // An init container image: not in the catalog, and without a digest while it is
             // known by name.

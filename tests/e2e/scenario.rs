@@ -463,6 +463,17 @@ pub async fn day(world: &mut World, fleet: &mut Fleet, tags: &mut Tags, t: &mut 
     cluster.fail_next("update", "leases", 1, 500);
     log_step(start, "API back");
     converge(world, &fleet.replicas[leader], CONVERGENCE, "API faults").await;
+    // The outage and the failed renewal after it can outlast the renew deadline, and then the
+    // lease rightly moves. A failed pull is reported by the replica that prepulls (followers
+    // hold no prepuller report), so the steps below ask whoever leads now.
+    let leader = fleet.leader(world, Duration::from_secs(40)).await;
+    log_step(
+        start,
+        &format!(
+            "leader after the API faults: {}",
+            fleet.replicas[leader].name
+        ),
+    );
 
     // An image that cannot be pulled on one node: every other node already holds it.
     log_step(start, "an image that node1 cannot pull");

@@ -6,10 +6,13 @@
 //! so the snapshot stream never ends while the process lives. Snapshots are sorted by name,
 //! which is the API server's listing order (etcd key order), so that the plan is the same
 //! whether nodes came from a watch or from a NodeList file. A snapshot is a
-//! [`SelectedNodes`]: the nodes with their eligibility and reported presence, computed here
-//! once per change and shared by the service and the prepuller; unchanged nodes are shared
-//! with the previous snapshot (`Arc<NodeInfo>`), never copied. No full `Node` objects are
-//! kept: nothing reads them.
+//! [`SelectedNodes`]: the nodes with their eligibility and reported presence, shared by the
+//! service and the prepuller. A watch event makes the next snapshot from the last one
+//! ([`SelectedNodes::with_node`], [`SelectedNodes::without_node`]): only the changed node is
+//! judged and only the digests it gains or loses are touched; unchanged nodes are shared with
+//! the previous snapshot (`Arc<NodeInfo>`), never copied; an event that changes nothing
+//! rsp-images reads (a kubelet heartbeat) publishes nothing. Only a relist builds the
+//! snapshot from the whole list. No full `Node` objects are kept: nothing reads them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -173,7 +176,8 @@ struct NodeTable {
     nodes: BTreeMap<String, Arc<NodeInfo>>,
     /// Objects of a relist in progress, swapped in at `InitDone`.
     relist: Option<BTreeMap<String, Arc<NodeInfo>>>,
-    synced: bool,
+    /// The last snapshot, once the first list is complete.
+    snapshot: Option<NodeSnapshot>,
 }
 
 impl NodeTable {
@@ -205,9 +209,15 @@ impl NodeTable {
             }
             watcher::Event::InitDone => {
                 let relisted = self.relist.take().unwrap_or_default();
-                let changed = !self.synced || relisted != self.nodes;
+                let changed = self.snapshot.is_none() || relisted != self.nodes;
                 self.nodes = relisted;
-                self.synced = true;
+                if changed {
+                    self.snapshot = Some(Arc::new(SelectedNodes::new(
+                        self.nodes.values().cloned(),
+                        &self.selection.selector,
+                        &self.selection.tolerations,
+                    )));
+                }
                 changed
             }
             watcher::Event::Apply(node) => {
@@ -219,24 +229,32 @@ impl NodeTable {
                 {
                     return false;
                 }
-                self.nodes.insert(info.name.clone(), Arc::new(info));
-                self.synced
+                let info = Arc::new(info);
+                self.nodes.insert(info.name.clone(), Arc::clone(&info));
+                self.advance(|snapshot| snapshot.with_node(info))
             }
             watcher::Event::Delete(node) => {
                 let name = node.metadata.name.as_deref().unwrap_or_default();
-                self.nodes.remove(name).is_some() && self.synced
+                self.nodes.remove(name).is_some()
+                    && self.advance(|snapshot| snapshot.without_node(name))
             }
         }
+    }
+
+    /// Makes the next snapshot from the last one; returns whether there is one (none before
+    /// the first list, or when the event changed nothing the snapshot holds).
+    fn advance(&mut self, next: impl FnOnce(&SelectedNodes) -> Option<SelectedNodes>) -> bool {
+        let Some(next) = self.snapshot.as_deref().and_then(next) else {
+            return false;
+        };
+        self.snapshot = Some(Arc::new(next));
+        true
     }
 
     /// Nodes sorted by name (the API server's listing order, etcd key order), with their
     /// eligibility and presence; each node is shared, not copied.
     fn snapshot(&self) -> NodeSnapshot {
-        Arc::new(SelectedNodes::new(
-            self.nodes.values().cloned(),
-            &self.selection.selector,
-            &self.selection.tolerations,
-        ))
+        self.snapshot.clone().unwrap_or_default()
     }
 }
 
@@ -370,6 +388,76 @@ mod tests {
         )));
         assert!(table.apply(&watcher::Event::InitDone), "b is gone");
         assert!(Arc::ptr_eq(&after.nodes()[0], &table.snapshot().nodes()[0]));
+    }
+
+    /// A node as kubelet keeps it: Ready since a fixed time, an image, and the time of its
+    /// last status report.
+    fn reporting(name: &str, heartbeat: &str, unschedulable: bool) -> Node {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "resourceVersion": heartbeat},
+            "spec": {"unschedulable": unschedulable},
+            "status": {
+                "conditions": [{
+                    "type": "Ready",
+                    "status": "True",
+                    "lastHeartbeatTime": heartbeat,
+                    "lastTransitionTime": "2077-01-01T00:00:00Z"
+                }],
+                "images": [{"names": ["r/a@sha256:1", "r/a:t"], "sizeBytes": 7}]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_heartbeat_publishes_nothing_and_a_change_publishes_the_whole_lists_snapshot() {
+        let mut table = NodeTable::default();
+        table.apply(&watcher::Event::Init);
+        for name in ["a", "b", "c"] {
+            table.apply(&watcher::Event::InitApply(reporting(
+                name,
+                "2077-01-01T00:00:10Z",
+                false,
+            )));
+        }
+        assert!(table.apply(&watcher::Event::InitDone));
+        let before = table.snapshot();
+        // kubelet's periodic report changes only lastHeartbeatTime (and resourceVersion).
+        assert!(
+            !table.apply(&watcher::Event::Apply(reporting(
+                "b",
+                "2077-01-01T00:00:20Z",
+                false
+            ))),
+            "a heartbeat publishes nothing"
+        );
+        assert!(
+            Arc::ptr_eq(&before, &table.snapshot()),
+            "nor makes a snapshot"
+        );
+        // A cordon is a change: the next snapshot is the one the whole list gives.
+        let cordoned = reporting("b", "2077-01-01T00:00:30Z", true);
+        assert!(table.apply(&watcher::Event::Apply(cordoned.clone())));
+        let after = table.snapshot();
+        let whole = SelectedNodes::from_owned(
+            [
+                node_info(&reporting("a", "2077-01-01T00:00:40Z", false)),
+                node_info(&cordoned),
+                node_info(&reporting("c", "2077-01-01T00:00:40Z", false)),
+            ],
+            &BTreeMap::new(),
+            &[],
+        );
+        assert_eq!(*after, whole);
+        assert!(!after.eligibility()[1].is_eligible());
+        assert!(
+            Arc::ptr_eq(&before.nodes()[0], &after.nodes()[0]),
+            "a is shared"
+        );
+        assert!(table.apply(&watcher::Event::Delete(cordoned)));
+        let last = table.snapshot();
+        let names: Vec<&str> = last.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
     }
 
     #[test]

@@ -226,19 +226,19 @@ async fn only_the_leader_patches_nodes() {
     init_logs();
     let cluster = FakeCluster::start().await;
     cluster.set_pull("", PullBehaviour::Succeed(Duration::from_millis(200)));
-    let a = Replica::with_config(
-        &cluster,
-        leader_config("replica-a"),
-        warm_config(None),
-        images(),
-    );
+    // This test is about who writes while leadership is settled, not about a handover: with
+    // the 1 s test lease, a loaded machine (CI runs this beside the other tests) can starve
+    // replica-a's renewals long enough for replica-b to take over and rightly patch. A lease
+    // of 30 s keeps replica-a the leader for the whole test.
+    let settled = |identity: &str| {
+        let mut config = leader_config(identity);
+        config.lease_duration = 30 * SECOND;
+        config.renew_deadline = 20 * SECOND;
+        config
+    };
+    let a = Replica::with_config(&cluster, settled("replica-a"), warm_config(None), images());
     assert!(a.wait_leader(true, 5 * SECOND).await);
-    let b = Replica::with_config(
-        &cluster,
-        leader_config("replica-b"),
-        warm_config(None),
-        images(),
-    );
+    let b = Replica::with_config(&cluster, settled("replica-b"), warm_config(None), images());
     for name in ["n1", "n2", "n3"] {
         cluster.add_node(lab_node(name).taint(COLD, "", "NoSchedule"));
     }

@@ -29,6 +29,16 @@ impl BitSet {
         self.words[word] |= 1 << (i % 64);
     }
 
+    pub(crate) fn remove(&mut self, i: u32) {
+        if let Some(word) = self.words.get_mut(i as usize / 64) {
+            *word &= !(1 << (i % 64));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+
     pub(crate) fn contains(&self, i: u32) -> bool {
         self.words
             .get(i as usize / 64)
@@ -122,9 +132,19 @@ mod tests {
                 a.difference(&b).copied().collect::<Vec<_>>()
             );
             prop_assert_eq!(sa == sb, a == b);
+            prop_assert_eq!(sa.is_empty(), a.is_empty());
             for i in 0..310 {
                 prop_assert_eq!(sa.contains(i), a.contains(&i));
             }
+            // Removing every member of `b` leaves the difference.
+            let mut rest = sa.clone();
+            for &i in &b {
+                rest.remove(i);
+            }
+            prop_assert_eq!(
+                rest.iter().collect::<Vec<_>>(),
+                a.difference(&b).copied().collect::<Vec<_>>()
+            );
         }
     }
 

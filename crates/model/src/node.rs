@@ -8,6 +8,7 @@
 use crate::reference::ReferenceParts;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What the image side needs to know about one node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,8 +181,9 @@ pub enum Eligibility {
     Eligible,
     Ineligible {
         reason: IneligibleReason,
-        /// The operator-facing sentence, naming the taint or condition.
-        comment: String,
+        /// The operator-facing sentence, naming the taint or condition (shared: every node
+        /// snapshot copies each node's eligibility).
+        comment: Arc<str>,
     },
 }
 
@@ -237,7 +239,10 @@ impl Eligibility {
     }
 
     fn ineligible(reason: IneligibleReason, comment: String) -> Eligibility {
-        Eligibility::Ineligible { reason, comment }
+        Eligibility::Ineligible {
+            reason,
+            comment: comment.into(),
+        }
     }
 }
 

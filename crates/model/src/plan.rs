@@ -46,7 +46,13 @@ impl PrepullImage {
     /// every time). Unknown platforms, or a node without a `kubernetes.io/arch` label, keep
     /// the pull.
     pub fn can_run_on(&self, node: &NodeInfo) -> bool {
-        self.platforms.support(node.os(), node.arch()) != PlatformSupport::Unsupported
+        self.can_run_on_platform(node.os(), node.arch())
+    }
+
+    /// [`PrepullImage::can_run_on`] for a node's `kubernetes.io/os` and `kubernetes.io/arch`
+    /// read once, for callers that ask about many images per node.
+    pub fn can_run_on_platform(&self, os: Option<&str>, arch: Option<&str>) -> bool {
+        self.platforms.support(os, arch) != PlatformSupport::Unsupported
     }
 }
 
@@ -77,12 +83,58 @@ impl PartialEq<PrepullImage> for PlannedImage {
 }
 
 /// Every eligible node that misses at least one image, in node listing order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct PrepullPlan {
     pub nodes: Vec<NodePulls>,
+    /// The images planned, each digest once, in priority order: what
+    /// [`PrepullPlan::update_node`] plans a node with.
+    images: Vec<PlannedImage>,
 }
 
+/// Plans are equal when they list the same pulls.
+impl PartialEq for PrepullPlan {
+    fn eq(&self, other: &PrepullPlan) -> bool {
+        self.nodes == other.nodes
+    }
+}
+
+impl Eq for PrepullPlan {}
+
 impl PrepullPlan {
+    /// Plans again the node named `node` of `nodes` (it joined, left or changed since this
+    /// plan was made), with the same images, from the snapshot's eligibility and presence
+    /// and the pulls remembered, as [`plan_for_selected`] would: the rest of the plan is
+    /// kept. The node's place follows name order (the node watcher's); a plan of a list in
+    /// another order is made again whole.
+    pub fn update_node(&mut self, nodes: &SelectedNodes, node: &str, pulled: &PulledSet) {
+        if !nodes.is_in_name_order() {
+            let images = std::mem::take(&mut self.images);
+            *self = plan_where(images, nodes.eligible(), |image, node| {
+                cached_for_selected(nodes, pulled, image, node)
+            });
+            return;
+        }
+        let pulls = nodes
+            .get(node)
+            .filter(|(_, eligibility)| eligibility.is_eligible())
+            .and_then(|(info, _)| {
+                node_pulls(&self.images, info, |image, node| {
+                    cached_for_selected(nodes, pulled, image, node)
+                })
+            });
+        let at = self
+            .nodes
+            .binary_search_by(|pulls| pulls.node.as_str().cmp(node));
+        match (at, pulls) {
+            (Ok(at), Some(pulls)) => self.nodes[at] = pulls,
+            (Ok(at), None) => {
+                self.nodes.remove(at);
+            }
+            (Err(at), Some(pulls)) => self.nodes.insert(at, pulls),
+            (Err(_), None) => {}
+        }
+    }
+
     /// All (node, image) pulls of the plan, node by node.
     pub fn pulls(&self) -> impl Iterator<Item = (&str, &PrepullImage)> {
         self.nodes.iter().flat_map(|node| {
@@ -184,20 +236,20 @@ enum Sighting {
 /// Each pull is therefore remembered as *not yet seen* until the node lists it (kubelet
 /// reports its status some seconds after a pull), and once seen it is forgotten when the
 /// node's report proves it gone ([`PulledSet::follow_reports`]).
+///
+/// Each node's pulls are shared between copies (`Arc`): the set is copied whenever the
+/// prepuller publishes it, and a change to one node then copies one pointer per node and
+/// that node's pulls, not every pull of every node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PulledSet {
     /// Node → digest → whether (and with what size) the node has listed the digest since.
-    by_node: HashMap<String, HashMap<String, Sighting>>,
+    by_node: HashMap<Arc<str>, Arc<HashMap<String, Sighting>>>,
 }
 
 impl PulledSet {
     /// Remembers a successful pull; returns whether it was new.
     pub fn insert(&mut self, node: &str, digest: &str) -> bool {
-        self.by_node
-            .entry(node.to_owned())
-            .or_default()
-            .insert(digest.to_owned(), Sighting::NotYet)
-            .is_none()
+        self.set(node, digest, Sighting::NotYet)
     }
 
     /// Remembers a successful pull on `node`, already seen when the node's latest report
@@ -213,9 +265,16 @@ impl PulledSet {
             },
             None => Sighting::NotYet,
         };
-        self.by_node
-            .entry(node.name.clone())
-            .or_default()
+        self.set(&node.name, digest, sighting)
+    }
+
+    /// Records how a pull was seen; returns whether the pull was new.
+    fn set(&mut self, node: &str, digest: &str, sighting: Sighting) -> bool {
+        let digests = match self.by_node.get_mut(node) {
+            Some(digests) => digests,
+            None => self.by_node.entry(node.into()).or_default(),
+        };
+        Arc::make_mut(digests)
             .insert(digest.to_owned(), sighting)
             .is_none()
     }
@@ -235,59 +294,104 @@ impl PulledSet {
         let mut next: Option<PulledSet> = None;
         let mut reported_sizes: Option<HashMap<&str, u64>> = None;
         for node in nodes {
-            let node: &NodeInfo = node.borrow();
-            let Some(remembered) = self.by_node.get(&node.name) else {
-                continue;
+            self.follow_node(node.borrow(), max_images, &mut next, &mut |digest| {
+                reported_sizes
+                    .get_or_insert_with(|| sizes_reported(nodes))
+                    .get(digest)
+                    .copied()
+            });
+        }
+        next
+    }
+
+    /// As [`PulledSet::follow_reports`] for the nodes named `changed` of `nodes` (those a
+    /// node event changed), and forgetting those no longer there: what a node event costs is
+    /// that node's pulls. The sizes other nodes report come from the snapshot's presence
+    /// (the same last-listed-wins sizes `follow_reports` reads from the list). A pull whose
+    /// size only another node reported is judged again when its own node next changes.
+    pub fn follow_reports_of(
+        &self,
+        nodes: &SelectedNodes,
+        changed: &[String],
+        max_images: NodeStatusMaxImages,
+    ) -> Option<PulledSet> {
+        let mut next: Option<PulledSet> = None;
+        for name in changed {
+            match nodes.get(name) {
+                Some((node, _)) => {
+                    self.follow_node(node, max_images, &mut next, &mut |digest| {
+                        nodes.reported().size(digest)
+                    });
+                }
+                None if self.by_node.contains_key(name.as_str()) => {
+                    next.get_or_insert_with(|| self.clone())
+                        .by_node
+                        .remove(name.as_str());
+                }
+                None => {}
+            }
+        }
+        next
+    }
+
+    /// Follows one node's report (see [`PulledSet::follow_reports`]) into `next`, a copy of
+    /// this set made at the first change.
+    fn follow_node(
+        &self,
+        node: &NodeInfo,
+        max_images: NodeStatusMaxImages,
+        next: &mut Option<PulledSet>,
+        size_elsewhere: &mut dyn FnMut(&str) -> Option<u64>,
+    ) {
+        let Some(remembered) = self.by_node.get(node.name.as_str()) else {
+            return;
+        };
+        // Names too: a pull of an image known by name is remembered under that name.
+        let listed: HashMap<&str, Option<u64>> = node
+            .images
+            .iter()
+            .flat_map(|image| {
+                let size = image.size.filter(|s| *s > 0);
+                image.keys().map(move |key| (key, size))
+            })
+            .collect();
+        let complete = max_images.lists_all(node.images.len());
+        let smallest = node
+            .images
+            .iter()
+            .filter_map(|image| image.size.filter(|s| *s > 0))
+            .min();
+        for (digest, sighting) in remembered.iter() {
+            let change = match (listed.get(digest.as_str()), sighting) {
+                (Some(size), Sighting::Listed { size: known }) if size == known => None,
+                (Some(size), _) => Some(Some(Sighting::Listed { size: *size })),
+                (None, Sighting::NotYet) => None,
+                (None, Sighting::Listed { size }) => {
+                    let size = size.or_else(|| size_elsewhere(digest));
+                    let would_be_listed = matches!(
+                        (size, smallest),
+                        (Some(size), Some(smallest)) if size > smallest
+                    );
+                    (complete || would_be_listed).then_some(None)
+                }
             };
-            // Names too: a pull of an image known by name is remembered under that name.
-            let listed: HashMap<&str, Option<u64>> = node
-                .images
-                .iter()
-                .flat_map(|image| {
-                    let size = image.size.filter(|s| *s > 0);
-                    image.keys().map(move |key| (key, size))
-                })
-                .collect();
-            let complete = max_images.lists_all(node.images.len());
-            let smallest = node
-                .images
-                .iter()
-                .filter_map(|image| image.size.filter(|s| *s > 0))
-                .min();
-            for (digest, sighting) in remembered {
-                let change = match (listed.get(digest.as_str()), sighting) {
-                    (Some(size), Sighting::Listed { size: known }) if size == known => None,
-                    (Some(size), _) => Some(Some(Sighting::Listed { size: *size })),
-                    (None, Sighting::NotYet) => None,
-                    (None, Sighting::Listed { size }) => {
-                        let size = size.or_else(|| {
-                            reported_sizes
-                                .get_or_insert_with(|| sizes_reported(nodes))
-                                .get(digest.as_str())
-                                .copied()
-                        });
-                        let would_be_listed = matches!(
-                            (size, smallest),
-                            (Some(size), Some(smallest)) if size > smallest
-                        );
-                        (complete || would_be_listed).then_some(None)
-                    }
+            if let Some(change) = change {
+                let set = next.get_or_insert_with(|| self.clone());
+                let digests = match set.by_node.get_mut(node.name.as_str()) {
+                    Some(digests) => digests,
+                    None => set.by_node.entry(node.name.as_str().into()).or_default(),
                 };
-                if let Some(change) = change {
-                    let set = next.get_or_insert_with(|| self.clone());
-                    let digests = set.by_node.entry(node.name.clone()).or_default();
-                    match change {
-                        Some(sighting) => {
-                            digests.insert(digest.clone(), sighting);
-                        }
-                        None => {
-                            digests.remove(digest);
-                        }
+                let digests = Arc::make_mut(digests);
+                match change {
+                    Some(sighting) => {
+                        digests.insert(digest.clone(), sighting);
+                    }
+                    None => {
+                        digests.remove(digest);
                     }
                 }
             }
         }
-        next
     }
 
     pub fn contains(&self, node: &str, digest: &str) -> bool {
@@ -303,7 +407,7 @@ impl PulledSet {
 
     /// Names of the nodes with at least one remembered pull.
     pub fn nodes(&self) -> impl Iterator<Item = &str> {
-        self.by_node.keys().map(String::as_str)
+        self.by_node.keys().map(|node| &**node)
     }
 
     /// Digests remembered for one node.
@@ -315,7 +419,7 @@ impl PulledSet {
     }
 
     pub fn len(&self) -> usize {
-        self.by_node.values().map(HashMap::len).sum()
+        self.by_node.values().map(|digests| digests.len()).sum()
     }
 
     /// How a pull was last seen (tests).
@@ -325,7 +429,7 @@ impl PulledSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_node.values().all(HashMap::is_empty)
+        self.by_node.values().all(|digests| digests.is_empty())
     }
 }
 
@@ -371,8 +475,8 @@ pub fn plan_with_presence<'a>(
     eligible: impl IntoIterator<Item = &'a NodeInfo>,
     presence: &NodePresence,
 ) -> PrepullPlan {
-    plan_where(images, eligible, |digest, node| {
-        presence.is_on(digest, node)
+    plan_where(unique(images), eligible, |image, node| {
+        presence.is_on(&image.digest, &node.name)
     })
 }
 
@@ -384,69 +488,68 @@ pub fn plan_for_selected(
     nodes: &SelectedNodes,
     pulled: &PulledSet,
 ) -> PrepullPlan {
-    let reported = nodes.reported();
-    let listed = listed_by_name(images, nodes.iter());
-    plan_where(images, nodes.eligible(), |digest, node| {
-        reported.is_on(digest, node)
-            || pulled.contains(node, digest)
-            || listed.contains(&(node.to_owned(), digest.to_owned()))
+    plan_where(unique(images), nodes.eligible(), |image, node| {
+        cached_for_selected(nodes, pulled, image, node)
     })
 }
 
-/// The (node, name) pairs where a node lists an image known only by name (an init container's
-/// image before its digest is known, [`PrepullImage::known_by_name`]): the reported presence
-/// indexes digests, and only these few names are looked for in what kubelet lists.
-fn listed_by_name<'a>(
-    images: &[PrepullImage],
-    nodes: impl IntoIterator<Item = &'a NodeInfo>,
-) -> HashSet<(String, String)> {
-    let names: HashSet<&str> = images
-        .iter()
-        .filter(|image| image.known_by_name())
-        .map(|image| image.digest.as_str())
-        .collect();
-    if names.is_empty() {
-        return HashSet::new();
-    }
-    nodes
-        .into_iter()
-        .flat_map(|node| {
-            node.images
+/// Whether `image` is on `node` for a plan from [`SelectedNodes`]: reported there, pulled
+/// there, or (for an image known only by name, [`PrepullImage::known_by_name`]) listed there
+/// by that name: the reported presence indexes digests, so only these few names are looked
+/// for in what kubelet lists.
+fn cached_for_selected(
+    nodes: &SelectedNodes,
+    pulled: &PulledSet,
+    image: &PrepullImage,
+    node: &NodeInfo,
+) -> bool {
+    nodes.reported().is_on(&image.digest, &node.name)
+        || pulled.contains(&node.name, &image.digest)
+        || (image.known_by_name()
+            && node
+                .images
                 .iter()
-                .flat_map(|image| image.references.iter())
-                .filter(|name| names.contains(name.as_str()))
-                .map(move |name| (node.name.clone(), name.clone()))
-        })
-        .collect()
+                .any(|listed| listed.references.contains(&image.digest)))
 }
 
-/// The plan, `cached` telling whether a digest is on a node already.
-fn plan_where<'a>(
-    images: &[PrepullImage],
-    eligible: impl IntoIterator<Item = &'a NodeInfo>,
-    cached: impl Fn(&str, &str) -> bool,
-) -> PrepullPlan {
+/// The images of a plan: each digest once, the first image of a digest kept.
+fn unique(images: &[PrepullImage]) -> Vec<PlannedImage> {
     let mut seen = HashSet::new();
-    let unique: Vec<PlannedImage> = images
+    images
         .iter()
         .filter(|image| seen.insert(image.digest.as_str()))
         .map(|image| PlannedImage(Arc::new(image.clone())))
-        .collect();
+        .collect()
+}
+
+/// The plan, `cached` telling whether an image is on a node already.
+fn plan_where<'a>(
+    images: Vec<PlannedImage>,
+    eligible: impl IntoIterator<Item = &'a NodeInfo>,
+    cached: impl Fn(&PrepullImage, &NodeInfo) -> bool,
+) -> PrepullPlan {
     let nodes = eligible
         .into_iter()
-        .filter_map(|node| {
-            let missing: Vec<PlannedImage> = unique
-                .iter()
-                .filter(|image| image.can_run_on(node) && !cached(&image.digest, &node.name))
-                .cloned()
-                .collect();
-            (!missing.is_empty()).then(|| NodePulls {
-                node: node.name.clone(),
-                images: missing,
-            })
-        })
+        .filter_map(|node| node_pulls(&images, node, &cached))
         .collect();
-    PrepullPlan { nodes }
+    PrepullPlan { nodes, images }
+}
+
+/// What one eligible node still needs, if anything.
+fn node_pulls(
+    images: &[PlannedImage],
+    node: &NodeInfo,
+    cached: impl Fn(&PrepullImage, &NodeInfo) -> bool,
+) -> Option<NodePulls> {
+    let missing: Vec<PlannedImage> = images
+        .iter()
+        .filter(|image| image.can_run_on(node) && !cached(image, node))
+        .cloned()
+        .collect();
+    (!missing.is_empty()).then(|| NodePulls {
+        node: node.name.clone(),
+        images: missing,
+    })
 }
 
 #[cfg(test)]
@@ -534,6 +637,39 @@ mod tests {
         assert!(seen
             .follow_reports(&[node("node1", &full)], unlimited)
             .is_some());
+    }
+
+    #[test]
+    fn following_the_changed_nodes_is_following_the_list() {
+        // node1 evicted a (complete list), node2 lists b (seen), node3 left.
+        let mut pulled = PulledSet::default();
+        for (node, digest) in [
+            ("node1", "sha256:a"),
+            ("node2", "sha256:b"),
+            ("node3", "sha256:a"),
+        ] {
+            pulled.insert(node, digest);
+        }
+        let seen = pulled
+            .follow_reports(&[node("node1", &["sha256:a"])], CAP)
+            .expect("seen");
+        let nodes = [node("node1", &["sha256:c"]), node("node2", &["sha256:b"])];
+        let selected = SelectedNodes::from_owned(nodes.clone(), &selector(), &[]);
+        let changed = ["node1".to_owned(), "node2".to_owned(), "node3".to_owned()];
+        let followed = seen
+            .follow_reports_of(&selected, &changed, CAP)
+            .expect("changed");
+        let mut whole = seen.follow_reports(&nodes, CAP).expect("changed");
+        whole.remove_node("node3");
+        assert_eq!(followed, whole);
+        assert!(!followed.contains("node1", "sha256:a") && !followed.contains("node3", "sha256:a"));
+        assert_eq!(
+            followed.sighting("node2", "sha256:b"),
+            Some(Sighting::Listed { size: Some(1) })
+        );
+        // Only the nodes named are looked at.
+        assert_eq!(seen.follow_reports_of(&selected, &[], CAP), None);
+        assert_eq!(followed.follow_reports_of(&selected, &changed, CAP), None);
     }
 
     /// A node at the cap listing `count` images of `size` bytes, plus `extra`.

@@ -1,5 +1,6 @@
 //! One full refresh of the service, as issue 3 measures it: 20k tags listed from the fake
-//! Artifact Registry on loopback in 1000-image pages, 500 nodes caching 50 images each.
+//! Artifact Registry on loopback in 1000-image pages, 500 nodes caching 50 images each; or
+//! issue 16's 100k tags on 5,000 nodes with `RSP_REFRESH_SCALE=100k`.
 //!
 //! Run: `cargo bench -p rsp-service --bench refresh`. Figures are recorded in BENCHMARKS.md
 //! ("Full refresh").
@@ -38,8 +39,34 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
-const TAGS: usize = 20_000;
-const NODES: usize = 500;
+/// The size of the generated data: issue 3's 20k tags on 500 nodes by default, or issue 16's
+/// 100k tags on 5,000 nodes with `RSP_REFRESH_SCALE=100k`. Each scale has groups of its own
+/// (`full_refresh`, `full_refresh_100k`), so criterion never compares one with the other.
+#[derive(Clone, Copy)]
+struct Scale {
+    tags: usize,
+    nodes: usize,
+    suffix: &'static str,
+}
+
+fn scale() -> Scale {
+    match std::env::var("RSP_REFRESH_SCALE").as_deref() {
+        Err(_) | Ok("20k") => Scale {
+            tags: 20_000,
+            nodes: 500,
+            suffix: "",
+        },
+        Ok("100k") => Scale {
+            tags: 100_000,
+            nodes: 5_000,
+            suffix: "_100k",
+        },
+        Ok(other) => {
+            eprintln!("RSP_REFRESH_SCALE={other} is not a scale: use 20k or 100k");
+            std::process::exit(2)
+        }
+    }
+}
 const CACHED_PER_NODE: usize = 50;
 const LOCATION: &str = "us-central1";
 const PROJECT: &str = "rubin-shared";
@@ -55,8 +82,8 @@ struct Generated {
     recent_kind: bool,
 }
 
-/// Tags of a repository, oldest first, exactly `TAGS` of them.
-fn generate() -> Vec<Generated> {
+/// Tags of a repository, oldest first, exactly `tags` of them.
+fn generate(tags: usize) -> Vec<Generated> {
     let mut images: Vec<Generated> = Vec::new();
     let mut count = 0usize;
     let mut next = 0u64;
@@ -71,7 +98,7 @@ fn generate() -> Vec<Generated> {
         count
     };
     // Room for the four well-known aliases added at the end.
-    let limit = TAGS - 4;
+    let limit = tags - 4;
     let mut year = 1990;
     'years: loop {
         let cycle = 20 + (year - 1990) / 2;
@@ -152,7 +179,7 @@ fn generate() -> Vec<Generated> {
             .unwrap();
         newest.tags.push(alias.to_owned());
     }
-    assert_eq!(images.iter().map(|i| i.tags.len()).sum::<usize>(), TAGS);
+    assert_eq!(images.iter().map(|i| i.tags.len()).sum::<usize>(), tags);
     images
 }
 
@@ -196,11 +223,11 @@ fn cached(digest: &str, tag: &str, size: u64) -> CachedImage {
     }
 }
 
-/// 500 lab nodes of 50 cached images each. Every node has the prepull set except that one
+/// `count` lab nodes (500 by default) of 50 cached images each. Every node has the prepull set except that one
 /// node in ten still misses the newest daily; then recent weeklies and dailies (most nodes
 /// served labs of them), older lab images, and system images of other registries. One node
 /// in fifty is tainted for GPUs, one in a hundred cordoned, one in 125 not ready.
-fn nodes(images: &[Generated], prepull: &[(String, String)]) -> Vec<NodeInfo> {
+fn nodes(images: &[Generated], prepull: &[(String, String)], count: usize) -> Vec<NodeInfo> {
     let recent: Vec<&Generated> = images
         .iter()
         .rev()
@@ -208,7 +235,7 @@ fn nodes(images: &[Generated], prepull: &[(String, String)]) -> Vec<NodeInfo> {
         .take(300)
         .collect();
     let system = ["kube-proxy", "fluent-bit", "pause", "node-exporter"];
-    (0..NODES)
+    (0..count)
         .map(|n| {
             let mut cache: Vec<CachedImage> = Vec::with_capacity(CACHED_PER_NODE);
             for (i, (tag, digest)) in prepull.iter().enumerate() {
@@ -343,16 +370,18 @@ struct Context {
     pulled: PulledSet,
     errors: PrepullErrors,
     now: DateTime<Utc>,
+    scale: Scale,
 }
 
 impl Context {
     fn new() -> Context {
+        let scale = scale();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let generated = generate();
+        let generated = generate(scale.tags);
         let (fake, source, config, raw) = runtime.block_on(async {
             let fake = FakeGar::start().await.unwrap();
             fake.set_images(
@@ -379,7 +408,7 @@ impl Context {
             .iter()
             .map(|image| (image.tag.clone(), image.digest.clone()))
             .collect();
-        let nodes = nodes(&generated, &prepull);
+        let nodes = nodes(&generated, &prepull, scale.nodes);
         // The prepuller remembers a few pulls kubelet's list does not show any more, and has
         // a few failures to report.
         let mut pulled = PulledSet::default();
@@ -399,7 +428,7 @@ impl Context {
             .latest(rsp_model::TagKind::Daily)
             .and_then(|image| image.date())
             .unwrap();
-        let nodes = Arc::new(served::select_nodes(&nodes, &config));
+        let nodes = Arc::new(served::select_nodes(nodes.iter().cloned(), &config));
         Context {
             runtime,
             _fake: fake,
@@ -410,6 +439,7 @@ impl Context {
             pulled,
             errors,
             now: newest_daily + Duration::hours(30),
+            scale,
         }
     }
 
@@ -452,9 +482,9 @@ fn full_refresh(c: &mut Criterion) {
         out.plan,
         out.bytes,
     );
-    assert_eq!(listing.tag_count(), TAGS);
+    assert_eq!(listing.tag_count(), ctx.scale.tags);
 
-    let mut group = c.benchmark_group("full_refresh");
+    let mut group = c.benchmark_group(format!("full_refresh{}", ctx.scale.suffix));
     group.bench_function("end_to_end", |b| {
         b.iter(|| black_box(after_listing(ctx.listing_over_http(), &ctx)))
     });
@@ -467,7 +497,7 @@ fn full_refresh(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("stages");
+    let mut group = c.benchmark_group(format!("stages{}", ctx.scale.suffix));
     group.bench_function("listing_http", |b| {
         b.iter(|| black_box(ctx.listing_over_http()))
     });
@@ -570,7 +600,7 @@ fn breakdown(n: usize) {
         eprintln!("{step:>20}: {:8.2} ms (median of {n})", samples[n / 2]);
     }
     // What one page of the fake weighs on the wire.
-    let page = serde_json::to_vec(&docker_images(&generate())[..1000]).unwrap();
+    let page = serde_json::to_vec(&docker_images(&generate(ctx.scale.tags))[..1000]).unwrap();
     eprintln!(
         "{:>20}: {} bytes per 1000-image page",
         "page size",

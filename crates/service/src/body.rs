@@ -38,7 +38,7 @@ impl JsonBody {
             b"{}".to_vec()
         });
         JsonBody(Arc::new(Inner {
-            json: Bytes::from(json),
+            json: exact(json),
             gzip: OnceLock::new(),
         }))
     }
@@ -58,7 +58,7 @@ impl JsonBody {
                 }
                 let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
                 encoder.write_all(&self.0.json).ok()?;
-                encoder.finish().ok().map(Bytes::from)
+                encoder.finish().ok().map(exact)
             })
             .clone()
     }
@@ -80,6 +80,14 @@ impl JsonBody {
             None => ([(CONTENT_TYPE, json), (VARY, vary)], self.json()).into_response(),
         }
     }
+}
+
+/// The bytes of a buffer that grew by doubling, without its spare capacity: `Bytes::from`
+/// keeps the whole allocation, and a body kept for the snapshot's life would hold up to
+/// twice its length (an 8.9 MB `/images` body at 100k tags held 16 MB).
+pub(crate) fn exact(mut buffer: Vec<u8>) -> Bytes {
+    buffer.shrink_to_fit();
+    Bytes::from(buffer)
 }
 
 /// Whether `Accept-Encoding` lists gzip with a non-zero quality.

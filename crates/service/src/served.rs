@@ -38,10 +38,11 @@ use crate::warm::WarmNodes;
 
 /// The nodes of a list that `lab.nodeSelector` selects, judged with the configured
 /// tolerations: a node snapshot as the node watcher makes it, for nodes read otherwise (a
-/// NodeList file).
-pub fn select_nodes(nodes: &[NodeInfo], config: &Config) -> SelectedNodes {
+/// NodeList file). The nodes are taken, not copied: at 5,000 nodes their image names are
+/// tens of megabytes, and a copy beside the list read would double them at start-up.
+pub fn select_nodes(nodes: impl IntoIterator<Item = NodeInfo>, config: &Config) -> SelectedNodes {
     SelectedNodes::from_owned(
-        nodes.iter().cloned(),
+        nodes,
         &config.lab.node_selector,
         &config.eligibility_tolerations(),
     )
@@ -59,8 +60,9 @@ pub struct ListingOnNodes {
     /// the node watcher's snapshot itself, shared with the prepuller.
     pub nodes: Arc<SelectedNodes>,
     /// Where each digest is cached, pulls the prepuller saw succeed included, and each init
-    /// container image known by name only.
-    pub presence: NodePresence,
+    /// container image known by name only. Its sizes are the nodes' reports: read them
+    /// through [`ListingOnNodes::size`].
+    pub presence: Presence,
     /// The eligible nodes: an image is prepulled when all of them that its platforms
     /// allow cache it ([`ListingOnNodes::eligible_for`]).
     pub eligible: NodeSet,
@@ -72,6 +74,35 @@ pub struct ListingOnNodes {
     pub warm: Option<WarmNodes>,
     /// What `/metrics` counts of it, made at the first scrape.
     counts: OnceLock<MetricCounts>,
+}
+
+/// Where each digest is cached, for one listing on nodes: the node snapshot's own presence
+/// when nothing is to be added to it (no remembered pull, no init image known by name only),
+/// shared rather than copied since at 5,000 nodes a presence is tens of megabytes (a bit set
+/// of every node per digest); else a copy completed with those. Reads as a [`NodePresence`].
+#[derive(Debug, Clone)]
+pub enum Presence {
+    /// What the nodes report, as the node snapshot computed it.
+    Reported(Arc<SelectedNodes>),
+    /// What the nodes report plus the remembered pulls and the init images found by name.
+    Completed(NodePresence),
+}
+
+impl std::ops::Deref for Presence {
+    type Target = NodePresence;
+
+    fn deref(&self) -> &NodePresence {
+        match self {
+            Presence::Reported(nodes) => nodes.reported(),
+            Presence::Completed(presence) => presence,
+        }
+    }
+}
+
+impl PartialEq for Presence {
+    fn eq(&self, other: &Presence) -> bool {
+        **self == **other
+    }
 }
 
 /// What `/metrics` counts of a listing on nodes: the nodes by eligibility, and how far the
@@ -100,7 +131,7 @@ impl ListingOnNodes {
     ) -> ListingOnNodes {
         ListingOnNodes::from_shared(
             listing,
-            Arc::new(select_nodes(nodes, config)),
+            Arc::new(select_nodes(nodes.iter().cloned(), config)),
             config,
             pulled,
         )
@@ -122,11 +153,16 @@ impl ListingOnNodes {
         let followed =
             pulled.follow_reports(nodes.nodes(), config.prepuller.node_status_max_images);
         let pulled = followed.as_ref().unwrap_or(pulled);
-        let mut presence = nodes.reported().with_pulled(pulled);
-        if !listing.sizes_from_nodes {
-            presence = presence.without_sizes();
-        }
-        presence.mark_names(nodes.iter(), &listing.init_images);
+        let adds_names = listing.init_images.iter().any(PrepullImage::known_by_name);
+        // The sizes nodes report stay in either form; `ListingOnNodes::size` decides whether
+        // they count, so that the node snapshot's presence can be used as it is.
+        let presence = if pulled.is_empty() && !adds_names {
+            Presence::Reported(Arc::clone(&nodes))
+        } else {
+            let mut presence = nodes.reported().with_pulled(pulled);
+            presence.mark_names(nodes.iter(), &listing.init_images);
+            Presence::Completed(presence)
+        };
         let mut world = ListingOnNodes {
             listing,
             prepull_images,
@@ -153,6 +189,23 @@ impl ListingOnNodes {
     /// every scrape of this listing on nodes reads the same counts.
     pub fn metric_counts(&self) -> &MetricCounts {
         self.counts.get_or_init(|| metric_counts(self))
+    }
+
+    /// The size shown for a digest: what nodes report when the listing takes sizes from them
+    /// (a Docker tag list has none) or for an init container image known by name only (the
+    /// registry was not asked), else `registry` (the catalog's size).
+    pub fn size(&self, digest: &str, registry: Option<u64>) -> Option<u64> {
+        let by_name = || {
+            self.listing
+                .init_images
+                .iter()
+                .any(|image| image.known_by_name() && image.digest == digest)
+        };
+        if self.listing.sizes_from_nodes || by_name() {
+            self.presence.size(digest).or(registry)
+        } else {
+            registry
+        }
     }
 
     /// Whether this was built from exactly this node snapshot.
@@ -188,6 +241,11 @@ impl ListingOnNodes {
     /// The eligible nodes an image with `platforms` can run on: where it belongs and is
     /// counted as prepulled or missing. A node of another platform cannot have it at all.
     pub fn eligible_for(&self, platforms: &Platforms) -> Cow<'_, NodeSet> {
+        // Most images say nothing of their platforms, and then every eligible node fits: the
+        // /images body asks this of every listed image.
+        if matches!(platforms, Platforms::Unknown) {
+            return Cow::Borrowed(&self.eligible);
+        }
         let supported = |os: Option<&str>, arch: Option<&str>| {
             platforms.support(os, arch) != PlatformSupport::Unsupported
         };
@@ -386,6 +444,7 @@ pub fn prepuller_status(
     }) {
         let runs_on = world.eligible_for(&image.platforms());
         let mut entry = NodeImage::from_image(image, &world.presence, &runs_on);
+        entry.size = world.size(image.digest(), image.size());
         if runs_on.len() < world.eligible.len() {
             entry.unsupported = world
                 .presence

@@ -35,6 +35,18 @@ use tokio::sync::watch;
 /// bursts, and one rebuild for a burst is enough.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// The least time between the starts of two rebuilds under steady churn. At 5,000 nodes
+/// something changes many times a second (pulls end, nodes come and go), and the bodies and
+/// pages need not follow faster than people and scrapers read them: the snapshot is rebuilt
+/// at most four times a second then. The prepuller plans from the node watcher directly and
+/// never waits for this.
+pub const MIN_REBUILD_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Rebuilds allowed one after the other (each after `SETTLE`) after a quiet spell, before
+/// `MIN_REBUILD_INTERVAL` applies: at start-up the listing, the first node list and the first
+/// prepuller report arrive within moments of each other, and each should show at once.
+pub const REBUILD_BURST: u32 = 3;
+
 /// The service state shared by all requests.
 pub struct ServiceState<S> {
     pub(crate) config: Arc<Config>,
@@ -76,7 +88,11 @@ pub async fn snapshot_task(
 ) {
     let mut last_pulled: Option<Arc<PulledSet>> = None;
     let no_nodes: NodeSnapshot = Arc::default();
+    // When the next rebuild would be due if every rebuild kept to the interval (the generic
+    // cell rate algorithm): a rebuild may start `REBUILD_BURST - 1` intervals before it.
+    let mut due = tokio::time::Instant::now();
     loop {
+        due = due.max(tokio::time::Instant::now()) + MIN_REBUILD_INTERVAL;
         let listing = Arc::clone(&listings.borrow_and_update());
         let origin = if Arc::ptr_eq(&listing, &placeholder) {
             ListingOrigin::Placeholder
@@ -126,7 +142,11 @@ pub async fn snapshot_task(
             changed = nodes.changed() => if changed.is_err() { return },
             changed = puller.changed() => if changed.is_err() { return },
         }
-        tokio::time::sleep(SETTLE).await;
+        let settled = tokio::time::Instant::now() + SETTLE;
+        let allowed = due
+            .checked_sub(MIN_REBUILD_INTERVAL * (REBUILD_BURST - 1))
+            .unwrap_or(settled);
+        tokio::time::sleep_until(settled.max(allowed)).await;
     }
 }
 

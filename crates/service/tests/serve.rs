@@ -220,39 +220,73 @@ async fn a_dying_prepuller_releases_its_lease_and_is_restarted() {
     );
 }
 
+/// A snapshot task on its own, fed by channels the test holds: the listing starts as the
+/// empty placeholder, the nodes as none, the prepuller's report as empty. The task ends when
+/// any sender is dropped, so a test binds every one it keeps (a `..` pattern drops the rest).
+struct SnapshotInputs {
+    listings: tokio::sync::watch::Sender<std::sync::Arc<rsp_model::listing::Listing>>,
+    nodes: tokio::sync::watch::Sender<Option<rsp_kube::NodeSnapshot>>,
+    _puller: tokio::sync::watch::Sender<std::sync::Arc<rsp_kube::prepuller::PrepullerReport>>,
+    current: tokio::sync::watch::Receiver<std::sync::Arc<rsp_service::snapshot::ServedSnapshot>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SnapshotInputs {
+    fn start(name: &str) -> SnapshotInputs {
+        use rsp_kube::prepuller::PrepullerReport;
+        use rsp_model::listing::Listing;
+        use rsp_service::served::ListingOnNodes;
+        use rsp_service::snapshot::{ListingOrigin, ServedSnapshot};
+        use rsp_service::state::snapshot_task;
+        use std::sync::Arc;
+        use tokio::sync::watch;
+
+        let dir = temp_dir(name);
+        let config = Arc::new(config(&dir, ""));
+        let placeholder = Arc::new(Listing::empty(REGISTRY, REPOSITORY));
+        let world =
+            ListingOnNodes::new(Arc::clone(&placeholder), &[], &config, &Default::default());
+        let (current_tx, current) = watch::channel(Arc::new(ServedSnapshot::new(
+            world,
+            Arc::new(PrepullerReport::default()),
+            ListingOrigin::Placeholder,
+        )));
+        let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
+        let (nodes_tx, nodes) = watch::channel(None);
+        let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
+        let task = tokio::spawn(snapshot_task(
+            config,
+            placeholder,
+            listings,
+            nodes,
+            puller,
+            current_tx,
+        ));
+        SnapshotInputs {
+            listings: listings_tx,
+            nodes: nodes_tx,
+            _puller: puller_tx,
+            current,
+            task,
+        }
+    }
+}
+
 /// Readiness follows the state: a served snapshot is `listed` exactly when it was built from a
 /// refreshed listing, whichever comes first, so `readyz` never turns 200 before the API
 /// answers from that listing (an end-to-end finding), nor stays 503 after.
 #[tokio::test]
 async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
-    use rsp_kube::prepuller::PrepullerReport;
     use rsp_model::listing::Listing;
-    use rsp_service::served::ListingOnNodes;
-    use rsp_service::snapshot::{ListingOrigin, ServedSnapshot};
-    use rsp_service::state::snapshot_task;
     use std::sync::Arc;
-    use tokio::sync::watch;
 
-    let dir = temp_dir("listed");
-    let config = Arc::new(config(&dir, ""));
-    let placeholder = Arc::new(Listing::empty(REGISTRY, REPOSITORY));
-    let world = ListingOnNodes::new(Arc::clone(&placeholder), &[], &config, &Default::default());
-    let (current_tx, mut current) = watch::channel(Arc::new(ServedSnapshot::new(
-        world,
-        Arc::new(PrepullerReport::default()),
-        ListingOrigin::Placeholder,
-    )));
-    let (listings_tx, listings) = watch::channel(Arc::clone(&placeholder));
-    let (nodes_tx, nodes) = watch::channel(None);
-    let (puller_tx, puller) = watch::channel(Arc::new(PrepullerReport::default()));
-    let task = tokio::spawn(snapshot_task(
-        Arc::clone(&config),
-        Arc::clone(&placeholder),
-        listings,
-        nodes,
-        puller,
-        current_tx,
-    ));
+    let SnapshotInputs {
+        listings: listings_tx,
+        nodes: nodes_tx,
+        mut current,
+        task,
+        _puller,
+    } = SnapshotInputs::start("listed");
     // A rebuild from the placeholder (nodes arrived) is not a listing.
     nodes_tx.send_replace(Some(Arc::default()));
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -269,7 +303,62 @@ async fn a_snapshot_is_listed_exactly_when_built_from_a_refreshed_listing() {
     assert!(Arc::ptr_eq(&listed.listing_on_nodes.listing, &refreshed));
     drop(listed);
     task.abort();
-    drop((listings_tx, puller_tx));
+    drop(listings_tx);
+}
+
+/// Node churn is coalesced (issue 16: bodies rebuilt at most a few times a second): two
+/// seconds of a new node snapshot every 10 ms give at most four rebuilds a second after the
+/// burst allowed after quiet, not one per change after each 50 ms settle; a change after a
+/// quiet spell still lands within 100 ms.
+/// Time is paused, so the counts do not depend on the machine's speed.
+#[tokio::test(start_paused = true)]
+async fn node_churn_is_coalesced_into_a_few_rebuilds_a_second() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let SnapshotInputs {
+        nodes: nodes_tx,
+        mut current,
+        task,
+        listings: _listings,
+        _puller,
+    } = SnapshotInputs::start("coalesced");
+    let rebuilds = Arc::new(AtomicUsize::new(0));
+    let mut counted = current.clone();
+    let counter = {
+        let rebuilds = Arc::clone(&rebuilds);
+        tokio::spawn(async move {
+            while counted.changed().await.is_ok() {
+                rebuilds.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = rebuilds.load(Ordering::SeqCst);
+    for _ in 0..200 {
+        // A new snapshot each time, as the node watcher publishes one per real change.
+        nodes_tx.send_replace(Some(Arc::default()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let during = rebuilds.load(Ordering::SeqCst) - before;
+    let most = rsp_service::state::REBUILD_BURST as usize + 2 * 4 + 1;
+    assert!(
+        (4..=most).contains(&during),
+        "{during} rebuilds for 2 s of churn: at most 4 a second after the first {} (<= {most})",
+        rsp_service::state::REBUILD_BURST
+    );
+
+    current.borrow_and_update();
+    nodes_tx.send_replace(Some(Arc::default()));
+    let landed = tokio::time::timeout(Duration::from_millis(100), current.changed()).await;
+    assert!(
+        matches!(landed, Ok(Ok(()))),
+        "a change after a quiet spell lands within 100 ms"
+    );
+    drop(nodes_tx);
+    task.await.unwrap();
+    counter.await.unwrap();
 }
 
 /// The init container images are prepulled by tag beside the lab image, under the same cap,

@@ -16,7 +16,7 @@ use rsp_model::plan::{PrepullImage, PulledSet};
 use rsp_model::Tag;
 use rsp_service::served::{
     menu, nodes_by_eligibility, prepull_plan, prepuller_status, select_nodes, spawner_images,
-    ListingOnNodes, PrepullErrors,
+    ListingOnNodes, PrepullErrors, Presence,
 };
 use rsp_service::status::{CellKind, CellState, PlatformMismatch, StatusGrid};
 use serde_json::json;
@@ -240,7 +240,7 @@ fn a_node_change_keeps_the_prepull_images_of_the_listing() {
     let listing = gar_listing(&config);
     let first = world(Arc::clone(&listing), &gar_nodes(), &config);
     assert!(Arc::ptr_eq(&first.prepull_images, listing.prepull_images()));
-    let nodes = Arc::new(select_nodes(&gar_nodes()[..2], &config));
+    let nodes = Arc::new(select_nodes(gar_nodes().into_iter().take(2), &config));
     let pulled = PulledSet::default();
     let same = ListingOnNodes::from_shared(Arc::clone(&listing), nodes.clone(), &config, &pulled);
     assert!(Arc::ptr_eq(&first.prepull_images, &same.prepull_images));
@@ -248,6 +248,31 @@ fn a_node_change_keeps_the_prepull_images_of_the_listing() {
     let next = ListingOnNodes::from_shared(refreshed, nodes, &config, &pulled);
     assert!(!Arc::ptr_eq(&first.prepull_images, &next.prepull_images));
     assert_eq!(first.prepull_images, next.prepull_images);
+}
+
+/// Without remembered pulls the listing on nodes reads the node snapshot's own presence (at
+/// 5,000 nodes a copy is tens of megabytes); a pull makes a completed copy, which shows it
+/// while the node snapshot does not change.
+#[test]
+fn the_node_snapshot_presence_is_shared_until_a_pull_adds_to_it() {
+    let config = config("");
+    let listing = gar_listing(&config);
+    let nodes = Arc::new(select_nodes(gar_nodes(), &config));
+    let shared = ListingOnNodes::from_shared(
+        Arc::clone(&listing),
+        nodes.clone(),
+        &config,
+        &PulledSet::default(),
+    );
+    assert!(matches!(&shared.presence, Presence::Reported(of) if Arc::ptr_eq(of, &nodes)));
+    assert!(!shared.presence.is_on(&digest(7), "node-b"));
+    let mut pulled = PulledSet::default();
+    pulled.insert("node-b", &digest(7));
+    let completed = ListingOnNodes::from_shared(listing, nodes.clone(), &config, &pulled);
+    assert!(matches!(completed.presence, Presence::Completed(_)));
+    assert!(completed.presence.is_on(&digest(7), "node-b"));
+    assert!(!nodes.reported().is_on(&digest(7), "node-b"));
+    assert_ne!(shared.presence, completed.presence);
 }
 
 #[test]

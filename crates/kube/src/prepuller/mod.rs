@@ -101,6 +101,7 @@ impl PrepullerHandle {
             events: events.sender.clone(),
             warm_events: warm_events.sender.clone(),
             pulled,
+            followed: None,
         };
         PrepullerHandle {
             status,
@@ -198,6 +199,9 @@ struct Runner {
     warm_events: broadcast::Sender<WarmEvent>,
     /// Successful pulls, kept across leadership changes.
     pulled: Arc<PulledSet>,
+    /// The node snapshot `pulled` last followed while not leading: the next is followed
+    /// only in the nodes that changed since.
+    followed: Option<NodeSnapshot>,
 }
 
 /// How a session of prepulling ended.
@@ -217,6 +221,9 @@ impl Runner {
                 return;
             }
             if self.leadership.is_leading() {
+                // The session follows nodes itself; afterwards the next snapshot is followed
+                // whole.
+                self.followed = None;
                 match self.session().await {
                     SessionEnd::Stopped => return,
                     SessionEnd::LostLeadership => {
@@ -256,14 +263,22 @@ impl Runner {
         }
     }
 
-    /// Forgets remembered pulls that the nodes' latest reports prove evicted.
+    /// Forgets remembered pulls that the nodes' latest reports prove evicted: those of the
+    /// nodes that changed since the last snapshot followed, or of every node.
     fn follow_reports(&mut self) {
         let nodes = self.nodes.borrow_and_update().clone();
         let Some(nodes) = nodes else { return };
-        if let Some(pulled) = self
-            .pulled
-            .follow_reports(nodes.nodes(), self.config.node_status_max_images)
-        {
+        let max_images = self.config.node_status_max_images;
+        let changed = self
+            .followed
+            .as_ref()
+            .and_then(|before| nodes.changed_since(before, reconcile::few_changed(nodes.len())));
+        let followed = match changed {
+            Some(changed) => self.pulled.follow_reports_of(&nodes, &changed, max_images),
+            None => self.pulled.follow_reports(nodes.nodes(), max_images),
+        };
+        self.followed = Some(nodes);
+        if let Some(pulled) = followed {
             self.pulled = Arc::new(pulled);
             self.publish_inactive();
         }

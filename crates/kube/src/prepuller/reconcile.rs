@@ -17,7 +17,10 @@
 //! - with warm nodes configured, a node carrying the warm taint loses it once every eligible
 //!   prepull image is cached there, or at the warm timeout (`warm.rs`);
 //! - on start, prepull pods left by a previous run are adopted when they do wanted work, and
-//!   deleted otherwise.
+//!   deleted otherwise;
+//! - a node snapshot that differs from the last planned one in a few nodes (node events)
+//!   re-plans only those nodes ([`PrepullPlan::update_node`], the pulls they remember, their
+//!   eligibility); new images, or many nodes changed at once (a relist), re-plan them all.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -40,6 +43,15 @@ const DELETE_RECHECK: Duration = Duration::from_secs(10);
 /// How long a pod may be missing before it counts as deleted by someone else: long enough for
 /// a node removal to reach us through the node watch, so that it is not reported as a failure.
 const VANISH_GRACE: Duration = Duration::from_millis(500);
+/// Up to how many changed nodes (or an eighth of the nodes, if more) a new node snapshot
+/// re-plans node by node; past that, planning every node at once is as cheap.
+const FEW_CHANGED_NODES: usize = 64;
+
+/// How many nodes of a snapshot of `nodes` nodes may change for it to be followed node by
+/// node (see [`FEW_CHANGED_NODES`]).
+pub(super) fn few_changed(nodes: usize) -> usize {
+    FEW_CHANGED_NODES.max(nodes / 8)
+}
 
 /// An API call the runner should make.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,8 +160,11 @@ pub struct Reconciler {
     pods_synced: bool,
     started: bool,
     stopping: bool,
+    /// The plan must be made again whole (new images, or no plan yet).
     plan_dirty: bool,
     plan: PrepullPlan,
+    /// The node snapshot `plan` was made from; a newer one re-plans the nodes that changed.
+    planned_nodes: Option<NodeSnapshot>,
     /// Eligible node names (from the snapshot's eligibility), and wanted digests with their
     /// priority.
     eligible: HashSet<String>,
@@ -182,6 +197,7 @@ impl Reconciler {
             stopping: false,
             plan_dirty: true,
             plan: PrepullPlan::default(),
+            planned_nodes: None,
             eligible: HashSet::new(),
             rank: HashMap::new(),
             slots: BTreeMap::new(),
@@ -202,9 +218,9 @@ impl Reconciler {
         }
     }
 
+    /// A new node snapshot: the next pass re-plans the nodes that changed since the plan.
     pub fn set_nodes(&mut self, nodes: Option<NodeSnapshot>) {
         self.nodes = nodes;
-        self.plan_dirty = true;
     }
 
     pub fn set_images(&mut self, images: Option<Arc<[PrepullImage]>>) {
@@ -255,6 +271,8 @@ impl Reconciler {
         if self.pods_synced && self.nodes.is_some() && self.images.is_some() {
             if self.plan_dirty {
                 self.replan(now);
+            } else {
+                self.replan_changed_nodes(now);
             }
             if !self.started {
                 self.adopt(now, wall, pods);
@@ -324,15 +342,16 @@ impl Reconciler {
         // Eligibility and what the nodes report come with the snapshot, computed once by
         // the node watcher and shared with the service.
         self.plan = plan::plan_for_selected(images, nodes, &self.pulled);
+        self.planned_nodes = Some(Arc::clone(nodes));
         self.eligible = nodes.eligible().map(|node| node.name.clone()).collect();
         self.rank = HashMap::new();
         for (index, image) in images.iter().enumerate() {
             self.rank.entry(image.digest.clone()).or_insert(index);
         }
-        let (rank, reported) = (&self.rank, nodes.reported());
+        let rank = &self.rank;
         self.empty = nodes
             .eligible()
-            .filter(|node| !rank.keys().any(|digest| reported.is_on(digest, &node.name)))
+            .filter(|node| caches_nothing_wanted(rank, nodes, &node.name))
             .map(|node| node.name.clone())
             .collect();
         let present: HashSet<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
@@ -363,9 +382,59 @@ impl Reconciler {
             .map(|(node, _)| node.clone())
             .collect();
         for node in unwanted {
-            tracing::info!(%node, "Dropping prepull work for a node or image no longer wanted");
-            self.cancel(&node, now);
+            self.drop_work(&node, now);
         }
+    }
+
+    /// Re-plans only the nodes that joined, left or changed since the plan was made (node
+    /// events: the cost is theirs, not the cluster's), or every node when many changed.
+    fn replan_changed_nodes(&mut self, now: Instant) {
+        let (Some(nodes), Some(planned)) = (&self.nodes, &self.planned_nodes) else {
+            return self.replan(now);
+        };
+        if Arc::ptr_eq(nodes, planned) {
+            return;
+        }
+        let Some(changed) = nodes.changed_since(planned, few_changed(nodes.len())) else {
+            return self.replan(now);
+        };
+        let nodes = Arc::clone(nodes);
+        self.planned_nodes = Some(Arc::clone(&nodes));
+        self.status_dirty = true;
+        // Evicted images must be pulled again; a node that left is forgotten.
+        if let Some(pulled) =
+            self.pulled
+                .follow_reports_of(&nodes, &changed, self.config.node_status_max_images)
+        {
+            self.pulled = Arc::new(pulled);
+        }
+        for node in &changed {
+            self.plan.update_node(&nodes, node, &self.pulled);
+            let eligible = nodes
+                .get(node)
+                .is_some_and(|(_, eligibility)| eligibility.is_eligible());
+            if eligible {
+                self.eligible.insert(node.clone());
+                if caches_nothing_wanted(&self.rank, &nodes, node) {
+                    self.empty.insert(node.clone());
+                } else {
+                    self.empty.remove(node);
+                }
+            } else {
+                self.eligible.remove(node);
+                self.empty.remove(node);
+                self.pairs.remove(node);
+                if self.slots.contains_key(node) {
+                    self.drop_work(node, now);
+                }
+            }
+        }
+    }
+
+    /// Cancels a node's slot whose node or image is no longer wanted (no failure).
+    fn drop_work(&mut self, node: &str, now: Instant) {
+        tracing::info!(%node, "Dropping prepull work for a node or image no longer wanted");
+        self.cancel(node, now);
     }
 
     /// Takes over prepull pods from an earlier run that do wanted work; deletes the others.
@@ -530,6 +599,18 @@ impl Reconciler {
             self.status_dirty = true;
         }
     }
+}
+
+/// Whether the snapshot shows none of the wanted digests (`rank`) on `node`: such a node (one
+/// that just joined) goes first for a slot.
+fn caches_nothing_wanted(
+    rank: &HashMap<String, usize>,
+    nodes: &rsp_model::selected::SelectedNodes,
+    node: &str,
+) -> bool {
+    !rank
+        .keys()
+        .any(|digest| nodes.reported().is_on(digest, node))
 }
 
 fn pod_node(pod: &Pod) -> String {

@@ -27,7 +27,8 @@ pub fn images(menu: &MenuImages) -> Result<Bytes, RenderError> {
         LAB_FORM_IMAGES,
         context! { menu => menu.menu, dropdown => menu.dropdown },
     )
-    .map(Bytes::from)
+    // Kept as long as the menu: megabytes at 100k tags, without the rendering's spare room.
+    .map(|page| crate::body::exact(page.into_bytes()))
 }
 
 #[derive(Serialize)]

@@ -74,7 +74,7 @@ impl ClusterSetup {
                 .map(|setup| ClusterSetup::Kubernetes(Box::new(setup)));
         };
         rsp_kube::read_node_list(&config_dir.join(nodes_file))
-            .map(|nodes| ClusterSetup::Static(served::select_nodes(&nodes, config)))
+            .map(|nodes| ClusterSetup::Static(served::select_nodes(nodes, config)))
             .map_err(|error| ServeError::Config(error.to_string()))
     }
 

@@ -105,14 +105,18 @@ impl StatusGrid {
                 pulls[i * image_count + j] = Some(pull);
             }
         }
-        let cells: Vec<CellState> = (0..node_count * image_count)
-            .map(|k| {
-                let (i, j) = (k / image_count, k % image_count);
-                let eligible = world.nodes.eligibility()[i].is_eligible();
-                let mismatch = || platform_mismatch(&wanted[j], &world.nodes[i]);
-                CellState::decide(cached[k], eligible, mismatch, pulls[k])
-            })
-            .collect();
+        // Node by node, so that what depends on the node alone (eligibility, its platform
+        // labels) is read once per node, not once per cell.
+        let mut cells: Vec<CellState> = Vec::with_capacity(node_count * image_count);
+        for (i, (node, eligibility)) in world.nodes.entries().enumerate() {
+            let eligible = eligibility.is_eligible();
+            let platform = Platform::of(node);
+            for (j, image) in wanted.iter().enumerate() {
+                let k = i * image_count + j;
+                let mismatch = || platform.mismatch(image);
+                cells.push(CellState::decide(cached[k], eligible, mismatch, pulls[k]));
+            }
+        }
 
         let mut by_name: Vec<u32> = (0..node_count as u32).collect();
         by_name.sort_by(|&a, &b| {
@@ -132,10 +136,7 @@ impl StatusGrid {
                         |i| i.display_name().to_string(),
                     ),
                     reference: listed.map_or_else(|| image.tag.clone(), |i| i.reference()),
-                    size: world
-                        .presence
-                        .size(&image.digest)
-                        .or_else(|| listed.and_then(|i| i.size())),
+                    size: world.size(&image.digest, listed.and_then(|i| i.size())),
                     digest: if image.known_by_name() {
                         String::new()
                     } else {
@@ -263,25 +264,37 @@ impl StatusGrid {
 }
 
 /// How `image`'s platforms miss `node`'s, when the registry says it cannot run there.
-fn platform_mismatch(image: &PrepullImage, node: &NodeInfo) -> Option<PlatformMismatch> {
-    if image.can_run_on(node) {
-        return None;
+/// A node's platform labels, read once for all its cells.
+struct Platform<'a> {
+    os: Option<&'a str>,
+    arch: Option<&'a str>,
+}
+
+impl<'a> Platform<'a> {
+    fn of(node: &'a NodeInfo) -> Platform<'a> {
+        Platform {
+            os: node.os(),
+            arch: node.arch(),
+        }
     }
-    let platforms: Vec<String> = image
-        .platforms
-        .as_slice()
-        .unwrap_or_default()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    Some(PlatformMismatch {
-        node: format!(
-            "{}/{}",
-            node.os().unwrap_or("?"),
-            node.arch().unwrap_or("?")
-        ),
-        image: platforms.join(", "),
-    })
+
+    /// Why `image` cannot run here, if it cannot (see [`PrepullImage::can_run_on`]).
+    fn mismatch(&self, image: &PrepullImage) -> Option<PlatformMismatch> {
+        if image.can_run_on_platform(self.os, self.arch) {
+            return None;
+        }
+        let platforms: Vec<String> = image
+            .platforms
+            .as_slice()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        Some(PlatformMismatch {
+            node: format!("{}/{}", self.os.unwrap_or("?"), self.arch.unwrap_or("?")),
+            image: platforms.join(", "),
+        })
+    }
 }
 
 impl NodeEntry<'_> {
