@@ -7,9 +7,20 @@
 //! the taint's removal (warm), and the run converges once every node has every image and no
 //! joined node is cold.
 //!
+//! Once converged it measures the load on the API server (issue 16): requests per second
+//! over a quiet window (`--quiet-secs`) at steady state, with kubelets' periodic status
+//! reports coming if `--heartbeat-secs` gives their period (every node once per period,
+//! spread evenly: 5,000 nodes every 300 s are about 17 node updates a second), and during a
+//! forced relist (history compacted, every watch ended with 410, so both watchers list
+//! again), from the fake's request log. The prepuller leads for good here, so no Lease
+//! renewals are in the figures.
+//!
 //! `cargo run --release -p rsp-kube --example scale -- [--nodes 500] [--images 8]
 //!  [--max-in-flight 10] [--min-pull-ms 1000] [--max-pull-ms 5000] [--joining 20]
-//!  [--join-every-ms 2000]`
+//!  [--join-every-ms 2000] [--held-images 0] [--heartbeat-secs 0] [--quiet-secs 10]`
+//!
+//! `--held-images N`: every initial node already holds the first N images, so that a large
+//! cluster's steady state can be measured without prepulling all of it first.
 //!
 //! The fake API server and its kubelets run on their own runtime thread (`fake-k8s`), the
 //! node watcher and prepuller on another (`rsp-kube`), so the CPU time of each side can be
@@ -23,8 +34,8 @@ use rsp_kube::config::{PrepullerSettings, WarmConfig};
 use rsp_kube::prepuller::WarmOutcome;
 use rsp_kube::PrepullImage;
 use rsp_model::warm::WarmTaint;
-use rsp_testkit::builders::{digest, image, LAB_LABEL};
-use rsp_testkit::kube::{lab_node, FakeCluster, PullBehaviour};
+use rsp_testkit::builders::{cached, digest, image, LAB_LABEL};
+use rsp_testkit::kube::{lab_node, FakeCluster, PullBehaviour, RequestRecord};
 
 /// The tests' harness (a prepuller wired to a node watcher), shared rather than copied.
 #[path = "../tests/cluster_support/mod.rs"]
@@ -39,6 +50,12 @@ struct Args {
     max_pull: Duration,
     joining: usize,
     join_every: Duration,
+    /// How many of the images (the first ones) every initial node holds already.
+    held: usize,
+    /// Kubelets' status report period; zero: none.
+    heartbeat: Duration,
+    /// How long the steady state is watched after converging.
+    quiet: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,6 +67,9 @@ fn parse_args() -> Result<Args, String> {
         max_pull: Duration::from_millis(5000),
         joining: 20,
         join_every: Duration::from_millis(2000),
+        held: 0,
+        heartbeat: Duration::ZERO,
+        quiet: Duration::from_secs(10),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +86,9 @@ fn parse_args() -> Result<Args, String> {
             "--max-pull-ms" => args.max_pull = Duration::from_millis(number),
             "--joining" => args.joining = count,
             "--join-every-ms" => args.join_every = Duration::from_millis(number),
+            "--held-images" => args.held = count,
+            "--heartbeat-secs" => args.heartbeat = Duration::from_secs(number),
+            "--quiet-secs" => args.quiet = Duration::from_secs(number),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -127,6 +150,126 @@ fn rusage() -> (f64, f64) {
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }
 
+/// The load on the API server once the run converged (issue 16).
+struct Load {
+    quiet: Duration,
+    /// Requests during the quiet window.
+    quiet_requests: Vec<RequestRecord>,
+    /// Writes committed during the quiet window (kubelets' reports: nothing else writes).
+    quiet_writes: u64,
+    /// Node snapshots the node watcher published during the quiet window.
+    snapshots: usize,
+    /// How long until both watchers were watching again after the forced relist, if they were.
+    relist: Option<Duration>,
+    /// Requests from the forced relist until both watchers were watching again.
+    relist_requests: Vec<RequestRecord>,
+}
+
+/// Requests by (verb, resource).
+fn by_verb(requests: &[RequestRecord]) -> BTreeMap<(&str, &str), usize> {
+    let mut counts = BTreeMap::new();
+    for r in requests {
+        *counts
+            .entry((r.verb.as_str(), r.resource.as_str()))
+            .or_default() += 1;
+    }
+    counts
+}
+
+fn breakdown(requests: &[RequestRecord]) -> String {
+    by_verb(requests)
+        .iter()
+        .map(|((verb, resource), count)| format!("{verb} {resource} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether both the node and the pod watcher started a watch after the first `from` requests.
+fn watching_since(cluster: &FakeCluster, from: usize) -> bool {
+    let log = cluster.request_log_since(from);
+    ["nodes", "pods"].iter().all(|resource| {
+        log.iter()
+            .any(|r| r.verb == "watch" && r.resource == *resource && r.took_effect())
+    })
+}
+
+/// Watches the quiet steady state, then forces every watch to expire (compaction, 410) and
+/// waits until the node and pod watchers have listed and are watching again.
+async fn measure_load(cluster: &FakeCluster, harness: &Harness, quiet: Duration) -> Load {
+    // A run with nothing to pull converges at once: wait until the watchers have listed and
+    // are watching, so that the quiet window starts in the steady state.
+    cluster
+        .wait_until(Duration::from_secs(120), |c| watching_since(c, 0))
+        .await;
+    let mut snapshots = harness.nodes.subscribe();
+    snapshots.borrow_and_update();
+    let from = cluster.request_count();
+    let version = cluster.resource_version();
+    let deadline = tokio::time::Instant::now() + quiet;
+    let mut published = 0;
+    while let Ok(Ok(())) = tokio::time::timeout_at(deadline, snapshots.changed()).await {
+        snapshots.borrow_and_update();
+        published += 1;
+    }
+    let quiet_requests = cluster.request_log_since(from);
+    let quiet_writes = cluster.resource_version() - version;
+
+    let from = cluster.request_count();
+    let expired = Instant::now();
+    cluster.expire_watches();
+    let back = cluster
+        .wait_until(Duration::from_secs(120), |c| watching_since(c, from))
+        .await;
+    let relist = back.then(|| expired.elapsed());
+    Load {
+        quiet,
+        quiet_requests,
+        quiet_writes,
+        snapshots: published,
+        relist,
+        relist_requests: cluster.request_log_since(from),
+    }
+}
+
+impl Load {
+    fn print(&self, args: &Args) {
+        let quiet = self.quiet.as_secs_f64();
+        let heartbeats = if args.heartbeat.is_zero() {
+            "no heartbeats".to_owned()
+        } else {
+            format!(
+                "heartbeats every {} s: {:.1} node updates/s",
+                args.heartbeat.as_secs(),
+                self.quiet_writes as f64 / quiet
+            )
+        };
+        println!(
+            "API requests at steady state ({quiet:.0} s quiet after converging, {heartbeats}): \
+             {} requests, {:.2}/s [{}]; node snapshots published: {}",
+            self.quiet_requests.len(),
+            self.quiet_requests.len() as f64 / quiet,
+            breakdown(&self.quiet_requests),
+            self.snapshots
+        );
+        match self.relist {
+            Some(took) => println!(
+                "API requests during a forced relist (compaction, 410, relist): {} requests in \
+                 {:.2} s until both watches were back, {:.1}/s [{}]",
+                self.relist_requests.len(),
+                took.as_secs_f64(),
+                self.relist_requests.len() as f64 / took.as_secs_f64().max(1e-3),
+                breakdown(&self.relist_requests)
+            ),
+            None => println!(
+                "API requests during a forced relist: the watches were not back within 120 s \
+                 ({} requests) [{}]",
+                self.relist_requests.len(),
+                breakdown(&self.relist_requests)
+            ),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -150,14 +293,24 @@ fn main() -> ExitCode {
         }
     };
     let cluster = fake_rt.block_on(FakeCluster::start());
-    for i in 0..args.nodes {
-        cluster.add_node(lab_node(&format!("node{i:04}")));
-    }
     let wanted = images(&args);
+    let held = &wanted[..args.held.min(wanted.len())];
+    for i in 0..args.nodes {
+        let node = held
+            .iter()
+            .fold(lab_node(&format!("node{i:04}")), |node, image| {
+                node.image(&[cached(&image.digest)], 1 << 30)
+            });
+        cluster.add_node(node);
+    }
+    if !args.heartbeat.is_zero() {
+        cluster.set_heartbeat_every(args.heartbeat);
+    }
     for (i, image) in wanted.iter().enumerate() {
         cluster.set_pull(&image.digest, PullBehaviour::Succeed(pull_time(&args, i)));
     }
-    let total = (args.nodes + args.joining) * args.images;
+    // Pulls to wait for: what the initial nodes do not hold, and everything on joined nodes.
+    let total = args.nodes * (args.images - held.len()) + args.joining * args.images;
     let taint = WarmTaint {
         key: "startup-taint.cluster-autoscaler.kubernetes.io/rsp-images-cold".into(),
         effect: "NoSchedule".into(),
@@ -246,6 +399,7 @@ fn main() -> ExitCode {
         };
         let converged = started.elapsed();
         let failures: u64 = status.borrow().failed_total.values().sum();
+        let load = measure_load(&cluster, &harness, args.quiet).await;
         if let Some(prepuller) = harness.prepuller.take() {
             prepuller.shutdown().await;
         }
@@ -262,9 +416,9 @@ fn main() -> ExitCode {
             .values()
             .filter(|(_, outcome)| *outcome == WarmOutcome::TimedOut)
             .count();
-        (done, converged, failures, waits, timed_out)
+        (done, converged, failures, waits, timed_out, load)
     });
-    let (done, wall, failures, waits, timed_out) = converged;
+    let (done, wall, failures, waits, timed_out, load) = converged;
     let stats = cluster.stats();
     let (user, system) = rusage();
     let threads = cpu_by_thread();
@@ -296,9 +450,11 @@ fn main() -> ExitCode {
         quantile(1.0)
     );
     let ideal = (0..args.images)
-        .map(|i| pull_time(&args, i).as_secs_f64())
+        .map(|i| {
+            let initial = if i < args.held { 0 } else { args.nodes };
+            pull_time(&args, i).as_secs_f64() * (initial + args.joining) as f64
+        })
         .sum::<f64>()
-        * (args.nodes + args.joining) as f64
         / args.max_in_flight as f64;
     println!("lower bound (sum of pull times / maxInFlight): {ideal:.1} s");
     println!(
@@ -313,6 +469,7 @@ fn main() -> ExitCode {
     for ((verb, resource), count) in &stats.requests {
         println!("  {verb} {resource}: {count}");
     }
+    load.print(&args);
     println!("CPU time, whole process: {user:.2} s user + {system:.2} s system");
     println!(
         "CPU time by side: rsp-kube threads {:.2} s, fake cluster threads {:.2} s",

@@ -3,7 +3,12 @@
 //!
 //! Both live here so that no other crate names `kube` or `k8s-openapi`: the service and the
 //! binary hold an [`Client`] and [`NodeInfo`]s, never the Kubernetes types themselves.
+//!
+//! Every client is made by [`client_for`]: kube-rs' own retry off, the project's
+//! ([`crate::api_retry`]) around kube's stack instead, so that 429 and `Retry-After` are
+//! honoured one way everywhere (issue 16).
 
+use crate::api_retry::ApiRetryLayer;
 use crate::nodes::node_infos;
 use k8s_openapi::api::core::v1::Node;
 use rsp_model::node::NodeInfo;
@@ -31,11 +36,23 @@ pub enum ConnectError {
     NodesFileInvalid { path: String, message: String },
 }
 
-/// The client the environment configures: the in-cluster service account, else `KUBECONFIG`.
+/// The client the environment configures: the in-cluster service account, else `KUBECONFIG`,
+/// retrying as [`crate::api_retry::API_RETRY`] says.
 pub async fn default_client() -> Result<Client, ConnectError> {
-    Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .map_err(|error| ConnectError::NoClient(error.to_string()))
+        .map_err(|error| ConnectError::NoClient(error.to_string()))?;
+    client_for(config, ApiRetryLayer::default())
+}
+
+/// A client for `config` whose requests are retried by `retry` rather than by kube-rs'
+/// default retry, which is turned off (two retry loops would multiply their attempts). Must
+/// be called inside a tokio runtime (the client spawns its request buffer).
+pub fn client_for(mut config: kube::Config, retry: ApiRetryLayer) -> Result<Client, ConnectError> {
+    config.default_retry = false;
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|error| ConnectError::NoClient(error.to_string()))?;
+    Ok(builder.with_layer(&retry).build())
 }
 
 /// Reads a NodeList file (`kubectl get nodes -o json`), keeping the file's order.

@@ -4,6 +4,8 @@
 //!
 //! - `connect`: the API server client the environment configures, and NodeList files for
 //!   running without a cluster (the service never names a Kubernetes type).
+//! - `api_retry`: the one retry of API requests (429 with `Retry-After`, 503, 504), a tower
+//!   layer on `rsp_retry`'s policy in place of kube-rs' default retry.
 //! - `config`: plain settings (namespace, caps, timeouts, pod template, lease) that the
 //!   service fills from the YAML configuration.
 //! - `nodes`: `Node` → `NodeInfo`, and a node watcher (kube-runtime's watcher) publishing
@@ -23,6 +25,7 @@
 //! The prepull plan itself (which node needs which image) is pure and lives in
 //! `rsp_model::plan`, so the `plan` command shares it without a cluster.
 
+pub mod api_retry;
 pub mod backoff;
 pub mod config;
 pub mod connect;
@@ -34,8 +37,9 @@ pub mod pod;
 pub mod prepuller;
 pub mod warm;
 
+pub use api_retry::ApiRetryLayer;
 pub use config::{Backoff, LeaderConfig, PodTemplate, PrepullerSettings, WarmConfig};
-pub use connect::{default_client, read_node_list, Client, ConnectError};
+pub use connect::{client_for, default_client, read_node_list, Client, ConnectError};
 pub use error::KubeError;
 pub use leader::LeaderElection;
 pub use leadership::{Leadership, Tenure};

@@ -11,23 +11,11 @@ use cluster_support::*;
 use rsp_kube::{NodeSelection, NodeSnapshot, NodeWatcher};
 use rsp_testkit::builders::cached;
 use rsp_testkit::kube::{lab_node, node, FakeCluster};
-use tokio::sync::watch;
 
 const SECOND: Duration = Duration::from_secs(1);
 
 fn names(snapshot: &NodeSnapshot) -> Vec<String> {
     snapshot.iter().map(|n| n.name.clone()).collect()
-}
-
-/// Waits until the snapshot satisfies `done`.
-async fn wait_snapshot(
-    rx: &mut watch::Receiver<Option<NodeSnapshot>>,
-    timeout: Duration,
-    mut done: impl FnMut(&NodeSnapshot) -> bool,
-) -> bool {
-    tokio::time::timeout(timeout, rx.wait_for(|s| s.as_ref().is_some_and(&mut done)))
-        .await
-        .is_ok_and(|seen| seen.is_ok())
 }
 
 fn selection() -> NodeSelection {

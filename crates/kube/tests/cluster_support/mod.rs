@@ -1,5 +1,6 @@
 //! Support of the tests against the fake cluster (shared builders come from
-//! `rsp_testkit::builders`): the standard configuration of the
+//! `rsp_testkit::builders`): clients made as the service makes them (rsp-kube's retry layer,
+//! not kube's), the standard configuration of the
 //! original's tests (selector, tolerations, pull secret), short timings, a prepuller wired to
 //! a node watcher, and the end-of-test check that no prepull pod is left behind.
 #![allow(dead_code)]
@@ -12,8 +13,8 @@ use k8s_openapi::api::core::v1::Pod;
 use rsp_kube::config::{Backoff, PrepullerSettings};
 use rsp_kube::prepuller::WarmEvent;
 use rsp_kube::{
-    LeaderConfig, LeaderElection, Leadership, NodeWatcher, PrepullEvent, PrepullImage,
-    PrepullerHandle, PrepullerReport, Tenure,
+    ApiRetryLayer, Client, LeaderConfig, LeaderElection, Leadership, NodeSnapshot, NodeWatcher,
+    PrepullEvent, PrepullImage, PrepullerHandle, PrepullerReport, Tenure,
 };
 use rsp_model::node::{Toleration, TolerationOperator};
 use rsp_testkit::builders::LAB_LABEL;
@@ -30,6 +31,17 @@ pub fn init_logs() {
             .with_test_writer()
             .try_init();
     }
+}
+
+/// A client of `cluster` as the service makes one (`rsp_kube::client_for`: its retry layer,
+/// kube's off), authenticating as `user` (`None`: anonymous).
+pub fn client_as(cluster: &FakeCluster, user: Option<&str>) -> Client {
+    client_retrying(cluster, user, ApiRetryLayer::default())
+}
+
+/// [`client_as`] with another retry layer.
+pub fn client_retrying(cluster: &FakeCluster, user: Option<&str>, retry: ApiRetryLayer) -> Client {
+    rsp_kube::client_for(cluster.config_as(user), retry).expect("a client of the fake cluster")
 }
 
 /// `lab.tolerations` of the standard configuration.
@@ -88,11 +100,12 @@ impl Harness {
         config: PrepullerSettings,
         images: Vec<PrepullImage>,
     ) -> Self {
-        let nodes = NodeWatcher::start(cluster.client(), config.node_selection());
+        let client = client_as(cluster, None);
+        let nodes = NodeWatcher::start(client.clone(), config.node_selection());
         let (images_tx, images_rx) = watch::channel(Some(Arc::from(images)));
         let (tenure, tenure_rx) = watch::channel(Tenure::Always);
         let prepuller = PrepullerHandle::start(
-            cluster.client(),
+            client,
             config,
             nodes.subscribe(),
             images_rx,
@@ -173,6 +186,17 @@ impl Harness {
         }
         assert_no_prepull_pods(&self.cluster).await;
     }
+}
+
+/// Waits until the node watcher's snapshot satisfies `done`.
+pub async fn wait_snapshot(
+    rx: &mut watch::Receiver<Option<NodeSnapshot>>,
+    timeout: Duration,
+    mut done: impl FnMut(&NodeSnapshot) -> bool,
+) -> bool {
+    tokio::time::timeout(timeout, rx.wait_for(|s| s.as_ref().is_some_and(&mut done)))
+        .await
+        .is_ok_and(|seen| seen.is_ok())
 }
 
 /// Every (node, digest) pair of these nodes and digests.
@@ -273,7 +297,7 @@ impl Replica {
         config: PrepullerSettings,
         images: Vec<PrepullImage>,
     ) -> Self {
-        let client = cluster.client_for(&lease.identity);
+        let client = client_as(cluster, Some(&lease.identity));
         let election = LeaderElection::start(client.clone(), lease);
         let nodes = NodeWatcher::start(client.clone(), config.node_selection());
         let (images_tx, images_rx) = watch::channel(Some(Arc::from(images)));

@@ -15,11 +15,12 @@ use http::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::clients::{client_of, ClientFault, Outcome};
-use super::cluster::Inner;
+use super::cluster::{Admission, Inner};
 use super::discovery;
 use super::kind::Kind;
 use super::patch::PatchKind;
 use super::status::ApiError;
+use super::throttle;
 use super::verbs::Ctx;
 use super::watch;
 
@@ -95,8 +96,15 @@ fn verb(method: &Method, target: &Target, query: &HashMap<String, String>) -> Op
     })
 }
 
-/// The single entry point of the server.
+/// The single entry point of the server: every answer, whatever it is, carries the API
+/// Priority and Fairness classification headers (`throttle.rs`).
 pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
+    let mut response = serve(&inner, req).await;
+    inner.apf.mark(response.headers_mut());
+    response
+}
+
+async fn serve(inner: &Arc<Inner>, req: Request) -> Response {
     let client = client_of(req.headers());
     let path = req.uri().path().to_string();
     let query: HashMap<String, String> =
@@ -110,10 +118,14 @@ pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         } else {
             "discovery"
         };
-        let call = Call::new(&inner, &client, "get", resource, None);
-        if let Some(code) = inner.count_request("get", resource) {
-            call.log(code, Outcome::Injected);
-            return error_response(&ApiError::new(code, "injected failure"));
+        let call = Call::new(inner, &client, "get", resource, None);
+        match inner.admit(&client, "get", resource) {
+            Admission::Serve => {}
+            Admission::Throttle(retry_after) => return call.throttled(retry_after),
+            Admission::Inject(code) => {
+                call.log(code, Outcome::Injected);
+                return error_response(&ApiError::new(code, "injected failure"));
+            }
         }
         call.log(200, Outcome::Served);
         return json_response(200, &doc);
@@ -125,11 +137,18 @@ pub async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         return error_response(&ApiError::new(405, "method not allowed"));
     };
     let resource = target.kind.plural();
-    let call = Call::new(&inner, &client, verb, resource, Some(&target));
+    let call = Call::new(inner, &client, verb, resource, Some(&target));
     if let Some(response) = client_fault(&call).await {
         return response;
     }
-    if let Some(code) = inner.count_request(verb, resource) {
+    // Watches are admitted like every other request: APF limits their start (see
+    // `throttle.rs`), never an open stream.
+    let injected = match inner.admit(&client, verb, resource) {
+        Admission::Serve => None,
+        Admission::Throttle(retry_after) => return call.throttled(retry_after),
+        Admission::Inject(code) => Some(code),
+    };
+    if let Some(code) = injected {
         call.log(code, Outcome::Injected);
         let err = match (code, target.name.as_deref()) {
             // A 409 on anything but a create is an optimistic-concurrency conflict.
@@ -215,6 +234,12 @@ impl<'a> Call<'a> {
             namespace: target.and_then(|t| t.namespace.clone()),
             name: target.and_then(|t| t.name.clone()),
         }
+    }
+
+    /// Logs and answers a request API Priority and Fairness refused.
+    fn throttled(&self, retry_after_seconds: u64) -> Response {
+        self.log(429, Outcome::Throttled);
+        throttle::too_many_requests(retry_after_seconds)
     }
 
     fn log(&self, code: u16, outcome: Outcome) {

@@ -97,6 +97,8 @@ pub enum Outcome {
     Injected,
     /// Held by a partition and dropped without effect (logged when it arrived).
     Partitioned,
+    /// Refused by API Priority and Fairness' limits with 429, without effect.
+    Throttled,
 }
 
 /// One request as the server saw it.

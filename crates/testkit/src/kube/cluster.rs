@@ -25,6 +25,7 @@ use super::scheduler;
 use super::status::ApiError;
 use super::store::{meta_str, Store};
 use super::taints;
+use super::throttle::{Classification, Limiter};
 use super::validate;
 
 /// Labels that mark rsp-images' prepull pods (decisions.md §8); those pods are counted
@@ -75,6 +76,21 @@ pub struct State {
     /// the pod's grace period).
     pub kill_time: Duration,
     pub bookmark_every: Duration,
+    /// API Priority and Fairness' limits (none by default).
+    pub limiter: Limiter,
+    /// The task sending kubelets' periodic status reports, when on.
+    pub heartbeats: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// How the server deals with one request, decided when it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Hand it to its verb.
+    Serve,
+    /// Answer with this injected status, without effect.
+    Inject(u16),
+    /// Refuse it as API Priority and Fairness does: 429, retry after this many seconds.
+    Throttle(u64),
 }
 
 /// Shared between the server, the kubelet tasks and every `FakeCluster` clone.
@@ -86,6 +102,8 @@ pub struct Inner {
     pub faults_changed: watch::Sender<u64>,
     pub started: Instant,
     pub runtime: Handle,
+    /// The APF classification every answer names.
+    pub apf: Classification,
 }
 
 fn pod_key(pod: &Value) -> (String, String) {
@@ -118,11 +136,14 @@ impl Inner {
                 node_status_delay: Duration::ZERO,
                 kill_time: DEFAULT_KILL_TIME,
                 bookmark_every: Duration::from_secs(1),
+                limiter: Limiter::default(),
+                heartbeats: None,
             }),
             nodes_changed: watch::channel(0).0,
             faults_changed: watch::channel(0).0,
             started: Instant::now(),
             runtime,
+            apf: Classification::new(),
         })
     }
 
@@ -386,13 +407,21 @@ impl Inner {
         self.lock().leases.push(record);
     }
 
-    pub fn count_request(&self, verb: &str, resource: &str) -> Option<u16> {
+    /// Counts a request and decides what happens to it: an injected failure first (an API
+    /// server that is down answers nothing else), then API Priority and Fairness' limits.
+    pub fn admit(&self, client: &str, verb: &str, resource: &str) -> Admission {
         let mut st = self.lock();
         *st.stats
             .requests
             .entry((verb.to_string(), resource.to_string()))
             .or_default() += 1;
-        st.faults.take(verb, resource)
+        if let Some(code) = st.faults.take(verb, resource) {
+            return Admission::Inject(code);
+        }
+        match st.limiter.admit(client, Instant::now()) {
+            Ok(()) => Admission::Serve,
+            Err(retry_after) => Admission::Throttle(retry_after),
+        }
     }
 }
 

@@ -39,6 +39,13 @@
 //!   client's calls can hang or fail while the others go through
 //!   ([`FakeCluster::set_client_fault`]), and every request is logged with its client and
 //!   outcome ([`FakeCluster::request_log`], Lease writes in [`FakeCluster::lease_log`]).
+//! - API Priority and Fairness (`throttle.rs`): every answer carries the
+//!   `X-Kubernetes-PF-*-UID` headers; with [`FakeCluster::set_throttle`], requests beyond
+//!   per-client and global token buckets (watch starts included, open watches never) are
+//!   refused with 429, `Retry-After` and the apiserver's plain-text body.
+//! - Kubelets' periodic status reports (`heartbeat.rs`): [`FakeCluster::set_heartbeat_every`]
+//!   updates each node's `lastHeartbeatTime` once per period, spread evenly, as at scale;
+//!   [`FakeCluster::expire_watches`] forces every watcher to relist.
 //! - `pods_created` / `pods_deleted` count every pod that came into existence or went away,
 //!   whether through the API, `create_pod_directly`, pod GC or eviction; requests are
 //!   counted by (verb, plural resource) including those answered with injected faults.
@@ -48,7 +55,8 @@
 //! `watch` (event streams), `cluster` (pod/node rules, counters), `kubelet` (pod lifecycle
 //! and node images), `termination` (graceful deletion), `gc` (owner references), `taints`
 //! (NoExecute evictions), `scheduler` (unbound pods), `pod_security` (the Pod Security Standards), `selector`, `patch`,
-//! `validate`, `faults`, `status`, `discovery`, `builder`, `kind`.
+//! `validate`, `faults`, `status`, `discovery`, `builder`, `kind`, `throttle` (API Priority
+//! and Fairness), `heartbeat` (kubelets' periodic status reports).
 
 mod api;
 mod builder;
@@ -57,6 +65,7 @@ mod cluster;
 mod discovery;
 mod faults;
 mod gc;
+mod heartbeat;
 mod kind;
 mod kubelet;
 mod patch;
@@ -67,6 +76,7 @@ mod status;
 mod store;
 mod taints;
 mod termination;
+mod throttle;
 mod validate;
 mod verbs;
 mod watch;
@@ -87,6 +97,7 @@ pub use faults::{ClusterStats, PodEvent, PodEventKind};
 pub use kind::Kind;
 pub use kubelet::{image_names, PullBehaviour};
 pub use status::ApiError;
+pub use throttle::{Limit, Throttle, FLOW_SCHEMA_UID, PRIORITY_LEVEL_UID, TOO_MANY_REQUESTS_BODY};
 
 use cluster::Inner;
 
@@ -97,7 +108,11 @@ struct ServerTask(tokio::task::JoinHandle<()>, Arc<Inner>);
 impl Drop for ServerTask {
     fn drop(&mut self) {
         self.0.abort();
-        self.1.lock().store.drop_watches();
+        let mut st = self.1.lock();
+        st.store.drop_watches();
+        if let Some(heartbeats) = st.heartbeats.take() {
+            heartbeats.abort();
+        }
     }
 }
 
@@ -151,9 +166,10 @@ impl FakeCluster {
     }
 
     /// A kube client for the fake, default namespace `default`, with kube's default retry
-    /// layer as a production client has: it retries 429/503/504 up to 15 times with
-    /// exponential backoff from 5 ms (minutes in total), so injected 503s and short
-    /// `set_unavailable` periods are invisible to it.
+    /// layer: it retries 429/503/504 up to 15 times with exponential backoff from 5 ms
+    /// (minutes in total), so injected 503s and short `set_unavailable` periods are
+    /// invisible to it. rsp-images' own clients turn that layer off for their own
+    /// (`rsp_kube::client_for`, built from [`FakeCluster::config_as`] in its tests).
     pub fn client(&self) -> ::kube::Client {
         self.build_client(true)
     }
@@ -175,12 +191,20 @@ impl FakeCluster {
     }
 
     fn build_client_as(&self, retry: bool, user: Option<&str>) -> ::kube::Client {
+        let mut config = self.config_as(user);
+        config.default_retry = retry;
+        ::kube::Client::try_from(config).expect("fake cluster: kube client builds")
+    }
+
+    /// The configuration of [`FakeCluster::client_for`], for building a client another
+    /// way (rsp-kube's own retry layer); `None` is anonymous. kube's default retry is on in
+    /// it, as in any `kube::Config`.
+    pub fn config_as(&self, user: Option<&str>) -> ::kube::Config {
         let uri = self.url().parse().expect("fake cluster: url parses");
         let mut config = ::kube::Config::new(uri);
         config.default_namespace = "default".into();
-        config.default_retry = retry;
         config.auth_info.token = user.map(|user| secrecy::SecretString::from(user.to_owned()));
-        ::kube::Client::try_from(config).expect("fake cluster: kube client builds")
+        config
     }
 
     /// Sets (or with `None` clears) what happens to `user`'s calls on `resource` (`*`: all):
@@ -200,6 +224,21 @@ impl FakeCluster {
     /// Every request since start, in the order the server handled them.
     pub fn request_log(&self) -> Vec<RequestRecord> {
         self.inner.lock().requests.clone()
+    }
+
+    /// The requests after the first `from` of [`FakeCluster::request_log`], without copying
+    /// the rest (a long simulation logs hundreds of thousands).
+    pub fn request_log_since(&self, from: usize) -> Vec<RequestRecord> {
+        let st = self.inner.lock();
+        st.requests
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// How many requests [`FakeCluster::request_log`] holds.
+    pub fn request_count(&self) -> usize {
+        self.inner.lock().requests.len()
     }
 
     /// Every Lease write through the API since start, in commit order.
@@ -271,37 +310,37 @@ impl FakeCluster {
     }
 
     /// Sends one periodic node status report of the node's kubelet, which changes nothing but
-    /// the conditions' `lastHeartbeatTime`: kubelet posts its status when something changed
-    /// and otherwise every `nodeStatusReportFrequency` (5 minutes by default), each post
-    /// setting every condition's `lastHeartbeatTime` to the current time
-    /// (<https://kubernetes.io/docs/reference/node/node-status/#heartbeats>, kubelet's
-    /// `nodestatus` setters). A watcher sees a MODIFIED event with a new `resourceVersion`.
-    /// Kubelet posts at most every `nodeStatusUpdateFrequency` (10 s), so two posts always
-    /// carry different times (the API's times have whole seconds); the fake moves the time
-    /// at least a second past the last one, so that tests can send reports back to back.
+    /// the conditions' `lastHeartbeatTime` (`heartbeat.rs`); a watcher sees a MODIFIED event
+    /// with a new `resourceVersion`. Reports sent back to back each move the time.
     pub fn report_node_status(&self, name: &str) {
-        self.update_node(name, |n| {
-            let conditions = n
-                .status
-                .get_or_insert_with(Default::default)
-                .conditions
-                .get_or_insert_with(Vec::new);
-            let now = k8s_openapi::jiff::Timestamp::now();
-            let last = conditions
-                .iter()
-                .filter_map(|c| c.last_heartbeat_time.as_ref().map(|t| t.0))
-                .max();
-            let beat = match last {
-                Some(last) if last.as_second() >= now.as_second() => last
-                    .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(1))
-                    .unwrap_or(last),
-                _ => now,
-            };
-            for condition in conditions.iter_mut() {
-                condition.last_heartbeat_time =
-                    Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(beat));
-            }
-        });
+        heartbeat::report(&self.inner, name);
+    }
+
+    /// Sends every node's periodic status report once per `period`, the nodes spread evenly
+    /// over it, as kubelets do every `nodeStatusReportFrequency` (5 minutes by default): N
+    /// nodes give N / period updates a second, each a MODIFIED event that changes nothing but
+    /// `lastHeartbeatTime` (`heartbeat.rs`). Replaces an earlier period; see
+    /// [`FakeCluster::stop_heartbeats`].
+    pub fn set_heartbeat_every(&self, period: Duration) {
+        let task = heartbeat::spawn(self.inner.clone(), period);
+        if let Some(old) = self.inner.lock().heartbeats.replace(task) {
+            old.abort();
+        }
+    }
+
+    /// Stops the reports [`FakeCluster::set_heartbeat_every`] started.
+    pub fn stop_heartbeats(&self) {
+        if let Some(task) = self.inner.lock().heartbeats.take() {
+            task.abort();
+        }
+    }
+
+    /// Sets API Priority and Fairness' limits (`throttle.rs`): requests beyond them, watch
+    /// starts included, are answered 429 with `Retry-After` and the apiserver's plain-text
+    /// body, without effect, and logged as [`Outcome::Throttled`]. Open watch streams are
+    /// never limited. [`Throttle::default`] (the initial setting) limits nothing.
+    pub fn set_throttle(&self, throttle: Throttle) {
+        self.inner.lock().limiter.configure(throttle);
     }
 
     /// [`FakeCluster::report_node_status`] for every node.
@@ -467,6 +506,12 @@ impl FakeCluster {
     /// Forgets all watch history: resuming from any version before now answers 410.
     pub fn compact_history(&self) {
         self.inner.lock().store.compact();
+    }
+
+    /// Forgets all watch history and ends every open watch with an `ERROR` 410 event, so that
+    /// every kube-runtime watcher lists again (compaction, 410, relist).
+    pub fn expire_watches(&self) {
+        self.inner.lock().store.expire_watches();
     }
 
     /// Keeps only the last `changes` changes for resuming watches (default 1000).

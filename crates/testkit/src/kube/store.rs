@@ -53,6 +53,8 @@ pub enum Broadcast {
     Change(Arc<Change>),
     /// Close every open watch (simulates an API server restart or a load-balancer reset).
     DropAll,
+    /// End every open watch with an `ERROR` 410 event: their position was compacted away.
+    ExpireAll,
 }
 
 /// One page of a list.
@@ -340,6 +342,14 @@ impl Store {
     /// Closes every open watch.
     pub fn drop_watches(&self) {
         let _ = self.tx.send(Broadcast::DropAll);
+    }
+
+    /// Compacts history and ends every open watch with 410 Gone, so that every watcher must
+    /// list again: what a watcher sees when etcd compacts past the version it is at (after
+    /// an API server restart, or a watch that fell behind the watch cache's window).
+    pub fn expire_watches(&mut self) {
+        self.compact();
+        let _ = self.tx.send(Broadcast::ExpireAll);
     }
 
     /// Positions a new watch. `from` is the request's resourceVersion: `None` (unset, "" or

@@ -4,7 +4,8 @@
 //! through the request's namespace and selectors the way the API server does: an object that
 //! starts matching is ADDED, one that stops matching is DELETED. It ends on `timeoutSeconds`
 //! (after a final bookmark when bookmarks were asked for), on `drop_watches`, or with an
-//! `ERROR` 410 event when it falls too far behind or starts from a compacted version.
+//! `ERROR` 410 event when it falls too far behind, starts from a compacted version or is
+//! expired (`expire_watches`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -97,6 +98,13 @@ impl WatchState {
         Some(line(event_type, &c.object))
     }
 
+    /// Ends the watch with the `ERROR` event of a version that is gone.
+    fn expire(&mut self, why: &str) -> Bytes {
+        self.done = true;
+        let err = ApiError::expired(format!("too old resource version: {} ({why})", self.seen));
+        line("ERROR", &err.to_status())
+    }
+
     async fn next_line(&mut self) -> Option<Bytes> {
         loop {
             if self.done {
@@ -130,14 +138,8 @@ impl WatchState {
                         }
                     }
                     Ok(Broadcast::DropAll) | Err(RecvError::Closed) => return None,
-                    Err(RecvError::Lagged(_)) => {
-                        self.done = true;
-                        let err = ApiError::expired(format!(
-                            "too old resource version: {} (watch fell behind)",
-                            self.seen
-                        ));
-                        return Some(line("ERROR", &err.to_status()));
-                    }
+                    Ok(Broadcast::ExpireAll) => return Some(self.expire("compacted")),
+                    Err(RecvError::Lagged(_)) => return Some(self.expire("watch fell behind")),
                 },
                 _ = tokio::time::sleep_until(self.deadline) => {
                     // The API server closes timed-out watches with a last bookmark so that
