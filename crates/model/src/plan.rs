@@ -541,9 +541,11 @@ fn node_pulls(
     node: &NodeInfo,
     cached: impl Fn(&PrepullImage, &NodeInfo) -> bool,
 ) -> Option<NodePulls> {
+    // The node's platform labels, read once for all the images.
+    let (os, arch) = (node.os(), node.arch());
     let missing: Vec<PlannedImage> = images
         .iter()
-        .filter(|image| image.can_run_on(node) && !cached(image, node))
+        .filter(|image| image.can_run_on_platform(os, arch) && !cached(image, node))
         .cloned()
         .collect();
     (!missing.is_empty()).then(|| NodePulls {
