@@ -175,6 +175,12 @@ async fn a_panicking_world_task_is_restarted_and_follows_the_nodes_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panicking_node_watcher_is_restarted_and_sees_new_nodes() {
     let (cluster, service) = on_a_cluster("nodes").await;
+    // The served snapshot follows the nodes within a few rebuilds; what is checked below is
+    // that a restart keeps them, so they must be served before it.
+    eventually("both nodes served", Duration::from_secs(10), || async {
+        nodes(&service).await == ["node1", "node2"]
+    })
+    .await;
     kill_and_wait_for_restart(&service, Task::NodeWatcher, Fault::Panic).await;
     assert_eq!(
         nodes(&service).await,
