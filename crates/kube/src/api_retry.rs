@@ -52,6 +52,13 @@ pub const API_RETRY: RetryPolicy = RetryPolicy {
     max_asked: MAX_ASKED,
 };
 
+/// The most of an error answer's body that is read (an API server's `Status` is a few hundred
+/// bytes); a longer one is dropped unread.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// How long an error answer's body may take to arrive: what sends a 503 may be a proxy that
+/// never finishes it, and no retry (nor the answer given up) may wait on that.
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(5);
+
 /// Whether an answer with this status is worth trying again.
 fn retryable(status: StatusCode) -> bool {
     matches!(
@@ -155,7 +162,7 @@ where
                     "Kubernetes API answered {status}; trying again in {wait:.1?}"
                 );
                 // Read the (small) error body, so that the connection can serve the retry.
-                let _ = answer.into_body().collect().await;
+                error_text(answer.into_body()).await;
                 tokio::time::sleep(wait).await;
             }
             Decision::GiveUp => {
@@ -194,11 +201,7 @@ fn asked_delay(headers: &HeaderMap) -> Option<Duration> {
 /// kube would otherwise pass on as it is.
 async fn gave_up(answer: Answer, failures: u32, spent: Duration, budget: Duration) -> Answer {
     let (mut parts, body) = answer.into_parts();
-    let text = body
-        .collect()
-        .await
-        .map(|collected| String::from_utf8_lossy(&collected.to_bytes()).into_owned())
-        .unwrap_or_default();
+    let text = error_text(body).await;
     let code = parts.status.as_u16();
     let body = gave_up_status(code, &text, failures, spent, budget);
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -208,6 +211,28 @@ async fn gave_up(answer: Answer, failures: u32, spent: Duration, budget: Duratio
     );
     let body = Full::from(body.to_string()).map_err(BoxError::from);
     Response::from_parts(parts, Box::new(body) as Box<DynBody>)
+}
+
+/// The text of an error answer's body: empty when it is longer than [`ERROR_BODY_LIMIT`],
+/// fails, or does not end within [`ERROR_BODY_WAIT`].
+async fn error_text(mut body: Box<DynBody>) -> String {
+    let read = async {
+        let mut text = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.ok()?.into_data() else {
+                continue; // trailers
+            };
+            if text.len() + data.len() > ERROR_BODY_LIMIT {
+                return None;
+            }
+            text.extend_from_slice(&data);
+        }
+        Some(text)
+    };
+    match tokio::time::timeout(ERROR_BODY_WAIT, read).await {
+        Ok(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
+        Ok(None) | Err(_) => String::new(),
+    }
 }
 
 /// The `Status` of a request given up: the server's own reason and message when it sent a
@@ -291,6 +316,41 @@ mod tests {
                 0.0
             ),
             Decision::GiveUp
+        );
+    }
+
+    /// A body that never ends, as from a proxy that sends its headers and stops.
+    struct Endless;
+
+    impl http_body::Body for Endless {
+        type Data = bytes::Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, BoxError>>> {
+            Poll::Pending
+        }
+    }
+
+    fn full(text: impl Into<bytes::Bytes>) -> Box<DynBody> {
+        Box::new(Full::new(text.into()).map_err(|never| match never {}))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_error_body_is_read_only_while_short_and_prompt() {
+        assert_eq!(error_text(full("etcd is down")).await, "etcd is down");
+        assert_eq!(
+            error_text(full(vec![b'x'; ERROR_BODY_LIMIT + 1])).await,
+            "",
+            "too long: dropped"
+        );
+        let endless = tokio::time::timeout(2 * ERROR_BODY_WAIT, error_text(Box::new(Endless)));
+        assert_eq!(
+            endless.await.expect("an endless body is given up"),
+            "",
+            "never ends: dropped"
         );
     }
 
