@@ -110,7 +110,7 @@ impl StatusGrid {
         let mut cells: Vec<CellState> = Vec::with_capacity(node_count * image_count);
         for (i, (node, eligibility)) in world.nodes.entries().enumerate() {
             let eligible = eligibility.is_eligible();
-            let platform = Platform::of(node);
+            let platform = NodePlatform::of(node);
             for (j, image) in wanted.iter().enumerate() {
                 let k = i * image_count + j;
                 let mismatch = || platform.mismatch(image);
@@ -265,14 +265,14 @@ impl StatusGrid {
 
 /// How `image`'s platforms miss `node`'s, when the registry says it cannot run there.
 /// A node's platform labels, read once for all its cells.
-struct Platform<'a> {
+struct NodePlatform<'a> {
     os: Option<&'a str>,
     arch: Option<&'a str>,
 }
 
-impl<'a> Platform<'a> {
-    fn of(node: &'a NodeInfo) -> Platform<'a> {
-        Platform {
+impl<'a> NodePlatform<'a> {
+    fn of(node: &'a NodeInfo) -> NodePlatform<'a> {
+        NodePlatform {
             os: node.os(),
             arch: node.arch(),
         }
