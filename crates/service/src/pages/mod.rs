@@ -83,26 +83,35 @@ fn markupsafe_formatter(
     value: &minijinja::Value,
 ) -> Result<(), minijinja::Error> {
     match value.as_str() {
-        Some(text) if !value.is_safe() && state.auto_escape() == AutoEscape::Html => out
-            .write_str(&escape_html(text))
-            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())),
+        Some(text) if !value.is_safe() && state.auto_escape() == AutoEscape::Html => {
+            write_escaped(out, text).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+            })
+        }
         _ => minijinja::escape_formatter(out, state, value),
     }
 }
 
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&#34;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
+/// Writes `text` with markupsafe's five characters escaped, as runs of plain text between
+/// them: a page writes every value through here, and most values have nothing to escape, so
+/// no copy of the text is made for them.
+fn write_escaped(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
+    let mut plain = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&#34;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // The five are ASCII, so `at` is a character boundary.
+        out.write_str(&text[plain..at])?;
+        out.write_str(escaped)?;
+        plain = at + 1;
     }
-    escaped
+    out.write_str(&text[plain..])
 }
 
 fn render(template: &'static str, ctx: minijinja::Value) -> Result<String, RenderError> {
@@ -166,4 +175,27 @@ pub fn node_detail(
     let node = report.grid.node_named(name)?;
     let page = node_detail::NodePage::new(report, node, prefix, now);
     Some(render(NODE, minijinja::Value::from_serialize(&page)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_escaped;
+
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        write_escaped(&mut out, text).unwrap();
+        out
+    }
+
+    #[test]
+    fn escapes_markupsafes_five_and_keeps_everything_else() {
+        assert_eq!(escaped(""), "");
+        assert_eq!(escaped("plain/ref:w_2077_46"), "plain/ref:w_2077_46");
+        assert_eq!(
+            escaped(r#"<a href="x">'é' & ü</a>"#),
+            "&lt;a href=&#34;x&#34;&gt;&#39;é&#39; &amp; ü&lt;/a&gt;"
+        );
+        assert_eq!(escaped("&&"), "&amp;&amp;");
+        assert_eq!(escaped("ends with ünï<"), "ends with ünï&lt;");
+    }
 }

@@ -18,6 +18,10 @@ pub const REASON: usize = 200;
 
 /// `text` up to `max_chars` characters, with `…` when cut.
 pub fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
+    // A text has no more characters than bytes: most are short enough to need no count.
+    if text.len() <= max_chars {
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(max_chars) {
         None => Cow::Borrowed(text),
         Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
@@ -112,6 +116,8 @@ mod tests {
         assert_eq!(clip("abc", 3), "abc");
         assert_eq!(clip("abcd", 3), "abc…");
         assert_eq!(clip("ééé", 2), "éé…");
+        assert_eq!(clip("éé", 2), "éé");
+        assert_eq!(clip("", 0), "");
     }
 
     #[test]
