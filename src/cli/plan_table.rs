@@ -69,7 +69,7 @@ pub fn render(config: &Config, run: &DryRun, now: DateTime<Utc>) -> String {
                 image.tag.clone(),
                 listed.map_or_else(
                     || INIT_IMAGE_NAME.to_owned(),
-                    |listed| listed.display_name().into_owned(),
+                    |listed| listed.display_name().to_owned(),
                 ),
                 digest.to_owned(),
                 size.map_or_else(String::new, human_size),

@@ -57,7 +57,7 @@ impl<'a> SpawnerEntry<'a> {
             SpawnerEntry::Image { image, prepulled } => PrepulledImage {
                 reference,
                 tag: image.name().to_owned(),
-                name: image.display_name().into_owned(),
+                name: image.display_name().to_owned(),
                 digest: Some(image.digest().to_owned()),
                 aliases: image.other_tags().map(str::to_owned).collect(),
                 prepulled,

@@ -32,7 +32,7 @@ impl MenuImage {
     pub fn from_image(image: &Image) -> MenuImage {
         MenuImage {
             reference: image.reference_with_digest(),
-            name: image.display_name().into_owned(),
+            name: image.display_name().to_owned(),
         }
     }
 }
@@ -132,7 +132,7 @@ impl NodeImage {
         NodeImage {
             reference: image.reference(),
             tag: image.name().to_string(),
-            name: image.display_name().into_owned(),
+            name: image.display_name().to_owned(),
             digest: Some(digest.to_string()),
             size: presence.size(digest).or(image.size()),
             nodes: presence.nodes(digest).map(str::to_string).collect(),

@@ -6,8 +6,7 @@ use crate::reference::TagReference;
 use crate::select::Item;
 use crate::tag::{Number, OwnedNumber, SortKey, Tag, TagKind, Version};
 use chrono::{DateTime, NaiveDate, Utc};
-use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One tag of a registry listing, as an image source reports it.
 #[derive(Debug, Clone)]
@@ -34,8 +33,11 @@ pub struct Image {
     pub(super) size: Option<u64>,
     pub(super) platforms: Platforms,
     pub(super) kind: TagKind,
-    /// Set by alias resolution; other images use their tag's display name.
-    pub(super) alias_display_name: Option<String>,
+    /// The display name: set by alias resolution for an alias (one naming its target), else
+    /// made from the tag when first asked. Bodies are rebuilt on every node event while the
+    /// listing stays the same, and each of them names every image, so each name is made once
+    /// per listing rather than once per body.
+    pub(super) display_name: OnceLock<Box<str>>,
     /// Every tag name of this digest in the catalog, sorted, shared by the whole group.
     pub(super) group_names: Arc<[Box<str>]>,
     pub(super) alias_target: Option<String>,
@@ -57,7 +59,7 @@ impl Image {
             kind: tag.kind(),
             cycle: tag.cycle().map(Number::to_owned_number),
             date: tag.date_naive(),
-            alias_display_name: None,
+            display_name: OnceLock::new(),
             group_names: Arc::from(Vec::new()),
             alias_target: None,
             inherited_architecture: None,
@@ -86,12 +88,10 @@ impl Image {
     }
 
     /// The display name: for a resolved alias, one naming its target ("Recommended (Weekly
-    /// 2077_43)"); otherwise the tag's, built on demand.
-    pub fn display_name(&self) -> Cow<'_, str> {
-        match &self.alias_display_name {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(self.tag.display_name()),
-        }
+    /// 2077_43)"); otherwise the tag's, made the first time it is asked for.
+    pub fn display_name(&self) -> &str {
+        self.display_name
+            .get_or_init(|| self.tag.display_name().into_boxed_str())
     }
 
     pub fn registry(&self) -> &str {

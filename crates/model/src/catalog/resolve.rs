@@ -11,7 +11,7 @@
 
 use super::image::Image;
 use crate::tag::title_case;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// What an alias takes from the image it resolves to.
 struct Target {
@@ -47,7 +47,7 @@ pub(super) fn resolve<'a>(images: &mut [Image], groups: impl Iterator<Item = &'a
             cycle: p.cycle.clone(),
             architecture: p.architecture().map(Box::from),
             date: p.date,
-            display_name: p.display_name().into_owned(),
+            display_name: p.display_name().to_owned(),
         };
         for &i in group {
             let image = &mut images[i as usize];
@@ -68,7 +68,8 @@ fn resolve_alias(image: &mut Image, target: &Target) {
     if image.date.is_none() {
         image.date = target.date;
     }
-    image.alias_display_name = Some(alias_display_name(image, &target.display_name));
+    image.display_name =
+        OnceLock::from(alias_display_name(image, &target.display_name).into_boxed_str());
 }
 
 /// "{Base} ({target name, parentheses flattened})" plus the alias's architecture, e.g.

@@ -510,3 +510,16 @@ fn platforms_come_from_the_registry_else_from_an_architecture_tag() {
     );
     assert_eq!(names(c.get("w_2077_46").unwrap()), None);
 }
+
+/// A display name is made once per image and listing, however many bodies name it: the
+/// second answer is the first one's text, not a new string.
+#[test]
+fn display_names_are_made_once_per_image() {
+    let c = build(vec![listed("w_2077_46", "D0"), alias("recommended", "D0")]);
+    for tag in ["w_2077_46", "recommended"] {
+        let image = c.get(tag).unwrap();
+        let (first, second) = (image.display_name(), image.display_name());
+        assert!(std::ptr::eq(first, second), "{tag}: {first}");
+    }
+    assert_eq!(c.get("w_2077_46").unwrap().display_name(), "Weekly 2077_46");
+}

@@ -135,7 +135,7 @@ pub fn entry(image: &Image) -> Entry {
     Entry {
         name: image.name().to_owned(),
         kind: image.kind(),
-        display_name: image.display_name().into_owned(),
+        display_name: image.display_name().to_owned(),
         digest: image.digest().to_owned(),
         size: image.size(),
         aliases,
