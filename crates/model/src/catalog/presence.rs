@@ -369,7 +369,8 @@ impl NodePresence {
             Some(set) if set.contains(id) => {}
             Some(set) => Arc::make_mut(set).insert(id),
             None => {
-                let mut set = BitSet::with_capacity(self.numbers.capacity());
+                // Most digests are on a few nodes: the set lists them (see `BitSet`).
+                let mut set = BitSet::EMPTY;
                 set.insert(id);
                 self.nodes.insert(digest.into(), Arc::new(set));
             }
