@@ -9,9 +9,9 @@
 //! honoured one way everywhere (issue 16).
 
 use crate::api_retry::ApiRetryLayer;
-use crate::nodes::node_infos;
+use crate::nodes::node_info;
 use k8s_openapi::api::core::v1::Node;
-use rsp_model::node::NodeInfo;
+use rsp_model::node::{ImageNames, NodeInfo};
 use std::path::Path;
 
 /// A client of the Kubernetes API server (kube-rs), as the service passes it around.
@@ -56,11 +56,15 @@ pub fn client_for(mut config: kube::Config, retry: ApiRetryLayer) -> Result<Clie
 }
 
 /// Reads a NodeList file (`kubectl get nodes -o json`), keeping the file's order.
+///
+/// Each node is converted as soon as it is parsed and its `Node` dropped: a whole list of
+/// `Node` values of 5,000 nodes held three times the memory of what is kept, and the
+/// allocator kept most of it after it was freed.
 pub fn read_node_list(path: &Path) -> Result<Vec<NodeInfo>, ConnectError> {
     #[derive(serde::Deserialize)]
     struct NodeList {
-        #[serde(default)]
-        items: Vec<Node>,
+        #[serde(default, deserialize_with = "converted_one_by_one")]
+        items: Vec<NodeInfo>,
     }
     let shown = path.display().to_string();
     let text =
@@ -73,5 +77,80 @@ pub fn read_node_list(path: &Path) -> Result<Vec<NodeInfo>, ConnectError> {
             path: shown,
             message: error.to_string(),
         })?;
-    Ok(node_infos(&list.items))
+    Ok(list.items)
+}
+
+/// A NodeList's `items`, each `Node` converted ([`node_info`]) as it is read, the image names
+/// shared across the list.
+fn converted_one_by_one<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<NodeInfo>, D::Error> {
+    struct Items;
+    impl<'de> serde::de::Visitor<'de> for Items {
+        type Value = Vec<NodeInfo>;
+
+        fn expecting(&self, out: &mut std::fmt::Formatter) -> std::fmt::Result {
+            out.write_str("a list of Node objects")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut image_names = ImageNames::default();
+            let mut nodes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(node) = seq.next_element::<Node>()? {
+                nodes.push(node_info(&node, &mut image_names));
+            }
+            Ok(nodes)
+        }
+    }
+    deserializer.deserialize_seq(Items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A file of this test process holding `text`.
+    fn file(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("rsp-kube-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_node_list_is_read_in_file_order_with_image_names_shared() {
+        let image = r#"{"names": ["r/x@sha256:a", "r/x:t"], "sizeBytes": 5}"#;
+        let path = file(
+            "shared.json",
+            &format!(
+                r#"{{"kind": "NodeList", "items": [
+                {{"metadata": {{"name": "b"}}, "status": {{"images": [{image}]}}}},
+                {{"metadata": {{"name": "a"}}, "status": {{"images": [{image}]}}}}
+            ]}}"#
+            ),
+        );
+        let nodes = read_node_list(&path).unwrap();
+        assert_eq!(
+            nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
+        let (b, a) = (&nodes[0].images[0], &nodes[1].images[0]);
+        assert_eq!(a, b);
+        assert!(Arc::ptr_eq(&a.references[0], &b.references[0]));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_node_list_is_refused_with_its_path() {
+        let path = file("bad.json", r#"{"items": [{"metadata": {"name": 7}}]}"#);
+        let error = read_node_list(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("bad.json") && error.contains("NodeList"),
+            "{error}"
+        );
+        let empty = file("empty.json", r#"{"kind": "NodeList"}"#);
+        assert!(read_node_list(&empty).unwrap().is_empty());
+    }
 }

@@ -43,7 +43,7 @@ pub use connect::{client_for, default_client, read_node_list, Client, ConnectErr
 pub use error::KubeError;
 pub use leader::LeaderElection;
 pub use leadership::{Leadership, Tenure};
-pub use nodes::{node_info, node_infos, NodeSelection, NodeSnapshot, NodeWatcher};
+pub use nodes::{node_info, NodeSelection, NodeSnapshot, NodeWatcher};
 pub use pod::{pod_name, prepull_pod};
 pub use prepuller::{
     FailureReason, PrepullEvent, PrepullOutcome, PrepullerHandle, PrepullerReport, PullStatus,

@@ -21,7 +21,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
-use rsp_model::node::{CachedImage, NodeInfo, Taint, Toleration};
+use rsp_model::node::{CachedImage, ImageNames, NodeInfo, Taint, Toleration};
 use rsp_model::selected::SelectedNodes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -33,8 +33,9 @@ pub type NodeSnapshot = Arc<SelectedNodes>;
 
 /// What the image side needs from a `Node`. Taints with an empty value count as having none
 /// (the API does not distinguish the two), image entries without names are skipped
-/// (behaviour.md §7.2) and a node without a `Ready` condition has `ready: None`.
-pub fn node_info(node: &Node) -> NodeInfo {
+/// (behaviour.md §7.2) and a node without a `Ready` condition has `ready: None`. Image names
+/// are shared through `image_names` with the other nodes converted through it.
+pub fn node_info(node: &Node, image_names: &mut ImageNames) -> NodeInfo {
     let spec = node.spec.as_ref();
     let status = node.status.as_ref();
     let taints = spec
@@ -68,7 +69,7 @@ pub fn node_info(node: &Node) -> NodeInfo {
                 .filter_map(|image| {
                     let names = image.names.as_ref().filter(|names| !names.is_empty())?;
                     Some(CachedImage {
-                        references: names.clone(),
+                        references: names.iter().map(|name| image_names.share(name)).collect(),
                         size: image.size_bytes.and_then(|size| u64::try_from(size).ok()),
                     })
                 })
@@ -84,12 +85,6 @@ pub fn node_info(node: &Node) -> NodeInfo {
         ready_since,
         images,
     }
-}
-
-/// Converts a NodeList (as `kubectl get nodes -o json` prints it) for a dry run, keeping the
-/// file's order.
-pub fn node_infos(nodes: &[Node]) -> Vec<NodeInfo> {
-    nodes.iter().map(node_info).collect()
 }
 
 /// The `lab.nodeSelector` map as a label selector string, `k1=v1,k2=v2` in key order.
@@ -178,6 +173,8 @@ struct NodeTable {
     relist: Option<BTreeMap<String, Arc<NodeInfo>>>,
     /// The last snapshot, once the first list is complete.
     snapshot: Option<NodeSnapshot>,
+    /// The image names of the nodes, one copy each.
+    image_names: ImageNames,
 }
 
 impl NodeTable {
@@ -196,7 +193,7 @@ impl NodeTable {
                 false
             }
             watcher::Event::InitApply(node) => {
-                let info = node_info(node);
+                let info = node_info(node, &mut self.image_names);
                 // A node the relist finds unchanged keeps its shared value.
                 let info = match self.nodes.get(&info.name) {
                     Some(known) if **known == info => Arc::clone(known),
@@ -221,7 +218,7 @@ impl NodeTable {
                 changed
             }
             watcher::Event::Apply(node) => {
-                let info = node_info(node);
+                let info = node_info(node, &mut self.image_names);
                 if self
                     .nodes
                     .get(&info.name)
@@ -286,7 +283,7 @@ mod tests {
             }
         }))
         .unwrap();
-        let info = node_info(&node);
+        let info = node_info(&node, &mut ImageNames::default());
         assert_eq!(info.name, "node1");
         assert_eq!(info.labels.get("a").map(String::as_str), Some("1"));
         assert!(info.unschedulable);
@@ -306,7 +303,7 @@ mod tests {
     fn bare_node_is_ready_unknown_and_empty() {
         let node: Node =
             serde_json::from_value(serde_json::json!({"metadata": {"name": "n"}})).unwrap();
-        let info = node_info(&node);
+        let info = node_info(&node, &mut ImageNames::default());
         assert_eq!(info.ready, None);
         assert!(info.images.is_empty() && info.taints.is_empty() && !info.unschedulable);
     }
@@ -441,9 +438,15 @@ mod tests {
         let after = table.snapshot();
         let whole = SelectedNodes::from_owned(
             [
-                node_info(&reporting("a", "2077-01-01T00:00:40Z", false)),
-                node_info(&cordoned),
-                node_info(&reporting("c", "2077-01-01T00:00:40Z", false)),
+                node_info(
+                    &reporting("a", "2077-01-01T00:00:40Z", false),
+                    &mut ImageNames::default(),
+                ),
+                node_info(&cordoned, &mut ImageNames::default()),
+                node_info(
+                    &reporting("c", "2077-01-01T00:00:40Z", false),
+                    &mut ImageNames::default(),
+                ),
             ],
             &BTreeMap::new(),
             &[],

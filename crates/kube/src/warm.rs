@@ -14,6 +14,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Patch, PatchParams};
 use kube::Api;
+use rsp_model::node::ImageNames;
 use rsp_model::warm::WarmTaint;
 use serde_json::json;
 
@@ -78,10 +79,12 @@ pub async fn remove_taint(
                     Err(_) => return Err(bounded("read")),
                     Ok(Err(error)) => return Err(patch_error(node, &error)),
                     Ok(Ok(None)) => None,
-                    Ok(Ok(Some(fresh))) => crate::nodes::node_info(&fresh)
-                        .taints
-                        .iter()
-                        .position(|t| taint.is(t)),
+                    Ok(Ok(Some(fresh))) => {
+                        crate::nodes::node_info(&fresh, &mut ImageNames::default())
+                            .taints
+                            .iter()
+                            .position(|t| taint.is(t))
+                    }
                 };
             }
             Ok(Err(error)) => return Err(patch_error(node, &error)),

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use proptest::prelude::*;
 use rsp_kube::nodes::node_info;
+use rsp_model::node::ImageNames;
 
 fn image() -> impl Strategy<Value = ContainerImage> {
     (
@@ -86,7 +87,7 @@ proptest! {
 
     #[test]
     fn any_node_reads_by_the_rules(node in node()) {
-        let info = node_info(&node);
+        let info = node_info(&node, &mut ImageNames::default());
         let status = node.status.as_ref();
         // Images: entries without names are skipped; negative sizes are unknown.
         let expected: Vec<(Vec<String>, Option<u64>)> = status
@@ -99,7 +100,7 @@ proptest! {
             })
             .collect();
         let got: Vec<(Vec<String>, Option<u64>)> =
-            info.images.iter().map(|i| (i.references.clone(), i.size)).collect();
+            info.images.iter().map(|i| (i.references.iter().map(|r| r.to_string()).collect(), i.size)).collect();
         prop_assert_eq!(got, expected);
         // Readiness: the first Ready condition decides; none means unknown.
         let ready = status
@@ -126,7 +127,7 @@ proptest! {
     #[test]
     fn any_json_is_read_or_refused(body in proptest::collection::vec(any::<u8>(), 0..200)) {
         if let Ok(node) = serde_json::from_slice::<Node>(&body) {
-            let _ = node_info(&node);
+            let _ = node_info(&node, &mut ImageNames::default());
         }
     }
 }

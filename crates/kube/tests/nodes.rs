@@ -32,7 +32,7 @@ async fn snapshots_follow_selected_nodes_in_listing_order() {
     let mut rx = watcher.subscribe();
     assert!(wait_snapshot(&mut rx, 2 * SECOND, |s| names(s) == ["node1", "node2"]).await);
     let node2 = rx.borrow().as_ref().unwrap().nodes()[1].clone();
-    assert_eq!(node2.images[0].references, [cached("sha256:5678")]);
+    assert_eq!(node2.images[0].references, [cached("sha256:5678").into()]);
     assert_eq!(node2.ready, Some(true));
 
     cluster.add_node(lab_node("node0"));

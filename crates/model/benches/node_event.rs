@@ -38,8 +38,10 @@ fn cached(d: usize) -> CachedImage {
             format!(
                 "us-central1-docker.pkg.dev/rubin-shared/sciplat/sciplat-lab@{}",
                 digest(d)
-            ),
-            format!("us-central1-docker.pkg.dev/rubin-shared/sciplat/sciplat-lab:w_2077_{d:02}"),
+            )
+            .into(),
+            format!("us-central1-docker.pkg.dev/rubin-shared/sciplat/sciplat-lab:w_2077_{d:02}")
+                .into(),
         ],
         size: Some(5_000_000_000 + d as u64),
     }

@@ -509,7 +509,7 @@ fn cached_for_selected(
             && node
                 .images
                 .iter()
-                .any(|listed| listed.references.contains(&image.digest)))
+                .any(|listed| listed.references.iter().any(|name| **name == *image.digest)))
 }
 
 /// The images of a plan: each digest once, the first image of a digest kept.
@@ -575,13 +575,16 @@ mod tests {
         NodeInfo {
             name: name.into(),
             labels: BTreeMap::from([("some-label".into(), "some-value".into())]),
-            images: cached
-                .iter()
-                .map(|digest| CachedImage {
-                    references: vec![format!("lighthouse.ceres/library/sketchbook@{digest}")],
-                    size: Some(1),
-                })
-                .collect(),
+            images:
+                cached
+                    .iter()
+                    .map(|digest| CachedImage {
+                        references: vec![
+                            format!("lighthouse.ceres/library/sketchbook@{digest}").into()
+                        ],
+                        size: Some(1),
+                    })
+                    .collect(),
             ..NodeInfo::default()
         }
     }
@@ -679,11 +682,11 @@ mod tests {
         let mut node = node("node1", &[]);
         node.images = (0..count)
             .map(|i| CachedImage {
-                references: vec![format!("example/big@sha256:x{i}")],
+                references: vec![format!("example/big@sha256:x{i}").into()],
                 size: Some(size),
             })
             .chain(extra.iter().map(|(digest, size)| CachedImage {
-                references: vec![format!("lighthouse.ceres/library/sketchbook@{digest}")],
+                references: vec![format!("lighthouse.ceres/library/sketchbook@{digest}").into()],
                 size: Some(*size),
             }))
             .collect();

@@ -359,7 +359,7 @@ mod tests {
             images: cached
                 .iter()
                 .map(|digest| CachedImage {
-                    references: vec![format!("r/x@{digest}")],
+                    references: vec![format!("r/x@{digest}").into()],
                     size: Some(3),
                 })
                 .collect(),

@@ -218,7 +218,10 @@ fn docker_images(images: &[Generated]) -> Vec<DockerImage> {
 
 fn cached(digest: &str, tag: &str, size: u64) -> CachedImage {
     CachedImage {
-        references: vec![format!("{BASE}@{digest}"), format!("{BASE}:{tag}")],
+        references: vec![
+            format!("{BASE}@{digest}").into(),
+            format!("{BASE}:{tag}").into(),
+        ],
         size: Some(size),
     }
 }
@@ -249,7 +252,8 @@ fn nodes(images: &[Generated], prepull: &[(String, String)], count: usize) -> Ve
                     references: vec![format!(
                         "registry.k8s.io/{name}@sha256:{:064x}",
                         mix(name.len() as u64, 1)
-                    )],
+                    )
+                    .into()],
                     size: Some(50_000_000),
                 });
             }

@@ -130,7 +130,10 @@ fn node(name: &str, digests: &[&str], size: u64) -> NodeInfo {
         images: digests
             .iter()
             .map(|digest| CachedImage {
-                references: vec![format!("{BASE}:some-tag"), format!("{BASE}@{digest}")],
+                references: vec![
+                    format!("{BASE}:some-tag").into(),
+                    format!("{BASE}@{digest}").into(),
+                ],
                 size: Some(size),
             })
             .collect(),

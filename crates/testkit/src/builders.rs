@@ -48,7 +48,7 @@ pub fn node_info(name: &str, digests: &[&str]) -> NodeInfo {
         images: digests
             .iter()
             .map(|digest| CachedImage {
-                references: vec![cached(digest)],
+                references: vec![cached(digest).into()],
                 size: Some(1),
             })
             .collect(),

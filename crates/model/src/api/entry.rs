@@ -172,7 +172,7 @@ mod tests {
         let node = NodeInfo {
             name: "node1".to_owned(),
             images: vec![CachedImage {
-                references: vec!["lighthouse.ceres/library/x@D0".to_owned()],
+                references: vec!["lighthouse.ceres/library/x@D0".to_owned().into()],
                 size: None,
             }],
             ..NodeInfo::default()

@@ -352,7 +352,7 @@ impl NodePresence {
                 for name in image
                     .references
                     .iter()
-                    .filter(|r| names.contains(&r.as_str()))
+                    .filter(|name| names.contains(&name.as_ref()))
                 {
                     self.mark(name, id);
                     if let Some(size) = image.size.filter(|&size| size > 0) {

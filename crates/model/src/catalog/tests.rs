@@ -333,7 +333,7 @@ fn node_caching(name: &str, cached: &[(&str, u64)]) -> NodeInfo {
         images: cached
             .iter()
             .map(|(digest, size)| CachedImage {
-                references: vec![format!("{REGISTRY}/{REPOSITORY}@{digest}")],
+                references: vec![format!("{REGISTRY}/{REPOSITORY}@{digest}").into()],
                 size: Some(*size),
             })
             .collect(),

@@ -89,11 +89,11 @@ fn node_name(n: usize) -> String {
 fn cached(d: usize, size: u64) -> CachedImage {
     let references = if d == DIGESTS - 1 {
         vec![
-            "docker.io/example/setup@sha256:f".to_owned(),
-            "docker.io/example/setup:0.0.1".to_owned(),
+            "docker.io/example/setup@sha256:f".into(),
+            "docker.io/example/setup:0.0.1".into(),
         ]
     } else {
-        vec![format!("r/x@sha256:{d}"), format!("r/x:t{d}")]
+        vec![format!("r/x@sha256:{d}").into(), format!("r/x:t{d}").into()]
     };
     CachedImage {
         references,

@@ -283,7 +283,7 @@ fn node(name: &str, digests: &[&str]) -> NodeInfo {
         images: digests
             .iter()
             .map(|digest| CachedImage {
-                references: vec![format!("{REGISTRY}/{REPOSITORY}@{digest}")],
+                references: vec![format!("{REGISTRY}/{REPOSITORY}@{digest}").into()],
                 size: Some(3 * 1024 * 1024 * 1024),
             })
             .collect(),

@@ -178,10 +178,14 @@ pub fn inputs(
             for (j, image) in images.iter().enumerate() {
                 let key = (name.clone(), image.digest.clone());
                 match pair(pattern, i, j) {
-                    Pair::Cached => cached.push(CachedImage {
-                        references: vec![format!("{REGISTRY}/{REPOSITORY}@{}", image.digest)],
-                        size: Some(4 << 30),
-                    }),
+                    Pair::Cached => {
+                        cached.push(CachedImage {
+                            references: vec![
+                                format!("{REGISTRY}/{REPOSITORY}@{}", image.digest).into()
+                            ],
+                            size: Some(4 << 30),
+                        })
+                    }
                     Pair::Pulling => {
                         let mut status = PullStatus::new(name.clone(), image.clone());
                         status.pulling_since = Some((now - Duration::from_secs(40)).into());
