@@ -114,11 +114,10 @@ impl BitSet {
                 .iter()
                 .enumerate()
                 .all(|(k, &w)| w & !theirs.get(k).copied().unwrap_or(0) == 0),
-            // Many members cannot fit in few: the usual answer for a digest on a handful of
-            // nodes asked about every eligible node, found without a lookup.
-            (Form::Bits(_), Form::Few(theirs)) => {
-                self.len() <= theirs.len() && self.iter().all(|i| other.contains(i))
-            }
+            // Stops at the first member the other lacks: for a digest on a handful of nodes
+            // asked about every eligible node, usually the first, so the answer costs one
+            // lookup rather than a count of the bits.
+            (Form::Bits(_), Form::Few(_)) => self.iter().all(|i| other.contains(i)),
             (Form::Few(mine), _) => mine.iter().all(|&i| other.contains(i)),
         }
     }
