@@ -3,7 +3,8 @@
 //! A `Tag` owns its text and stores every other textual field as a span into it, so parsing
 //! allocates once; the display name is built on demand (`display_name`). The submodules are:
 //! `parse` (the fast parser), `fields` (the spans it produces), `display` (display names and
-//! Python's `str.title()`), `order` (versions and the ordering within one kind), `serialize`
+//! Python's `str.title()`), `order` (versions and the ordering within one kind), `prefix` (the
+//! ordering's leading fields packed into an integer, for sorting), `serialize`
 //! (the JSON shape of `rsp-images tags parse`) and, for tests and fuzzing, `oracle` (the
 //! original regex table, against which the fast parser is checked).
 
@@ -13,6 +14,7 @@ mod kind;
 mod number;
 mod order;
 mod parse;
+mod prefix;
 mod serialize;
 
 #[cfg(any(test, feature = "oracle"))]
@@ -22,6 +24,7 @@ pub use display::title_case;
 pub use kind::TagKind;
 pub use number::{Number, OwnedNumber};
 pub use order::{SortKey, Version};
+pub(crate) use prefix::PREFIX_BITS;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fields::{Fields, Form, Span};
