@@ -155,10 +155,10 @@ pub struct SortKey<'a> {
 impl<'a> SortKey<'a> {
     /// The fields in the order they are compared: the definition of the order, which both
     /// `cmp` and `prefix` follow.
-    fn fields(&self) -> [Field<'a>; 7] {
+    fn fields(&self) -> [Field<'_, 'a>; 7] {
         [
             Field::Text(self.base),
-            Field::Version(self.version),
+            Field::Version(self.version.as_ref()),
             Field::Number(self.cycle),
             Field::Number(self.cycle_build),
             Field::Number(self.build),
@@ -180,20 +180,20 @@ impl<'a> SortKey<'a> {
 }
 
 /// One field of a sort key as the order sees it. The derived order compares fields of the
-/// same position, hence the same variant.
+/// same position, hence the same variant. The version is borrowed: it is most of a key's size.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Field<'a> {
+enum Field<'k, 'a> {
     /// Absent first, then by bytes.
     Text(Option<&'a str>),
     /// Absent first, then by precedence.
-    Version(Option<Version<'a>>),
+    Version(Option<&'k Version<'a>>),
     /// Absent first, then by value.
     Number(Option<Number<'a>>),
     /// Absent last, then by bytes.
     AbsentLast(AbsentLast<'a>),
 }
 
-impl Field<'_> {
+impl Field<'_, '_> {
     /// Writes the field with a code that orders as the derived `Ord` does.
     fn pack(&self, packer: &mut Packer) {
         match *self {

@@ -26,10 +26,9 @@ const TOO_LONG: u32 = (1 << LENGTH_BITS) - 1;
 /// Writes fields into a prefix, most significant bit first.
 pub(crate) struct Packer {
     bits: u128,
-    /// Bits not yet written.
+    /// Bits not yet written. Closing the prefix pads it with zeros to the end, so that a closed
+    /// prefix is simply a full one: every later push finds no room and writes nothing.
     free: u32,
-    /// Whether later fields may still be written (see the module comment).
-    open: bool,
 }
 
 impl Packer {
@@ -37,7 +36,6 @@ impl Packer {
         Packer {
             bits: 0,
             free: PREFIX_BITS,
-            open: true,
         }
     }
 
@@ -46,13 +44,9 @@ impl Packer {
     /// values apart.
     pub(crate) fn push(&mut self, width: u32, value: u64) {
         debug_assert!(width <= 64 && u128::from(value) >> width == 0);
-        if !self.open {
-            return;
-        }
         if width > self.free {
             self.bits = (self.bits << self.free) | (u128::from(value) >> (width - self.free));
             self.free = 0;
-            self.open = false;
             return;
         }
         self.bits = (self.bits << width) | u128::from(value);
@@ -66,7 +60,8 @@ impl Packer {
 
     /// Stops writing: the field just written did not carry all of its information.
     pub(crate) fn close(&mut self) {
-        self.open = false;
+        self.bits <<= self.free;
+        self.free = 0;
     }
 
     /// A whole number: its bit length in `LENGTH_BITS` bits, then its bits below the leading
@@ -93,7 +88,7 @@ impl Packer {
     /// so a string orders below those it starts, as `str` does; what does not fit is cut off.
     pub(crate) fn text(&mut self, text: &str) {
         for byte in text.bytes() {
-            if !self.open {
+            if self.free == 0 {
                 return;
             }
             self.push(9, u64::from(byte) + 1);
