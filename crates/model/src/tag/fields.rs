@@ -3,16 +3,26 @@
 //! Every textual field of a tag (base, extra, architecture, the raw digits shown in display
 //! names) is a substring of the tag itself, so a parsed tag needs one allocation: its text.
 //! Spans are `u32` pairs to keep `Tag` small; tags longer than 4 GiB are not parsed (see
-//! `Tag::parse`).
+//! `Tag::parse`). A span's end is stored plus one as a `NonZeroU32`, so that an absent span
+//! (`Option<Span>`, seven of them per tag) takes 8 bytes rather than 12: a collection holds
+//! 20,000 tags, and every page of them costs a page fault to the command that builds it.
 
 use super::TagKind;
 use chrono::NaiveDate;
+use std::num::NonZeroU32;
 
 /// A byte range of the tag text; always on character boundaries (delimiters are ASCII).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Span {
     start: u32,
-    end: u32,
+    /// The end plus one.
+    end: NonZeroU32,
+}
+
+impl Default for Span {
+    fn default() -> Span {
+        Span::new(0, 0)
+    }
 }
 
 impl Span {
@@ -20,7 +30,7 @@ impl Span {
     pub(crate) fn new(start: usize, end: usize) -> Span {
         Span {
             start: start as u32,
-            end: end as u32,
+            end: NonZeroU32::new((end as u32).wrapping_add(1)).unwrap_or(NonZeroU32::MAX),
         }
     }
 
@@ -29,7 +39,7 @@ impl Span {
     }
 
     pub(crate) fn end(self) -> usize {
-        self.end as usize
+        (self.end.get() - 1) as usize
     }
 
     pub(crate) fn shifted(self, by: usize) -> Span {

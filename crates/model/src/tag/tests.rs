@@ -761,3 +761,11 @@ fn very_deep_experimental_nesting_does_not_overflow_the_stack() {
     assert_eq!(tag.date(), Tag::parse("w_2021_22").date());
     assert!(tag.display_name().starts_with("Experimental Experimental "));
 }
+
+#[test]
+fn a_tag_stays_small() {
+    // Collections hold tens of thousands of tags; their pages are much of what building one
+    // costs (`rsp-images tags sort`). An absent span takes 8 bytes (fields.rs).
+    assert!(std::mem::size_of::<Option<fields::Span>>() <= 8);
+    assert!(std::mem::size_of::<Tag>() <= 176);
+}
