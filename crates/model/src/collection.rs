@@ -2,7 +2,9 @@
 //!
 //! Tags are stored once, in input order; per-kind index lists give the collection order
 //! (kinds in display order, each descending by a stable sort) and a name index gives lookups
-//! (the last tag of a name wins, as in the original). Subsets are new collections.
+//! (the last tag of a name wins, as in the original). The name index is built by the first
+//! lookup: sorting and filtering, which is all `rsp-images tags sort` does, never look a name
+//! up. Subsets are new collections.
 
 use crate::filter::ImageFilterPolicy;
 use crate::key_index::KeyIndex;
@@ -11,13 +13,14 @@ pub use crate::select::{ArchSpecific, FilterSide, SubsetSpec};
 use crate::tag::{Number, Tag, TagKind};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone)]
 pub struct TagCollection {
     tags: Vec<Tag>,
     by_kind: KindLists,
-    /// Names looked up through the tags themselves (no copied strings).
-    by_name: KeyIndex<Tag>,
+    /// Names looked up through the tags themselves (no copied strings); see `by_name`.
+    by_name: OnceLock<KeyIndex<Tag>>,
 }
 
 impl Default for TagCollection {
@@ -28,19 +31,26 @@ impl Default for TagCollection {
 
 impl TagCollection {
     /// A collection of these tags (duplicates of a name are all listed; lookups find the last).
-    pub fn new(tags: Vec<Tag>) -> TagCollection {
+    pub fn new(mut tags: Vec<Tag>) -> TagCollection {
         // Indices are u32; more than 4 billion tags cannot come from a registry listing.
-        let tags: Vec<Tag> = tags.into_iter().take(u32::MAX as usize).collect();
+        tags.truncate(u32::MAX as usize);
         let by_kind = select::group_sorted(&tags, 0..tags.len() as u32);
-        let mut by_name = KeyIndex::new(tags.len(), Tag::tag);
-        for i in 0..tags.len() as u32 {
-            by_name.insert(&tags, i);
-        }
         TagCollection {
             tags,
             by_kind,
-            by_name,
+            by_name: OnceLock::new(),
         }
+    }
+
+    /// The name index, built on first use.
+    fn by_name(&self) -> &KeyIndex<Tag> {
+        self.by_name.get_or_init(|| {
+            let mut by_name = KeyIndex::new(self.tags.len(), Tag::tag);
+            for i in 0..self.tags.len() as u32 {
+                by_name.insert(&self.tags, i);
+            }
+            by_name
+        })
     }
 
     /// Parses names (with the alias constructor for those in `aliases`) and keeps those of
@@ -90,7 +100,7 @@ impl TagCollection {
     }
 
     pub fn get(&self, name: &str) -> Option<&Tag> {
-        self.by_name
+        self.by_name()
             .get(&self.tags, name)
             .map(|i| &self.tags[i as usize])
     }
@@ -98,7 +108,7 @@ impl TagCollection {
     /// The newest releases, weeklies and dailies plus the included tags, each once.
     pub fn subset(&self, spec: &SubsetSpec) -> TagCollection {
         let members = select::subset(&self.tags, &self.by_kind, spec, |name| {
-            self.by_name.get(&self.tags, name)
+            self.by_name().get(&self.tags, name)
         });
         TagCollection::new(
             members

@@ -7,7 +7,7 @@
 //! ones, so the same code serves both without copying tags.
 
 use crate::filter::{ImageFilter, ImageFilterPolicy};
-use crate::tag::{Number, SortKey, Tag, TagKind, Version};
+use crate::tag::{Number, SortKey, Tag, TagKind, Version, PREFIX_BITS};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -66,15 +66,48 @@ pub(crate) fn group_sorted<T: Item>(
     lists
 }
 
-/// Stable descending sort of indices by their items' sort keys, each key computed once.
+/// Stable descending sort of indices by their items' sort keys.
+///
+/// Each item's order prefix (`SortKey::prefix`) is computed once and packed above the index's
+/// position in `list`, so that one integer sort orders by prefix, descending, and keeps input
+/// order among equal prefixes. Only runs of equal prefixes, which the prefix cannot order,
+/// are then sorted again by whole keys; being in input order already, they stay stable.
 pub(crate) fn sort_descending<T: Item>(items: &[T], list: &mut [u32]) {
     if list.len() < 2 {
         return;
     }
+    let Ok(len) = u32::try_from(list.len()) else {
+        return sort_by_whole_keys(items, list);
+    };
+    let greatest = (1u128 << PREFIX_BITS) - 1;
+    let mut packed: Vec<u128> = list
+        .iter()
+        .zip(0..len)
+        .map(|(&i, position)| {
+            let prefix = items[i as usize].sort_key().prefix();
+            ((greatest - prefix) << 32) | u128::from(position)
+        })
+        .collect();
+    packed.sort_unstable();
+    let input = list.to_vec();
+    for (slot, &p) in list.iter_mut().zip(&packed) {
+        *slot = input[p as u32 as usize];
+    }
+    let mut start = 0;
+    for run in packed.chunk_by(|a, b| a >> 32 == b >> 32) {
+        if run.len() > 1 {
+            sort_by_whole_keys(items, &mut list[start..start + run.len()]);
+        }
+        start += run.len();
+    }
+}
+
+/// Stable descending sort of indices by their items' whole sort keys, each computed once.
+fn sort_by_whole_keys<T: Item>(items: &[T], list: &mut [u32]) {
     let keys: Vec<SortKey<'_>> = list.iter().map(|&i| items[i as usize].sort_key()).collect();
-    let mut order: Vec<u32> = (0..list.len() as u32).collect();
-    order.sort_by(|&a, &b| keys[b as usize].cmp(&keys[a as usize]));
-    let sorted: Vec<u32> = order.iter().map(|&k| list[k as usize]).collect();
+    let mut order: Vec<usize> = (0..list.len()).collect();
+    order.sort_by(|&a, &b| keys[b].cmp(&keys[a]));
+    let sorted: Vec<u32> = order.iter().map(|&k| list[k]).collect();
     list.copy_from_slice(&sorted);
 }
 

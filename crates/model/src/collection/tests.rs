@@ -196,7 +196,79 @@ mod properties {
         )
     }
 
+    /// Names of every kind with the suffixes and numbers that make prefixes tie or close:
+    /// cycles, RSP builds, extras, architectures, candidates, numbers beyond 64 bits, long
+    /// bases and extras that share their first bytes, experimentals of unknown tags.
+    fn odd_name() -> impl Strategy<Value = String> {
+        let number = || {
+            prop::sample::select(vec![
+                "1",
+                "2",
+                "02",
+                "10",
+                "4611686018427387904",
+                "99999999999999999999999",
+            ])
+        };
+        let body = prop_oneof![
+            (number(), number()).prop_map(|(y, w)| format!("w_{y}_{w}")),
+            (number(), number()).prop_map(|(m, d)| format!("d_2077_{m}_{d}")),
+            (number(), number(), number()).prop_map(|(a, b, c)| format!("r{a}_{b}_{c}")),
+            (number(), number()).prop_map(|(a, rc)| format!("r{a}_0_0_rc{rc}")),
+            prop::sample::select(vec![
+                "latest",
+                "recommended",
+                "exp_random",
+                "a_long_unknown_base_shared_by_many",
+                "a_long_unknown_base_shared_by_more",
+            ])
+            .prop_map(String::from),
+        ];
+        let experimental = prop::sample::select(vec!["", "exp_"]);
+        let suffix = prop::sample::select(vec![
+            "",
+            "_c0040.002",
+            "_c40.1",
+            "_c99999999999999999999.1",
+            "_rsp7",
+            "_rsp99999999999999999999",
+            "_extra",
+            "_an_extra_longer_than_any_prefix_a",
+            "_an_extra_longer_than_any_prefix_b",
+        ]);
+        let arch = prop::sample::select(vec!["", "-amd64", "-arm64", "-amd64x"]);
+        (experimental, body, suffix, arch)
+            .prop_map(|(exp, body, suffix, arch)| format!("{exp}{body}{suffix}{arch}"))
+    }
+
     proptest! {
+        #[test]
+        fn collection_order_is_the_stable_sort_by_whole_keys(
+            names in prop::collection::vec(odd_name(), 0..300),
+            alias_every in 1usize..6,
+            cycle in prop::option::of(prop::sample::select(vec![1u32, 40])),
+        ) {
+            // Duplicates stay (a name may be listed twice); some names are aliases.
+            let aliases: HashSet<String> = names.iter().step_by(alias_every).cloned().collect();
+            let c = TagCollection::from_tag_names(&names, &aliases, cycle);
+            let mut want: Vec<Tag> = names
+                .iter()
+                .map(|n| if aliases.contains(n) { Tag::alias(n) } else { Tag::parse(n) })
+                .filter(|t| cycle.is_none() || t.cycle() == cycle.map(Number::from))
+                .collect();
+            // The reference: kinds in display order, each by whole keys, descending, stable.
+            want.sort_by(|a, b| a.kind().cmp(&b.kind()).then_with(|| b.sort_key().cmp(&a.sort_key())));
+            for arch_specific in [ArchSpecific::Keep, ArchSpecific::Hide] {
+                let got: Vec<&str> = c.all_tags(arch_specific).map(Tag::tag).collect();
+                let want: Vec<&str> = want
+                    .iter()
+                    .filter(|t| arch_specific == ArchSpecific::Keep || !t.is_arch_specific())
+                    .map(Tag::tag)
+                    .collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+
         #[test]
         fn collection_order_is_descending_and_stable(mut names in prop::collection::vec(name(), 0..400)) {
             let mut seen = HashSet::new();

@@ -3,16 +3,27 @@
 //! Every textual field of a tag (base, extra, architecture, the raw digits shown in display
 //! names) is a substring of the tag itself, so a parsed tag needs one allocation: its text.
 //! Spans are `u32` pairs to keep `Tag` small; tags longer than 4 GiB are not parsed (see
-//! `Tag::parse`).
+//! `Tag::parse`). A span's end is stored plus one as a `NonZeroU32`, so that an absent span
+//! (`Option<Span>`, seven of them per tag) takes 8 bytes rather than 12, and a stored number
+//! is present when its span is: a collection holds 20,000 tags, and every page of them costs
+//! a page fault to the command that builds it.
 
 use super::TagKind;
 use chrono::NaiveDate;
+use std::num::NonZeroU32;
 
 /// A byte range of the tag text; always on character boundaries (delimiters are ASCII).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Span {
     start: u32,
-    end: u32,
+    /// The end plus one.
+    end: NonZeroU32,
+}
+
+impl Default for Span {
+    fn default() -> Span {
+        Span::new(0, 0)
+    }
 }
 
 impl Span {
@@ -20,7 +31,7 @@ impl Span {
     pub(crate) fn new(start: usize, end: usize) -> Span {
         Span {
             start: start as u32,
-            end: end as u32,
+            end: NonZeroU32::new((end as u32).wrapping_add(1)).unwrap_or(NonZeroU32::MAX),
         }
     }
 
@@ -29,7 +40,7 @@ impl Span {
     }
 
     pub(crate) fn end(self) -> usize {
-        self.end as usize
+        (self.end.get() - 1) as usize
     }
 
     pub(crate) fn shifted(self, by: usize) -> Span {
@@ -76,10 +87,11 @@ pub(crate) struct Fields {
     pub pre: Option<Span>,
     pub base: Option<Span>,
     /// Cycle, cycle build and RSP build; `LONG32` for one whose digits (the `_raw` span) must
-    /// be read from the tag.
-    pub cycle: Option<u32>,
-    pub cycle_build: Option<u32>,
-    pub build: Option<u32>,
+    /// be read from the tag. Each is present when its `_raw` span is, and 0 otherwise: an
+    /// `Option` of its own would add 4 bytes to every tag for what the span already says.
+    pub cycle: u32,
+    pub cycle_build: u32,
+    pub build: u32,
     pub cycle_raw: Option<Span>,
     pub cycle_build_raw: Option<Span>,
     pub build_raw: Option<Span>,
@@ -96,9 +108,9 @@ impl Fields {
             version: None,
             pre: None,
             base: None,
-            cycle: None,
-            cycle_build: None,
-            build: None,
+            cycle: 0,
+            cycle_build: 0,
+            build: 0,
             cycle_raw: None,
             cycle_build_raw: None,
             build_raw: None,

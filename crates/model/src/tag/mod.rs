@@ -3,7 +3,8 @@
 //! A `Tag` owns its text and stores every other textual field as a span into it, so parsing
 //! allocates once; the display name is built on demand (`display_name`). The submodules are:
 //! `parse` (the fast parser), `fields` (the spans it produces), `display` (display names and
-//! Python's `str.title()`), `order` (versions and the ordering within one kind), `serialize`
+//! Python's `str.title()`), `order` (versions and the ordering within one kind), `prefix` (the
+//! ordering's leading fields packed into an integer, for sorting), `serialize`
 //! (the JSON shape of `rsp-images tags parse`) and, for tests and fuzzing, `oracle` (the
 //! original regex table, against which the fast parser is checked).
 
@@ -13,6 +14,7 @@ mod kind;
 mod number;
 mod order;
 mod parse;
+mod prefix;
 mod serialize;
 
 #[cfg(any(test, feature = "oracle"))]
@@ -22,6 +24,7 @@ pub use display::title_case;
 pub use kind::TagKind;
 pub use number::{Number, OwnedNumber};
 pub use order::{SortKey, Version};
+pub(crate) use prefix::PREFIX_BITS;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fields::{Fields, Form, Span};
@@ -46,7 +49,9 @@ impl Tag {
     /// Tags of 4 GiB or more (no registry allows them) are kept verbatim as `Unknown`.
     pub fn parse(tag: &str) -> Tag {
         let text = if tag.is_empty() { DEFAULT_TAG } else { tag };
-        if text.len() >= u32::MAX as usize || text.contains('\n') {
+        // A byte loop: tags are a dozen bytes, for which `contains`' vectorised search costs
+        // several times more to set up than it saves.
+        if text.len() >= u32::MAX as usize || text.bytes().any(|b| b == b'\n') {
             return Tag::verbatim(text);
         }
         // `exp_` + a non-empty remainder is experimental, whatever the remainder parses as;
@@ -86,7 +91,7 @@ impl Tag {
             fields.base = Some(Span::new(0, tag.len()));
         } else if let Some((base, raw, cycle, arch)) = with_cycle() {
             fields.base = Some(base);
-            fields.cycle = Some(cycle);
+            fields.cycle = cycle;
             fields.cycle_raw = Some(raw);
             fields.arch = arch;
         } else {
@@ -168,10 +173,13 @@ impl Tag {
         self.number(self.fields.build, self.fields.build_raw)
     }
 
-    /// A cycle or build number from its stored value and its digits.
-    fn number(&self, stored: Option<u32>, raw: Option<Span>) -> Option<Number<'_>> {
-        let digits = || self.span(raw).unwrap_or_default();
-        stored.map(|stored| Number::unpack(u64::from(stored), u64::from(number::LONG32), digits))
+    /// A cycle or build number from its stored value and its digits, present when they are.
+    fn number(&self, stored: u32, raw: Option<Span>) -> Option<Number<'_>> {
+        raw.map(|raw| {
+            Number::unpack(u64::from(stored), u64::from(number::LONG32), || {
+                raw.of(&self.text)
+            })
+        })
     }
 
     pub fn architecture(&self) -> Option<&str> {

@@ -132,9 +132,9 @@ fn build(kind: TagKind, c: &Captures<'_>) -> Option<(Fields, u32)> {
         _ => f.base = span(c, "tag"),
     }
     let small = |name: &str| c.name(name).map(|m| number::pack32(m.as_str().as_bytes()));
-    f.cycle = small("cycle");
-    f.cycle_build = small("cbuild");
-    f.build = small("build");
+    f.cycle = small("cycle").unwrap_or(0);
+    f.cycle_build = small("cbuild").unwrap_or(0);
+    f.build = small("build").unwrap_or(0);
     f.cycle_raw = span(c, "cycle");
     f.cycle_build_raw = span(c, "cbuild");
     f.build_raw = span(c, "build");
@@ -170,7 +170,7 @@ pub fn alias(tag: &str) -> Tag {
     });
     if let Some((value, c)) = cycle {
         f.base = span(&c, "tag");
-        f.cycle = Some(value);
+        f.cycle = value;
         f.cycle_raw = span(&c, "cycle");
         f.arch = span(&c, "arch");
     } else if let Some(c) = plain.captures(tag) {

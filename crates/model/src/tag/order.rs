@@ -2,8 +2,11 @@
 //!
 //! The ordering is a plain `Ord` on `SortKey`, a borrowed view of the fields that matter, so
 //! that images whose alias resolution changed some fields (cycle, architecture) sort with the
-//! same code as tags.
+//! same code as tags. It is defined once, as the list of fields compared in turn
+//! (`SortKey::fields`); the order prefix that sorting compares first (`SortKey::prefix`) is
+//! packed from the same list, each kind of field next to its comparison.
 
+use super::prefix::{Bit, Packer};
 use super::Number;
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
@@ -34,6 +37,24 @@ impl Ord for Version<'_> {
         (self.major, self.minor, self.patch)
             .cmp(&(other.major, other.minor, other.patch))
             .then_with(|| cmp_prerelease(self.prerelease, other.prerelease))
+    }
+}
+
+impl Version<'_> {
+    /// Packs what `cmp` compares, in its order: the three parts, then whether there is a
+    /// prerelease (none is greater). Prereleases are rare (candidates), so their identifiers
+    /// are left to the whole comparison: one closes the prefix.
+    fn pack(&self, packer: &mut Packer) {
+        for part in [self.major, self.minor, self.patch] {
+            packer.number(part);
+        }
+        match self.prerelease {
+            None => packer.bit(Bit::One),
+            Some(_) => {
+                packer.bit(Bit::Zero);
+                packer.close();
+            }
+        }
     }
 }
 
@@ -131,21 +152,97 @@ pub struct SortKey<'a> {
     pub architecture: Option<&'a str>,
 }
 
+impl<'a> SortKey<'a> {
+    /// The fields in the order they are compared: the definition of the order, which both
+    /// `cmp` and `prefix` follow.
+    fn fields(&self) -> [Field<'_, 'a>; 7] {
+        [
+            Field::Text(self.base),
+            Field::Version(self.version.as_ref()),
+            Field::Number(self.cycle),
+            Field::Number(self.cycle_build),
+            Field::Number(self.build),
+            Field::Text(self.extra),
+            Field::AbsentLast(AbsentLast(self.architecture)),
+        ]
+    }
+
+    /// The leading fields packed into the low 96 bits, such that a smaller prefix means a
+    /// smaller key and equal keys have equal prefixes (equal prefixes decide nothing). Sorts
+    /// compare these integers first and whole keys only when they are equal; see `prefix.rs`.
+    pub fn prefix(&self) -> u128 {
+        let mut packer = Packer::new();
+        for field in self.fields() {
+            field.pack(&mut packer);
+        }
+        packer.finish()
+    }
+}
+
+/// One field of a sort key as the order sees it. The derived order compares fields of the
+/// same position, hence the same variant. The version is borrowed: it is most of a key's size.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Field<'k, 'a> {
+    /// Absent first, then by bytes.
+    Text(Option<&'a str>),
+    /// Absent first, then by precedence.
+    Version(Option<&'k Version<'a>>),
+    /// Absent first, then by value.
+    Number(Option<Number<'a>>),
+    /// Absent last, then by bytes.
+    AbsentLast(AbsentLast<'a>),
+}
+
+impl Field<'_, '_> {
+    /// Writes the field with a code that orders as the derived `Ord` does.
+    fn pack(&self, packer: &mut Packer) {
+        match *self {
+            Field::Text(None) | Field::Version(None) | Field::Number(None) => packer.bit(Bit::Zero),
+            Field::Text(Some(text)) => {
+                packer.bit(Bit::One);
+                packer.text(text);
+            }
+            Field::Version(Some(version)) => {
+                packer.bit(Bit::One);
+                version.pack(packer);
+            }
+            Field::Number(Some(number)) => {
+                packer.bit(Bit::One);
+                packer.number(number);
+            }
+            Field::AbsentLast(AbsentLast(None)) => packer.bit(Bit::One),
+            Field::AbsentLast(AbsentLast(Some(text))) => {
+                packer.bit(Bit::Zero);
+                packer.text(text);
+            }
+        }
+    }
+}
+
+/// An optional string where absent is greatest (the architecture).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct AbsentLast<'a>(Option<&'a str>);
+
+impl Ord for AbsentLast<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.0, other.0) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(a), Some(b)) => a.cmp(b),
+        }
+    }
+}
+
+impl PartialOrd for AbsentLast<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Ord for SortKey<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.base
-            .cmp(&other.base)
-            .then_with(|| self.version.cmp(&other.version))
-            .then_with(|| self.cycle.cmp(&other.cycle))
-            .then_with(|| self.cycle_build.cmp(&other.cycle_build))
-            .then_with(|| self.build.cmp(&other.build))
-            .then_with(|| self.extra.cmp(&other.extra))
-            .then_with(|| match (self.architecture, other.architecture) {
-                (None, None) => Ordering::Equal,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(_), None) => Ordering::Less,
-                (Some(a), Some(b)) => a.cmp(b),
-            })
+        self.fields().cmp(&other.fields())
     }
 }
 

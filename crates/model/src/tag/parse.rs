@@ -152,13 +152,13 @@ fn numbers<const N: usize>(b: &[u8], mut i: usize) -> Option<([Span; N], usize)>
 /// Fills the suffix fields.
 fn with_suffix(b: &[u8], mut f: Fields, s: Suffix) -> Fields {
     if let Some((c, cb)) = s.cycle {
-        f.cycle = Some(small_number(b, c));
-        f.cycle_build = Some(small_number(b, cb));
+        f.cycle = small_number(b, c);
+        f.cycle_build = small_number(b, cb);
         f.cycle_raw = Some(c);
         f.cycle_build_raw = Some(cb);
     }
     if let Some(bs) = s.build {
-        f.build = Some(small_number(b, bs));
+        f.build = small_number(b, bs);
         f.build_raw = Some(bs);
     }
     f.extra = s.rest;
@@ -303,7 +303,7 @@ pub(super) fn plain(b: &[u8]) -> Fields {
     if let Some((base, cycle, arch)) = unknown_with_cycle(b) {
         let mut f = Fields::new(super::TagKind::Unknown, Form::Unknown);
         f.base = Some(base);
-        f.cycle = Some(small_number(b, cycle));
+        f.cycle = small_number(b, cycle);
         f.cycle_raw = Some(cycle);
         f.arch = arch;
         return f;

@@ -448,44 +448,51 @@ fn json_shape_matches_the_cli_contract() {
 /// Strings built from the pieces the patterns care about, so that generated input reaches
 /// every branch (valid tags, near misses, overflow, non-ASCII digits, newlines).
 fn tag_like() -> impl Strategy<Value = String> {
-    let piece = prop::sample::select(vec![
-        "r",
-        "w_",
-        "d_",
-        "exp_",
-        "_",
-        "-",
-        "c",
-        "rc",
-        "rsp",
-        ".",
-        "0",
-        "1",
-        "2",
-        "00",
-        "07",
-        "13",
-        "22",
-        "30",
-        "53",
-        "54",
-        "2020",
-        "2021",
-        "9999",
-        "99999999999",
-        "99999999999999999999999",
-        "amd64",
-        "arm64",
-        "AMD64",
-        "latest",
-        "recommended",
-        "x",
-        "\n",
-        "é",
-        "٣",
-        " ",
-    ]);
-    prop::collection::vec(piece, 0..10).prop_map(|pieces| pieces.concat())
+    joined(
+        vec![
+            "r",
+            "w_",
+            "d_",
+            "exp_",
+            "_",
+            "-",
+            "c",
+            "rc",
+            "rsp",
+            ".",
+            "0",
+            "1",
+            "2",
+            "00",
+            "07",
+            "13",
+            "22",
+            "30",
+            "53",
+            "54",
+            "2020",
+            "2021",
+            "9999",
+            "99999999999",
+            "99999999999999999999999",
+            "amd64",
+            "arm64",
+            "AMD64",
+            "latest",
+            "recommended",
+            "x",
+            "\n",
+            "é",
+            "٣",
+            " ",
+        ],
+        10,
+    )
+}
+
+/// Up to `most - 1` of the pieces, any of them any number of times, one after another.
+fn joined(pieces: Vec<&'static str>, most: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(pieces), 0..most).prop_map(|p| p.concat())
 }
 
 proptest! {
@@ -531,6 +538,221 @@ proptest! {
     }
 }
 
+/// A sort key's parts, owned, as the generator makes them (images can combine fields that no
+/// single tag has, so keys are generated directly too).
+#[derive(Debug, Clone)]
+struct OwnedKey {
+    version: Option<[OwnedNumber; 3]>,
+    /// The version's prerelease, when it has one.
+    prerelease: Option<String>,
+    base: Option<String>,
+    cycle: Option<OwnedNumber>,
+    cycle_build: Option<OwnedNumber>,
+    build: Option<OwnedNumber>,
+    extra: Option<String>,
+    architecture: Option<String>,
+}
+
+impl OwnedKey {
+    /// This key with its first `shared` fields, in the order's order, taken from `other`, so
+    /// that the fields after them are compared (and packed) behind equal ones.
+    fn sharing(mut self, other: &OwnedKey, shared: usize) -> OwnedKey {
+        let steps: [fn(&mut OwnedKey, &OwnedKey); 8] = [
+            |k, o| k.base.clone_from(&o.base),
+            |k, o| k.version.clone_from(&o.version),
+            |k, o| k.prerelease.clone_from(&o.prerelease),
+            |k, o| k.cycle.clone_from(&o.cycle),
+            |k, o| k.cycle_build.clone_from(&o.cycle_build),
+            |k, o| k.build.clone_from(&o.build),
+            |k, o| k.extra.clone_from(&o.extra),
+            |k, o| k.architecture.clone_from(&o.architecture),
+        ];
+        for step in steps.iter().take(shared) {
+            step(&mut self, other);
+        }
+        self
+    }
+
+    fn key(&self) -> SortKey<'_> {
+        SortKey {
+            version: self.version.as_ref().map(|parts| Version {
+                major: parts[0].as_number(),
+                minor: parts[1].as_number(),
+                patch: parts[2].as_number(),
+                prerelease: self.prerelease.as_deref(),
+            }),
+            base: self.base.as_deref(),
+            cycle: self.cycle.as_ref().map(OwnedNumber::as_number),
+            cycle_build: self.cycle_build.as_ref().map(OwnedNumber::as_number),
+            build: self.build.as_ref().map(OwnedNumber::as_number),
+            extra: self.extra.as_deref(),
+            architecture: self.architecture.as_deref(),
+        }
+    }
+}
+
+/// Numbers around every boundary of the prefix's code, and beyond 64 bits; mostly small ones,
+/// so that the fields after them are often packed too.
+fn any_number() -> impl Strategy<Value = OwnedNumber> {
+    prop_oneof![
+        6 => (0u64..5).prop_map(OwnedNumber::Small),
+        2 => prop::sample::select(vec![
+            2025,
+            (1 << 61) - 1,
+            1 << 61,
+            (1 << 62) - 1,
+            1 << 62,
+            (1 << 62) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ])
+        .prop_map(OwnedNumber::Small),
+        1 => any::<u64>().prop_map(OwnedNumber::Small),
+        1 => prop::sample::select(vec![
+            "18446744073709551616",
+            "18446744073709551617",
+            "99999999999999999999",
+            "100000000000000000000"
+        ])
+        .prop_map(|digits| OwnedNumber::Big(digits.into())),
+    ]
+}
+
+/// Strings that are often equal, prefixes of one another, or longer than a prefix holds.
+fn any_text() -> impl Strategy<Value = String> {
+    joined(
+        vec![
+            "",
+            "a",
+            "b",
+            "\0",
+            "_",
+            "amd64",
+            "arm64",
+            "é",
+            "latest_weekly_",
+            "\u{ff}",
+        ],
+        5,
+    )
+}
+
+fn any_key() -> impl Strategy<Value = OwnedKey> {
+    let prerelease = prop::sample::select(vec![
+        "rc1", "rc2", "rc10", "1", "01", "1.01", "1.1", "alpha", "alpha.1",
+    ])
+    .prop_map(String::from);
+    let version = [any_number(), any_number(), any_number()];
+    (
+        prop::option::of(version),
+        prop::option::of(prerelease),
+        prop::option::of(any_text()),
+        prop::option::of(any_number()),
+        prop::option::of(any_number()),
+        prop::option::of(any_number()),
+        prop::option::of(any_text()),
+        prop::option::of(any_text()),
+    )
+        .prop_map(
+            |(version, prerelease, base, cycle, cycle_build, build, extra, architecture)| {
+                OwnedKey {
+                    version,
+                    prerelease,
+                    base,
+                    cycle,
+                    cycle_build,
+                    build,
+                    extra,
+                    architecture,
+                }
+            },
+        )
+}
+
+/// What sorting by prefixes first relies on: a prefix never orders two keys otherwise than
+/// the keys order, equal keys have equal prefixes, and the sort's 32 low bits stay free.
+fn prefixes_agree(a: SortKey<'_>, b: SortKey<'_>) -> Result<(), TestCaseError> {
+    let (pa, pb) = (a.prefix(), b.prefix());
+    prop_assert!(pa >> PREFIX_BITS == 0 && pb >> PREFIX_BITS == 0);
+    let order = a.cmp(&b);
+    let prefixes = pa.cmp(&pb);
+    prop_assert!(
+        prefixes == order || (prefixes == Ordering::Equal && order != Ordering::Equal),
+        "keys {:?}, prefixes {:?}\n{:?}\n{:?}",
+        order,
+        prefixes,
+        a,
+        b
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn prefixes_of_tags_never_contradict_their_order(a in tag_like(), b in tag_like()) {
+        for (x, y) in [
+            (Tag::parse(&a), Tag::parse(&b)),
+            (Tag::alias(&a), Tag::alias(&b)),
+            (Tag::parse(&a), Tag::alias(&b)),
+        ] {
+            prefixes_agree(x.sort_key(), y.sort_key())?;
+        }
+    }
+
+    #[test]
+    fn prefixes_of_any_keys_never_contradict_their_order(
+        a in any_key(),
+        b in any_key(),
+        shared in 0usize..=8,
+    ) {
+        let b = b.sharing(&a, shared);
+        prefixes_agree(a.key(), b.key())?;
+    }
+}
+
+/// Asserts that the tags made from `names` have strictly ascending prefixes.
+fn prefixes_ascend(names: &[&str], make: fn(&str) -> Tag) {
+    let prefixes: Vec<u128> = names
+        .iter()
+        .map(|name| make(name).sort_key().prefix())
+        .collect();
+    assert!(prefixes.windows(2).all(|p| p[0] < p[1]), "{names:?}");
+}
+
+#[test]
+fn prefixes_tell_apart_the_tags_of_a_busy_repository() {
+    // Sorting relies on prefixes for speed: these neighbours must not need a whole comparison.
+    prefixes_ascend(
+        &[
+            "d_2025_01_02-amd64",
+            "d_2025_01_02-arm64",
+            "d_2025_01_02",
+            "d_2025_01_03",
+            "d_2025_02_01",
+            "d_2026_01_01",
+        ],
+        Tag::parse,
+    );
+    prefixes_ascend(
+        &[
+            "w_2025_40",
+            "w_2025_40_c0040.001",
+            "w_2025_40_c0040.002",
+            "w_2025_40_c0040.002_rsp9",
+            "w_2025_40_c0041.001-amd64",
+            "w_2025_40_c0041.001",
+            "w_2025_41",
+        ],
+        Tag::parse,
+    );
+    prefixes_ascend(
+        &["latest", "latest_daily", "latest_weekly", "recommended"],
+        Tag::alias,
+    );
+}
+
 #[test]
 fn very_deep_experimental_nesting_does_not_overflow_the_stack() {
     let text = "exp_".repeat(200_000) + "w_2021_22";
@@ -538,4 +760,13 @@ fn very_deep_experimental_nesting_does_not_overflow_the_stack() {
     assert_eq!(tag.kind(), TagKind::Experimental);
     assert_eq!(tag.date(), Tag::parse("w_2021_22").date());
     assert!(tag.display_name().starts_with("Experimental Experimental "));
+}
+
+#[test]
+fn a_tag_stays_small() {
+    // Collections hold tens of thousands of tags; their pages are much of what building one
+    // costs (`rsp-images tags sort`). An absent span takes 8 bytes, and stored numbers have no
+    // `Option` of their own (fields.rs).
+    assert!(std::mem::size_of::<Option<fields::Span>>() <= 8);
+    assert!(std::mem::size_of::<Tag>() <= 160);
 }
