@@ -23,7 +23,7 @@
 //!   re-plans only those nodes ([`PrepullPlan::update_node`], the pulls they remember, their
 //!   eligibility); new images, or many nodes changed at once (a relist), re-plan them all.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -179,6 +179,9 @@ pub struct Reconciler {
     events: Vec<PrepullEvent>,
     /// Nodes carrying the warm taint, by name (see `warm.rs`).
     cold: BTreeMap<String, warm::ColdNode>,
+    /// Nodes of the planned snapshot that carry the warm taint, kept with the plan so that
+    /// a pass looks at these few, not at every node.
+    tainted: BTreeSet<String>,
     /// The nodes waiting for a slot, in the order they get one.
     queue: queue::SlotQueue,
     /// Eligible nodes on which no wanted image is cached: first in line for a slot.
@@ -215,6 +218,7 @@ impl Reconciler {
             outbox: Vec::new(),
             events: Vec::new(),
             cold: BTreeMap::new(),
+            tainted: BTreeSet::new(),
             queue: queue::SlotQueue::default(),
             empty: HashSet::new(),
             warm_events: Vec::new(),
@@ -348,6 +352,10 @@ impl Reconciler {
         self.plan = plan::plan_for_selected(&images, &nodes, &self.pulled);
         self.planned_nodes = Some(Arc::clone(&nodes));
         self.queue.mark_all();
+        self.tainted.clear();
+        for node in nodes.iter() {
+            self.note_warm_taint(&nodes, &node.name);
+        }
         self.eligible = nodes.eligible().map(|node| node.name.clone()).collect();
         self.rank = HashMap::new();
         for (index, image) in images.iter().enumerate() {
@@ -416,6 +424,7 @@ impl Reconciler {
         for node in &changed {
             self.plan.update_node(&nodes, node, &self.pulled);
             self.queue.mark(node);
+            self.note_warm_taint(&nodes, node);
             let eligible = nodes
                 .get(node)
                 .is_some_and(|(_, eligibility)| eligibility.is_eligible());
