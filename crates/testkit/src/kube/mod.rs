@@ -615,6 +615,12 @@ impl FakeCluster {
         self.inner.lock().pod_log.clone()
     }
 
+    /// Time since the cluster started: the clock of [`PodEvent::at`] and of the request log,
+    /// so that a caller can place its own moments (a node added) among them.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
     /// Polls `done` every 5 ms until it holds or `timeout` passes; returns whether it held.
     pub async fn wait_until(
         &self,
