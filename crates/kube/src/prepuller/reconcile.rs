@@ -414,13 +414,14 @@ impl Reconciler {
         let nodes = Arc::clone(nodes);
         self.planned_nodes = Some(Arc::clone(&nodes));
         self.status_dirty = true;
-        // Evicted images must be pulled again; a node that left is forgotten.
-        if let Some(pulled) =
-            self.pulled
-                .follow_reports_of(&nodes, &changed, self.config.node_status_max_images)
-        {
-            self.pulled = Arc::new(pulled);
-        }
+        // Evicted images must be pulled again; a node that left is forgotten. The set is
+        // changed where it is: copied only when a published status still shares it.
+        PulledSet::follow_reports_of_shared(
+            &mut self.pulled,
+            &nodes,
+            &changed,
+            self.config.node_status_max_images,
+        );
         for node in &changed {
             self.plan.update_node(&nodes, node, &self.pulled);
             self.queue.mark(node);
