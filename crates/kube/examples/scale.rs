@@ -7,6 +7,18 @@
 //! the taint's removal (warm), and the run converges once every node has every image and no
 //! joined node is cold.
 //!
+//! It also gives each joined node's time from its creation in the fake to the creation of its
+//! first prepull pod (issue 16: at most 100 ms while the cap has room), read from the fake's
+//! pod log on the fake's clock, in milliseconds, apart for joins that found the cap with room
+//! and joins that found `maxInFlight` pods running. For the latter it counts the pods created
+//! on other nodes between the join and that first pod: a joined node has nothing cached, so
+//! it should get the next slot that frees (0), or the one after when a slot freed before the
+//! node watch brought the node.
+//!
+//! What keeps a run above the cap's lower bound is time a slot holds no pull; from the same
+//! log it gives how long each pod lived beyond its pull and how long a freed slot waited for
+//! the next create.
+//!
 //! Once converged it measures the load on the API server (issue 16): requests per second
 //! over a quiet window (`--quiet-secs`) at steady state, with kubelets' periodic status
 //! reports coming if `--heartbeat-secs` gives their period (every node once per period,
@@ -26,7 +38,7 @@
 //! node watcher and prepuller on another (`rsp-kube`), so the CPU time of each side can be
 //! read separately from `/proc/self/task/*/stat`; getrusage gives the process total.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -35,7 +47,9 @@ use rsp_kube::prepuller::WarmOutcome;
 use rsp_kube::PrepullImage;
 use rsp_model::warm::WarmTaint;
 use rsp_testkit::builders::{cached, digest, image, LAB_LABEL};
-use rsp_testkit::kube::{lab_node, FakeCluster, PullBehaviour, RequestRecord};
+use rsp_testkit::kube::{
+    lab_node, FakeCluster, PodEvent, PodEventKind, PullBehaviour, RequestRecord,
+};
 
 /// The tests' harness (a prepuller wired to a node watcher), shared rather than copied.
 #[path = "../tests/cluster_support/mod.rs"]
@@ -148,6 +162,169 @@ fn rusage() -> (f64, f64) {
     }
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// Min, median, p90 and max of `values`, or `None` when there are none.
+fn spread(mut values: Vec<f64>) -> Option<[f64; 4]> {
+    values.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        let index = ((values.len() as f64 - 1.0) * q).round() as usize;
+        values.get(index).copied()
+    };
+    Some([
+        quantile(0.0)?,
+        quantile(0.5)?,
+        quantile(0.9)?,
+        quantile(1.0)?,
+    ])
+}
+
+/// `values` as "min …, median …, p90 …, max …" with `decimals` decimals and `unit`.
+fn describe_spread(values: Vec<f64>, decimals: usize, unit: &str) -> String {
+    match spread(values) {
+        Some([min, median, p90, max]) => format!(
+            "min {min:.decimals$} {unit}, median {median:.decimals$} {unit}, \
+             p90 {p90:.decimals$} {unit}, max {max:.decimals$} {unit}"
+        ),
+        None => "none".to_owned(),
+    }
+}
+
+/// A node added during the run.
+struct Join {
+    name: String,
+    /// When it was added, on the fake's clock ([`FakeCluster::elapsed`], that of its pod log),
+    /// read just before the node was stored.
+    at: Duration,
+    /// The same moment on this process's clock, for the time to warm.
+    instant: Instant,
+}
+
+/// How soon joined nodes got their first prepull pod, from the fake's pod log.
+#[derive(Default)]
+struct FirstPods {
+    /// Milliseconds from the join to the first pod, of joins that found the cap with room.
+    room: Vec<f64>,
+    /// The same, of joins that found `maxInFlight` prepull pods in the cluster.
+    full: Vec<f64>,
+    /// For each join that found the cap full, the pods created on other nodes between the
+    /// join and its own first pod.
+    others_first: Vec<usize>,
+    /// Joined nodes that never got a pod.
+    without: usize,
+}
+
+impl FirstPods {
+    /// Every pod of the simulation is a prepull pod, so the pods existing at a moment are
+    /// those created before it less those removed before it.
+    fn from_log(events: &[PodEvent], joins: &[Join], cap: usize) -> FirstPods {
+        let mut first = FirstPods::default();
+        for join in joins {
+            let before = events.partition_point(|event| event.at < join.at);
+            let existing = events[..before]
+                .iter()
+                .map(|event| match event.kind {
+                    PodEventKind::Created => 1,
+                    PodEventKind::Deleted => -1,
+                })
+                .sum::<i64>();
+            let after = &events[before..];
+            let Some(own) = after
+                .iter()
+                .position(|e| e.kind == PodEventKind::Created && e.node == join.name)
+            else {
+                first.without += 1;
+                continue;
+            };
+            let millis = (after[own].at.saturating_sub(join.at)).as_secs_f64() * 1e3;
+            if usize::try_from(existing).is_ok_and(|existing| existing >= cap) {
+                first.full.push(millis);
+                let others = after[..own]
+                    .iter()
+                    .filter(|e| e.kind == PodEventKind::Created)
+                    .count();
+                first.others_first.push(others);
+            } else {
+                first.room.push(millis);
+            }
+        }
+        first
+    }
+
+    fn print(self) {
+        println!(
+            "join to first prepull pod, cap with room at the join ({} joins): {}",
+            self.room.len(),
+            describe_spread(self.room, 1, "ms")
+        );
+        println!(
+            "join to first prepull pod, cap full at the join ({} joins): {}",
+            self.full.len(),
+            describe_spread(self.full, 1, "ms")
+        );
+        let next = self.others_first.iter().filter(|n| **n == 0).count();
+        println!(
+            "joins that found the cap full and got the next slot that freed: {next} of {} \
+             (pods created on other nodes first: {:?}); joined nodes without a pod: {}",
+            self.others_first.len(),
+            self.others_first,
+            self.without
+        );
+    }
+}
+
+/// Where the time between pulls goes, from the fake's pod log: what keeps a run above the
+/// cap's lower bound is time a slot holds no pull.
+struct SlotTime {
+    /// Per pod, milliseconds it lived beyond its image's pull time (kubelet's status, the
+    /// watch, the prepuller's delete).
+    beyond_pull: Vec<f64>,
+    /// Per pod removed, milliseconds until a pod was created in its place (removals and
+    /// creations matched in order; the last removals of the run have none): the watch,
+    /// the prepuller's pass, the create.
+    refill: Vec<f64>,
+}
+
+impl SlotTime {
+    fn from_log(events: &[PodEvent], pull_of: &BTreeMap<&str, Duration>) -> SlotTime {
+        let mut created: BTreeMap<&str, Duration> = BTreeMap::new();
+        let mut beyond_pull = Vec::new();
+        let mut refill = Vec::new();
+        let mut emptied: VecDeque<Duration> = VecDeque::new();
+        for event in events {
+            match event.kind {
+                PodEventKind::Created => {
+                    if let Some(at) = emptied.pop_front() {
+                        refill.push(event.at.saturating_sub(at).as_secs_f64() * 1e3);
+                    }
+                    created.insert(&event.name, event.at);
+                }
+                PodEventKind::Deleted => {
+                    let pull = pull_of.get(event.image.as_str());
+                    if let (Some(born), Some(pull)) = (created.remove(event.name.as_str()), pull) {
+                        let life = event.at.saturating_sub(born).as_secs_f64() * 1e3;
+                        beyond_pull.push(life - pull.as_secs_f64() * 1e3);
+                    }
+                    emptied.push_back(event.at);
+                }
+            }
+        }
+        SlotTime {
+            beyond_pull,
+            refill,
+        }
+    }
+
+    fn print(self) {
+        println!(
+            "prepull pods lived beyond their pull: {}",
+            describe_spread(self.beyond_pull, 1, "ms")
+        );
+        println!(
+            "from a pod's removal to the next pod's creation: {}",
+            describe_spread(self.refill, 1, "ms")
+        );
+    }
 }
 
 /// The load on the API server once the run converged (issue 16).
@@ -337,7 +514,7 @@ fn main() -> ExitCode {
     let converged = rt.block_on(async {
         // The prepuller wired as the tests wire it: a node watcher, the wanted images, leading
         // for good.
-        let mut harness = Harness::start(&cluster, config, wanted);
+        let mut harness = Harness::start(&cluster, config, wanted.clone());
         let mut status = harness.status.clone();
         let warm_events = &mut harness.warm_events;
         // Nodes join on a schedule while the others are being prepulled.
@@ -349,12 +526,13 @@ fn main() -> ExitCode {
                 args.join_every,
             );
             tokio::spawn(async move {
-                let mut joined = BTreeMap::new();
+                let mut joined = Vec::new();
                 for i in 0..joining {
                     tokio::time::sleep(every).await;
                     let name = format!("joined{i:04}");
+                    let (at, instant) = (cluster.elapsed(), Instant::now());
                     cluster.add_node(lab_node(&name).taint(&key, "", "NoSchedule"));
-                    joined.insert(name, Instant::now());
+                    joined.push(Join { name, at, instant });
                 }
                 joined
             })
@@ -404,21 +582,20 @@ fn main() -> ExitCode {
             prepuller.shutdown().await;
         }
         let joined = joiner.await.unwrap_or_default();
-        let mut waits: Vec<f64> = joined
+        let waits: Vec<f64> = joined
             .iter()
-            .filter_map(|(name, at)| {
-                let (warm_at, _) = released.get(name)?;
-                Some(warm_at.duration_since(*at).as_secs_f64())
+            .filter_map(|join| {
+                let (warm_at, _) = released.get(&join.name)?;
+                Some(warm_at.duration_since(join.instant).as_secs_f64())
             })
             .collect();
-        waits.sort_by(f64::total_cmp);
         let timed_out = released
             .values()
             .filter(|(_, outcome)| *outcome == WarmOutcome::TimedOut)
             .count();
-        (done, converged, failures, waits, timed_out, load)
+        (done, converged, failures, waits, timed_out, load, joined)
     });
-    let (done, wall, failures, waits, timed_out, load) = converged;
+    let (done, wall, failures, waits, timed_out, load, joined) = converged;
     let stats = cluster.stats();
     let (user, system) = rusage();
     let threads = cpu_by_thread();
@@ -435,20 +612,20 @@ fn main() -> ExitCode {
         if done { total } else { 0 }
     );
     println!("wall time to converge: {:.1} s", wall.as_secs_f64());
-    let quantile = |q: f64| {
-        let index = ((waits.len() as f64 - 1.0) * q).round() as usize;
-        waits.get(index).copied().unwrap_or(f64::NAN)
-    };
     println!(
-        "joined during the run: {} nodes, warm {} (by the timeout {timed_out}); join to warm \
-         min {:.1} s, median {:.1} s, p90 {:.1} s, max {:.1} s",
+        "joined during the run: {} nodes, warm {} (by the timeout {timed_out}); join to warm {}",
         args.joining,
         waits.len(),
-        quantile(0.0),
-        quantile(0.5),
-        quantile(0.9),
-        quantile(1.0)
+        describe_spread(waits, 1, "s")
     );
+    let pod_events = cluster.pod_events();
+    FirstPods::from_log(&pod_events, &joined, args.max_in_flight).print();
+    let pull_of: BTreeMap<&str, Duration> = wanted
+        .iter()
+        .enumerate()
+        .map(|(i, image)| (image.reference_with_digest.as_str(), pull_time(&args, i)))
+        .collect();
+    SlotTime::from_log(&pod_events, &pull_of).print();
     let ideal = (0..args.images)
         .map(|i| {
             let initial = if i < args.held { 0 } else { args.nodes };

@@ -220,6 +220,10 @@ impl From<NodeStatusMaxImages> for i64 {
     }
 }
 
+/// What following a node's report changes in its remembered pulls: digests now seen, with
+/// the size listed, or forgotten (`None`).
+type NodeChanges = Vec<(String, Option<Sighting>)>;
+
 /// Whether a node has listed a remembered pull since it succeeded, and with what size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sighting {
@@ -294,12 +298,17 @@ impl PulledSet {
         let mut next: Option<PulledSet> = None;
         let mut reported_sizes: Option<HashMap<&str, u64>> = None;
         for node in nodes {
-            self.follow_node(node.borrow(), max_images, &mut next, &mut |digest| {
+            let node = node.borrow();
+            let changes = self.changes_of_node(node, max_images, &mut |digest| {
                 reported_sizes
                     .get_or_insert_with(|| sizes_reported(nodes))
                     .get(digest)
                     .copied()
             });
+            if !changes.is_empty() {
+                next.get_or_insert_with(|| self.clone())
+                    .apply(&node.name, Some(changes));
+            }
         }
         next
     }
@@ -315,36 +324,69 @@ impl PulledSet {
         changed: &[String],
         max_images: NodeStatusMaxImages,
     ) -> Option<PulledSet> {
-        let mut next: Option<PulledSet> = None;
+        let changes = self.changes_of(nodes, changed, max_images);
+        (!changes.is_empty()).then(|| {
+            let mut next = self.clone();
+            next.apply_all(changes);
+            next
+        })
+    }
+
+    /// As [`PulledSet::follow_reports_of`], changing `set` where it is, copied first only
+    /// when it is shared ([`Arc::make_mut`]); returns whether anything changed. A holder that
+    /// publishes its set (the prepuller, every 100 ms at most) then copies it once per
+    /// publication rather than once per node event: a copy is a pointer per node, which at
+    /// 5,000 nodes cost more than the event.
+    pub fn follow_reports_of_shared(
+        set: &mut Arc<PulledSet>,
+        nodes: &SelectedNodes,
+        changed: &[String],
+        max_images: NodeStatusMaxImages,
+    ) -> bool {
+        let changes = set.changes_of(nodes, changed, max_images);
+        if changes.is_empty() {
+            return false;
+        }
+        Arc::make_mut(set).apply_all(changes);
+        true
+    }
+
+    /// What following the reports of the nodes named `changed` changes, node by node (see
+    /// [`PulledSet::follow_reports_of`]); a node no longer there is forgotten whole (`None`).
+    fn changes_of(
+        &self,
+        nodes: &SelectedNodes,
+        changed: &[String],
+        max_images: NodeStatusMaxImages,
+    ) -> Vec<(String, Option<NodeChanges>)> {
+        let mut all = Vec::new();
         for name in changed {
             match nodes.get(name) {
                 Some((node, _)) => {
-                    self.follow_node(node, max_images, &mut next, &mut |digest| {
+                    let changes = self.changes_of_node(node, max_images, &mut |digest| {
                         nodes.reported().size(digest)
                     });
+                    if !changes.is_empty() {
+                        all.push((name.clone(), Some(changes)));
+                    }
                 }
-                None if self.by_node.contains_key(name.as_str()) => {
-                    next.get_or_insert_with(|| self.clone())
-                        .by_node
-                        .remove(name.as_str());
-                }
+                None if self.by_node.contains_key(name.as_str()) => all.push((name.clone(), None)),
                 None => {}
             }
         }
-        next
+        all
     }
 
-    /// Follows one node's report (see [`PulledSet::follow_reports`]) into `next`, a copy of
-    /// this set made at the first change.
-    fn follow_node(
+    /// What one node's report changes in its remembered pulls (see
+    /// [`PulledSet::follow_reports`]).
+    fn changes_of_node(
         &self,
         node: &NodeInfo,
         max_images: NodeStatusMaxImages,
-        next: &mut Option<PulledSet>,
         size_elsewhere: &mut dyn FnMut(&str) -> Option<u64>,
-    ) {
+    ) -> NodeChanges {
         let Some(remembered) = self.by_node.get(node.name.as_str()) else {
-            return;
+            return Vec::new();
         };
         // Names too: a pull of an image known by name is remembered under that name.
         let listed: HashMap<&str, Option<u64>> = node
@@ -361,6 +403,7 @@ impl PulledSet {
             .iter()
             .filter_map(|image| image.size.filter(|s| *s > 0))
             .min();
+        let mut changes = Vec::new();
         for (digest, sighting) in remembered.iter() {
             let change = match (listed.get(digest.as_str()), sighting) {
                 (Some(size), Sighting::Listed { size: known }) if size == known => None,
@@ -376,19 +419,36 @@ impl PulledSet {
                 }
             };
             if let Some(change) = change {
-                let set = next.get_or_insert_with(|| self.clone());
-                let digests = match set.by_node.get_mut(node.name.as_str()) {
-                    Some(digests) => digests,
-                    None => set.by_node.entry(node.name.as_str().into()).or_default(),
-                };
-                let digests = Arc::make_mut(digests);
-                match change {
-                    Some(sighting) => {
-                        digests.insert(digest.clone(), sighting);
-                    }
-                    None => {
-                        digests.remove(digest);
-                    }
+                changes.push((digest.clone(), change));
+            }
+        }
+        changes
+    }
+
+    fn apply_all(&mut self, changes: Vec<(String, Option<NodeChanges>)>) {
+        for (node, changes) in changes {
+            self.apply(&node, changes);
+        }
+    }
+
+    /// Applies one node's changes; `None` forgets the node.
+    fn apply(&mut self, node: &str, changes: Option<NodeChanges>) {
+        let Some(changes) = changes else {
+            self.by_node.remove(node);
+            return;
+        };
+        let digests = match self.by_node.get_mut(node) {
+            Some(digests) => digests,
+            None => self.by_node.entry(node.into()).or_default(),
+        };
+        let digests = Arc::make_mut(digests);
+        for (digest, change) in changes {
+            match change {
+                Some(sighting) => {
+                    digests.insert(digest, sighting);
+                }
+                None => {
+                    digests.remove(&digest);
                 }
             }
         }
@@ -675,6 +735,25 @@ mod tests {
         // Only the nodes named are looked at.
         assert_eq!(seen.follow_reports_of(&selected, &[], CAP), None);
         assert_eq!(followed.follow_reports_of(&selected, &changed, CAP), None);
+        // The same where the set is kept: a shared set is copied, its other holder keeps
+        // what it had; one held alone is changed in place.
+        let mut kept = Arc::new(seen.clone());
+        let other = Arc::clone(&kept);
+        assert!(PulledSet::follow_reports_of_shared(
+            &mut kept, &selected, &changed, CAP
+        ));
+        assert_eq!(*kept, followed);
+        assert_eq!(*other, seen);
+        assert!(!PulledSet::follow_reports_of_shared(
+            &mut kept, &selected, &changed, CAP
+        ));
+        let mut alone = Arc::new(seen.clone());
+        let place = Arc::as_ptr(&alone);
+        assert!(PulledSet::follow_reports_of_shared(
+            &mut alone, &selected, &changed, CAP
+        ));
+        assert_eq!(Arc::as_ptr(&alone), place);
+        assert_eq!(*alone, followed);
     }
 
     /// A node at the cap listing `count` images of `size` bytes, plus `extra`.

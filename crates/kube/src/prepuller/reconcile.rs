@@ -10,10 +10,11 @@
 //!   ineligible, image no longer wanted); in every case its pod is deleted and the slot is
 //!   freed only once the pod is gone (decisions.md §5 fix 8);
 //! - failures back off per (node, digest) with jitter; the node moves on to its next image;
-//! - candidates are ordered by image priority, then node listing order, so that every node
-//!   gets its most important image before any node gets its second, and a node that joins
-//!   is served at the next free slot; a node with nothing cached (one that just joined)
-//!   comes before all others, so that a cold node waits for one slot at most;
+//! - candidates are ordered by image priority, then node name (the node watcher's listing
+//!   order), so that every node gets its most important image before any node gets its
+//!   second, and a node that joins is served at the next free slot; a node with nothing
+//!   cached (one that just joined) comes before all others, so that a cold node waits for one
+//!   slot at most; the line is kept node by node (`queue.rs`), not ranked again per pass;
 //! - with warm nodes configured, a node carrying the warm taint loses it once every eligible
 //!   prepull image is cached there, or at the warm timeout (`warm.rs`);
 //! - on start, prepull pods left by a previous run are adopted when they do wanted work, and
@@ -22,13 +23,13 @@
 //!   re-plans only those nodes ([`PrepullPlan::update_node`], the pulls they remember, their
 //!   eligibility); new images, or many nodes changed at once (a relist), re-plan them all.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Pod;
-use rsp_model::plan::{self, PlannedImage, PrepullImage, PrepullPlan, PulledSet};
+use rsp_model::plan::{self, NodePulls, PlannedImage, PrepullImage, PrepullPlan, PulledSet};
 use tokio::time::Instant;
 
 use super::status::{FailureReason, PrepullEvent, PrepullerReport, WarmEvent, WarmOutcome};
@@ -178,6 +179,11 @@ pub struct Reconciler {
     events: Vec<PrepullEvent>,
     /// Nodes carrying the warm taint, by name (see `warm.rs`).
     cold: BTreeMap<String, warm::ColdNode>,
+    /// Nodes of the planned snapshot that carry the warm taint, kept with the plan so that
+    /// a pass looks at these few, not at every node.
+    tainted: BTreeSet<String>,
+    /// The nodes waiting for a slot, in the order they get one.
+    queue: queue::SlotQueue,
     /// Eligible nodes on which no wanted image is cached: first in line for a slot.
     empty: HashSet<String>,
     warm_events: Vec<WarmEvent>,
@@ -212,6 +218,8 @@ impl Reconciler {
             outbox: Vec::new(),
             events: Vec::new(),
             cold: BTreeMap::new(),
+            tainted: BTreeSet::new(),
+            queue: queue::SlotQueue::default(),
             empty: HashSet::new(),
             warm_events: Vec::new(),
             status_dirty: true,
@@ -329,7 +337,7 @@ impl Reconciler {
     fn replan(&mut self, now: Instant) {
         self.plan_dirty = false;
         self.status_dirty = true;
-        let (Some(nodes), Some(images)) = (&self.nodes, &self.images) else {
+        let (Some(nodes), Some(images)) = (self.nodes.clone(), self.images.clone()) else {
             return;
         };
         // Evicted images must be pulled again: follow what the nodes list now.
@@ -341,8 +349,13 @@ impl Reconciler {
         }
         // Eligibility and what the nodes report come with the snapshot, computed once by
         // the node watcher and shared with the service.
-        self.plan = plan::plan_for_selected(images, nodes, &self.pulled);
-        self.planned_nodes = Some(Arc::clone(nodes));
+        self.plan = plan::plan_for_selected(&images, &nodes, &self.pulled);
+        self.planned_nodes = Some(Arc::clone(&nodes));
+        self.queue.mark_all();
+        self.tainted.clear();
+        for node in nodes.iter() {
+            self.note_warm_taint(&nodes, &node.name);
+        }
         self.eligible = nodes.eligible().map(|node| node.name.clone()).collect();
         self.rank = HashMap::new();
         for (index, image) in images.iter().enumerate() {
@@ -351,7 +364,7 @@ impl Reconciler {
         let rank = &self.rank;
         self.empty = nodes
             .eligible()
-            .filter(|node| caches_nothing_wanted(rank, nodes, &node.name))
+            .filter(|node| caches_nothing_wanted(rank, &nodes, &node.name))
             .map(|node| node.name.clone())
             .collect();
         let present: HashSet<&str> = nodes.iter().map(|node| node.name.as_str()).collect();
@@ -401,15 +414,18 @@ impl Reconciler {
         let nodes = Arc::clone(nodes);
         self.planned_nodes = Some(Arc::clone(&nodes));
         self.status_dirty = true;
-        // Evicted images must be pulled again; a node that left is forgotten.
-        if let Some(pulled) =
-            self.pulled
-                .follow_reports_of(&nodes, &changed, self.config.node_status_max_images)
-        {
-            self.pulled = Arc::new(pulled);
-        }
+        // Evicted images must be pulled again; a node that left is forgotten. The set is
+        // changed where it is: copied only when a published status still shares it.
+        PulledSet::follow_reports_of_shared(
+            &mut self.pulled,
+            &nodes,
+            &changed,
+            self.config.node_status_max_images,
+        );
         for node in &changed {
             self.plan.update_node(&nodes, node, &self.pulled);
+            self.queue.mark(node);
+            self.note_warm_taint(&nodes, node);
             let eligible = nodes
                 .get(node)
                 .is_some_and(|(_, eligibility)| eligibility.is_eligible());
@@ -447,16 +463,14 @@ impl Reconciler {
             };
             let node = pod_node(&pod);
             let image = pod_image(&pod);
-            let wanted =
-                self.plan
-                    .nodes
+            // A pod adopted or deleted here makes its node busy: adoption follows the first
+            // whole re-plan, whose line is worked out after it.
+            let wanted = self.planned(&node).and_then(|pulls| {
+                pulls
+                    .images
                     .iter()
-                    .find(|pulls| pulls.node == node)
-                    .and_then(|pulls| {
-                        pulls.images.iter().find(|candidate| {
-                            Some(candidate.reference_with_digest.as_str()) == image
-                        })
-                    });
+                    .find(|candidate| Some(candidate.reference_with_digest.as_str()) == image)
+            });
             let adoptable = pod.metadata.deletion_timestamp.is_none()
                 && !self.slots.contains_key(&node)
                 && self.slots.len() < self.config.max_in_flight;
@@ -507,10 +521,12 @@ impl Reconciler {
             }
             tracing::info!(pod = %name, "Deleting prepull pod this prepuller does not track");
             let uid = pod.metadata.uid.clone();
+            let node = pod_node(&pod);
+            self.queue.mark(&node);
             self.orphans.insert(
                 name.to_owned(),
                 Orphan {
-                    node: pod_node(&pod),
+                    node,
                     uid: uid.clone(),
                     resend_at: now + DELETE_RECHECK,
                 },
@@ -520,13 +536,15 @@ impl Reconciler {
                 uid,
             });
         }
-        let outbox = &mut self.outbox;
+        let (outbox, queue) = (&mut self.outbox, &mut self.queue);
         self.orphans.retain(|name, orphan| {
-            let Some(pod) = pods.get(name) else {
-                return false;
-            };
-            if orphan.uid.is_some() && pod.metadata.uid != orphan.uid {
+            let gone = match pods.get(name) {
+                None => true,
                 // Another pod took the name: that one is judged on its own.
+                Some(pod) => orphan.uid.is_some() && pod.metadata.uid != orphan.uid,
+            };
+            if gone {
+                queue.mark(&orphan.node);
                 return false;
             }
             if now >= orphan.resend_at {
@@ -546,41 +564,12 @@ impl Reconciler {
         if free == 0 {
             return;
         }
-        let busy: HashSet<&str> = self
-            .slots
-            .keys()
-            .map(String::as_str)
-            .chain(self.orphans.values().map(|orphan| orphan.node.as_str()))
-            .collect();
-        let mut candidates: Vec<(u8, usize, usize, &PlannedImage)> = Vec::new();
-        for (index, pulls) in self.plan.nodes.iter().enumerate() {
-            if busy.contains(pulls.node.as_str()) {
-                continue;
-            }
-            let next = pulls.images.iter().find(|image| {
-                !self.pulled.contains(&pulls.node, &image.digest)
-                    && self
-                        .pairs
-                        .get(&pulls.node)
-                        .and_then(|pairs| pairs.get(&image.digest))
-                        .and_then(|pair| pair.retry_at)
-                        .is_none_or(|retry_at| now >= retry_at)
-            });
-            if let Some(image) = next {
-                let rank = self.rank.get(&image.digest).copied().unwrap_or(usize::MAX);
-                candidates.push((self.cache_order(&pulls.node), rank, index, image));
-            }
-        }
-        candidates.sort_by_key(|(cached, rank, index, _)| (*cached, *rank, *index));
-        let chosen: Vec<(String, PlannedImage)> = candidates
-            .into_iter()
-            .take(free)
-            .map(|(_, _, index, image)| (self.plan.nodes[index].node.clone(), image.clone()))
-            .collect();
+        let chosen = self.next_in_line(free, now);
         for (node, image) in chosen {
             let name = pod_name(&image, &node);
             let pod = prepull_pod(&self.config.pod, &image, &node);
             tracing::debug!(pod = %name, %node, "Creating prepull pod");
+            self.queue.mark(&node);
             self.slots.insert(
                 node.clone(),
                 Slot {
@@ -598,6 +587,27 @@ impl Reconciler {
             });
             self.status_dirty = true;
         }
+    }
+
+    /// The plan's entry for the node named `node`, found by binary search when the plan
+    /// follows the snapshot's name order (the node watcher's), by a scan otherwise.
+    fn planned_index(&self, node: &str) -> Option<usize> {
+        let in_name_order = self
+            .planned_nodes
+            .as_ref()
+            .is_some_and(|nodes| nodes.is_in_name_order());
+        if in_name_order {
+            self.plan
+                .nodes
+                .binary_search_by(|pulls| pulls.node.as_str().cmp(node))
+                .ok()
+        } else {
+            self.plan.nodes.iter().position(|pulls| pulls.node == node)
+        }
+    }
+
+    fn planned(&self, node: &str) -> Option<&NodePulls> {
+        self.planned_index(node).map(|at| &self.plan.nodes[at])
     }
 }
 
@@ -625,6 +635,7 @@ fn pod_image(pod: &Pod) -> Option<&str> {
 }
 
 mod outcome;
+mod queue;
 mod report;
 #[cfg(test)]
 mod tests;

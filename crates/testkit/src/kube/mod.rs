@@ -85,6 +85,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde::de::DeserializeOwned;
@@ -144,6 +145,14 @@ impl FakeCluster {
             .await
             .expect("fake cluster: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake cluster: local address");
+        // Go, and so the real API server, turns Nagle's algorithm off on every connection: a
+        // watch event written while the last is unacknowledged goes out at once instead of
+        // waiting up to the client's delayed ACK (40 ms on Linux).
+        let listener = listener.tap_io(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::warn!("fake cluster: cannot set TCP_NODELAY: {e}");
+            }
+        });
         let inner = Inner::new(tokio::runtime::Handle::current());
         let app = axum::Router::new()
             .fallback(api::handle)
@@ -604,6 +613,12 @@ impl FakeCluster {
     /// Every pod creation and removal since start, in order.
     pub fn pod_events(&self) -> Vec<PodEvent> {
         self.inner.lock().pod_log.clone()
+    }
+
+    /// Time since the cluster started: the clock of [`PodEvent::at`] and of the request log,
+    /// so that a caller can place its own moments (a node added) among them.
+    pub fn elapsed(&self) -> Duration {
+        self.inner.started.elapsed()
     }
 
     /// Polls `done` every 5 ms until it holds or `timeout` passes; returns whether it held.

@@ -37,11 +37,11 @@ impl Reconciler {
                         }
                     }
                     Err(_) if cancel || self.stopping => {
-                        self.slots.remove(&node);
+                        self.free_slot(&node);
                     }
                     Err(message) => {
                         self.fail(&node, FailureReason::CreateFailed, message, now, wall);
-                        self.slots.remove(&node);
+                        self.free_slot(&node);
                     }
                 }
             }
@@ -89,7 +89,7 @@ impl Reconciler {
                 // Gone, or replaced by another pod of the same name: ours is gone.
                 let gone = pod.is_none_or(|pod| uid.is_some() && pod.metadata.uid != *uid);
                 if *confirmed && gone {
-                    self.slots.remove(node);
+                    self.free_slot(node);
                     self.status_dirty = true;
                 } else if now >= *resend_at {
                     *resend_at = now + DELETE_RECHECK;
@@ -175,7 +175,8 @@ impl Reconciler {
         let info = self
             .nodes
             .as_ref()
-            .and_then(|nodes| nodes.iter().find(|info| info.name == node));
+            .and_then(|nodes| nodes.get(node))
+            .map(|(info, _)| info);
         let pulled = Arc::make_mut(&mut self.pulled);
         match info {
             Some(info) => pulled.insert_reported(info, &image.digest),
@@ -184,8 +185,8 @@ impl Reconciler {
         if let Some(pairs) = self.pairs.get_mut(node) {
             pairs.remove(&image.digest);
         }
-        if let Some(pulls) = self.plan.nodes.iter_mut().find(|pulls| pulls.node == node) {
-            pulls
+        if let Some(at) = self.planned_index(node) {
+            self.plan.nodes[at]
                 .images
                 .retain(|candidate| candidate.digest != image.digest);
         }
@@ -245,6 +246,14 @@ impl Reconciler {
                 retry_at: retry_at_wall,
             },
         });
+    }
+
+    /// Forgets a slot whose pod is gone (or was never made): the node may take another. Its
+    /// place in line is worked out again here, which also covers what its slot's end
+    /// changed (its pulls, its plan, its backoffs): those change only while it holds a slot.
+    fn free_slot(&mut self, node: &str) {
+        self.slots.remove(node);
+        self.queue.mark(node);
     }
 
     /// Ends a slot: deletes its pod (or marks a create in flight for deletion).

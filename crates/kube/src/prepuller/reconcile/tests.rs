@@ -366,3 +366,100 @@ fn nothing_happens_before_every_input_is_known() {
     r.set_images(Some(Arc::from(vec![image("a", "sha256:a")])));
     assert_eq!(r.reconcile(now, Utc::now(), &pods).len(), 1);
 }
+
+/// A small deterministic generator (xorshift), so that a failing sequence can be replayed
+/// from its seed.
+struct Steps(u64);
+
+impl Steps {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn pull_error() -> serde_json::Value {
+    json!({"phase": "Pending", "containerStatuses": [{"name": "prepull", "image": "i",
+        "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ImagePullBackOff"}}}]})
+}
+
+/// The line of nodes waiting for a slot is kept node by node (`queue.rs`); whatever happens
+/// (pulls, pull errors, pods deleted by others, backoffs ending, nodes joining and leaving,
+/// leftover pods, new images), it must be the line that ranking every planned node gives.
+#[test]
+fn the_line_kept_node_by_node_is_the_line_a_full_ranking_gives() {
+    let all: Vec<String> = (0..12).map(|i| format!("n{i:02}")).collect();
+    let template = config(3).pod;
+    for seed in 1..=40u64 {
+        let mut steps = Steps(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut present: Vec<&str> = all[..8].iter().map(String::as_str).collect();
+        let mut images = vec![
+            image("a", "sha256:a"),
+            image("b", "sha256:b"),
+            image("c", "sha256:c"),
+        ];
+        let mut r = started(3, &present, images.clone());
+        let pods = Pods::default();
+        let mut now = Instant::now();
+        for step in 0..150 {
+            let names: Vec<String> = pods
+                .all()
+                .iter()
+                .filter_map(|pod| pod.metadata.name.clone())
+                .collect();
+            let some_pod = (!names.is_empty()).then(|| names[steps.below(names.len())].clone());
+            match steps.below(9) {
+                0 | 1 => {
+                    if let Some(pod) = some_pod {
+                        pods.set_status(&pod, pulled());
+                    }
+                }
+                2 => {
+                    if let Some(pod) = some_pod {
+                        pods.set_status(&pod, pull_error());
+                    }
+                }
+                3 => {
+                    if let Some(pod) = some_pod {
+                        pods.remove(&pod);
+                    }
+                }
+                4 => now += Duration::from_secs(1 + steps.below(15) as u64),
+                5 => {
+                    let node = all[steps.below(all.len())].as_str();
+                    match present.iter().position(|known| *known == node) {
+                        Some(at) => {
+                            present.remove(at);
+                        }
+                        None => {
+                            present.push(node);
+                            present.sort();
+                        }
+                    }
+                    r.set_nodes(nodes(&present));
+                }
+                6 => {
+                    let node = all[steps.below(all.len())].as_str();
+                    let mut leftover =
+                        crate::pod::prepull_pod(&template, &image("old", "sha256:old"), node);
+                    leftover.metadata.uid = Some(format!("uid-old-{step}"));
+                    pods.put(leftover);
+                }
+                7 if steps.below(4) == 0 => {
+                    images.rotate_left(1);
+                    r.set_images(Some(Arc::from(images.clone())));
+                }
+                _ => {}
+            }
+            let actions = r.reconcile(now, Utc::now(), &pods);
+            let (kept, ranked) = r.line_kept_and_ranked(now);
+            assert_eq!(kept, ranked, "seed {seed}, step {step}, after a pass");
+            apply(&mut r, &pods, actions, now);
+            let (kept, ranked) = r.line_kept_and_ranked(now);
+            assert_eq!(kept, ranked, "seed {seed}, step {step}, after the answers");
+        }
+    }
+}

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rsp_model::selected::SelectedNodes;
 use rsp_model::warm::{self as rule, WarmDecision};
 use tokio::time::Instant;
 
@@ -34,18 +35,41 @@ pub(super) struct ColdNode {
 }
 
 impl Reconciler {
+    /// Notes whether the node named `node` of `nodes` (the snapshot being planned) carries
+    /// the warm taint; a node no longer there does not.
+    pub(super) fn note_warm_taint(&mut self, nodes: &SelectedNodes, node: &str) {
+        let tainted = self.config.warm.as_ref().is_some_and(|warm| {
+            nodes
+                .get(node)
+                .is_some_and(|(info, _)| warm.taint.index_on(info).is_some())
+        });
+        if tainted {
+            self.tainted.insert(node.to_owned());
+        } else {
+            self.tainted.remove(node);
+        }
+    }
+
     /// Decides, for every node carrying the warm taint, whether to release it now.
     pub(super) fn check_warm(&mut self, now: Instant, wall: DateTime<Utc>) {
         let (Some(warm), Some(nodes)) = (&self.config.warm, &self.nodes) else {
             return;
         };
         let timeout = warm.timeout(self.config.prepull_timeout, self.rank.len());
-        let mut tainted = std::collections::HashSet::new();
-        for (node, eligibility) in nodes.entries() {
+        for name in &self.tainted {
+            let Some((node, eligibility)) = nodes.get(name) else {
+                continue;
+            };
             let Some(index) = warm.taint.index_on(node) else {
                 continue;
             };
-            tainted.insert(node.name.as_str());
+            let missing = self.planned(&node.name).map_or(0, |pulls| {
+                pulls
+                    .images
+                    .iter()
+                    .filter(|image| !self.pulled.contains(&node.name, &image.digest))
+                    .count()
+            });
             let cold = self
                 .cold
                 .entry(node.name.clone())
@@ -58,18 +82,6 @@ impl Reconciler {
             if cold.releasing || cold.recheck_at.is_some_and(|at| now < at) {
                 continue;
             }
-            let missing = self
-                .plan
-                .nodes
-                .iter()
-                .find(|pulls| pulls.node == node.name)
-                .map_or(0, |pulls| {
-                    pulls
-                        .images
-                        .iter()
-                        .filter(|image| !self.pulled.contains(&node.name, &image.digest))
-                        .count()
-                });
             let ineligible = eligibility.reason();
             let waited = rule::waited(node, cold.first_seen, wall);
             let outcome = match rule::decide(ineligible, missing, waited, timeout) {
@@ -98,7 +110,8 @@ impl Reconciler {
                 outcome,
             });
         }
-        self.cold.retain(|name, _| tainted.contains(name.as_str()));
+        let tainted = &self.tainted;
+        self.cold.retain(|name, _| tainted.contains(name));
     }
 
     /// The soonest time a cold node times out or is to be looked at again.
