@@ -79,3 +79,76 @@ fn the_overview_does_not_grow_with_the_nodes() {
         "overview: {small} bytes at 50 nodes, {large} at {NODES}"
     );
 }
+
+/// The node list finds a name prefix's nodes by binary search over the names in order; it
+/// must list exactly the nodes whose names start with the prefix, as reading every name does,
+/// with node names that share 248 of their 253 characters.
+#[test]
+fn a_name_prefix_lists_exactly_the_nodes_whose_names_start_with_it() {
+    let report = scale_support::report(1_000, Pattern::Mixed);
+    let grid = &report.grid;
+    let name_42 = scale_support::node_name(42);
+    let shared = &name_42[..248];
+    let prefixes = [
+        "",
+        "x",
+        shared,
+        &name_42[..251], // nodes 00000 to 00099
+        &name_42[..252], // 00040 to 00049
+        &name_42,
+        &name_42[..246],
+        "a", // before every name
+        "y", // after every name
+        "xxy",
+    ];
+    for prefix in prefixes {
+        for filter in [NodeFilter::All, NodeFilter::Ineligible] {
+            let query = NodeQuery {
+                filter,
+                name_prefix: prefix.to_owned(),
+                ..NodeQuery::default()
+            };
+            let every: Vec<u32> = grid
+                .by_name()
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let node = grid.node(i);
+                    node.info.name.starts_with(prefix)
+                        && (filter == NodeFilter::All || !node.eligibility.is_eligible())
+                })
+                .collect();
+            let page = grid.query(&query);
+            assert_eq!(page.matching, every.len(), "{prefix:?} {filter:?}");
+            assert_eq!(
+                page.rows,
+                every.iter().copied().take(100).collect::<Vec<_>>(),
+                "{prefix:?} {filter:?}"
+            );
+        }
+    }
+    let count = |prefix: &str| {
+        grid.query(&NodeQuery {
+            name_prefix: prefix.to_owned(),
+            ..NodeQuery::default()
+        })
+        .matching
+    };
+    assert_eq!(
+        [
+            count(""),
+            count(shared),
+            count(&name_42[..251]),
+            count(&name_42[..252]),
+            count(&name_42),
+            count("y")
+        ],
+        [1_000, 1_000, 100, 10, 1, 0]
+    );
+    assert_eq!(
+        grid.node_named(&name_42).map(|node| node.index),
+        Some(42),
+        "a node is found by its whole name"
+    );
+    assert!(grid.node_named(&name_42[..252]).is_none());
+}

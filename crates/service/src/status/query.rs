@@ -213,16 +213,18 @@ impl NodeQuery {
 impl StatusGrid {
     /// The nodes matching `query`, sorted, and the page of them it asks for.
     pub fn query(&self, query: &NodeQuery) -> NodePage {
-        let mut matching: Vec<NodeEntry<'_>> = self
-            .by_name()
+        // Node numbers, not entries: the filters and the order read the grid's own arrays,
+        // and only the rows shown reach for their nodes.
+        let mut matching: Vec<u32> = self
+            .named_with_prefix(&query.name_prefix)
             .iter()
-            .map(|&i| self.node(i))
-            .filter(|node| node.info.name.starts_with(&query.name_prefix))
-            .filter(|node| query.filter.matches(node, query.image))
+            .copied()
+            .filter(|&i| query.filter.matches(&self.node(i), query.image))
             .collect();
         if query.sort == NodeSort::Problems {
             // Stable: nodes with the same problems stay in name order.
-            matching.sort_by_key(|node| {
+            matching.sort_by_key(|&i| {
+                let node = self.node(i);
                 let cells = node.cells_of(query.image);
                 let failures = cells.iter().filter(|c| c.kind().is_failure()).count();
                 let outstanding = cells.iter().filter(|c| c.kind().is_outstanding()).count();
@@ -235,7 +237,7 @@ impl StatusGrid {
             .iter()
             .skip((page - 1) * NODES_PER_PAGE)
             .take(NODES_PER_PAGE)
-            .map(|node| node.index)
+            .copied()
             .collect();
         NodePage {
             rows,
