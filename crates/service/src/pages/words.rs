@@ -22,10 +22,18 @@ pub fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
     if text.len() <= max_chars {
         return Cow::Borrowed(text);
     }
-    match text.char_indices().nth(max_chars) {
-        None => Cow::Borrowed(text),
-        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
-    }
+    // Errors are mostly ASCII: when the first `max_chars` bytes are, they are the first
+    // `max_chars` characters, found without decoding each one (a 3,000-byte error took a
+    // sixth of a node page's instructions).
+    let end = if text.as_bytes()[..max_chars].is_ascii() {
+        max_chars
+    } else {
+        match text.char_indices().nth(max_chars) {
+            None => return Cow::Borrowed(text),
+            Some((end, _)) => end,
+        }
+    };
+    Cow::Owned(format!("{}…", &text[..end]))
 }
 
 /// A cell kind as pages name it: the CSS class (its URL name), a short label and a sentence.
@@ -118,6 +126,13 @@ mod tests {
         assert_eq!(clip("ééé", 2), "éé…");
         assert_eq!(clip("éé", 2), "éé");
         assert_eq!(clip("", 0), "");
+        // ASCII up to the cut, and other characters before, at or after it.
+        assert_eq!(clip("abcé", 3), "abc…");
+        assert_eq!(clip("abcdé", 3), "abc…");
+        assert_eq!(clip("aébc", 3), "aéb…");
+        assert_eq!(clip("aéb", 3), "aéb");
+        assert_eq!(clip("ab€", 3), "ab€");
+        assert_eq!(clip("ab€d", 3), "ab€…");
     }
 
     #[test]
