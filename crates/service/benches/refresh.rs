@@ -27,7 +27,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use criterion::{criterion_group, BatchSize, Criterion};
 use rsp_config::{Config, SourceConfig};
 use rsp_model::listing::Listing;
-use rsp_model::node::{CachedImage, NodeInfo, Taint};
+use rsp_model::node::{CachedImage, ImageNames, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_model::selected::SelectedNodes;
 use rsp_model::Tag;
@@ -216,11 +216,11 @@ fn docker_images(images: &[Generated]) -> Vec<DockerImage> {
         .collect()
 }
 
-fn cached(digest: &str, tag: &str, size: u64) -> CachedImage {
+fn cached(names: &mut ImageNames, digest: &str, tag: &str, size: u64) -> CachedImage {
     CachedImage {
         references: vec![
-            format!("{BASE}@{digest}").into(),
-            format!("{BASE}:{tag}").into(),
+            names.share(&format!("{BASE}@{digest}")),
+            names.share(&format!("{BASE}:{tag}")),
         ],
         size: Some(size),
     }
@@ -229,8 +229,10 @@ fn cached(digest: &str, tag: &str, size: u64) -> CachedImage {
 /// `count` lab nodes (500 by default) of 50 cached images each. Every node has the prepull set except that one
 /// node in ten still misses the newest daily; then recent weeklies and dailies (most nodes
 /// served labs of them), older lab images, and system images of other registries. One node
-/// in fifty is tainted for GPUs, one in a hundred cordoned, one in 125 not ready.
+/// in fifty is tainted for GPUs, one in a hundred cordoned, one in 125 not ready. Image names
+/// are shared by the nodes, as the node watcher shares them.
 fn nodes(images: &[Generated], prepull: &[(String, String)], count: usize) -> Vec<NodeInfo> {
+    let mut names = ImageNames::default();
     let recent: Vec<&Generated> = images
         .iter()
         .rev()
@@ -244,16 +246,15 @@ fn nodes(images: &[Generated], prepull: &[(String, String)], count: usize) -> Ve
             for (i, (tag, digest)) in prepull.iter().enumerate() {
                 let newest_daily = i == prepull.len() - 1;
                 if !(newest_daily && n % 10 == 3) {
-                    cache.push(cached(digest, tag, 4_500_000_000));
+                    cache.push(cached(&mut names, digest, tag, 4_500_000_000));
                 }
             }
             for name in system {
                 cache.push(CachedImage {
-                    references: vec![format!(
+                    references: vec![names.share(&format!(
                         "registry.k8s.io/{name}@sha256:{:064x}",
                         mix(name.len() as u64, 1)
-                    )
-                    .into()],
+                    ))],
                     size: Some(50_000_000),
                 });
             }
@@ -271,7 +272,12 @@ fn nodes(images: &[Generated], prepull: &[(String, String)], count: usize) -> Ve
                     .iter()
                     .any(|c| c.references[0].ends_with(&image.digest));
                 if !present {
-                    cache.push(cached(&image.digest, &image.tags[0], 4_000_000_000));
+                    cache.push(cached(
+                        &mut names,
+                        &image.digest,
+                        &image.tags[0],
+                        4_000_000_000,
+                    ));
                 }
             }
             let mut taints = Vec::new();
@@ -432,7 +438,8 @@ impl Context {
             .latest(rsp_model::TagKind::Daily)
             .and_then(|image| image.date())
             .unwrap();
-        let nodes = Arc::new(served::select_nodes(nodes.iter().cloned(), &config));
+        // Moved, not copied, as the node watcher does.
+        let nodes = Arc::new(served::select_nodes(nodes, &config));
         Context {
             runtime,
             _fake: fake,

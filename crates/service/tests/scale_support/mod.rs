@@ -13,10 +13,10 @@ use rsp_config::Config;
 use rsp_kube::prepuller::{PrepullerReport, PullStatus};
 use rsp_model::catalog::ListedImage;
 use rsp_model::listing::Listing;
-use rsp_model::node::{CachedImage, NodeInfo, Taint};
+use rsp_model::node::{CachedImage, ImageNames, NodeInfo, Taint};
 use rsp_model::plan::PulledSet;
 use rsp_model::Tag;
-use rsp_service::served::ListingOnNodes;
+use rsp_service::served::{select_nodes, ListingOnNodes};
 use rsp_service::status::{FormUsers, LabFormSetup, RefreshReport, StatusGrid, StatusReport};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -171,6 +171,9 @@ pub fn inputs(
     assert_eq!(images.len(), 8, "the scale fixture has 8 prepull images");
     let now = SystemTime::now();
     let mut puller = PrepullerReport::default();
+    // As the node watcher makes them: each image name once for all nodes, each node moved
+    // into the snapshot rather than copied.
+    let mut names = ImageNames::default();
     let node_list: Vec<NodeInfo> = (0..nodes)
         .map(|i| {
             let name = node_name(i);
@@ -178,14 +181,12 @@ pub fn inputs(
             for (j, image) in images.iter().enumerate() {
                 let key = (name.clone(), image.digest.clone());
                 match pair(pattern, i, j) {
-                    Pair::Cached => {
-                        cached.push(CachedImage {
-                            references: vec![
-                                format!("{REGISTRY}/{REPOSITORY}@{}", image.digest).into()
-                            ],
-                            size: Some(4 << 30),
-                        })
-                    }
+                    Pair::Cached => cached.push(CachedImage {
+                        references: vec![
+                            names.share(&format!("{REGISTRY}/{REPOSITORY}@{}", image.digest))
+                        ],
+                        size: Some(4 << 30),
+                    }),
                     Pair::Pulling => {
                         let mut status = PullStatus::new(name.clone(), image.clone());
                         status.pulling_since = Some((now - Duration::from_secs(40)).into());
@@ -230,7 +231,12 @@ pub fn inputs(
             }
         })
         .collect();
-    let world = ListingOnNodes::new(listing, &node_list, &config, &PulledSet::default());
+    let world = ListingOnNodes::from_shared(
+        listing,
+        Arc::new(select_nodes(node_list, &config)),
+        &config,
+        &PulledSet::default(),
+    );
     let refresh = RefreshReport {
         source: format!("{REGISTRY}/{REPOSITORY} (docker)"),
         last_success: Some(now - Duration::from_secs(600)),
