@@ -1,24 +1,22 @@
 //! Items found by a string they hold (a tag name, a digest), without copying the strings.
 //!
-//! A catalog is looked up by tag name and by digest, a tag collection by name, the status
-//! pages' nodes by name, and these strings already live in the items. A map keyed by owned copies would allocate, hash and free
+//! A catalog is looked up by tag name and by digest, a tag collection by name, and these
+//! strings already live in the items. A map keyed by owned copies would allocate, hash and free
 //! 20,000 strings per refresh for nothing; this table stores item numbers and compares keys
 //! through the items.
 
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
-/// Item numbers of a slice, hashed by the key each item holds.
 #[derive(Clone)]
-pub struct KeyIndex<T> {
+pub(crate) struct KeyIndex<T> {
     table: HashTable<u32>,
     state: foldhash::fast::RandomState,
     key: fn(&T) -> &str,
 }
 
 impl<T> KeyIndex<T> {
-    /// An empty index with room for `capacity` items, whose keys `key` reads.
-    pub fn new(capacity: usize, key: fn(&T) -> &str) -> KeyIndex<T> {
+    pub(crate) fn new(capacity: usize, key: fn(&T) -> &str) -> KeyIndex<T> {
         KeyIndex {
             table: HashTable::with_capacity(capacity),
             state: foldhash::fast::RandomState::default(),
@@ -27,7 +25,7 @@ impl<T> KeyIndex<T> {
     }
 
     /// The item whose key is `text`.
-    pub fn get(&self, items: &[T], text: &str) -> Option<u32> {
+    pub(crate) fn get(&self, items: &[T], text: &str) -> Option<u32> {
         let key = self.key;
         self.table
             .find(self.state.hash_one(text), |&i| {
@@ -37,7 +35,7 @@ impl<T> KeyIndex<T> {
     }
 
     /// Indexes item `i`, replacing an item with the same key.
-    pub fn insert(&mut self, items: &[T], i: u32) {
+    pub(crate) fn insert(&mut self, items: &[T], i: u32) {
         let key = self.key;
         let state = &self.state;
         let text = key(&items[i as usize]);

@@ -37,8 +37,8 @@
 //! - `select` (private): the algorithms shared by tag collections and catalog views
 //!   (grouping by kind, `subset`, `filter`), over per-kind index lists.
 //! - `bitset` (private): a set of small indices, for catalog members and node presence.
-//! - `key_index`: items found by a string they hold (tag name, digest, node name) without
-//!   copies of the strings, for catalogs, tag collections and the status pages' nodes.
+//! - `key_index` (private): items found by a string they hold (tag name, digest) without
+//!   copies of the strings, for catalogs and tag collections.
 
 pub mod api;
 mod bitset;
@@ -47,7 +47,7 @@ pub mod collection;
 pub mod duration;
 pub mod filter;
 pub mod init_image;
-pub mod key_index;
+mod key_index;
 pub mod lab;
 pub mod listing;
 pub mod node;

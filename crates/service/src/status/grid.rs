@@ -8,7 +8,6 @@
 //! progress or in trouble, not by asking about every pair.
 
 use rsp_kube::prepuller::{PrepullerReport, PullStatus};
-use rsp_model::key_index::KeyIndex;
 use rsp_model::node::{Eligibility, NodeInfo};
 use rsp_model::plan::PrepullImage;
 use std::collections::HashMap;
@@ -69,8 +68,6 @@ pub struct StatusGrid {
     node_counts: Vec<KindCounts>,
     /// Node numbers sorted by name.
     by_name: Vec<u32>,
-    /// Node numbers by name, for a node's page.
-    named: KeyIndex<Arc<NodeInfo>>,
     nodes: NodeSummary,
 }
 
@@ -80,10 +77,12 @@ impl StatusGrid {
         let wanted = Arc::clone(&world.prepull_images);
         let (node_count, image_count) = (world.nodes.len(), wanted.len());
         // Node names are unique in a cluster; should a node list repeat one, its first entry
-        // gets the facts (inserted last, it is the one the index keeps).
-        let mut named = KeyIndex::new(node_count, node_name);
-        for i in (0..node_count as u32).rev() {
-            named.insert(world.nodes.nodes(), i);
+        // gets the facts. Names come from the API server, not from requests, and tens of
+        // thousands are looked up per grid: a fast hasher pays, as for presence's digests.
+        let mut node_number: foldhash::HashMap<&str, usize> =
+            HashMap::with_capacity_and_hasher(node_count, Default::default());
+        for (i, node) in world.nodes.iter().enumerate() {
+            node_number.entry(node.name.as_str()).or_insert(i);
         }
         let image_number: HashMap<&str, usize> = wanted
             .iter()
@@ -94,18 +93,18 @@ impl StatusGrid {
         let mut cached = vec![false; node_count * image_count];
         for (j, image) in wanted.iter().enumerate() {
             for node in world.presence.nodes(&image.digest) {
-                if let Some(i) = named.get(world.nodes.nodes(), node) {
-                    cached[i as usize * image_count + j] = true;
+                if let Some(&i) = node_number.get(node) {
+                    cached[i * image_count + j] = true;
                 }
             }
         }
         let mut pulls: Vec<Option<&PullStatus>> = vec![None; node_count * image_count];
         for ((node, digest), pull) in &puller.pulls {
-            if let (Some(i), Some(&j)) = (
-                named.get(world.nodes.nodes(), node),
+            if let (Some(&i), Some(&j)) = (
+                node_number.get(node.as_str()),
                 image_number.get(digest.as_str()),
             ) {
-                pulls[i as usize * image_count + j] = Some(pull);
+                pulls[i * image_count + j] = Some(pull);
             }
         }
         // Node by node, so that what depends on the node alone (eligibility, its platform
@@ -157,7 +156,6 @@ impl StatusGrid {
             cells,
             node_counts: Vec::new(),
             by_name,
-            named,
             nodes: NodeSummary::default(),
         };
         grid.summarise();
@@ -245,8 +243,16 @@ impl StatusGrid {
     }
 
     pub fn node_named(&self, name: &str) -> Option<NodeEntry<'_>> {
-        let i = self.named.get(self.listing_on_nodes.nodes.nodes(), name)?;
-        Some(self.node(i))
+        let position = self
+            .by_name
+            .binary_search_by(|&i| {
+                self.listing_on_nodes.nodes[i as usize]
+                    .name
+                    .as_str()
+                    .cmp(name)
+            })
+            .ok()?;
+        Some(self.node(self.by_name[position]))
     }
 
     /// Node numbers of the nodes whose names start with `prefix`, in name order.
@@ -272,11 +278,6 @@ impl StatusGrid {
         }
         total
     }
-}
-
-/// What [`StatusGrid`] finds nodes by.
-fn node_name(node: &Arc<NodeInfo>) -> &str {
-    &node.name
 }
 
 /// How `image`'s platforms miss `node`'s, when the registry says it cannot run there.
