@@ -86,7 +86,7 @@ fn images() -> Vec<PrepullImage> {
 struct World {
     nodes: Vec<Arc<NodeInfo>>,
     snapshot: SelectedNodes,
-    pulled: PulledSet,
+    pulled: Arc<PulledSet>,
     plan: PrepullPlan,
     images: Vec<PrepullImage>,
 }
@@ -104,7 +104,7 @@ fn world(count: usize) -> World {
     World {
         nodes,
         snapshot,
-        pulled,
+        pulled: Arc::new(pulled),
         plan,
         images,
     }
@@ -117,19 +117,20 @@ fn incremental(
     world: &World,
     mut plan: PrepullPlan,
     next: Option<SelectedNodes>,
-) -> (PrepullPlan, Option<(SelectedNodes, Option<PulledSet>)>) {
+) -> (PrepullPlan, Option<(SelectedNodes, Arc<PulledSet>)>) {
     let Some(next) = next else {
         return (plan, None);
     };
     let Some(changed) = next.changed_since(&world.snapshot, usize::MAX) else {
         return (plan, None);
     };
-    let followed = world.pulled.follow_reports_of(&next, &changed, MAX_IMAGES);
-    let pulled = followed.as_ref().unwrap_or(&world.pulled);
+    // Shared with the world, as with a published status: copied only if a pull changes.
+    let mut pulled = Arc::clone(&world.pulled);
+    PulledSet::follow_reports_of(&mut pulled, &next, &changed, MAX_IMAGES);
     for node in &changed {
-        plan.update_node(&next, node, pulled);
+        plan.update_node(&next, node, &pulled);
     }
-    (plan, Some((next, followed)))
+    (plan, Some((next, pulled)))
 }
 
 fn node_event(c: &mut Criterion) {
@@ -193,7 +194,7 @@ fn node_event(c: &mut Criterion) {
                 b.iter(|| {
                     let next = SelectedNodes::new(nodes.iter().cloned(), &selector, &[]);
                     let followed = world.pulled.follow_reports(next.nodes(), MAX_IMAGES);
-                    let pulled = followed.as_ref().unwrap_or(&world.pulled);
+                    let pulled = followed.as_ref().unwrap_or(&*world.pulled);
                     let plan = plan_for_selected(&world.images, &next, pulled);
                     black_box((next, plan))
                 })

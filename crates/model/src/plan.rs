@@ -318,26 +318,13 @@ impl PulledSet {
     /// that node's pulls. The sizes other nodes report come from the snapshot's presence
     /// (the same last-listed-wins sizes `follow_reports` reads from the list). A pull whose
     /// size only another node reported is judged again when its own node next changes.
+    ///
+    /// `set` is changed where it is, copied first only when it is shared
+    /// ([`Arc::make_mut`]); returns whether anything changed. A holder that publishes its set
+    /// (the prepuller, every 100 ms at most) then copies it once per publication rather than
+    /// once per node event: a copy is a pointer per node, which at 5,000 nodes cost more than
+    /// the event.
     pub fn follow_reports_of(
-        &self,
-        nodes: &SelectedNodes,
-        changed: &[String],
-        max_images: NodeStatusMaxImages,
-    ) -> Option<PulledSet> {
-        let changes = self.changes_of(nodes, changed, max_images);
-        (!changes.is_empty()).then(|| {
-            let mut next = self.clone();
-            next.apply_all(changes);
-            next
-        })
-    }
-
-    /// As [`PulledSet::follow_reports_of`], changing `set` where it is, copied first only
-    /// when it is shared ([`Arc::make_mut`]); returns whether anything changed. A holder that
-    /// publishes its set (the prepuller, every 100 ms at most) then copies it once per
-    /// publication rather than once per node event: a copy is a pointer per node, which at
-    /// 5,000 nodes cost more than the event.
-    pub fn follow_reports_of_shared(
         set: &mut Arc<PulledSet>,
         nodes: &SelectedNodes,
         changed: &[String],
@@ -721,39 +708,47 @@ mod tests {
         let nodes = [node("node1", &["sha256:c"]), node("node2", &["sha256:b"])];
         let selected = SelectedNodes::from_owned(nodes.clone(), &selector(), &[]);
         let changed = ["node1".to_owned(), "node2".to_owned(), "node3".to_owned()];
-        let followed = seen
-            .follow_reports_of(&selected, &changed, CAP)
-            .expect("changed");
+        // A shared set is copied, its other holder keeps what it had.
+        let mut followed = Arc::new(seen.clone());
+        let other = Arc::clone(&followed);
+        assert!(PulledSet::follow_reports_of(
+            &mut followed,
+            &selected,
+            &changed,
+            CAP
+        ));
+        assert_eq!(*other, seen);
         let mut whole = seen.follow_reports(&nodes, CAP).expect("changed");
         whole.remove_node("node3");
-        assert_eq!(followed, whole);
+        assert_eq!(*followed, whole);
         assert!(!followed.contains("node1", "sha256:a") && !followed.contains("node3", "sha256:a"));
         assert_eq!(
             followed.sighting("node2", "sha256:b"),
             Some(Sighting::Listed { size: Some(1) })
         );
         // Only the nodes named are looked at.
-        assert_eq!(seen.follow_reports_of(&selected, &[], CAP), None);
-        assert_eq!(followed.follow_reports_of(&selected, &changed, CAP), None);
-        // The same where the set is kept: a shared set is copied, its other holder keeps
-        // what it had; one held alone is changed in place.
-        let mut kept = Arc::new(seen.clone());
-        let other = Arc::clone(&kept);
-        assert!(PulledSet::follow_reports_of_shared(
-            &mut kept, &selected, &changed, CAP
+        let mut unchanged = Arc::new(seen.clone());
+        assert!(!PulledSet::follow_reports_of(
+            &mut unchanged,
+            &selected,
+            &[],
+            CAP
         ));
-        assert_eq!(*kept, followed);
-        assert_eq!(*other, seen);
-        assert!(!PulledSet::follow_reports_of_shared(
-            &mut kept, &selected, &changed, CAP
+        assert_eq!(*unchanged, seen);
+        assert!(!PulledSet::follow_reports_of(
+            &mut followed,
+            &selected,
+            &changed,
+            CAP
         ));
+        // A set held alone is changed in place.
         let mut alone = Arc::new(seen.clone());
         let place = Arc::as_ptr(&alone);
-        assert!(PulledSet::follow_reports_of_shared(
+        assert!(PulledSet::follow_reports_of(
             &mut alone, &selected, &changed, CAP
         ));
         assert_eq!(Arc::as_ptr(&alone), place);
-        assert_eq!(*alone, followed);
+        assert_eq!(*alone, whole);
     }
 
     /// A node at the cap listing `count` images of `size` bytes, plus `extra`.

@@ -274,12 +274,19 @@ impl Runner {
             .as_ref()
             .and_then(|before| nodes.changed_since(before, reconcile::few_changed(nodes.len())));
         let followed = match changed {
-            Some(changed) => self.pulled.follow_reports_of(&nodes, &changed, max_images),
-            None => self.pulled.follow_reports(nodes.nodes(), max_images),
+            Some(changed) => {
+                PulledSet::follow_reports_of(&mut self.pulled, &nodes, &changed, max_images)
+            }
+            None => match self.pulled.follow_reports(nodes.nodes(), max_images) {
+                Some(pulled) => {
+                    self.pulled = Arc::new(pulled);
+                    true
+                }
+                None => false,
+            },
         };
         self.followed = Some(nodes);
-        if let Some(pulled) = followed {
-            self.pulled = Arc::new(pulled);
+        if followed {
             self.publish_inactive();
         }
     }

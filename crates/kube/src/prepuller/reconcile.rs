@@ -416,7 +416,7 @@ impl Reconciler {
         self.status_dirty = true;
         // Evicted images must be pulled again; a node that left is forgotten. The set is
         // changed where it is: copied only when a published status still shares it.
-        PulledSet::follow_reports_of_shared(
+        PulledSet::follow_reports_of(
             &mut self.pulled,
             &nodes,
             &changed,
