@@ -77,14 +77,15 @@ impl StatusGrid {
         let wanted = Arc::clone(&world.prepull_images);
         let (node_count, image_count) = (world.nodes.len(), wanted.len());
         // Node names are unique in a cluster; should a node list repeat one, its first entry
-        // gets the facts. Names come from the API server, not from requests, and tens of
-        // thousands are looked up per grid: a fast hasher pays, as for presence's digests.
+        // gets the facts. Names and digests come from the API server and the registry, not
+        // from requests, and tens of thousands are looked up per grid: a fast hasher pays, as
+        // for presence's digests.
         let mut node_number: foldhash::HashMap<&str, usize> =
             HashMap::with_capacity_and_hasher(node_count, Default::default());
         for (i, node) in world.nodes.iter().enumerate() {
             node_number.entry(node.name.as_str()).or_insert(i);
         }
-        let image_number: HashMap<&str, usize> = wanted
+        let image_number: foldhash::HashMap<&str, usize> = wanted
             .iter()
             .enumerate()
             .map(|(j, image)| (image.digest.as_str(), j))
