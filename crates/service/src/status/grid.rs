@@ -246,12 +246,7 @@ impl StatusGrid {
     pub fn node_named(&self, name: &str) -> Option<NodeEntry<'_>> {
         let position = self
             .by_name
-            .binary_search_by(|&i| {
-                self.listing_on_nodes.nodes[i as usize]
-                    .name
-                    .as_str()
-                    .cmp(name)
-            })
+            .binary_search_by(|&i| self.node_name(i).cmp(name))
             .ok()?;
         Some(self.node(self.by_name[position]))
     }
@@ -265,10 +260,15 @@ impl StatusGrid {
         if prefix.is_empty() {
             return &self.by_name;
         }
-        let name = |i: &u32| self.listing_on_nodes.nodes[*i as usize].name.as_str();
-        let start = self.by_name.partition_point(|i| name(i) < prefix);
+        let start = self
+            .by_name
+            .partition_point(|&i| self.node_name(i) < prefix);
         let from_start = &self.by_name[start..];
-        &from_start[..from_start.partition_point(|i| name(i).starts_with(prefix))]
+        &from_start[..from_start.partition_point(|&i| self.node_name(i).starts_with(prefix))]
+    }
+
+    fn node_name(&self, index: u32) -> &str {
+        &self.listing_on_nodes.nodes[index as usize].name
     }
 
     /// Eligible cells by kind, over every image.
@@ -321,6 +321,21 @@ impl NodeEntry<'_> {
         match image {
             Some(j) => self.cells.get(j..=j).unwrap_or_default(),
             None => self.cells,
+        }
+    }
+
+    /// The node's cells of the images numbered in `image` by kind: for all of them, the
+    /// counts the grid made once.
+    pub fn counts_of(&self, image: Option<usize>) -> KindCounts {
+        match image {
+            None => self.counts,
+            Some(_) => {
+                let mut counts = KindCounts::default();
+                for cell in self.cells_of(image) {
+                    counts.add(cell.kind());
+                }
+                counts
+            }
         }
     }
 

@@ -224,11 +224,8 @@ impl StatusGrid {
         if query.sort == NodeSort::Problems {
             // Stable: nodes with the same problems stay in name order.
             matching.sort_by_key(|&i| {
-                let node = self.node(i);
-                let cells = node.cells_of(query.image);
-                let failures = cells.iter().filter(|c| c.kind().is_failure()).count();
-                let outstanding = cells.iter().filter(|c| c.kind().is_outstanding()).count();
-                std::cmp::Reverse((failures, outstanding))
+                let counts = self.node(i).counts_of(query.image);
+                std::cmp::Reverse((counts.failures(), counts.outstanding()))
             });
         }
         let pages = matching.len().div_ceil(NODES_PER_PAGE).max(1);
